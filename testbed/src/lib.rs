@@ -1,1 +1,36 @@
-//! testbed
+//! testbed: the project's local stand-ins for GitHub and AWS, used by the root crate's
+//! integration tests (as a dev-dependency) and by the README's demo (`testbed up`). Never
+//! shipped in the action image.
+//!
+//! - [`Moto`]: a moto server (STS, IAM, ECR's API, ECS's API, ...) on a free loopback port,
+//!   with raw query/JSON-protocol helpers (`iam_create_role`, `ecr_authorization`, ...).
+//! - [`Registry`]: Debian's docker-registry with htpasswd auth; with moto it acts as one ECR.
+//! - [`OidcIssuer`]: a fake GitHub Actions OIDC token endpoint signing RS256 tokens.
+//! - [`FaultProxy`] / [`StsFault`]: inject AWS-faithful errors and resets in front of moto.
+//!
+//! Child processes are killed on drop and die with the test process even when it panics.
+
+pub mod claims;
+pub mod fault;
+pub mod moto;
+pub mod moto_api;
+pub mod net;
+pub mod oidc;
+mod process;
+pub mod proxy;
+pub mod registry;
+
+pub use claims::{GITHUB_ISSUER, STS_AUDIENCE, github_claims};
+pub use fault::{Fault, INCORRECT_AUDIENCE, NO_OIDC_PROVIDER};
+pub use moto::{MOTO_ACCOUNT_ID, Moto};
+pub use moto_api::{EcrAuthorization, moto_ecr_password};
+pub use net::{free_port, http_client};
+pub use oidc::{OidcIssuer, TokenRequest};
+pub use proxy::{FaultProxy, Matcher, RecordedRequest, StsFault};
+pub use registry::Registry;
+
+/// The workspace root: the parent of this crate's manifest directory.
+pub fn workspace_root() -> std::path::PathBuf {
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.parent().unwrap_or(here).to_path_buf()
+}

@@ -1,0 +1,399 @@
+//! `FaultProxy`: an HTTP/1 proxy on a free loopback port in front of an AWS endpoint (moto).
+//! Requests its `Matcher` selects each consume the next planned `Fault`; once the plan is
+//! exhausted they are forwarded upstream verbatim (or, with no upstream, get the last fault
+//! again). Other requests are always forwarded. `StsFault` is the proxy for STS's
+//! `AssumeRoleWithWebIdentity`.
+
+use std::collections::VecDeque;
+use std::ops::Deref;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll};
+
+use anyhow::Result;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+
+use crate::fault::{Canned, Fault, STS_XMLNS};
+use crate::net::http_client;
+
+/// Which requests get faults.
+#[derive(Clone)]
+pub enum Matcher {
+    /// Every request.
+    All,
+    /// Query-protocol requests whose `Action` (form body or query string) is this.
+    QueryAction(String),
+    /// JSON-protocol requests whose `X-Amz-Target` header ends with this (e.g. `.UpdateService`).
+    AmzTarget(String),
+    /// Anything else.
+    Custom(Arc<dyn Fn(&RecordedRequest) -> bool + Send + Sync>),
+}
+
+impl Matcher {
+    fn matches(&self, r: &RecordedRequest) -> bool {
+        match self {
+            Matcher::All => true,
+            Matcher::QueryAction(a) => r.action().as_deref() == Some(a.as_str()),
+            Matcher::AmzTarget(t) => r
+                .header("x-amz-target")
+                .is_some_and(|v| v.ends_with(t.as_str())),
+            Matcher::Custom(f) => f(r),
+        }
+    }
+}
+
+/// A request the proxy matched, and what it did with it.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    pub method: String,
+    /// Path and query string.
+    pub path: String,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+    /// The fault's name, or `forwarded`.
+    pub outcome: String,
+}
+
+impl RecordedRequest {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The form fields of the body followed by those of the query string.
+    pub fn form(&self) -> Vec<(String, String)> {
+        let mut fields: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(&self.body).unwrap_or_default();
+        if let Some((_, q)) = self.path.split_once('?') {
+            fields
+                .extend(serde_urlencoded::from_str::<Vec<(String, String)>>(q).unwrap_or_default());
+        }
+        fields
+    }
+
+    /// The first form field `key` (e.g. `RoleArn`, `RoleSessionName`, `DurationSeconds`).
+    pub fn form_value(&self, key: &str) -> Option<String> {
+        self.form()
+            .into_iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
+    }
+
+    /// The query-protocol `Action`.
+    pub fn action(&self) -> Option<String> {
+        self.form_value("Action")
+    }
+}
+
+struct ProxyState {
+    upstream: Option<String>,
+    matcher: Matcher,
+    xmlns: String,
+    plan: Mutex<VecDeque<Fault>>,
+    last: Mutex<Option<Fault>>,
+    matched: Mutex<Vec<RecordedRequest>>,
+    client: reqwest::Client,
+}
+
+impl ProxyState {
+    /// The fault for the next matched request; `Forward` once the plan is spent (with an
+    /// upstream), else the last fault again.
+    fn next_fault(&self) -> Fault {
+        if let Some(f) = self.plan.lock().unwrap().pop_front() {
+            *self.last.lock().unwrap() = Some(f.clone());
+            return f;
+        }
+        match (&self.upstream, self.last.lock().unwrap().clone()) {
+            (Some(_), _) | (None, None) => Fault::Forward,
+            (None, Some(last)) => last,
+        }
+    }
+}
+
+/// A fault-injecting proxy; dropping it stops it.
+pub struct FaultProxy {
+    endpoint: String,
+    state: Arc<ProxyState>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FaultProxy {
+    /// Starts a proxy forwarding to `upstream` (`http://127.0.0.1:PORT`), faulting the requests
+    /// `matcher` selects per `plan`; query errors use namespace `xmlns` (`fault::STS_XMLNS`...).
+    pub async fn start(
+        upstream: Option<String>,
+        plan: Vec<Fault>,
+        matcher: Matcher,
+        xmlns: &str,
+    ) -> Result<FaultProxy> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let endpoint = format!("http://{}", listener.local_addr()?);
+        let state = Arc::new(ProxyState {
+            upstream: upstream.map(|u| u.trim_end_matches('/').to_owned()),
+            matcher,
+            xmlns: xmlns.to_owned(),
+            plan: Mutex::new(plan.into()),
+            last: Mutex::new(None),
+            matched: Mutex::new(Vec::new()),
+            client: http_client(),
+        });
+        let accept_state = state.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let state = accept_state.clone();
+                tokio::spawn(async move {
+                    let reset = Arc::new(AtomicBool::new(false));
+                    let io = TokioIo::new(ResetOnDrop {
+                        stream,
+                        reset: reset.clone(),
+                    });
+                    let svc = service_fn(move |req| handle(state.clone(), reset.clone(), req));
+                    let _ = http1::Builder::new().serve_connection(io, svc).await;
+                });
+            }
+        });
+        Ok(FaultProxy {
+            endpoint,
+            state,
+            task,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// How many requests the matcher selected (faulted or forwarded).
+    pub fn request_count(&self) -> usize {
+        self.state.matched.lock().unwrap().len()
+    }
+
+    /// The requests the matcher selected, in order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.state.matched.lock().unwrap().clone()
+    }
+
+    /// Appends faults to the plan.
+    pub fn push(&self, faults: impl IntoIterator<Item = Fault>) {
+        self.state.plan.lock().unwrap().extend(faults);
+    }
+
+    /// Planned faults not yet used.
+    pub fn remaining(&self) -> usize {
+        self.state.plan.lock().unwrap().len()
+    }
+}
+
+/// The proxy for STS: faults `AssumeRoleWithWebIdentity` requests, forwards everything else.
+pub struct StsFault(FaultProxy);
+
+impl StsFault {
+    /// Faults the `AssumeRoleWithWebIdentity` requests per `plan`, then forwards them to
+    /// `upstream` (moto); without an upstream the last fault repeats.
+    pub async fn start(upstream: Option<String>, plan: Vec<Fault>) -> Result<StsFault> {
+        let matcher = Matcher::QueryAction("AssumeRoleWithWebIdentity".into());
+        Ok(StsFault(
+            FaultProxy::start(upstream, plan, matcher, STS_XMLNS).await?,
+        ))
+    }
+}
+
+impl Deref for StsFault {
+    type Target = FaultProxy;
+    fn deref(&self) -> &FaultProxy {
+        &self.0
+    }
+}
+
+type Reply = Response<Full<Bytes>>;
+
+async fn handle(
+    state: Arc<ProxyState>,
+    reset: Arc<AtomicBool>,
+    req: Request<Incoming>,
+) -> std::io::Result<Reply> {
+    let (parts, body) = req.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map_err(std::io::Error::other)?
+        .to_bytes();
+    let mut rec = RecordedRequest {
+        method: parts.method.to_string(),
+        path: parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_else(|| "/".into()),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body,
+        outcome: "forwarded".into(),
+    };
+    let matched = state.matcher.matches(&rec);
+    let fault = if matched {
+        state.next_fault()
+    } else {
+        Fault::Forward
+    };
+    if !matches!(fault, Fault::Forward) {
+        rec.outcome = fault.name();
+    }
+    if matched {
+        state.matched.lock().unwrap().push(rec.clone());
+    }
+    match fault {
+        Fault::ConnectionReset => {
+            reset.store(true, Ordering::SeqCst);
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "testbed: injected connection reset",
+            ))
+        }
+        Fault::Delay(d) => {
+            tokio::time::sleep(d).await;
+            Ok(forward(&state, &parts, rec.body).await)
+        }
+        Fault::Forward => Ok(forward(&state, &parts, rec.body).await),
+        other => Ok(reply(
+            other
+                .canned(&state.xmlns)
+                .expect("answering faults have a canned response"),
+        )),
+    }
+}
+
+fn reply(c: Canned) -> Reply {
+    let mut b = Response::builder().status(c.status);
+    for (k, v) in &c.headers {
+        b = b.header(k, v);
+    }
+    b.body(Full::new(Bytes::from(c.body)))
+        .expect("valid canned response")
+}
+
+fn hop_by_hop(name: &str) -> bool {
+    matches!(
+        name,
+        "connection"
+            | "keep-alive"
+            | "transfer-encoding"
+            | "te"
+            | "trailer"
+            | "upgrade"
+            | "proxy-connection"
+            | "content-length"
+    )
+}
+
+async fn forward(state: &ProxyState, parts: &hyper::http::request::Parts, body: Bytes) -> Reply {
+    let Some(upstream) = &state.upstream else {
+        return reply(Canned {
+            status: 502,
+            headers: vec![("Content-Type".into(), "text/plain".into())],
+            body: "testbed FaultProxy: no upstream and no fault planned\n".into(),
+        });
+    };
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let mut rb = state
+        .client
+        .request(parts.method.clone(), format!("{upstream}{path}"));
+    for (k, v) in &parts.headers {
+        if !hop_by_hop(k.as_str()) && k != hyper::header::HOST {
+            rb = rb.header(k, v);
+        }
+    }
+    let resp = match rb.body(body).send().await {
+        Ok(r) => r,
+        Err(e) => {
+            return reply(Canned {
+                status: 502,
+                headers: vec![("Content-Type".into(), "text/plain".into())],
+                body: format!("testbed FaultProxy: upstream {upstream} failed: {e}\n"),
+            });
+        }
+    };
+    let mut b = Response::builder().status(resp.status());
+    for (k, v) in resp.headers() {
+        if !hop_by_hop(k.as_str()) {
+            b = b.header(k, v);
+        }
+    }
+    let bytes = resp.bytes().await.unwrap_or_default();
+    b.body(Full::new(bytes)).expect("valid forwarded response")
+}
+
+/// A TCP stream that, when flagged, is closed with `SO_LINGER` 0: the peer sees a reset.
+struct ResetOnDrop {
+    stream: TcpStream,
+    reset: Arc<AtomicBool>,
+}
+
+impl Drop for ResetOnDrop {
+    fn drop(&mut self) {
+        if self.reset.load(Ordering::SeqCst) {
+            let _ = self.stream.set_zero_linger();
+        }
+    }
+}
+
+impl AsyncRead for ResetOnDrop {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for ResetOnDrop {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
