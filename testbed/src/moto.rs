@@ -169,7 +169,7 @@ pub fn find_moto_server() -> Result<PathBuf> {
     which("moto_server").with_context(|| {
         format!(
             "moto_server not found: not in {MOTO_SERVER_ENV}, not at {}, not on PATH. \
-             Run the README's test command (scripts/test), which creates the .venv with moto[server], \
+             Run the README's test command (scripts/test.sh; scripts/setup.sh creates the .venv with moto[server]), \
              or set {MOTO_URL_ENV} to a running moto server",
             venv.display()
         )

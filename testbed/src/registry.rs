@@ -175,6 +175,6 @@ pub fn find_docker_registry() -> Result<PathBuf> {
     let usr_bin = PathBuf::from("/usr/bin/docker-registry");
     which("docker-registry").or_else(|| is_executable(&usr_bin).then_some(usr_bin)).context(
         "docker-registry not found: install Debian's package (apt-get install docker-registry), \
-         as the README's test command does, or set TESTBED_DOCKER_REGISTRY",
+         as scripts/setup.sh does, or set TESTBED_DOCKER_REGISTRY",
     )
 }
