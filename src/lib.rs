@@ -3,6 +3,10 @@
 //! stages (`identity`, `image`, `rollout`) never import each other, `app` wires them.
 
 pub mod envvars;
+pub mod failure;
+pub mod inputs;
+pub mod cli;
+pub mod app;
 pub mod identity;
 pub mod runner;
 pub mod secret;

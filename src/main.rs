@@ -1,1 +1,23 @@
-fn main() {}
+//! The binary: parse the command line, run it, and turn a failure's category into the exit code.
+//! Everything else lives in the library.
+
+use std::process::ExitCode;
+
+use oidc_ecs_deploy::{app, cli, envvars::EnvVars};
+
+fn main() -> ExitCode {
+    let invocation = cli::parse(std::env::args_os());
+    let env = EnvVars::from_process();
+    app::init_logging(&env);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(app::run(invocation, &env)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => ExitCode::from(failure.category.exit_code() as u8),
+    }
+}

@@ -6,3 +6,4 @@ pub mod diagnose;
 pub mod guards;
 pub mod policygen;
 pub mod trust;
+pub mod sts;

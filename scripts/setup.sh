@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what the tests and the demo need on a fresh machine of this kind (Debian, root, Rust
+# toolchain present): Debian's docker-registry and htpasswd, and a Python venv with moto server.
+# Idempotent: a second run only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v docker-registry >/dev/null || need_apt+=(docker-registry)
+command -v htpasswd >/dev/null || need_apt+=(apache2-utils)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${need_apt[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+# The Debian package starts a registry on :5000 as a service; the tests start their own.
+
+if [ ! -x .venv/bin/moto_server ]; then
+  echo "setup: creating .venv with moto[server]" >&2
+  python3 -m venv .venv
+  .venv/bin/pip install -q --disable-pip-version-check 'moto[server]>=5,<6'
+fi
+
+rustc_version=$(rustc --version | awk '{print $2}')
+if [ "$(printf '%s\n' 1.94.1 "$rustc_version" | sort -V | head -1)" != 1.94.1 ]; then
+  echo "setup: rustc $rustc_version is older than 1.94.1, which the AWS SDK needs" >&2
+  exit 1
+fi

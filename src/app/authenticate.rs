@@ -1,0 +1,172 @@
+//! The identity stage as a run performs it: get the token (GitHub's OIDC service or a file),
+//! mask it, read its claims, apply the workflow's guards and the role's trust policy, call STS,
+//! mask what comes back before anything else is printed, and publish outputs. Without
+//! `role-to-assume` it adopts the environment's credentials instead and says so.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::envvars::EnvVars;
+use crate::failure::{Category, Failure};
+use crate::identity::claims::Claims;
+use crate::identity::diagnose;
+use crate::identity::sts::{self, AssumeRequest, AssumedIdentity, AwsCredentials};
+use crate::identity::trust::{self, Decision};
+use crate::inputs::{IdentityConfig, RoleArn};
+use crate::runner::{Annotation, RetryPolicy, read_token_file, request_token};
+use crate::secret::Secret;
+
+use super::{Console, failures};
+
+/// What later stages need from the identity stage.
+#[derive(Debug)]
+pub struct Session {
+    pub credentials: AwsCredentials,
+    pub identity: AssumedIdentity,
+    pub region: String,
+}
+
+pub async fn run(cfg: &IdentityConfig, env: &EnvVars, console: &mut Console) -> Result<Session, Failure> {
+    let session = match &cfg.role {
+        Some(role) => assume(cfg, role, env, console).await?,
+        None => adopt_environment(cfg, env, console).await?,
+    };
+    publish(cfg, &session, console)?;
+    Ok(session)
+}
+
+async fn assume(cfg: &IdentityConfig, role: &RoleArn, env: &EnvVars, console: &mut Console) -> Result<Session, Failure> {
+    let token = match &cfg.token_file {
+        Some(path) => read_token_file(path),
+        None => request_token(env, &cfg.audience, &http_client(), &RetryPolicy::default()).await,
+    }
+    .map_err(|e| failures::oidc(&e))?;
+    console.workflow.add_mask(&token).map_err(|e| failures::console(&e))?;
+
+    let claims = read_claims(cfg, &token, console)?;
+    if let Some(claims) = &claims {
+        cfg.guards.check(claims).map_err(|refusal| failures::guard(&refusal, claims))?;
+        if let Some(policy) = &cfg.trust_policy {
+            let evaluation = trust::evaluate(policy, claims);
+            match evaluation.decision {
+                Decision::Allowed { statement } => tracing::info!("the trust policy admits this job (statement {})", statement + 1),
+                _ => return Err(failures::diagnosis(diagnose::diagnose_policy(&role.arn, policy, &evaluation, claims, &cfg.audience))),
+            }
+        }
+    }
+
+    let client = sts::client(&cfg.region).await;
+    let request = AssumeRequest { role_arn: &role.arn, session_name: &cfg.session_name, duration: cfg.duration, token: &token };
+    let (credentials, identity) = match sts::assume_role(&client, &request, &RetryPolicy::default()).await {
+        Ok(pair) => pair,
+        Err(sts::StsError::AccessDenied { message, .. }) => {
+            let Some(claims) = &claims else {
+                return Err(Failure::new(Category::Refused, format!("STS refused to let this job assume {role}: {message}"))
+                    .hint("the token's claims could not be read, so the refusal cannot be explained; compare the role's trust policy with the token"));
+            };
+            let diagnosis = diagnose::diagnose_access_denied(&role.arn, cfg.trust_policy.as_ref(), claims, &cfg.audience, &message);
+            return Err(failures::diagnosis(diagnosis));
+        }
+        Err(other) => return Err(failures::sts(&other, cfg)),
+    };
+    mask_credentials(&credentials, console)?;
+    tracing::info!("assumed {} as {}", role, identity.arn);
+    Ok(Session { credentials, identity, region: cfg.region.clone() })
+}
+
+/// Claims are needed for guards, the trust check and a refusal's diagnosis. A token that is not
+/// a JWT cannot be checked: fatal when a check was asked for, a warning otherwise (STS decides).
+fn read_claims(cfg: &IdentityConfig, token: &Secret, console: &mut Console) -> Result<Option<Claims>, Failure> {
+    let claims = match Claims::from_jwt(token.expose()) {
+        Ok(c) => c,
+        Err(e) if cfg.trust_policy.is_some() || !cfg.guards.is_empty() => {
+            return Err(Failure::new(Category::BadInput, format!("the web-identity token's claims cannot be read: {e}"))
+                .hint("`trust-policy`, `allowed-branches` and `allowed-environments` need a JWT from GitHub's OIDC service"));
+        }
+        Err(e) => {
+            let _ = console.workflow.warning(&format!("the web-identity token's claims cannot be read ({e}); STS will judge it"), &Annotation::default());
+            return Ok(None);
+        }
+    };
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    for warning in claims.sanity_warnings(&cfg.audience, now) {
+        let _ = console.workflow.warning(&warning, &Annotation::titled("OIDC token"));
+    }
+    let shown: Vec<String> = ["sub", "ref", "environment", "job_workflow_ref"]
+        .into_iter()
+        .filter_map(|k| claims.string(k).map(|v| format!("{k}={v}")))
+        .collect();
+    tracing::info!("OIDC token: {}", shown.join("  "));
+    Ok(Some(claims))
+}
+
+/// No role: use the credentials the environment holds (a previous step, `act -s`, a laptop), and
+/// find out whose they are.
+async fn adopt_environment(cfg: &IdentityConfig, env: &EnvVars, console: &mut Console) -> Result<Session, Failure> {
+    let (Some(key), Some(secret)) = (env.non_empty("AWS_ACCESS_KEY_ID"), env.non_empty("AWS_SECRET_ACCESS_KEY")) else {
+        let hint = if env.is_true("ACT") {
+            "under act, pass credentials as secrets: `act -s AWS_ACCESS_KEY_ID -s AWS_SECRET_ACCESS_KEY -s AWS_SESSION_TOKEN`"
+        } else {
+            "set `role-to-assume` to exchange the job's OIDC token for a role (the job needs `permissions: id-token: write`),\nor run a step that puts AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment first"
+        };
+        return Err(Failure::new(Category::BadInput, "no `role-to-assume` and no AWS credentials in the environment").hint(hint));
+    };
+    let credentials = AwsCredentials {
+        access_key_id: Secret::new(key),
+        secret_access_key: Secret::new(secret),
+        session_token: env.non_empty("AWS_SESSION_TOKEN").map(Secret::new),
+        expiration: None,
+    };
+    mask_credentials(&credentials, console)?;
+    let identity = sts::caller_identity(&cfg.region, &credentials).await.map_err(|e| failures::sts(&e, cfg))?;
+    tracing::info!("no role-to-assume: using the AWS credentials from the environment ({})", identity.arn);
+    Ok(Session { credentials, identity, region: cfg.region.clone() })
+}
+
+fn mask_credentials(credentials: &AwsCredentials, console: &mut Console) -> Result<(), Failure> {
+    let workflow = &mut console.workflow;
+    let mut mask = |s: &Secret| workflow.add_mask(s).map_err(|e| failures::console(&e));
+    mask(&credentials.access_key_id)?;
+    mask(&credentials.secret_access_key)?;
+    if let Some(token) = &credentials.session_token {
+        mask(token)?;
+    }
+    Ok(())
+}
+
+/// Outputs, optional exported credentials, and the summary.
+fn publish(cfg: &IdentityConfig, session: &Session, console: &mut Console) -> Result<(), Failure> {
+    if cfg.mask_account_id {
+        console.workflow.add_mask_str(&session.identity.account_id).map_err(|e| failures::console(&e))?;
+    }
+    console.output("aws-account-id", &session.identity.account_id)?;
+    console.output("authenticated-arn", &session.identity.arn)?;
+    if cfg.output_env_credentials {
+        let c = &session.credentials;
+        let mut vars = vec![
+            ("AWS_ACCESS_KEY_ID", c.access_key_id.expose()),
+            ("AWS_SECRET_ACCESS_KEY", c.secret_access_key.expose()),
+            ("AWS_REGION", session.region.as_str()),
+            ("AWS_DEFAULT_REGION", session.region.as_str()),
+        ];
+        if let Some(token) = &c.session_token {
+            vars.push(("AWS_SESSION_TOKEN", token.expose()));
+        }
+        for (name, value) in vars {
+            console.env_file.set(name, value).map_err(|e| failures::runner_file(&e))?;
+        }
+        tracing::info!("exported AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and AWS_REGION to later steps");
+    }
+    let account = if cfg.mask_account_id { "***" } else { session.identity.account_id.as_str() };
+    let expires = session.credentials.expiration.map(|t| aws_smithy_types::DateTime::from(t).to_string()).unwrap_or_else(|| "-".into());
+    let rows = [["role session", session.identity.arn.as_str()], ["account", account], ["region", session.region.as_str()], ["credentials expire", expires.as_str()]];
+    let markdown = format!("### oidc-ecs-deploy: authenticated\n\n{}", crate::runner::table(&["", ""], rows));
+    console.summary.append_markdown(&markdown).map_err(|e| failures::runner_file(&e))
+}
+
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent(concat!("oidc-ecs-deploy/", env!("CARGO_PKG_VERSION")))
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .expect("a client with a user agent and a timeout always builds")
+}

@@ -1,0 +1,82 @@
+//! Each stage's error as the user reads it, with its exit category. This is the one place that
+//! decides which errors are bad input (2), refusals (3), failed deploys (4) or unexpected (1).
+
+use crate::failure::{Category, Failure};
+use crate::identity::claims::Claims;
+use crate::identity::diagnose::Diagnosis;
+use crate::identity::guards::GuardRefusal;
+use crate::identity::sts::StsError;
+use crate::inputs::{IdentityConfig, InputErrors};
+use crate::runner::{FileError, OidcError};
+
+pub fn inputs(errors: InputErrors) -> Failure {
+    let headline = match errors.0.as_slice() {
+        [only] => only.to_string(),
+        _ => format!("{errors}:"),
+    };
+    let mut failure = Failure::new(Category::BadInput, headline);
+    if errors.0.len() > 1 {
+        failure.details = errors.0.iter().map(ToString::to_string).collect();
+    }
+    failure
+}
+
+pub fn oidc(error: &OidcError) -> Failure {
+    let category = match error {
+        // The job's configuration: permissions, act, a token file input.
+        OidcError::PermissionMissing
+        | OidcError::UnderAct
+        | OidcError::VariableMissing { .. }
+        | OidcError::InvalidUrl { .. }
+        | OidcError::TokenFileMissing { .. }
+        | OidcError::TokenFileEmpty { .. }
+        | OidcError::TokenFileUnreadable { .. } => Category::BadInput,
+        // GitHub's token service misbehaving is nothing the user configured.
+        _ => Category::Unexpected,
+    };
+    Failure::unexpected(error).recategorised(category)
+}
+
+pub fn guard(refusal: &GuardRefusal, claims: &Claims) -> Failure {
+    let mut failure = Failure::new(Category::Refused, format!("the workflow's guard refuses this job: {refusal}"));
+    for claim in ["ref", "environment", "sub"] {
+        if let Some(v) = claims.string(claim) {
+            failure.details.push(format!("token {claim:<11} = {v}"));
+        }
+    }
+    failure.hint("the guard is the action's own input, checked before STS whatever the role allows;\nrun from an allowed branch or environment, or widen the pattern if this job should deploy")
+}
+
+pub fn diagnosis(diagnosis: Diagnosis) -> Failure {
+    Failure { category: Category::Refused, headline: diagnosis.headline, details: diagnosis.evidence, hint: diagnosis.hint }
+}
+
+pub fn sts(error: &StsError, cfg: &IdentityConfig) -> Failure {
+    let failure = Failure::unexpected(error);
+    match error {
+        StsError::AccessDenied { .. } => failure.recategorised(Category::Refused),
+        StsError::InvalidToken { message, .. } => {
+            let hint = if message.contains("OpenIDConnect provider") || message.contains("OpenIdConnect provider") {
+                "the account has no IAM OIDC identity provider for token.actions.githubusercontent.com;\ncreate one (IAM > Identity providers) with audience sts.amazonaws.com".to_owned()
+            } else if message.to_ascii_lowercase().contains("audience") {
+                format!("the token's `aud` is {:?}; the OIDC provider in IAM and the role must list the same audience (input `audience`)", cfg.audience)
+            } else {
+                "STS did not accept the token itself; check the IAM OIDC provider's URL, audience and thumbprints".to_owned()
+            };
+            failure.recategorised(Category::Refused).hint(hint)
+        }
+        StsError::Rejected { message, .. } if message.contains("DurationSeconds") => failure
+            .recategorised(Category::BadInput)
+            .hint(format!("`role-duration-seconds` is {}; the role's maximum session duration is lower: raise it on the role or lower the input", cfg.duration.as_secs())),
+        StsError::Rejected { .. } => failure.recategorised(Category::BadInput),
+        StsError::Exhausted { .. } | StsError::IncompleteResponse => failure,
+    }
+}
+
+pub fn runner_file(error: &FileError) -> Failure {
+    Failure::unexpected(error)
+}
+
+pub fn console(error: &std::io::Error) -> Failure {
+    Failure::new(Category::Unexpected, format!("cannot write to the step's log: {error}"))
+}

@@ -1,0 +1,120 @@
+//! The pipeline's wiring: turn an invocation into stages run in order (identity, then image and
+//! rollout when configured), hand each stage what it needs, and report. Stages do not import each
+//! other; this module does, and it is also where each stage's error becomes a `Failure` with its
+//! exit category (`failures.rs`).
+
+mod authenticate;
+mod failures;
+mod offline;
+
+use std::io::Write;
+
+use crate::cli::Invocation;
+use crate::envvars::EnvVars;
+use crate::failure::{Category, Failure};
+use crate::inputs::{Config, RawInputs};
+use crate::runner::{Annotation, EnvFile, Mode, OutputFile, SummaryFile, Workflow};
+
+/// Where a run writes what the user and the runner read.
+pub struct Console {
+    pub workflow: Workflow<Box<dyn Write + Send>>,
+    pub outputs: OutputFile,
+    pub env_file: EnvFile,
+    pub summary: SummaryFile,
+}
+
+impl Console {
+    pub fn from_env(env: &EnvVars) -> Self {
+        Console {
+            workflow: Workflow::stdio(Mode::from_env(env)),
+            outputs: OutputFile::from_env(env),
+            env_file: EnvFile::from_env(env),
+            summary: SummaryFile::from_env(env),
+        }
+    }
+
+    /// Set a step output; outside Actions (no GITHUB_OUTPUT) print it as `name=value` on stdout,
+    /// the one place results go.
+    pub fn output(&mut self, name: &str, value: &str) -> Result<(), Failure> {
+        if self.outputs.path().is_none() && self.workflow.mode() == Mode::Plain {
+            println!("{name}={value}");
+            return Ok(());
+        }
+        self.outputs.set(name, value).map_err(|e| failures::runner_file(&e))
+    }
+}
+
+/// `RUST_LOG` governs log detail; the runner's step debug switch (`ACTIONS_STEP_DEBUG`, seen by
+/// the step as `RUNNER_DEBUG=1`) turns on debug lines too. Logs go to stderr, never stdout.
+pub fn init_logging(env: &EnvVars) {
+    let default = if env.get("RUNNER_DEBUG") == Some("1") { "oidc_ecs_deploy=debug,info" } else { "info" };
+    let filter = env.non_empty("RUST_LOG").unwrap_or(default);
+    let ansi = !env.is_true("GITHUB_ACTIONS") && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
+
+/// Run what was asked. A failure has already been printed when this returns `Err`; the caller
+/// only turns its category into the exit code.
+pub async fn run(invocation: Invocation, env: &EnvVars) -> Result<(), Failure> {
+    let mut console = Console::from_env(env);
+    let result = match invocation {
+        Invocation::Action => deploy(RawInputs::from_action_env(env), env, &mut console).await,
+        Invocation::Deploy(raw) => deploy(raw, env, &mut console).await,
+        Invocation::CheckTrust(args) => offline::check_trust(&args),
+        Invocation::TrustPolicy(args) => offline::trust_policy(&args),
+    };
+    if let Err(failure) = &result {
+        report_failure(failure, &mut console);
+    }
+    result
+}
+
+/// The pipeline. Everything is validated before the first AWS call.
+async fn deploy(raw: RawInputs, env: &EnvVars, console: &mut Console) -> Result<(), Failure> {
+    let config = Config::validate(&raw, env).map_err(failures::inputs)?;
+    refuse_unbuilt_stages(&config)?;
+    let session = authenticate::run(&config.identity, env, console).await?;
+    // The image and rollout stages take `session` from here once they exist.
+    let _ = session;
+    Ok(())
+}
+
+/// Image push and rollout are declared in action.yml (so workflows can be written against the
+/// final contract) but not built yet: refuse before any AWS call rather than pretend to deploy.
+fn refuse_unbuilt_stages(config: &Config) -> Result<(), Failure> {
+    let mut unbuilt = Vec::new();
+    if config.image.is_some() {
+        unbuilt.push("`image-source` (the ECR push)");
+    }
+    if config.rollout.is_some() {
+        unbuilt.push("`cluster` (the ECS rollout)");
+    }
+    if unbuilt.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::new(Category::BadInput, format!("{} {} not available in this version yet", unbuilt.join(" and "), if unbuilt.len() == 1 { "is" } else { "are" }))
+        .hint("leave these inputs empty to authenticate only (this version replaces configure-aws-credentials),\nand keep your current push and deploy steps for now"))
+}
+
+/// Print the failure: the full text on stderr; under Actions also an `::error` annotation with a
+/// title (the headline) and a short summary table.
+fn report_failure(failure: &Failure, console: &mut Console) {
+    eprint!("{failure}");
+    if console.workflow.mode() == Mode::Actions {
+        let _ = console.workflow.error(&failure.headline, &Annotation::titled(failure.category.title()));
+        let mut markdown = format!("### oidc-ecs-deploy: {}\n\n", failure.category.title());
+        markdown.push_str(&crate::runner::table(&["", ""], [["error", failure.headline.as_str()]]));
+        if !failure.details.is_empty() || failure.hint.is_some() {
+            markdown.push_str("\n```text\n");
+            markdown.push_str(&failure.to_string().replace("```", "'''"));
+            markdown.push_str("```\n");
+        }
+        let _ = console.summary.append_markdown(&markdown);
+    }
+}

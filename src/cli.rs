@@ -1,0 +1,142 @@
+//! The command line: `action` (run as the GitHub Action, from `INPUT_*`), `deploy` (the same run
+//! with flags named like the inputs), and the offline helpers `check-trust` and `trust-policy`.
+//! `deploy`'s flags are generated from action.yml, so every input is a flag of the same name.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::{Arg, ArgAction, ArgMatches, Command};
+
+use crate::inputs::{RawInputs, declared_inputs};
+
+/// What the user asked for.
+#[derive(Debug)]
+pub enum Invocation {
+    /// Run as the action: inputs from the environment.
+    Action,
+    /// Run the same pipeline with flags.
+    Deploy(RawInputs),
+    CheckTrust(CheckTrustArgs),
+    TrustPolicy(TrustPolicyArgs),
+}
+
+#[derive(Debug)]
+pub struct CheckTrustArgs {
+    pub policy: PathBuf,
+    pub claims: Option<PathBuf>,
+    pub token: Option<PathBuf>,
+    pub audience: String,
+    pub role_arn: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct TrustPolicyArgs {
+    pub account: String,
+    pub repo: String,
+    pub branches: Vec<String>,
+    pub environments: Vec<String>,
+    pub id_form: Option<String>,
+    pub audience: String,
+    pub partition: String,
+}
+
+fn command() -> Command {
+    let deploy = declared_inputs().iter().fold(
+        Command::new("deploy").about("Authenticate, push and roll out, with inputs as flags (the same names as the action's inputs)"),
+        |cmd, input| {
+            let help = match &input.default {
+                Some(d) if !d.contains("${{") => format!("{} [default: {d}]", input.description),
+                _ => input.description.clone(),
+            };
+            cmd.arg(Arg::new(input.name.as_str()).long(input.name.as_str()).value_name("VALUE").help(help))
+        },
+    );
+    Command::new("oidc-ecs-deploy")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("GitHub OIDC -> AWS credentials -> ECR push -> ECS rollout, explaining every refusal")
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .subcommand(Command::new("action").about("Run as the GitHub Action: inputs come from INPUT_* variables"))
+        .subcommand(deploy)
+        .subcommand(
+            Command::new("check-trust")
+                .about("Check a token's claims against a role's trust policy, offline, and explain a refusal")
+                .arg(Arg::new("policy").long("policy").value_name("FILE").required(true).value_parser(clap::value_parser!(PathBuf)).help("The trust policy: a document, `aws iam get-role` output, or URL-encoded JSON"))
+                .arg(Arg::new("claims").long("claims").value_name("FILE").value_parser(clap::value_parser!(PathBuf)).help("The token's claims as a JSON object"))
+                .arg(Arg::new("token").long("token").value_name("FILE").value_parser(clap::value_parser!(PathBuf)).help("A JWT whose claims to check (not verified)"))
+                .group(clap::ArgGroup::new("subject").args(["claims", "token"]).required(true))
+                .arg(Arg::new("audience").long("audience").default_value("sts.amazonaws.com").help("The audience the role expects"))
+                .arg(Arg::new("role-arn").long("role-arn").value_name("ARN").help("The role's ARN, for the report")),
+        )
+        .subcommand(
+            Command::new("trust-policy")
+                .about("Print a least-privilege trust policy for a repository's branches and environments")
+                .arg(Arg::new("account").long("account").value_name("ID").required(true).help("The 12-digit AWS account id"))
+                .arg(Arg::new("repo").long("repo").value_name("OWNER/REPO").required(true))
+                .arg(Arg::new("branch").long("branch").value_name("B").action(ArgAction::Append).help("A branch allowed to assume the role (repeatable; `*` allowed)"))
+                .arg(Arg::new("environment").long("environment").value_name("E").action(ArgAction::Append).help("A GitHub environment allowed to assume the role (repeatable)"))
+                .arg(Arg::new("id-form").long("id-form").value_name("OWNER_ID/REPO_ID").help("Emit the `repo:OWNER@ID/REPO@ID` subject form"))
+                .arg(Arg::new("audience").long("audience").default_value("sts.amazonaws.com"))
+                .arg(Arg::new("partition").long("partition").default_value("aws").value_parser(["aws", "aws-cn", "aws-us-gov"])),
+        )
+}
+
+/// Parse the arguments. `--help`, `--version` and usage errors exit from inside clap (code 2 for
+/// a usage error, as for any bad input).
+pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Invocation {
+    let matches = command().get_matches_from(args);
+    match matches.subcommand() {
+        Some(("action", _)) => Invocation::Action,
+        Some(("deploy", m)) => Invocation::Deploy(RawInputs::from_flags(&flags_of(m))),
+        Some(("check-trust", m)) => Invocation::CheckTrust(CheckTrustArgs {
+            policy: m.get_one::<PathBuf>("policy").cloned().expect("required"),
+            claims: m.get_one::<PathBuf>("claims").cloned(),
+            token: m.get_one::<PathBuf>("token").cloned(),
+            audience: string(m, "audience").expect("has a default"),
+            role_arn: string(m, "role-arn"),
+        }),
+        Some(("trust-policy", m)) => Invocation::TrustPolicy(TrustPolicyArgs {
+            account: string(m, "account").expect("required"),
+            repo: string(m, "repo").expect("required"),
+            branches: strings(m, "branch"),
+            environments: strings(m, "environment"),
+            id_form: string(m, "id-form"),
+            audience: string(m, "audience").expect("has a default"),
+            partition: string(m, "partition").expect("has a default"),
+        }),
+        _ => unreachable!("clap requires a known subcommand"),
+    }
+}
+
+fn flags_of(m: &ArgMatches) -> BTreeMap<String, String> {
+    declared_inputs().iter().filter_map(|d| Some((d.name.clone(), m.get_one::<String>(&d.name)?.clone()))).collect()
+}
+
+fn string(m: &ArgMatches, id: &str) -> Option<String> {
+    m.get_one::<String>(id).cloned()
+}
+
+fn strings(m: &ArgMatches, id: &str) -> Vec<String> {
+    m.get_many::<String>(id).map(|v| v.cloned().collect()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_definition_is_consistent() {
+        command().debug_assert();
+    }
+
+    #[test]
+    fn deploy_flags_carry_input_names() {
+        let args = ["oidc-ecs-deploy", "deploy", "--aws-region", "eu-west-1", "--role-to-assume", "arn:aws:iam::111122223333:role/x"];
+        let Invocation::Deploy(raw) = parse(args.map(Into::into)) else { panic!("not deploy") };
+        assert_eq!(raw.get("aws-region"), Some("eu-west-1"));
+        assert_eq!(raw.get("role-to-assume"), Some("arn:aws:iam::111122223333:role/x"));
+        // Absent flags take action.yml's defaults.
+        assert_eq!(raw.get("audience"), Some("sts.amazonaws.com"));
+        assert_eq!(raw.get("role-duration-seconds"), Some("3600"));
+    }
+}

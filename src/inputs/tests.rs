@@ -1,0 +1,191 @@
+//! Tables for input parsing and validation: every rule's accepted and refused values, and the
+//! words of each error.
+
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::envvars::EnvVars;
+
+const ROLE: &str = "arn:aws:iam::111122223333:role/deploy";
+
+fn raw(pairs: &[(&str, &str)]) -> RawInputs {
+    let flags: BTreeMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    RawInputs::from_flags(&flags)
+}
+
+fn ctx() -> EnvVars {
+    EnvVars::from_pairs([("GITHUB_REPOSITORY", "octo-org/payments"), ("GITHUB_RUN_ID", "9876543210"), ("GITHUB_RUN_ATTEMPT", "2"), ("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")])
+}
+
+/// The problems validation reports, as (input, problem) pairs.
+fn problems(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    match Config::validate(&raw(pairs), &ctx()) {
+        Ok(_) => Vec::new(),
+        Err(InputErrors(list)) => list.into_iter().map(|p| (p.input.clone(), p.to_string())).collect(),
+    }
+}
+
+fn assert_refused(pairs: &[(&str, &str)], input: &str, words: &str) {
+    let found = problems(pairs);
+    assert!(found.iter().any(|(i, text)| i == input && text.contains(words)), "expected a problem with `{input}` containing {words:?}, got {found:#?}");
+}
+
+#[test]
+fn action_yml_declares_every_input_the_validator_reads() {
+    let names: Vec<&str> = declared_inputs().iter().map(|d| d.name.as_str()).collect();
+    for expected in [
+        "role-to-assume", "aws-region", "audience", "role-session-name", "role-duration-seconds", "web-identity-token-file",
+        "trust-policy", "allowed-branches", "allowed-environments", "output-env-credentials", "mask-aws-account-id",
+        "image-source", "repository", "image-tag", "image-tags", "registry-endpoint", "create-repository", "scan-severity-threshold",
+        "cluster", "service", "container-name", "containers", "task-definition", "wait-for-minutes", "force-new-deployment",
+        "rollback", "dry-run", "health-check-url", "health-check-successes", "github-token", "deployment-environment",
+    ] {
+        assert!(names.contains(&expected), "action.yml lacks input {expected}");
+    }
+    assert_eq!(names.len(), 31, "an input was added to action.yml: give it a rule and a row here");
+    let region = declared_inputs().iter().find(|d| d.name == "aws-region").unwrap();
+    assert!(region.required);
+}
+
+#[test]
+fn env_names_follow_the_runner() {
+    assert_eq!(input_env_name("role-to-assume"), "INPUT_ROLE-TO-ASSUME");
+    assert_eq!(input_env_name("some input"), "INPUT_SOME_INPUT");
+}
+
+#[test]
+fn action_env_applies_defaults_and_treats_blank_as_absent() {
+    let env = EnvVars::from_pairs([("INPUT_AWS-REGION", " us-east-1 "), ("INPUT_AUDIENCE", ""), ("INPUT_ROLE-TO-ASSUME", ROLE)]);
+    let raw = RawInputs::from_action_env(&env);
+    assert_eq!(raw.get("aws-region"), Some("us-east-1"));
+    // A blank variable is "absent", exactly as @actions/core reads it; the default is not re-applied
+    // because the runner already decided the value.
+    assert_eq!(raw.get("audience"), None);
+    assert_eq!(raw.get("role-duration-seconds"), Some("3600"));
+    assert_eq!(raw.get("rollback"), Some("true"));
+}
+
+#[test]
+fn a_minimal_identity_config_validates_with_defaults() {
+    let config = Config::validate(&raw(&[("aws-region", "eu-west-1"), ("role-to-assume", ROLE)]), &ctx()).expect("valid");
+    let id = &config.identity;
+    assert_eq!(id.role.as_ref().unwrap().account, "111122223333");
+    assert_eq!(id.audience, "sts.amazonaws.com");
+    assert_eq!(id.session_name, "gha-payments-9876543210-2");
+    assert_eq!(id.duration.as_secs(), 3600);
+    assert!(config.image.is_none() && config.rollout.is_none());
+}
+
+#[test]
+fn region_is_required_because_the_runner_does_not_enforce_it() {
+    assert_refused(&[("role-to-assume", ROLE)], "aws-region", "is required");
+}
+
+#[test]
+fn role_arn_rules() {
+    let cases = [
+        ("arn:aws:iam::111122223333:user/deploy", "not a role"),
+        ("arn:aws:iam::1111:role/deploy", "12-digit"),
+        ("arn:aws:s3::111122223333:role/deploy", "not `iam`"),
+        ("arn:azure:iam::111122223333:role/deploy", "partition"),
+        ("arn:aws:iam:us-east-1:111122223333:role/deploy", "no region"),
+        ("deploy", "not an ARN"),
+        ("arn:aws:iam::111122223333:role/has space", "role name"),
+    ];
+    for (arn, words) in cases {
+        assert_refused(&[("aws-region", "us-east-1"), ("role-to-assume", arn)], "role-to-assume", words);
+    }
+    for ok in ["arn:aws:iam::111122223333:role/path/to/deploy", "arn:aws-us-gov:iam::111122223333:role/x+y=z,a.b@c_d-e"] {
+        let region = if ok.contains("gov") { "us-gov-west-1" } else { "us-east-1" };
+        assert!(problems(&[("aws-region", region), ("role-to-assume", ok)]).is_empty(), "{ok} refused");
+    }
+}
+
+#[test]
+fn role_and_region_must_share_a_partition() {
+    assert_refused(&[("aws-region", "us-east-1"), ("role-to-assume", "arn:aws-cn:iam::111122223333:role/r")], "role-to-assume", "partition `aws-cn` but region");
+    assert!(problems(&[("aws-region", "cn-north-1"), ("role-to-assume", "arn:aws-cn:iam::111122223333:role/r")]).is_empty());
+}
+
+#[test]
+fn scalar_rules() {
+    let base = [("aws-region", "us-east-1"), ("role-to-assume", ROLE)];
+    let cases: &[(&str, &str, &str)] = &[
+        ("aws-region", "US-EAST-1", "not an AWS region"),
+        ("aws-region", "useast1", "not an AWS region"),
+        ("role-duration-seconds", "899", "from 900 to 43200"),
+        ("role-duration-seconds", "43201", "from 900 to 43200"),
+        ("role-duration-seconds", "1h", "from 900 to 43200"),
+        ("role-session-name", "a", "2 to 64"),
+        ("role-session-name", "has/slash", "not a valid session name"),
+        ("audience", "two words", "whitespace"),
+        ("output-env-credentials", "yes", "`true` or `false`"),
+        ("mask-aws-account-id", "1", "`true` or `false`"),
+        ("web-identity-token-file", "/nonexistent/token", "does not exist"),
+        ("trust-policy", "/nonexistent/policy.json", "cannot read file"),
+        ("trust-policy", "{not json", "is not a trust policy"),
+    ];
+    for (input, value, words) in cases {
+        let mut pairs = base.to_vec();
+        pairs.retain(|(k, _)| k != input);
+        pairs.push((input, value));
+        assert_refused(&pairs, input, words);
+    }
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let found = problems(&[("aws-region", "nowhere"), ("role-to-assume", "x"), ("role-duration-seconds", "5")]);
+    let inputs: Vec<&str> = found.iter().map(|(i, _)| i.as_str()).collect();
+    assert_eq!(inputs, ["aws-region", "role-to-assume", "role-duration-seconds"]);
+}
+
+#[test]
+fn oidc_only_inputs_need_a_role() {
+    assert_refused(&[("aws-region", "us-east-1"), ("allowed-branches", "main")], "allowed-branches", "only used with `role-to-assume`");
+    assert_refused(&[("aws-region", "us-east-1"), ("trust-policy", "{}")], "trust-policy", "only used with `role-to-assume`");
+}
+
+#[test]
+fn image_inputs() {
+    let base = [("aws-region", "us-east-1"), ("role-to-assume", ROLE)];
+    let with = |extra: &[(&'static str, &'static str)]| [base.as_slice(), extra].concat();
+    assert_refused(&with(&[("image-source", "oci:./img")]), "repository", "is required");
+    assert_refused(&with(&[("image-source", "tarball:x"), ("repository", "app")]), "image-source", "unknown");
+    assert_refused(&with(&[("image-source", "oci:./img"), ("repository", "App")]), "repository", "not a valid ECR repository");
+    assert_refused(&with(&[("image-source", "oci:./img"), ("repository", "app"), ("image-tag", "-bad")]), "image-tag", "not a valid image tag");
+    assert_refused(&with(&[("image-source", "oci:./img"), ("repository", "app"), ("scan-severity-threshold", "SEVERE")]), "scan-severity-threshold", "not a severity");
+    assert_refused(&with(&[("repository", "app")]), "repository", "`image-source` is empty");
+    let config = Config::validate(&raw(&with(&[("image-source", "oci:./build/img:v1"), ("repository", "team/app"), ("image-tags", "latest, v1")])), &ctx()).unwrap();
+    let image = config.image.unwrap();
+    assert_eq!(image.source, ImageSource::OciLayout { path: "./build/img".into(), reference: Some("v1".into()) });
+    assert_eq!(image.tags, ["0123456789abcdef0123456789abcdef01234567", "latest", "v1"]);
+}
+
+#[test]
+fn rollout_inputs() {
+    let base = [("aws-region", "us-east-1"), ("role-to-assume", ROLE)];
+    let with = |extra: &[(&'static str, &'static str)]| [base.as_slice(), extra].concat();
+    assert_refused(&with(&[("cluster", "prod")]), "service", "is required");
+    assert_refused(&with(&[("service", "api")]), "service", "`cluster` is empty");
+    assert_refused(&with(&[("cluster", "prod"), ("service", "api"), ("wait-for-minutes", "361")]), "wait-for-minutes", "from 1 to 360");
+    assert_refused(&with(&[("cluster", "prod"), ("service", "api"), ("health-check-url", "ftp://x")]), "health-check-url", "not an http(s) URL");
+    assert_refused(&with(&[("cluster", "prod"), ("service", "api"), ("containers", "api")]), "containers", "not `name=image`");
+    assert_refused(&with(&[("cluster", "prod"), ("service", "api"), ("rollback", "maybe")]), "rollback", "`true` or `false`");
+    let config = Config::validate(&raw(&with(&[("cluster", "prod"), ("service", "api,\nworker"), ("wait-for-minutes", "360")])), &ctx()).unwrap();
+    let rollout = config.rollout.unwrap();
+    assert_eq!(rollout.services, ["api", "worker"]);
+    assert_eq!(rollout.wait.as_secs(), 360 * 60);
+    assert!(rollout.rollback, "rollback defaults to true");
+}
+
+#[test]
+fn default_session_name_is_sanitised_and_keeps_the_run_id() {
+    let env = EnvVars::from_pairs([("GITHUB_REPOSITORY", "o/a-very-long-repository-name-that-goes-on-and-on-and-on-forever"), ("GITHUB_RUN_ID", "12345678901"), ("GITHUB_RUN_ATTEMPT", "1")]);
+    let name = rules::default_session_name(&env);
+    assert!(name.len() <= 64, "{name}");
+    assert!(name.ends_with("-12345678901-1"), "{name}");
+    assert_eq!(rules::default_session_name(&EnvVars::default()), "gha-local");
+    let odd = EnvVars::from_pairs([("GITHUB_REPOSITORY", "o/r~x"), ("GITHUB_RUN_ID", "1")]);
+    assert_eq!(rules::default_session_name(&odd), "gha-r-x-1");
+}
