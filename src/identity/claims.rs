@@ -68,7 +68,9 @@ impl Claims {
     fn from_value(value: Value) -> Result<Claims, ClaimsError> {
         match value {
             Value::Object(map) => Ok(Claims { map }),
-            other => Err(ClaimsError::NotAnObject { found: json_kind(&other) }),
+            other => Err(ClaimsError::NotAnObject {
+                found: json_kind(&other),
+            }),
         }
     }
 
@@ -163,7 +165,11 @@ impl Claims {
         }
         let auds = self.audiences();
         if !auds.iter().any(|a| a == expected_audience) {
-            let got = if auds.is_empty() { "(absent)".to_string() } else { auds.join(", ") };
+            let got = if auds.is_empty() {
+                "(absent)".to_string()
+            } else {
+                auds.join(", ")
+            };
             warnings.push(format!(
                 "the token's aud is {got}, not the expected audience {expected_audience}"
             ));
@@ -240,11 +246,36 @@ pub enum SubjectContext {
 /// Claim keys GitHub can put in a (customised) subject. A token equal to one of these starts a
 /// new pair; anything else continues the current value, so a stray ':' inside a value survives.
 const SUBJECT_KEYS: &[&str] = &[
-    "repo", "environment", "ref", "pull_request", "context", "job_workflow_ref",
-    "job_workflow_sha", "repository", "repository_id", "repository_owner", "repository_owner_id",
-    "repository_visibility", "workflow", "workflow_ref", "workflow_sha", "actor", "actor_id",
-    "ref_type", "ref_protected", "head_ref", "base_ref", "event_name", "runner_environment",
-    "enterprise", "enterprise_id", "sha", "run_id", "run_number", "run_attempt", "check_run_id",
+    "repo",
+    "environment",
+    "ref",
+    "pull_request",
+    "context",
+    "job_workflow_ref",
+    "job_workflow_sha",
+    "repository",
+    "repository_id",
+    "repository_owner",
+    "repository_owner_id",
+    "repository_visibility",
+    "workflow",
+    "workflow_ref",
+    "workflow_sha",
+    "actor",
+    "actor_id",
+    "ref_type",
+    "ref_protected",
+    "head_ref",
+    "base_ref",
+    "event_name",
+    "runner_environment",
+    "enterprise",
+    "enterprise_id",
+    "sha",
+    "run_id",
+    "run_number",
+    "run_attempt",
+    "check_run_id",
 ];
 
 impl Subject {
@@ -263,20 +294,35 @@ impl Subject {
             }
             _ => {
                 let find = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
-                (find("repository_owner")?, find("repository_owner_id"), String::new(), None, pairs)
+                (
+                    find("repository_owner")?,
+                    find("repository_owner_id"),
+                    String::new(),
+                    None,
+                    pairs,
+                )
             }
         };
         let context = match rest.as_slice() {
             [(k, v)] if k == "environment" => SubjectContext::Environment(v.clone()),
             [(k, _)] if k == "pull_request" => SubjectContext::PullRequest,
-            [(k, v)] if k == "ref" => match (v.strip_prefix("refs/heads/"), v.strip_prefix("refs/tags/")) {
-                (Some(b), _) => SubjectContext::Branch(b.to_string()),
-                (_, Some(t)) => SubjectContext::Tag(t.to_string()),
-                _ => SubjectContext::Ref(v.clone()),
-            },
+            [(k, v)] if k == "ref" => {
+                match (v.strip_prefix("refs/heads/"), v.strip_prefix("refs/tags/")) {
+                    (Some(b), _) => SubjectContext::Branch(b.to_string()),
+                    (_, Some(t)) => SubjectContext::Tag(t.to_string()),
+                    _ => SubjectContext::Ref(v.clone()),
+                }
+            }
             _ => SubjectContext::Custom,
         };
-        Some(Subject { owner, owner_id, repo, repo_id, context, pairs: rest })
+        Some(Subject {
+            owner,
+            owner_id,
+            repo,
+            repo_id,
+            context,
+            pairs: rest,
+        })
     }
 
     /// True for the immutable `OWNER@ID/REPO@ID` form.
@@ -286,7 +332,10 @@ impl Subject {
 
     /// The value of the first pair with this key.
     pub fn pair(&self, key: &str) -> Option<&str> {
-        self.pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -323,7 +372,10 @@ fn split_pairs(sub: &str) -> Option<Vec<(String, String)>> {
 /// GitHub owner and repository names use ASCII letters, digits, '-', '_' and '.' only; anything
 /// else means the value is not a repository and the subject is garbage.
 fn is_github_name(name: &str) -> bool {
-    !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
 }
 
 /// `name@123` -> (`name`, Some(`123`)); anything else is a plain name.

@@ -3,20 +3,32 @@ use serde_json::json;
 
 fn jwt(payload: &Value) -> String {
     let enc = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
-    format!("{}.{}.{}", enc(r#"{"alg":"RS256"}"#), enc(&payload.to_string()), enc("sig"))
+    format!(
+        "{}.{}.{}",
+        enc(r#"{"alg":"RS256"}"#),
+        enc(&payload.to_string()),
+        enc("sig")
+    )
 }
 
 #[test]
 fn decodes_the_payload_of_a_jwt() {
-    let claims = Claims::from_jwt(&jwt(&json!({"sub": "repo:o/r:pull_request", "aud": "sts.amazonaws.com"}))).unwrap();
+    let claims = Claims::from_jwt(&jwt(
+        &json!({"sub": "repo:o/r:pull_request", "aud": "sts.amazonaws.com"}),
+    ))
+    .unwrap();
     assert_eq!(claims.sub(), Some("repo:o/r:pull_request"));
     assert_eq!(claims.audiences(), vec!["sts.amazonaws.com"]);
 }
 
 #[test]
 fn tolerates_padding_whitespace_and_bearer_prefix() {
-    let payload = base64::engine::general_purpose::URL_SAFE.encode(r#"{"sub":"repo:o/r:ref:refs/heads/main","n":1}"#);
-    assert!(payload.ends_with('='), "the test needs a padded payload: {payload}");
+    let payload = base64::engine::general_purpose::URL_SAFE
+        .encode(r#"{"sub":"repo:o/r:ref:refs/heads/main","n":1}"#);
+    assert!(
+        payload.ends_with('='),
+        "the test needs a padded payload: {payload}"
+    );
     let (a, b) = payload.split_at(10);
     let token = format!("  Bearer eyJhbGciOiJSUzI1NiJ9.{a}\n  {b}.c2ln \n");
     let claims = Claims::from_jwt(&token).unwrap();
@@ -28,32 +40,60 @@ fn tolerates_padding_whitespace_and_bearer_prefix() {
 fn rejects_what_is_not_a_jwt() {
     for bad in ["", "abc", "a.b", "a.b.c.d.e", ".x.y", "a..c"] {
         let err = Claims::from_jwt(bad).unwrap_err();
-        assert!(matches!(err, ClaimsError::NotAJwt { .. }), "{bad:?}: {err:?}");
-        assert!(err.to_string().starts_with("the token is not a JWT (expected three dot-separated base64url parts"));
+        assert!(
+            matches!(err, ClaimsError::NotAJwt { .. }),
+            "{bad:?}: {err:?}"
+        );
+        assert!(
+            err.to_string().starts_with(
+                "the token is not a JWT (expected three dot-separated base64url parts"
+            )
+        );
     }
-    assert!(matches!(Claims::from_jwt("a.!!!.c"), Err(ClaimsError::Base64(_))));
+    assert!(matches!(
+        Claims::from_jwt("a.!!!.c"),
+        Err(ClaimsError::Base64(_))
+    ));
     let not_json = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("not json");
-    assert!(matches!(Claims::from_jwt(&format!("a.{not_json}.c")), Err(ClaimsError::Json(_))));
+    assert!(matches!(
+        Claims::from_jwt(&format!("a.{not_json}.c")),
+        Err(ClaimsError::Json(_))
+    ));
     let array = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("[1]");
     let err = Claims::from_jwt(&format!("a.{array}.c")).unwrap_err();
-    assert_eq!(err.to_string(), "the claims are not a JSON object (found an array)");
+    assert_eq!(
+        err.to_string(),
+        "the claims are not a JSON object (found an array)"
+    );
 }
 
 #[test]
 fn from_json_reads_a_claims_file() {
-    let claims = Claims::from_json(r#"{"sub":"repo:o/r:environment:prod","environment":"prod"}"#).unwrap();
+    let claims =
+        Claims::from_json(r#"{"sub":"repo:o/r:environment:prod","environment":"prod"}"#).unwrap();
     assert_eq!(claims.environment(), Some("prod"));
-    assert!(matches!(Claims::from_json("\"x\""), Err(ClaimsError::NotAnObject { found: "a string" })));
+    assert!(matches!(
+        Claims::from_json("\"x\""),
+        Err(ClaimsError::NotAnObject { found: "a string" })
+    ));
     assert!(matches!(Claims::from_json("{"), Err(ClaimsError::Json(_))));
 }
 
 #[test]
 fn values_follow_iam_context_rules() {
-    let c = Claims::from_map(json!({
-        "s": "x", "a": ["p", "q", 3], "n": 42, "b": true, "z": null, "o": {"k": 1}, "e": []
-    }).as_object().unwrap().clone());
+    let c = Claims::from_map(
+        json!({
+            "s": "x", "a": ["p", "q", 3], "n": 42, "b": true, "z": null, "o": {"k": 1}, "e": []
+        })
+        .as_object()
+        .unwrap()
+        .clone(),
+    );
     assert_eq!(c.values("s"), Some(vec!["x".into()]));
-    assert_eq!(c.values("a"), Some(vec!["p".into(), "q".into(), "3".into()]));
+    assert_eq!(
+        c.values("a"),
+        Some(vec!["p".into(), "q".into(), "3".into()])
+    );
     assert_eq!(c.values("n"), Some(vec!["42".into()]));
     assert_eq!(c.values("b"), Some(vec!["true".into()]));
     assert_eq!(c.values("z"), None);
@@ -70,15 +110,33 @@ fn subject(sub: &str) -> Subject {
 #[test]
 fn parses_the_standard_sub_forms() {
     let s = subject("repo:octo-org/payments:environment:production");
-    assert_eq!((s.owner.as_str(), s.repo.as_str()), ("octo-org", "payments"));
+    assert_eq!(
+        (s.owner.as_str(), s.repo.as_str()),
+        ("octo-org", "payments")
+    );
     assert_eq!(s.context, SubjectContext::Environment("production".into()));
     assert!(!s.is_id_form());
-    assert_eq!(subject("repo:o/r:pull_request").context, SubjectContext::PullRequest);
-    assert_eq!(subject("repo:o/r:ref:refs/heads/feature/x").context, SubjectContext::Branch("feature/x".into()));
-    assert_eq!(subject("repo:o/r:ref:refs/tags/v1.2.3").context, SubjectContext::Tag("v1.2.3".into()));
-    assert_eq!(subject("repo:o/r:ref:refs/pull/7/merge").context, SubjectContext::Ref("refs/pull/7/merge".into()));
+    assert_eq!(
+        subject("repo:o/r:pull_request").context,
+        SubjectContext::PullRequest
+    );
+    assert_eq!(
+        subject("repo:o/r:ref:refs/heads/feature/x").context,
+        SubjectContext::Branch("feature/x".into())
+    );
+    assert_eq!(
+        subject("repo:o/r:ref:refs/tags/v1.2.3").context,
+        SubjectContext::Tag("v1.2.3".into())
+    );
+    assert_eq!(
+        subject("repo:o/r:ref:refs/pull/7/merge").context,
+        SubjectContext::Ref("refs/pull/7/merge".into())
+    );
     // An environment may be named like a key.
-    assert_eq!(subject("repo:o/r:environment:ref").context, SubjectContext::Environment("ref".into()));
+    assert_eq!(
+        subject("repo:o/r:environment:ref").context,
+        SubjectContext::Environment("ref".into())
+    );
 }
 
 #[test]
@@ -97,30 +155,63 @@ fn parses_the_immutable_id_form() {
 
 #[test]
 fn parses_customised_subjects() {
-    let s = subject("repo:octo-org/payments:environment:prod:job_workflow_ref:octo-org/shared/.github/workflows/deploy.yml@refs/heads/main");
+    let s = subject(
+        "repo:octo-org/payments:environment:prod:job_workflow_ref:octo-org/shared/.github/workflows/deploy.yml@refs/heads/main",
+    );
     assert_eq!(s.context, SubjectContext::Custom);
     assert_eq!(s.pair("environment"), Some("prod"));
-    assert_eq!(s.pair("job_workflow_ref"), Some("octo-org/shared/.github/workflows/deploy.yml@refs/heads/main"));
+    assert_eq!(
+        s.pair("job_workflow_ref"),
+        Some("octo-org/shared/.github/workflows/deploy.yml@refs/heads/main")
+    );
     let s = subject("repository_owner:octo-org:context:prod");
     assert_eq!((s.owner.as_str(), s.repo.as_str()), ("octo-org", ""));
-    assert_eq!(s.pairs, vec![("repository_owner".into(), "octo-org".into()), ("context".into(), "prod".into())]);
+    assert_eq!(
+        s.pairs,
+        vec![
+            ("repository_owner".into(), "octo-org".into()),
+            ("context".into(), "prod".into())
+        ]
+    );
     // A value takes at least one token, so a context value may itself look like `ref:...`.
     let s = subject("repo:o/r:context:ref:refs/heads/main");
-    assert_eq!(s.pairs, vec![("context".into(), "ref:refs/heads/main".into())]);
+    assert_eq!(
+        s.pairs,
+        vec![("context".into(), "ref:refs/heads/main".into())]
+    );
     let s = subject("repo:o/r");
     assert!(s.pairs.is_empty());
     assert_eq!(s.context, SubjectContext::Custom);
     // A ':' inside a value stays in the value.
-    assert_eq!(subject("repo:o/r:ref:refs/heads/a:b").context, SubjectContext::Branch("a:b".into()));
+    assert_eq!(
+        subject("repo:o/r:ref:refs/heads/a:b").context,
+        SubjectContext::Branch("a:b".into())
+    );
 }
 
 #[test]
 fn garbage_subjects_are_none_and_never_panic() {
     for sub in [
-        "", ":", "::", "repo", "repo:", "repo:noslash", "repo:/r:pull_request", "repo:o/:pull_request",
-        "repo:o/r/x:pull_request", "nonsense:o/r", "repo:o/r:environment", "repo:o/r:environment:",
-        "repo:o/r:bogus:x", "repository_owner", "context:prod", "\u{0}:\u{ffff}", "repo:o/r::",
-        "repo:@/@:ref:", "🦀:🦀", "repo:o/r:pull_request:pull_request:pull_request",
+        "",
+        ":",
+        "::",
+        "repo",
+        "repo:",
+        "repo:noslash",
+        "repo:/r:pull_request",
+        "repo:o/:pull_request",
+        "repo:o/r/x:pull_request",
+        "nonsense:o/r",
+        "repo:o/r:environment",
+        "repo:o/r:environment:",
+        "repo:o/r:bogus:x",
+        "repository_owner",
+        "context:prod",
+        "\u{0}:\u{ffff}",
+        "repo:o/r::",
+        "repo:@/@:ref:",
+        "🦀:🦀",
+        "repo:o/r:pull_request:pull_request:pull_request",
     ] {
         let parsed = Subject::parse(sub);
         if sub == "repo:o/r:pull_request:pull_request:pull_request" {
@@ -131,7 +222,12 @@ fn garbage_subjects_are_none_and_never_panic() {
     }
     // Claims without sub, or with a non-string sub, have no subject.
     assert!(Claims::default().subject().is_none());
-    assert!(Claims::from_json(r#"{"sub": 7}"#).unwrap().subject().is_none());
+    assert!(
+        Claims::from_json(r#"{"sub": 7}"#)
+            .unwrap()
+            .subject()
+            .is_none()
+    );
 }
 
 #[test]
@@ -140,17 +236,28 @@ fn sanity_warnings_name_issuer_expiry_and_audience() {
     assert!(ok.sanity_warnings("sts.amazonaws.com", 1000).is_empty());
     let ghes = Claims::from_json(r#"{"iss":"https://token.actions.githubusercontent.com/octo-ent","exp":2000,"aud":["x","sts.amazonaws.com"]}"#).unwrap();
     assert!(ghes.sanity_warnings("sts.amazonaws.com", 1000).is_empty());
-    assert_eq!(ghes.provider(), "token.actions.githubusercontent.com/octo-ent");
+    assert_eq!(
+        ghes.provider(),
+        "token.actions.githubusercontent.com/octo-ent"
+    );
     assert_eq!(ok.provider(), "token.actions.githubusercontent.com");
 
     let bad = Claims::from_json(r#"{"iss":"https://evil.example/token.actions.githubusercontent.com","exp":900,"aud":"sigstore"}"#).unwrap();
     let w = bad.sanity_warnings("sts.amazonaws.com", 1000);
     assert_eq!(w.len(), 3, "{w:#?}");
     assert!(w[0].contains("issuer is https://evil.example/"), "{}", w[0]);
-    assert_eq!(w[1], "the token expired 100 s ago (exp = 900); STS will refuse it");
-    assert_eq!(w[2], "the token's aud is sigstore, not the expected audience sts.amazonaws.com");
+    assert_eq!(
+        w[1],
+        "the token expired 100 s ago (exp = 900); STS will refuse it"
+    );
+    assert_eq!(
+        w[2],
+        "the token's aud is sigstore, not the expected audience sts.amazonaws.com"
+    );
     // A look-alike host is not a GitHub issuer.
-    let lookalike = Claims::from_json(r#"{"iss":"https://token.actions.githubusercontent.com.evil.example"}"#).unwrap();
+    let lookalike =
+        Claims::from_json(r#"{"iss":"https://token.actions.githubusercontent.com.evil.example"}"#)
+            .unwrap();
     assert_eq!(lookalike.provider(), "token.actions.githubusercontent.com");
     assert!(lookalike.sanity_warnings("a", 0)[0].contains("issuer is"));
 }

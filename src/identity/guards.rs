@@ -22,7 +22,12 @@ const ENVIRONMENTS: &str = "allowed-environments";
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum GuardError {
     #[error("{input}: the pattern {pattern:?} {problem}; {right}")]
-    BadPattern { input: &'static str, pattern: String, problem: String, right: &'static str },
+    BadPattern {
+        input: &'static str,
+        pattern: String,
+        problem: String,
+        right: &'static str,
+    },
 }
 
 const RIGHT_BRANCHES: &str = "write branch names or globs such as `main`, `release/*` or `releases/**`, \
@@ -42,7 +47,10 @@ pub enum GuardRefusal {
     #[error("the token has no `ref` claim, so {BRANCHES} ({patterns}) cannot admit this job")]
     NoRef { patterns: String },
     #[error("this job runs in environment {environment}; {ENVIRONMENTS} admits: {patterns}")]
-    Environment { environment: String, patterns: String },
+    Environment {
+        environment: String,
+        patterns: String,
+    },
     #[error(
         "this job has no environment, and {ENVIRONMENTS} admits only: {patterns}; \
          give the job `environment: <name>` to deploy from it"
@@ -81,17 +89,32 @@ impl Guards {
     pub fn check(&self, claims: &Claims) -> Result<(), GuardRefusal> {
         if !self.branches.is_empty() {
             let patterns = self.branch_patterns().join(", ");
-            let git_ref = claims.git_ref().filter(|r| !r.is_empty()).ok_or(GuardRefusal::NoRef { patterns: patterns.clone() })?;
+            let git_ref =
+                claims
+                    .git_ref()
+                    .filter(|r| !r.is_empty())
+                    .ok_or(GuardRefusal::NoRef {
+                        patterns: patterns.clone(),
+                    })?;
             let branch = git_ref.strip_prefix("refs/heads/");
-            let admitted = self.branches.iter().any(|g| match (g.text.starts_with("refs/"), branch) {
-                (true, _) => g.matches(git_ref),
-                (false, Some(b)) => g.matches(b),
-                (false, None) => false,
-            });
+            let admitted =
+                self.branches
+                    .iter()
+                    .any(|g| match (g.text.starts_with("refs/"), branch) {
+                        (true, _) => g.matches(git_ref),
+                        (false, Some(b)) => g.matches(b),
+                        (false, None) => false,
+                    });
             if !admitted {
                 return Err(match branch {
-                    Some(b) => GuardRefusal::Branch { branch: b.to_string(), patterns },
-                    None => GuardRefusal::NotABranch { git_ref: git_ref.to_string(), patterns },
+                    Some(b) => GuardRefusal::Branch {
+                        branch: b.to_string(),
+                        patterns,
+                    },
+                    None => GuardRefusal::NotABranch {
+                        git_ref: git_ref.to_string(),
+                        patterns,
+                    },
                 });
             }
         }
@@ -101,14 +124,22 @@ impl Guards {
                 return Err(GuardRefusal::NoEnvironment { patterns });
             };
             if !self.environments.iter().any(|g| g.matches(environment)) {
-                return Err(GuardRefusal::Environment { environment: environment.to_string(), patterns });
+                return Err(GuardRefusal::Environment {
+                    environment: environment.to_string(),
+                    patterns,
+                });
             }
         }
         Ok(())
     }
 }
 
-fn parse_list(input: &str, name: &'static str, right: &'static str, ignore_case: bool) -> Result<Vec<Glob>, GuardError> {
+fn parse_list(
+    input: &str,
+    name: &'static str,
+    right: &'static str,
+    ignore_case: bool,
+) -> Result<Vec<Glob>, GuardError> {
     input
         .split(['\n', ','])
         .map(str::trim)
@@ -133,7 +164,10 @@ enum Token {
     DoubleStar,
     /// `?`: one character.
     One,
-    Class { negated: bool, ranges: Vec<(char, char)> },
+    Class {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,9 +186,17 @@ impl Glob {
             return Err("contains whitespace (branch and environment names cannot)".into());
         }
         if text.starts_with('!') {
-            return Err("starts with '!', but negation is not supported: list what to admit instead".into());
+            return Err(
+                "starts with '!', but negation is not supported: list what to admit instead".into(),
+            );
         }
-        let fold = |c: char| if ignore_case { c.to_lowercase().next().unwrap_or(c) } else { c };
+        let fold = |c: char| {
+            if ignore_case {
+                c.to_lowercase().next().unwrap_or(c)
+            } else {
+                c
+            }
+        };
         let chars: Vec<char> = text.chars().collect();
         let mut tokens = Vec::new();
         let mut i = 0;
@@ -188,12 +230,18 @@ impl Glob {
                 }
             }
         }
-        Ok(Glob { text: text.to_string(), tokens, ignore_case })
+        Ok(Glob {
+            text: text.to_string(),
+            tokens,
+            ignore_case,
+        })
     }
 
     fn matches(&self, text: &str) -> bool {
         let text: Vec<char> = if self.ignore_case {
-            text.chars().map(|c| c.to_lowercase().next().unwrap_or(c)).collect()
+            text.chars()
+                .map(|c| c.to_lowercase().next().unwrap_or(c))
+                .collect()
         } else {
             text.chars().collect()
         };
@@ -232,7 +280,11 @@ impl Glob {
 }
 
 /// Compiles `[...]` starting at `start`; returns the token and the index after `]`.
-fn compile_class(chars: &[char], start: usize, fold: &dyn Fn(char) -> char) -> Result<(Token, usize), String> {
+fn compile_class(
+    chars: &[char],
+    start: usize,
+    fold: &dyn Fn(char) -> char,
+) -> Result<(Token, usize), String> {
     let mut i = start + 1;
     let negated = matches!(chars.get(i), Some('!') | Some('^'));
     if negated {
@@ -240,7 +292,9 @@ fn compile_class(chars: &[char], start: usize, fold: &dyn Fn(char) -> char) -> R
     }
     let mut ranges = Vec::new();
     loop {
-        let c = *chars.get(i).ok_or("has a '[' that is never closed with ']'")?;
+        let c = *chars
+            .get(i)
+            .ok_or("has a '[' that is never closed with ']'")?;
         if c == ']' && !ranges.is_empty() {
             return Ok((Token::Class { negated, ranges }, i + 1));
         }
@@ -251,7 +305,9 @@ fn compile_class(chars: &[char], start: usize, fold: &dyn Fn(char) -> char) -> R
             (Some('-'), Some(&hi)) if hi != ']' => {
                 let (lo, hi) = (fold(c), fold(hi));
                 if lo > hi {
-                    return Err(format!("has the backwards range {c}-{hi} in a character class"));
+                    return Err(format!(
+                        "has the backwards range {c}-{hi} in a character class"
+                    ));
                 }
                 ranges.push((lo, hi));
                 i += 3;

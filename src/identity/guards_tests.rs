@@ -70,21 +70,47 @@ fn bad_patterns_name_the_input_the_pattern_and_the_fix() {
     let problem = |b: &str, e: &str| match Guards::parse(b, e).unwrap_err() {
         GuardError::BadPattern { input, problem, .. } => format!("{input}: {problem}"),
     };
-    assert_eq!(problem("", "prod uction"), "allowed-environments: contains whitespace (branch and environment names cannot)");
-    assert_eq!(problem("ma\u{7}in", ""), "allowed-branches: contains the control character U+0007");
-    assert_eq!(problem("a[]b", ""), "allowed-branches: has an empty character class '[]'");
-    assert_eq!(problem("[z-a]", ""), "allowed-branches: has the backwards range z-a in a character class");
-    assert_eq!(problem("!main", ""), "allowed-branches: starts with '!', but negation is not supported: list what to admit instead");
-    assert_eq!(problem("main\\", ""), "allowed-branches: ends with a lone '\\'");
+    assert_eq!(
+        problem("", "prod uction"),
+        "allowed-environments: contains whitespace (branch and environment names cannot)"
+    );
+    assert_eq!(
+        problem("ma\u{7}in", ""),
+        "allowed-branches: contains the control character U+0007"
+    );
+    assert_eq!(
+        problem("a[]b", ""),
+        "allowed-branches: has an empty character class '[]'"
+    );
+    assert_eq!(
+        problem("[z-a]", ""),
+        "allowed-branches: has the backwards range z-a in a character class"
+    );
+    assert_eq!(
+        problem("!main", ""),
+        "allowed-branches: starts with '!', but negation is not supported: list what to admit instead"
+    );
+    assert_eq!(
+        problem("main\\", ""),
+        "allowed-branches: ends with a lone '\\'"
+    );
 }
 
 #[test]
 fn branch_guard_admits_and_refuses_with_the_job_value() {
     let g = Guards::parse("main\nrelease/*", "").unwrap();
     assert_eq!(g.check(&claims(Some("refs/heads/main"), None)), Ok(()));
-    assert_eq!(g.check(&claims(Some("refs/heads/release/2.1"), None)), Ok(()));
-    let err = g.check(&claims(Some("refs/heads/feature/x"), None)).unwrap_err();
-    assert_eq!(err.to_string(), "this job runs on branch feature/x; allowed-branches admits: main, release/*");
+    assert_eq!(
+        g.check(&claims(Some("refs/heads/release/2.1"), None)),
+        Ok(())
+    );
+    let err = g
+        .check(&claims(Some("refs/heads/feature/x"), None))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "this job runs on branch feature/x; allowed-branches admits: main, release/*"
+    );
     let err = g.check(&claims(Some("refs/tags/main"), None)).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -95,7 +121,10 @@ fn branch_guard_admits_and_refuses_with_the_job_value() {
         g.check(&claims(None, None)).unwrap_err().to_string(),
         "the token has no `ref` claim, so allowed-branches (main, release/*) cannot admit this job"
     );
-    assert!(matches!(g.check(&claims(Some("refs/pull/3/merge"), None)), Err(GuardRefusal::NotABranch { .. })));
+    assert!(matches!(
+        g.check(&claims(Some("refs/pull/3/merge"), None)),
+        Err(GuardRefusal::NotABranch { .. })
+    ));
 }
 
 #[test]
@@ -110,26 +139,51 @@ fn full_ref_patterns_admit_tags_and_exact_refs() {
 #[test]
 fn environment_guard_requires_an_environment_and_ignores_case() {
     let g = Guards::parse("", "production, staging-*").unwrap();
-    assert_eq!(g.check(&claims(Some("refs/heads/x"), Some("Production"))), Ok(()));
-    assert_eq!(g.check(&claims(Some("refs/heads/x"), Some("staging-eu"))), Ok(()));
     assert_eq!(
-        g.check(&claims(Some("refs/heads/x"), Some("dev"))).unwrap_err().to_string(),
+        g.check(&claims(Some("refs/heads/x"), Some("Production"))),
+        Ok(())
+    );
+    assert_eq!(
+        g.check(&claims(Some("refs/heads/x"), Some("staging-eu"))),
+        Ok(())
+    );
+    assert_eq!(
+        g.check(&claims(Some("refs/heads/x"), Some("dev")))
+            .unwrap_err()
+            .to_string(),
         "this job runs in environment dev; allowed-environments admits: production, staging-*"
     );
     assert_eq!(
-        g.check(&claims(Some("refs/heads/x"), None)).unwrap_err().to_string(),
+        g.check(&claims(Some("refs/heads/x"), None))
+            .unwrap_err()
+            .to_string(),
         "this job has no environment, and allowed-environments admits only: production, staging-*; \
          give the job `environment: <name>` to deploy from it"
     );
     // Empty environment claim counts as none.
-    assert!(matches!(g.check(&claims(None, Some(""))), Err(GuardRefusal::NoEnvironment { .. })));
+    assert!(matches!(
+        g.check(&claims(None, Some(""))),
+        Err(GuardRefusal::NoEnvironment { .. })
+    ));
 }
 
 #[test]
 fn both_guards_apply_and_no_guard_admits_everything() {
     let g = Guards::parse("main", "production").unwrap();
-    assert_eq!(g.check(&claims(Some("refs/heads/main"), Some("production"))), Ok(()));
-    assert!(matches!(g.check(&claims(Some("refs/heads/dev"), Some("production"))), Err(GuardRefusal::Branch { .. })));
-    assert!(matches!(g.check(&claims(Some("refs/heads/main"), Some("qa"))), Err(GuardRefusal::Environment { .. })));
-    assert_eq!(Guards::parse("", "").unwrap().check(&Claims::default()), Ok(()));
+    assert_eq!(
+        g.check(&claims(Some("refs/heads/main"), Some("production"))),
+        Ok(())
+    );
+    assert!(matches!(
+        g.check(&claims(Some("refs/heads/dev"), Some("production"))),
+        Err(GuardRefusal::Branch { .. })
+    ));
+    assert!(matches!(
+        g.check(&claims(Some("refs/heads/main"), Some("qa"))),
+        Err(GuardRefusal::Environment { .. })
+    ));
+    assert_eq!(
+        Guards::parse("", "").unwrap().check(&Claims::default()),
+        Ok(())
+    );
 }

@@ -40,7 +40,11 @@ pub enum PolicyGenError {
     #[error("the {what} ID {value:?} is not a number")]
     BadId { what: &'static str, value: String },
     #[error("the {what} {value:?} {problem}")]
-    BadContext { what: &'static str, value: String, problem: &'static str },
+    BadContext {
+        what: &'static str,
+        value: String,
+        problem: &'static str,
+    },
     #[error("an empty {0} name was given; leave it out or name one")]
     EmptyContext(&'static str),
     #[error("the audience is empty; GitHub's default for AWS is sts.amazonaws.com")]
@@ -56,12 +60,22 @@ pub fn generate(spec: &PolicySpec) -> Result<Value, PolicyGenError> {
     };
     let branch_subs = spec.branches.iter().map(|b| {
         let b = b.trim();
-        format!("repo:{repo_part}:ref:refs/heads/{}", b.strip_prefix("refs/heads/").unwrap_or(b))
+        format!(
+            "repo:{repo_part}:ref:refs/heads/{}",
+            b.strip_prefix("refs/heads/").unwrap_or(b)
+        )
     });
-    let env_subs = spec.environments.iter().map(|e| format!("repo:{repo_part}:environment:{}", e.trim()));
+    let env_subs = spec
+        .environments
+        .iter()
+        .map(|e| format!("repo:{repo_part}:environment:{}", e.trim()));
     let (mut exact, mut patterns): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
     for sub in branch_subs.chain(env_subs) {
-        let list = if sub.contains(['*', '?']) { &mut patterns } else { &mut exact };
+        let list = if sub.contains(['*', '?']) {
+            &mut patterns
+        } else {
+            &mut exact
+        };
         // In a 2012-10-17 policy `${` starts a variable; `${$}` is IAM's literal '$'.
         let sub = sub.replace("${", "${$}{");
         if !list.contains(&sub) {
@@ -69,7 +83,10 @@ pub fn generate(spec: &PolicySpec) -> Result<Value, PolicyGenError> {
         }
     }
 
-    let provider_arn = format!("arn:{}:iam::{}:oidc-provider/{GITHUB_PROVIDER}", spec.partition, spec.account);
+    let provider_arn = format!(
+        "arn:{}:iam::{}:oidc-provider/{GITHUB_PROVIDER}",
+        spec.partition, spec.account
+    );
     let aud_key = format!("{GITHUB_PROVIDER}:aud");
     let sub_key = format!("{GITHUB_PROVIDER}:sub");
     let one_or_many = |v: Vec<String>| if v.len() == 1 { json!(v[0]) } else { json!(v) };
@@ -110,32 +127,61 @@ fn validate(spec: &PolicySpec) -> Result<(), PolicyGenError> {
         return Err(PolicyGenError::BadPartition(p.clone()));
     }
     for (what, value) in [("owner", &spec.owner), ("repository", &spec.repo)] {
-        if value.is_empty() || !value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
-            return Err(PolicyGenError::BadName { what, value: value.clone() });
+        if value.is_empty()
+            || !value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        {
+            return Err(PolicyGenError::BadName {
+                what,
+                value: value.clone(),
+            });
         }
     }
     if let Some((oid, rid)) = &spec.id_form {
         for (what, value) in [("owner", oid), ("repository", rid)] {
             if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(PolicyGenError::BadId { what, value: value.clone() });
+                return Err(PolicyGenError::BadId {
+                    what,
+                    value: value.clone(),
+                });
             }
         }
     }
     if spec.audience.trim().is_empty() {
         return Err(PolicyGenError::EmptyAudience);
     }
-    let branches: Vec<&str> = spec.branches.iter().map(|b| b.trim()).filter(|b| !b.is_empty()).collect();
-    let environments: Vec<&str> = spec.environments.iter().map(|e| e.trim()).filter(|e| !e.is_empty()).collect();
+    let branches: Vec<&str> = spec
+        .branches
+        .iter()
+        .map(|b| b.trim())
+        .filter(|b| !b.is_empty())
+        .collect();
+    let environments: Vec<&str> = spec
+        .environments
+        .iter()
+        .map(|e| e.trim())
+        .filter(|e| !e.is_empty())
+        .collect();
     if branches.len() != spec.branches.len() || environments.len() != spec.environments.len() {
-        let what = if branches.len() != spec.branches.len() { "branch" } else { "environment" };
+        let what = if branches.len() != spec.branches.len() {
+            "branch"
+        } else {
+            "environment"
+        };
         return Err(PolicyGenError::EmptyContext(what));
     }
     if branches.is_empty() && environments.is_empty() {
-        return Err(PolicyGenError::NothingToAdmit { owner: spec.owner.clone(), repo: spec.repo.clone() });
+        return Err(PolicyGenError::NothingToAdmit {
+            owner: spec.owner.clone(),
+            repo: spec.repo.clone(),
+        });
     }
     for b in branches {
         // git forbids these in ref names (git check-ref-format); ':' would also break `sub`.
-        if b.chars().any(|c| c.is_whitespace() || c.is_control() || "~^:\\".contains(c)) {
+        if b.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "~^:\\".contains(c))
+        {
             return Err(PolicyGenError::BadContext {
                 what: "branch",
                 value: b.to_string(),
@@ -145,7 +191,11 @@ fn validate(spec: &PolicySpec) -> Result<(), PolicyGenError> {
     }
     for e in environments {
         if e.chars().any(char::is_control) {
-            return Err(PolicyGenError::BadContext { what: "environment", value: e.to_string(), problem: "contains a control character" });
+            return Err(PolicyGenError::BadContext {
+                what: "environment",
+                value: e.to_string(),
+                problem: "contains a control character",
+            });
         }
     }
     Ok(())

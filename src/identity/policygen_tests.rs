@@ -1,7 +1,7 @@
 use super::*;
-use serde_json::json;
 use crate::identity::claims::Claims;
 use crate::identity::trust::{Decision, TrustPolicy, evaluate};
+use serde_json::json;
 
 fn spec(branches: &[&str], environments: &[&str]) -> PolicySpec {
     PolicySpec {
@@ -49,8 +49,14 @@ fn exact_subjects_in_one_statement() {
 #[test]
 fn round_trip_admits_exactly_the_named_jobs() {
     let p = generate(&spec(&["main"], &["production"])).unwrap();
-    assert_eq!(decide(&p, "repo:octo-org/payments:ref:refs/heads/main"), Decision::Allowed { statement: 0 });
-    assert_eq!(decide(&p, "repo:octo-org/payments:environment:production"), Decision::Allowed { statement: 0 });
+    assert_eq!(
+        decide(&p, "repo:octo-org/payments:ref:refs/heads/main"),
+        Decision::Allowed { statement: 0 }
+    );
+    assert_eq!(
+        decide(&p, "repo:octo-org/payments:environment:production"),
+        Decision::Allowed { statement: 0 }
+    );
     for other in [
         "repo:octo-org/payments:ref:refs/heads/dev",
         "repo:octo-org/payments:environment:staging",
@@ -62,8 +68,14 @@ fn round_trip_admits_exactly_the_named_jobs() {
         assert_eq!(decide(&p, other), Decision::ImplicitDeny, "{other}");
     }
     // The audience is checked too.
-    let wrong_aud = Claims::from_json(r#"{"aud":"sigstore","sub":"repo:octo-org/payments:ref:refs/heads/main"}"#).unwrap();
-    assert_eq!(evaluate(&TrustPolicy::parse(&p.to_string()).unwrap(), &wrong_aud).decision, Decision::ImplicitDeny);
+    let wrong_aud = Claims::from_json(
+        r#"{"aud":"sigstore","sub":"repo:octo-org/payments:ref:refs/heads/main"}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        evaluate(&TrustPolicy::parse(&p.to_string()).unwrap(), &wrong_aud).decision,
+        Decision::ImplicitDeny
+    );
 }
 
 #[test]
@@ -71,11 +83,26 @@ fn patterns_get_their_own_statement() {
     let p = generate(&spec(&["main", "release/*"], &[])).unwrap();
     let statements = p["Statement"].as_array().unwrap();
     assert_eq!(statements.len(), 2);
-    assert_eq!(statements[1]["Condition"]["StringLike"]["token.actions.githubusercontent.com:sub"], json!("repo:octo-org/payments:ref:refs/heads/release/*"));
-    assert_eq!(statements[1]["Condition"]["StringEquals"]["token.actions.githubusercontent.com:aud"], json!("sts.amazonaws.com"));
-    assert_eq!(decide(&p, "repo:octo-org/payments:ref:refs/heads/main"), Decision::Allowed { statement: 0 });
-    assert_eq!(decide(&p, "repo:octo-org/payments:ref:refs/heads/release/2.0"), Decision::Allowed { statement: 1 });
-    assert_eq!(decide(&p, "repo:octo-org/payments:ref:refs/heads/feature/x"), Decision::ImplicitDeny);
+    assert_eq!(
+        statements[1]["Condition"]["StringLike"]["token.actions.githubusercontent.com:sub"],
+        json!("repo:octo-org/payments:ref:refs/heads/release/*")
+    );
+    assert_eq!(
+        statements[1]["Condition"]["StringEquals"]["token.actions.githubusercontent.com:aud"],
+        json!("sts.amazonaws.com")
+    );
+    assert_eq!(
+        decide(&p, "repo:octo-org/payments:ref:refs/heads/main"),
+        Decision::Allowed { statement: 0 }
+    );
+    assert_eq!(
+        decide(&p, "repo:octo-org/payments:ref:refs/heads/release/2.0"),
+        Decision::Allowed { statement: 1 }
+    );
+    assert_eq!(
+        decide(&p, "repo:octo-org/payments:ref:refs/heads/feature/x"),
+        Decision::ImplicitDeny
+    );
     let only_patterns = generate(&spec(&["release/*"], &[])).unwrap();
     assert_eq!(only_patterns["Statement"].as_array().unwrap().len(), 1);
 }
@@ -86,16 +113,37 @@ fn id_form_subjects() {
     s.id_form = Some(("1342004".into(), "88120".into()));
     s.partition = "aws-us-gov".into();
     let p = generate(&s).unwrap();
-    assert_eq!(p["Statement"][0]["Principal"]["Federated"], json!("arn:aws-us-gov:iam::111122223333:oidc-provider/token.actions.githubusercontent.com"));
-    assert_eq!(decide(&p, "repo:octo-org@1342004/payments@88120:ref:refs/heads/main"), Decision::Allowed { statement: 0 });
-    assert_eq!(decide(&p, "repo:octo-org/payments:ref:refs/heads/main"), Decision::ImplicitDeny);
-    assert_eq!(decide(&p, "repo:octo-org@1342004/payments@99999:ref:refs/heads/main"), Decision::ImplicitDeny);
+    assert_eq!(
+        p["Statement"][0]["Principal"]["Federated"],
+        json!("arn:aws-us-gov:iam::111122223333:oidc-provider/token.actions.githubusercontent.com")
+    );
+    assert_eq!(
+        decide(
+            &p,
+            "repo:octo-org@1342004/payments@88120:ref:refs/heads/main"
+        ),
+        Decision::Allowed { statement: 0 }
+    );
+    assert_eq!(
+        decide(&p, "repo:octo-org/payments:ref:refs/heads/main"),
+        Decision::ImplicitDeny
+    );
+    assert_eq!(
+        decide(
+            &p,
+            "repo:octo-org@1342004/payments@99999:ref:refs/heads/main"
+        ),
+        Decision::ImplicitDeny
+    );
 }
 
 #[test]
 fn dollar_brace_in_a_branch_stays_literal() {
     let p = generate(&spec(&["a${b}"], &[])).unwrap();
-    assert_eq!(decide(&p, "repo:octo-org/payments:ref:refs/heads/a${b}"), Decision::Allowed { statement: 0 });
+    assert_eq!(
+        decide(&p, "repo:octo-org/payments:ref:refs/heads/a${b}"),
+        Decision::Allowed { statement: 0 }
+    );
 }
 
 #[test]
@@ -107,19 +155,34 @@ fn invalid_specs_are_refused_with_reasons() {
     );
     let mut s = spec(&["main"], &[]);
     s.account = "1111-2222-3333".into();
-    assert_eq!(err(s), "the account \"1111-2222-3333\" is not a 12-digit AWS account ID");
+    assert_eq!(
+        err(s),
+        "the account \"1111-2222-3333\" is not a 12-digit AWS account ID"
+    );
     let mut s = spec(&["main"], &[]);
     s.owner = "octo org".into();
-    assert_eq!(err(s), "the owner \"octo org\" is not a GitHub name (letters, digits, '-', '_' and '.')");
+    assert_eq!(
+        err(s),
+        "the owner \"octo org\" is not a GitHub name (letters, digits, '-', '_' and '.')"
+    );
     let mut s = spec(&["main"], &[]);
     s.id_form = Some(("12".into(), "x".into()));
     assert_eq!(err(s), "the repository ID \"x\" is not a number");
     let mut s = spec(&["main"], &[]);
     s.audience = " ".into();
-    assert_eq!(err(s), "the audience is empty; GitHub's default for AWS is sts.amazonaws.com");
+    assert_eq!(
+        err(s),
+        "the audience is empty; GitHub's default for AWS is sts.amazonaws.com"
+    );
     let mut s = spec(&["main"], &[]);
     s.partition = "azure".into();
     assert!(err(s).starts_with("the partition \"azure\""));
-    assert!(err(spec(&["feat:x"], &[])).starts_with("the branch \"feat:x\" contains a character git does not allow"));
-    assert_eq!(err(spec(&["main", " "], &[])), "an empty branch name was given; leave it out or name one");
+    assert!(
+        err(spec(&["feat:x"], &[]))
+            .starts_with("the branch \"feat:x\" contains a character git does not allow")
+    );
+    assert_eq!(
+        err(spec(&["main", " "], &[])),
+        "an empty branch name was given; leave it out or name one"
+    );
 }

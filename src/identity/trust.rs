@@ -39,7 +39,9 @@ pub enum PolicyError {
     Json(#[source] serde_json::Error),
     #[error("the trust policy looks URL-encoded but does not decode to UTF-8 text")]
     UrlDecoding(#[source] std::str::Utf8Error),
-    #[error("the trust policy is {found}; expected a policy document (a JSON object with a Statement)")]
+    #[error(
+        "the trust policy is {found}; expected a policy document (a JSON object with a Statement)"
+    )]
     NotAnObject { found: &'static str },
     #[error("the `aws iam get-role` output has no Role.AssumeRolePolicyDocument")]
     NoDocumentInRole,
@@ -115,9 +117,13 @@ impl TrustPolicy {
         let value = decode_document_text(text)?;
         let value = unwrap_get_role(value)?;
         let Value::Object(doc) = value else {
-            return Err(PolicyError::NotAnObject { found: json_kind(&value) });
+            return Err(PolicyError::NotAnObject {
+                found: json_kind(&value),
+            });
         };
-        let version = field(&doc, "Version").and_then(Value::as_str).map(str::to_string);
+        let version = field(&doc, "Version")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         let statements = match field(&doc, "Statement") {
             None => return Err(PolicyError::NoStatement),
             Some(Value::Array(items)) => items.clone(),
@@ -127,10 +133,16 @@ impl TrustPolicy {
             .iter()
             .enumerate()
             .map(|(i, s)| {
-                parse_statement(s).map_err(|problem| PolicyError::Statement { number: i + 1, problem })
+                parse_statement(s).map_err(|problem| PolicyError::Statement {
+                    number: i + 1,
+                    problem,
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(TrustPolicy { version, statements })
+        Ok(TrustPolicy {
+            version,
+            statements,
+        })
     }
 }
 
@@ -147,16 +159,22 @@ fn decode_document_text(text: &str) -> Result<Value, PolicyError> {
             other => Ok(other),
         };
     }
-    let decoded = percent_decode_str(text).decode_utf8().map_err(PolicyError::UrlDecoding)?;
+    let decoded = percent_decode_str(text)
+        .decode_utf8()
+        .map_err(PolicyError::UrlDecoding)?;
     match serde_json::from_str(&decoded) {
         Ok(value) => Ok(value),
         // Form encoding writes spaces as '+'; a literal '+' would then be %2B.
-        Err(first) => serde_json::from_str(&decoded.replace('+', " ")).map_err(|_| PolicyError::Json(first)),
+        Err(first) => {
+            serde_json::from_str(&decoded.replace('+', " ")).map_err(|_| PolicyError::Json(first))
+        }
     }
 }
 
 fn unwrap_get_role(value: Value) -> Result<Value, PolicyError> {
-    let Value::Object(map) = &value else { return Ok(value) };
+    let Value::Object(map) = &value else {
+        return Ok(value);
+    };
     let role = field(map, "Role");
     let holder = role.and_then(Value::as_object).unwrap_or(map);
     match field(holder, "AssumeRolePolicyDocument") {
@@ -169,14 +187,20 @@ fn unwrap_get_role(value: Value) -> Result<Value, PolicyError> {
 
 /// Element lookup: exact name first, then ignoring ASCII case (see the module note).
 fn field<'a>(map: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    map.get(name).or_else(|| map.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
+    map.get(name).or_else(|| {
+        map.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    })
 }
 
 fn parse_statement(value: &Value) -> Result<Statement, String> {
     let Value::Object(map) = value else {
         return Err(format!("is {}, expected an object", json_kind(value)));
     };
-    let sid = field(map, "Sid").and_then(Value::as_str).map(str::to_string);
+    let sid = field(map, "Sid")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let effect = match field(map, "Effect").and_then(Value::as_str) {
         Some(e) if e.eq_ignore_ascii_case("Allow") => Effect::Allow,
         Some(e) if e.eq_ignore_ascii_case("Deny") => Effect::Deny,
@@ -186,8 +210,12 @@ fn parse_statement(value: &Value) -> Result<Statement, String> {
     let principal = match (field(map, "Principal"), field(map, "NotPrincipal")) {
         (Some(p), None) => PrincipalElement::Principal(parse_principals(p)?),
         (None, Some(p)) => PrincipalElement::NotPrincipal(parse_principals(p)?),
-        (Some(_), Some(_)) => return Err("has both Principal and NotPrincipal; IAM allows one".into()),
-        (None, None) => return Err("has no Principal; a trust policy statement must name one".into()),
+        (Some(_), Some(_)) => {
+            return Err("has both Principal and NotPrincipal; IAM allows one".into());
+        }
+        (None, None) => {
+            return Err("has no Principal; a trust policy statement must name one".into());
+        }
     };
     let actions = match (field(map, "Action"), field(map, "NotAction")) {
         (Some(a), None) => ActionElement::Action(string_list(a, "Action")?),
@@ -199,7 +227,13 @@ fn parse_statement(value: &Value) -> Result<Statement, String> {
         None | Some(Value::Null) => Vec::new(),
         Some(c) => parse_conditions(c)?,
     };
-    Ok(Statement { sid, effect, principal, actions, conditions })
+    Ok(Statement {
+        sid,
+        effect,
+        principal,
+        actions,
+        conditions,
+    })
 }
 
 fn parse_principals(value: &Value) -> Result<Principals, String> {
@@ -224,25 +258,42 @@ fn string_list(value: &Value, what: &str) -> Result<Vec<String>, String> {
     };
     items
         .into_iter()
-        .map(|v| v.as_str().map(str::to_string).ok_or_else(|| format!("{what} holds {}; expected strings", json_kind(v))))
+        .map(|v| {
+            v.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| format!("{what} holds {}; expected strings", json_kind(v)))
+        })
         .collect()
 }
 
 fn parse_conditions(value: &Value) -> Result<Vec<Condition>, String> {
     let Value::Object(ops) = value else {
-        return Err(format!("Condition is {}; expected an object of operators", json_kind(value)));
+        return Err(format!(
+            "Condition is {}; expected an object of operators",
+            json_kind(value)
+        ));
     };
     let mut out = Vec::new();
     for (operator, keys) in ops {
         let Value::Object(keys) = keys else {
-            return Err(format!("Condition.{operator} is {}; expected an object of keys", json_kind(keys)));
+            return Err(format!(
+                "Condition.{operator} is {}; expected an object of keys",
+                json_kind(keys)
+            ));
         };
         for (key, values) in keys {
             let list = match values {
-                Value::Array(items) => items.iter().map(|v| condition_value(v, operator, key)).collect::<Result<_, _>>()?,
+                Value::Array(items) => items
+                    .iter()
+                    .map(|v| condition_value(v, operator, key))
+                    .collect::<Result<_, _>>()?,
                 one => vec![condition_value(one, operator, key)?],
             };
-            out.push(Condition { operator: operator.clone(), key: key.clone(), values: list });
+            out.push(Condition {
+                operator: operator.clone(),
+                key: key.clone(),
+                values: list,
+            });
         }
     }
     Ok(out)
@@ -252,7 +303,12 @@ fn condition_value(value: &Value, operator: &str, key: &str) -> Result<String, S
     json_values(value)
         .filter(|_| !value.is_array())
         .and_then(|mut v| v.pop())
-        .ok_or_else(|| format!("Condition.{operator}.{key} holds {}; expected strings, numbers or booleans", json_kind(value)))
+        .ok_or_else(|| {
+            format!(
+                "Condition.{operator}.{key} holds {}; expected strings, numbers or booleans",
+                json_kind(value)
+            )
+        })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -305,19 +361,38 @@ pub fn evaluate(policy: &TrustPolicy, claims: &Claims) -> Evaluation {
         .map(|(index, s)| {
             let applies_to_principal = principal_applies(&s.principal, &provider);
             let applies_to_action = action_applies(&s.actions);
-            let conditions: Vec<ConditionOutcome> =
-                s.conditions.iter().map(|c| evaluate_condition(c, claims, &provider, variables)).collect();
-            let matched = applies_to_principal && applies_to_action && conditions.iter().all(|c| c.passed);
-            StatementOutcome { index, effect: s.effect, applies_to_principal, applies_to_action, conditions, matched }
+            let conditions: Vec<ConditionOutcome> = s
+                .conditions
+                .iter()
+                .map(|c| evaluate_condition(c, claims, &provider, variables))
+                .collect();
+            let matched =
+                applies_to_principal && applies_to_action && conditions.iter().all(|c| c.passed);
+            StatementOutcome {
+                index,
+                effect: s.effect,
+                applies_to_principal,
+                applies_to_action,
+                conditions,
+                matched,
+            }
         })
         .collect();
-    let first = |effect| statements.iter().find(|o| o.matched && o.effect == effect).map(|o| o.index);
+    let first = |effect| {
+        statements
+            .iter()
+            .find(|o| o.matched && o.effect == effect)
+            .map(|o| o.index)
+    };
     let decision = match (first(Effect::Deny), first(Effect::Allow)) {
         (Some(statement), _) => Decision::ExplicitDeny { statement },
         (None, Some(statement)) => Decision::Allowed { statement },
         (None, None) => Decision::ImplicitDeny,
     };
-    Evaluation { decision, statements }
+    Evaluation {
+        decision,
+        statements,
+    }
 }
 
 /// An IAM OIDC provider ARN taken apart.
@@ -331,11 +406,25 @@ pub struct ProviderArn {
 
 pub fn parse_provider_arn(arn: &str) -> Option<ProviderArn> {
     let mut parts = arn.splitn(6, ':');
-    let (arn_, partition, service, region, account, resource) =
-        (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let (arn_, partition, service, region, account, resource) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
     let provider = resource.strip_prefix("oidc-provider/")?;
-    let ok = arn_ == "arn" && partition.starts_with("aws") && service == "iam" && region.is_empty() && !account.is_empty();
-    ok.then(|| ProviderArn { partition: partition.into(), account: account.into(), provider: provider.into() })
+    let ok = arn_ == "arn"
+        && partition.starts_with("aws")
+        && service == "iam"
+        && region.is_empty()
+        && !account.is_empty();
+    ok.then(|| ProviderArn {
+        partition: partition.into(),
+        account: account.into(),
+        provider: provider.into(),
+    })
 }
 
 fn principal_applies(element: &PrincipalElement, provider: &str) -> bool {
@@ -357,14 +446,18 @@ fn principals_include(principals: &Principals, provider: &str) -> bool {
                 (kind.eq_ignore_ascii_case("AWS") && v == "*")
                     || (kind.eq_ignore_ascii_case("Federated")
                         && (v == "*"
-                            || parse_provider_arn(v).is_some_and(|a| a.provider.eq_ignore_ascii_case(provider))))
+                            || parse_provider_arn(v)
+                                .is_some_and(|a| a.provider.eq_ignore_ascii_case(provider))))
             })
         }),
     }
 }
 
 fn action_applies(actions: &ActionElement) -> bool {
-    let hit = |list: &[String]| list.iter().any(|a| wildcard_match(&pieces(a, true), ASSUME_ACTION, true));
+    let hit = |list: &[String]| {
+        list.iter()
+            .any(|a| wildcard_match(&pieces(a, true), ASSUME_ACTION, true))
+    };
     match actions {
         ActionElement::Action(list) => hit(list),
         ActionElement::NotAction(list) => !hit(list),
@@ -393,10 +486,26 @@ struct Operator {
 
 /// IAM operators outside this check's reach: valid, but never used on GitHub claims in practice.
 const UNSUPPORTED_IAM_OPERATORS: &[&str] = &[
-    "numericequals", "numericnotequals", "numericlessthan", "numericlessthanequals", "numericgreaterthan",
-    "numericgreaterthanequals", "dateequals", "datenotequals", "datelessthan", "datelessthanequals",
-    "dategreaterthan", "dategreaterthanequals", "bool", "binaryequals", "ipaddress", "notipaddress",
-    "arnequals", "arnlike", "arnnotequals", "arnnotlike",
+    "numericequals",
+    "numericnotequals",
+    "numericlessthan",
+    "numericlessthanequals",
+    "numericgreaterthan",
+    "numericgreaterthanequals",
+    "dateequals",
+    "datenotequals",
+    "datelessthan",
+    "datelessthanequals",
+    "dategreaterthan",
+    "dategreaterthanequals",
+    "bool",
+    "binaryequals",
+    "ipaddress",
+    "notipaddress",
+    "arnequals",
+    "arnlike",
+    "arnnotequals",
+    "arnnotlike",
 ];
 
 fn parse_operator(text: &str) -> Result<Operator, String> {
@@ -413,33 +522,79 @@ fn parse_operator(text: &str) -> Result<Operator, String> {
         None => (rest, false),
     };
     let base = match base_name {
-        "stringequals" => BaseOp::Equals { ignore_case: false, negated: false },
-        "stringnotequals" => BaseOp::Equals { ignore_case: false, negated: true },
-        "stringequalsignorecase" => BaseOp::Equals { ignore_case: true, negated: false },
-        "stringnotequalsignorecase" => BaseOp::Equals { ignore_case: true, negated: true },
+        "stringequals" => BaseOp::Equals {
+            ignore_case: false,
+            negated: false,
+        },
+        "stringnotequals" => BaseOp::Equals {
+            ignore_case: false,
+            negated: true,
+        },
+        "stringequalsignorecase" => BaseOp::Equals {
+            ignore_case: true,
+            negated: false,
+        },
+        "stringnotequalsignorecase" => BaseOp::Equals {
+            ignore_case: true,
+            negated: true,
+        },
         "stringlike" => BaseOp::Like { negated: false },
         "stringnotlike" => BaseOp::Like { negated: true },
         "null" if set.is_none() && !if_exists => BaseOp::Null,
-        "null" => return Err(format!("{text} is not valid IAM: Null takes no ForAnyValue:/ForAllValues: or IfExists")),
+        "null" => {
+            return Err(format!(
+                "{text} is not valid IAM: Null takes no ForAnyValue:/ForAllValues: or IfExists"
+            ));
+        }
         b if UNSUPPORTED_IAM_OPERATORS.contains(&b) => {
             return Err(format!("this check does not evaluate the {text} operator"));
         }
         _ => return Err(format!("{text} is not an IAM condition operator")),
     };
-    Ok(Operator { set, base, if_exists })
+    Ok(Operator {
+        set,
+        base,
+        if_exists,
+    })
 }
 
-fn claim_name<'k>(key: &'k str, provider: &str) -> Option<&'k str> {
+/// For `diagnose`: how an operator admits values. `Some((like, ignore_case))` for the
+/// non-negated string operators (with any set prefix or IfExists), `None` for everything else.
+pub(crate) fn admitting_operator(operator: &str) -> Option<(bool, bool)> {
+    match parse_operator(operator).ok()?.base {
+        BaseOp::Equals {
+            ignore_case,
+            negated: false,
+        } => Some((false, ignore_case)),
+        BaseOp::Like { negated: false } => Some((true, false)),
+        _ => None,
+    }
+}
+
+/// For `diagnose`: why an operator cannot be evaluated, if it cannot.
+pub(crate) fn operator_problem(operator: &str) -> Option<String> {
+    parse_operator(operator).err()
+}
+
+/// The claim a condition key reads, when the key belongs to `provider` (case-insensitive).
+pub fn claim_name<'k>(key: &'k str, provider: &str) -> Option<&'k str> {
     let (prefix, claim) = key.rsplit_once(':')?;
     (prefix.eq_ignore_ascii_case(provider) && !claim.is_empty()).then_some(claim)
 }
 
 fn context_values(key: &str, claims: &Claims, provider: &str) -> Option<Vec<String>> {
     let claim = claim_name(key, provider)?;
-    claims.get_ignore_case(claim).and_then(|(_, v)| json_values(v))
+    claims
+        .get_ignore_case(claim)
+        .and_then(|(_, v)| json_values(v))
 }
 
-fn evaluate_condition(c: &Condition, claims: &Claims, provider: &str, variables: bool) -> ConditionOutcome {
+fn evaluate_condition(
+    c: &Condition,
+    claims: &Claims,
+    provider: &str,
+    variables: bool,
+) -> ConditionOutcome {
     let actual = context_values(&c.key, claims, provider);
     let mut outcome = ConditionOutcome {
         operator: c.operator.clone(),
@@ -486,9 +641,17 @@ fn evaluate_condition(c: &Condition, claims: &Claims, provider: &str, variables:
                     BaseOp::Equals { ignore_case, .. } => (false, ignore_case),
                     BaseOp::Null => unreachable!("handled above"),
                 };
-                let patterns: Vec<Option<Vec<Piece>>> =
-                    c.values.iter().map(|v| expand(v, like, variables, claims, provider)).collect();
-                let hit = |v: &String| patterns.iter().flatten().any(|p| wildcard_match(p, v, ignore_case));
+                let patterns: Vec<Option<Vec<Piece>>> = c
+                    .values
+                    .iter()
+                    .map(|v| expand(v, like, variables, claims, provider))
+                    .collect();
+                let hit = |v: &String| {
+                    patterns
+                        .iter()
+                        .flatten()
+                        .any(|p| wildcard_match(p, v, ignore_case))
+                };
                 match (op.set, negated) {
                     (None, false) | (Some(SetOp::ForAnyValue), false) => values.iter().any(hit),
                     (None, true) => !values.iter().any(hit),
@@ -537,7 +700,13 @@ fn pieces(text: &str, like: bool) -> Vec<Piece> {
 
 /// A condition value with its policy variables expanded. `None` when a variable cannot be
 /// resolved: IAM then finds no match for that value.
-fn expand(value: &str, like: bool, variables: bool, claims: &Claims, provider: &str) -> Option<Vec<Piece>> {
+fn expand(
+    value: &str,
+    like: bool,
+    variables: bool,
+    claims: &Claims,
+    provider: &str,
+) -> Option<Vec<Piece>> {
     if !variables {
         return Some(pieces(value, like));
     }
@@ -575,7 +744,11 @@ fn expand(value: &str, like: bool, variables: bool, claims: &Claims, provider: &
 fn wildcard_match(pattern: &[Piece], text: &str, ignore_case: bool) -> bool {
     let text: Vec<char> = text.chars().collect();
     let eq = |a: char, b: char| {
-        if ignore_case { a == b || a.to_lowercase().eq(b.to_lowercase()) } else { a == b }
+        if ignore_case {
+            a == b || a.to_lowercase().eq(b.to_lowercase())
+        } else {
+            a == b
+        }
     };
     let (mut p, mut t) = (0, 0);
     let mut backtrack: Option<(usize, usize)> = None;

@@ -23,7 +23,8 @@ fn base_claims() -> Value {
 /// Base claims with `overrides` merged in; a null override removes the claim.
 fn claims_with(overrides: &str) -> Claims {
     let mut map = base_claims().as_object().unwrap().clone();
-    let over: Value = serde_json::from_str(overrides).unwrap_or_else(|e| panic!("claims {overrides}: {e}"));
+    let over: Value =
+        serde_json::from_str(overrides).unwrap_or_else(|e| panic!("claims {overrides}: {e}"));
     for (k, v) in over.as_object().unwrap() {
         if v.is_null() {
             map.remove(k);
@@ -53,7 +54,9 @@ const A1: Decision = Allowed { statement: 1 };
 const I: Decision = ImplicitDeny;
 
 fn allow_with_principal(principal: &str) -> String {
-    format!(r#"[{{"Effect":"Allow","Principal":{principal},"Action":"sts:AssumeRoleWithWebIdentity"}}]"#)
+    format!(
+        r#"[{{"Effect":"Allow","Principal":{principal},"Action":"sts:AssumeRoleWithWebIdentity"}}]"#
+    )
 }
 
 fn allow_with_action(action: &str) -> String {
@@ -182,7 +185,13 @@ fn evaluator_table() {
             failures.push(format!("{name}: want {want:?}, got {got:?}"));
         }
     }
-    assert!(failures.is_empty(), "{} of {} rows failed:\n{}", failures.len(), rows.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} rows failed:\n{}",
+        failures.len(),
+        rows.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -197,11 +206,23 @@ fn outcomes_record_every_condition_with_actual_values_and_notes() {
     assert_eq!(s.conditions.len(), 4);
     let by_key = |k: &str| s.conditions.iter().find(|c| c.key.ends_with(k)).unwrap();
     assert!(by_key(":aud").passed);
-    assert_eq!(by_key(":aud").actual, Some(vec!["sts.amazonaws.com".to_string()]));
+    assert_eq!(
+        by_key(":aud").actual,
+        Some(vec!["sts.amazonaws.com".to_string()])
+    );
     assert_eq!(by_key(":environment").actual, None);
-    assert!(by_key("SourceIp").note.as_deref().unwrap().contains("treated as absent"));
+    assert!(
+        by_key("SourceIp")
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("treated as absent")
+    );
     let foo = s.conditions.iter().find(|c| c.operator == "Foo").unwrap();
-    assert_eq!(foo.note.as_deref(), Some("Foo is not an IAM condition operator; the statement is treated as not matching"));
+    assert_eq!(
+        foo.note.as_deref(),
+        Some("Foo is not an IAM condition operator; the statement is treated as not matching")
+    );
     assert!(!foo.passed);
 }
 
@@ -232,7 +253,11 @@ fn check_doc(policy: &TrustPolicy) {
     assert_eq!(s.effect, Effect::Allow);
     assert_eq!(s.actions, ActionElement::Action(vec![ASSUME_ACTION.into()]));
     assert_eq!(s.conditions.len(), 2);
-    let like = s.conditions.iter().find(|c| c.operator == "StringLike").unwrap();
+    let like = s
+        .conditions
+        .iter()
+        .find(|c| c.operator == "StringLike")
+        .unwrap();
     assert_eq!(like.values, vec!["repo:octo-org/payments:*", "true", "7"]);
 }
 
@@ -246,7 +271,8 @@ fn parses_get_role_output_with_object_or_encoded_document() {
     let doc: Value = serde_json::from_str(DOC).unwrap();
     let as_object = json!({"Role": {"RoleName": "deploy", "AssumeRolePolicyDocument": doc}});
     check_doc(&TrustPolicy::parse(&as_object.to_string()).unwrap());
-    let encoded: String = percent_encoding::utf8_percent_encode(DOC, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let encoded: String =
+        percent_encoding::utf8_percent_encode(DOC, percent_encoding::NON_ALPHANUMERIC).to_string();
     let as_string = json!({"Role": {"AssumeRolePolicyDocument": encoded}});
     check_doc(&TrustPolicy::parse(&as_string.to_string()).unwrap());
     // The document alone, URL-encoded, as the IAM API returns it.
@@ -257,11 +283,20 @@ fn parses_get_role_output_with_object_or_encoded_document() {
 
 #[test]
 fn parses_statement_as_object_and_string_principal_forms() {
-    let p = TrustPolicy::parse(r#"{"Statement":{"Effect":"Deny","Principal":"*","NotAction":"sts:TagSession"}}"#).unwrap();
+    let p = TrustPolicy::parse(
+        r#"{"Statement":{"Effect":"Deny","Principal":"*","NotAction":"sts:TagSession"}}"#,
+    )
+    .unwrap();
     assert_eq!(p.version, None);
     assert_eq!(p.statements[0].effect, Effect::Deny);
-    assert_eq!(p.statements[0].principal, PrincipalElement::Principal(Principals::Any));
-    assert_eq!(p.statements[0].actions, ActionElement::NotAction(vec!["sts:TagSession".into()]));
+    assert_eq!(
+        p.statements[0].principal,
+        PrincipalElement::Principal(Principals::Any)
+    );
+    assert_eq!(
+        p.statements[0].actions,
+        ActionElement::NotAction(vec!["sts:TagSession".into()])
+    );
 }
 
 #[test]
@@ -277,13 +312,27 @@ fn malformed_input_errors_name_the_problem() {
     let err = |t: &str| TrustPolicy::parse(t).unwrap_err().to_string();
     assert_eq!(err("  "), "the trust policy is empty");
     assert_eq!(err("{not json"), "the trust policy is not valid JSON");
-    assert_eq!(err("[1]"), "the trust policy is an array; expected a policy document (a JSON object with a Statement)");
-    assert_eq!(err(r#"{"Version":"2012-10-17"}"#), "the trust policy has no Statement element");
-    assert_eq!(err(r#"{"Role":{"RoleName":"x"}}"#), "the `aws iam get-role` output has no Role.AssumeRolePolicyDocument");
-    assert_eq!(err("%7B%22x%22"), "the trust policy is not valid JSON");
-    assert_eq!(err("%FF%FE"), "the trust policy looks URL-encoded but does not decode to UTF-8 text");
     assert_eq!(
-        err(r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"*"},{"Effect":"Maybe","Principal":"*","Action":"*"}]}"#),
+        err("[1]"),
+        "the trust policy is an array; expected a policy document (a JSON object with a Statement)"
+    );
+    assert_eq!(
+        err(r#"{"Version":"2012-10-17"}"#),
+        "the trust policy has no Statement element"
+    );
+    assert_eq!(
+        err(r#"{"Role":{"RoleName":"x"}}"#),
+        "the `aws iam get-role` output has no Role.AssumeRolePolicyDocument"
+    );
+    assert_eq!(err("%7B%22x%22"), "the trust policy is not valid JSON");
+    assert_eq!(
+        err("%FF%FE"),
+        "the trust policy looks URL-encoded but does not decode to UTF-8 text"
+    );
+    assert_eq!(
+        err(
+            r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"*"},{"Effect":"Maybe","Principal":"*","Action":"*"}]}"#
+        ),
         "statement 2 of the trust policy: Effect is \"Maybe\"; expected \"Allow\" or \"Deny\""
     );
     assert_eq!(
@@ -295,7 +344,9 @@ fn malformed_input_errors_name_the_problem() {
         "statement 1 of the trust policy: has no Action; expected e.g. \"sts:AssumeRoleWithWebIdentity\""
     );
     assert_eq!(
-        err(r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"*","Condition":{"StringEquals":{"k":{"a":1}}}}}"#),
+        err(
+            r#"{"Statement":{"Effect":"Allow","Principal":"*","Action":"*","Condition":{"StringEquals":{"k":{"a":1}}}}}"#
+        ),
         "statement 1 of the trust policy: Condition.StringEquals.k holds an object; expected strings, numbers or booleans"
     );
     assert_eq!(
@@ -306,8 +357,22 @@ fn malformed_input_errors_name_the_problem() {
 
 #[test]
 fn provider_arns_are_taken_apart() {
-    let a = parse_provider_arn("arn:aws-us-gov:iam::123456789012:oidc-provider/token.actions.githubusercontent.com/ent").unwrap();
-    assert_eq!((a.partition.as_str(), a.account.as_str(), a.provider.as_str()), ("aws-us-gov", "123456789012", "token.actions.githubusercontent.com/ent"));
+    let a = parse_provider_arn(
+        "arn:aws-us-gov:iam::123456789012:oidc-provider/token.actions.githubusercontent.com/ent",
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            a.partition.as_str(),
+            a.account.as_str(),
+            a.provider.as_str()
+        ),
+        (
+            "aws-us-gov",
+            "123456789012",
+            "token.actions.githubusercontent.com/ent"
+        )
+    );
     assert_eq!(parse_provider_arn("arn:aws:iam::1:role/x"), None);
     assert_eq!(parse_provider_arn("nonsense"), None);
 }
