@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need on a fresh machine of this kind (Debian, root, Rust
-# toolchain present): Debian's docker-registry and htpasswd, and a Python venv with moto server.
+# toolchain present): Debian's docker-registry, and a Python venv with moto server. (The test bed
+# writes the registry's htpasswd file itself, with bcrypt.)
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v docker-registry >/dev/null || need_apt+=(docker-registry)
-command -v htpasswd >/dev/null || need_apt+=(apache2-utils)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -159,7 +159,7 @@ fn publish(cfg: &IdentityConfig, session: &Session, console: &mut Console) -> Re
     let account = if cfg.mask_account_id { "***" } else { session.identity.account_id.as_str() };
     let expires = session.credentials.expiration.map(|t| aws_smithy_types::DateTime::from(t).to_string()).unwrap_or_else(|| "-".into());
     let rows = [["role session", session.identity.arn.as_str()], ["account", account], ["region", session.region.as_str()], ["credentials expire", expires.as_str()]];
-    let markdown = format!("### oidc-ecs-deploy: authenticated\n\n{}", crate::runner::table(&["", ""], rows));
+    let markdown = format!("### oidc-ecs-deploy: authenticated\n\n{}", crate::runner::table(&["field", "value"], rows));
     console.summary.append_markdown(&markdown).map_err(|e| failures::runner_file(&e))
 }
 

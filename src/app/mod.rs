@@ -109,7 +109,7 @@ fn report_failure(failure: &Failure, console: &mut Console) {
     if console.workflow.mode() == Mode::Actions {
         let _ = console.workflow.error(&failure.headline, &Annotation::titled(failure.category.title()));
         let mut markdown = format!("### oidc-ecs-deploy: {}\n\n", failure.category.title());
-        markdown.push_str(&crate::runner::table(&["", ""], [["error", failure.headline.as_str()]]));
+        markdown.push_str(&crate::runner::table(&["field", "value"], [["error", failure.headline.as_str()]]));
         if !failure.details.is_empty() || failure.hint.is_some() {
             markdown.push_str("\n```text\n");
             markdown.push_str(&failure.to_string().replace("```", "'''"));

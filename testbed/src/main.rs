@@ -9,20 +9,24 @@ use anyhow::{Context, Result, bail};
 use testbed::{Moto, OidcIssuer, Registry};
 
 const USAGE: &str = "usage: testbed up --state FILE [--claims JSON]
+       testbed mint [--claims JSON]
 
 Starts moto server, docker-registry (login AWS / <account>-auth-token, as moto's ECR hands out)
 and a fake GitHub OIDC issuer; writes KEY=VALUE lines to FILE once all answer:
   ACTIONS_ID_TOKEN_REQUEST_URL, ACTIONS_ID_TOKEN_REQUEST_TOKEN, AWS_ENDPOINT_URL, AWS_REGION,
   TESTBED_MOTO_URL, REGISTRY, REGISTRY_URL, REGISTRY_USER, REGISTRY_PASSWORD, OIDC_ISSUER_URL
-and runs until SIGINT/SIGTERM. --claims: JSON object merged over the default token claims.";
+and runs until SIGINT/SIGTERM. `mint` prints one token signed with the issuer's test key, for
+the `web-identity-token-file` input. --claims: JSON object merged over the default token claims.";
 
 struct Args {
-    state: PathBuf,
+    command: String,
+    state: Option<PathBuf>,
     claims: serde_json::Value,
 }
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Args> {
-    if args.next().as_deref() != Some("up") {
+    let command = args.next().unwrap_or_default();
+    if command != "up" && command != "mint" {
         bail!("{USAGE}");
     }
     let (mut state, mut claims) = (None, serde_json::json!({}));
@@ -43,15 +47,21 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args> {
             other => bail!("unknown argument {other}\n{USAGE}"),
         }
     }
-    Ok(Args {
-        state: state.context(format!("--state is required\n{USAGE}"))?,
-        claims,
-    })
+    if command == "up" && state.is_none() {
+        bail!("--state is required\n{USAGE}");
+    }
+    Ok(Args { command, state, claims })
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = parse(std::env::args().skip(1))?;
+    if args.command == "mint" {
+        let issuer = OidcIssuer::start(serde_json::json!({})).await?;
+        println!("{}", issuer.mint(args.claims));
+        return Ok(());
+    }
+    let state = args.state.expect("checked in parse");
     let moto = Moto::start().await?;
     let registry = Registry::start_for_moto_ecr(&moto).await?;
     let issuer = OidcIssuer::start(args.claims).await?;
@@ -72,18 +82,18 @@ async fn main() -> Result<()> {
         ("OIDC_ISSUER_URL", issuer.endpoint().to_owned()),
     ];
     let text: String = lines.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
-    let tmp = args.state.with_extension("tmp");
+    let tmp = state.with_extension("tmp");
     std::fs::write(&tmp, &text).with_context(|| format!("write {}", tmp.display()))?;
-    std::fs::rename(&tmp, &args.state)
-        .with_context(|| format!("write {}", args.state.display()))?;
-    eprint!("testbed up; state in {}:\n{text}", args.state.display());
+    std::fs::rename(&tmp, &state)
+        .with_context(|| format!("write {}", state.display()))?;
+    eprint!("testbed up; state in {}:\n{text}", state.display());
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
-    let _ = std::fs::remove_file(&args.state);
+    let _ = std::fs::remove_file(&state);
     drop((issuer, registry, moto));
     eprintln!("testbed stopped");
     Ok(())

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The README's demo: installs what it needs, starts the local stand-ins for GitHub and AWS (moto
+# server, docker-registry, a fake GitHub OIDC issuer), and runs the action the way the GitHub
+# runner runs it: once for a job the role admits, and once for a job it refuses, to show the
+# diagnosis. Nothing leaves this machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+cargo build --workspace --bins --locked -q
+bin=target/debug/oidc-ecs-deploy
+work=$(mktemp -d)
+state="$work/testbed.env"
+target/debug/testbed up --state "$state" --claims '{"repository":"octo-org/payments","ref":"refs/heads/main"}' 2>"$work/testbed.log" &
+testbed_pid=$!
+trap 'kill $testbed_pid 2>/dev/null; wait $testbed_pid 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 1 120); do [ -s "$state" ] && break; sleep 0.5; done
+[ -s "$state" ] || { cat "$work/testbed.log" >&2; echo "demo: the test bed did not start" >&2; exit 1; }
+set -a; . "$state"; set +a
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+# What the runner gives a container action: the env contract, INPUT_* from `with:`, and files.
+run_action() {
+  : >"$work/output"; : >"$work/summary"; : >"$work/env"
+  env GITHUB_ACTIONS=true GITHUB_OUTPUT="$work/output" GITHUB_STEP_SUMMARY="$work/summary" GITHUB_ENV="$work/env" \
+    GITHUB_REPOSITORY=octo-org/payments GITHUB_RUN_ID=4242 GITHUB_RUN_ATTEMPT=1 \
+    ACTIONS_ID_TOKEN_REQUEST_URL="$ACTIONS_ID_TOKEN_REQUEST_URL" ACTIONS_ID_TOKEN_REQUEST_TOKEN="$ACTIONS_ID_TOKEN_REQUEST_TOKEN" \
+    AWS_ENDPOINT_URL="$AWS_ENDPOINT_URL" \
+    "INPUT_AWS-REGION=us-east-1" "INPUT_ROLE-TO-ASSUME=arn:aws:iam::123456789012:role/deploy-payments" \
+    "INPUT_TRUST-POLICY=$work/policy.json" "$@" "$bin" action
+}
+
+say "1. a least-privilege trust policy for octo-org/payments, branch main"
+"$bin" trust-policy --account 123456789012 --repo octo-org/payments --branch main | tee "$work/policy.json"
+
+say "2. the job on main assumes the role (action mode, against moto's STS)"
+run_action | grep -v '^::add-mask::' || true
+echo "--- GITHUB_OUTPUT"; cat "$work/output"
+echo "--- GITHUB_STEP_SUMMARY"; cat "$work/summary"
+
+say "3. the same job run in the environment \"production\": refused before STS, with the fix (exit 3)"
+target/debug/testbed mint --claims '{"repository":"octo-org/payments","environment":"production"}' >"$work/token"
+set +e
+run_action "INPUT_WEB-IDENTITY-TOKEN-FILE=$work/token" | grep -v '^::add-mask::'
+code=${PIPESTATUS[0]}
+set -e
+echo "--- exit code $code"
+[ "$code" = 3 ] || { echo "demo: expected exit 3" >&2; exit 1; }
+
+say "demo complete: image push and ECS rollout join these steps in the next versions"
