@@ -16,10 +16,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 # The Debian package starts a registry on :5000 as a service; the tests start their own.
 
-if [ ! -x .venv/bin/moto_server ]; then
-  echo "setup: creating .venv with moto[server]" >&2
+if [ ! -x .venv/bin/moto_server ] || [ ! -x .venv/bin/check-jsonschema ]; then
+  echo "setup: creating .venv with moto[server] and check-jsonschema" >&2
   python3 -m venv .venv
-  .venv/bin/pip install -q --disable-pip-version-check 'moto[server]>=5,<6'
+  .venv/bin/pip install -q --disable-pip-version-check 'moto[server]>=5,<6' 'check-jsonschema>=0.29'
 fi
 
 rustc_version=$(rustc --version | awk '{print $2}')
