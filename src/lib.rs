@@ -10,3 +10,4 @@ pub mod app;
 pub mod identity;
 pub mod runner;
 pub mod secret;
+pub mod image;
