@@ -6,3 +6,8 @@
 pub mod digest;
 
 pub use digest::{Digest, DigestError, Mismatch, VerifyingReader};
+pub mod manifest;
+pub mod source;
+
+pub use manifest::{Descriptor, ManifestDoc};
+pub use source::{LocalBlob, LocalImage, SourceError, SourceRef};
