@@ -1,0 +1,267 @@
+//! `push`: an opened image into one repository, idempotently. Blobs first (HEAD to skip what is
+//! there, mount from sibling repositories, upload the rest, at most `concurrency` at a time),
+//! then manifests children-first, then the tags. Nothing is tagged unless every blob made it:
+//! a corrupt source blob stops the push before any manifest is written.
+
+use std::time::{Duration, Instant};
+
+use futures_util::{StreamExt, TryStreamExt, stream};
+
+use super::digest::Digest;
+use super::registry::{RegistryClient, UploadMode};
+use super::registry_error::RegistryError;
+use super::source::{LocalBlob, LocalImage, SourceError};
+use super::upload::Mount;
+
+#[derive(Debug, Clone)]
+pub struct PushOptions {
+    /// Blob uploads in flight at once.
+    pub concurrency: usize,
+    /// Repositories of the same registry that may already hold our blobs (tried in order).
+    pub mount_from: Vec<String>,
+}
+
+impl Default for PushOptions {
+    fn default() -> Self {
+        PushOptions { concurrency: 3, mount_from: Vec::new() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobOutcome {
+    /// Already in the repository (HEAD hit).
+    Skipped,
+    Mounted { from: String },
+    Uploaded { bytes: u64, elapsed: Duration },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobReport {
+    pub digest: Digest,
+    pub size: u64,
+    pub outcome: BlobOutcome,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManifestOutcome {
+    /// Already under this reference with the same digest: not written again.
+    Present,
+    Pushed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestReport {
+    pub digest: Digest,
+    pub media_type: String,
+    /// The tag or digest it was checked and pushed under.
+    pub reference: String,
+    pub outcome: ManifestOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushReport {
+    pub registry: String,
+    pub repository: String,
+    pub tags: Vec<String>,
+    /// sha256 of the top manifest's bytes as pushed: what the tags point at.
+    pub manifest_digest: Digest,
+    pub media_type: String,
+    pub blobs: Vec<BlobReport>,
+    pub manifests: Vec<ManifestReport>,
+}
+
+impl PushReport {
+    pub fn uploaded_bytes(&self) -> u64 {
+        self.blobs
+            .iter()
+            .map(|b| match b.outcome {
+                BlobOutcome::Uploaded { bytes, .. } => bytes,
+                _ => 0,
+            })
+            .sum()
+    }
+
+    pub fn count(&self, pred: impl Fn(&BlobOutcome) -> bool) -> usize {
+        self.blobs.iter().filter(|b| pred(&b.outcome)).count()
+    }
+
+    /// `registry/repo@sha256:...`, the pinned form a task definition uses.
+    pub fn pinned_reference(&self) -> String {
+        format!("{}/{}@{}", self.registry, self.repository, self.manifest_digest)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    #[error("invalid repository name {0:?}: use lowercase letters, digits and . _ - separated by /")]
+    BadRepository(String),
+    #[error("invalid tag {0:?}: use up to 128 letters, digits, _ . -, not starting with . or -")]
+    BadTag(String),
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+}
+
+pub fn valid_repository(repo: &str) -> bool {
+    let component_ok = |c: &str| {
+        let b = c.as_bytes();
+        !b.is_empty()
+            && b[0].is_ascii_alphanumeric()
+            && b[b.len() - 1].is_ascii_alphanumeric()
+            && c.bytes().all(|x| x.is_ascii_lowercase() || x.is_ascii_digit() || matches!(x, b'.' | b'_' | b'-'))
+    };
+    repo.len() <= 255 && repo.split('/').all(component_ok)
+}
+
+pub fn valid_tag(tag: &str) -> bool {
+    let b = tag.as_bytes();
+    !b.is_empty()
+        && b.len() <= 128
+        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
+        && tag.bytes().all(|x| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'.' | b'-'))
+}
+
+/// Push `image` to `repo` and point each of `tags` at its top manifest (none: by digest only).
+pub async fn push(image: &LocalImage, client: &RegistryClient, repo: &str, tags: &[String], opts: &PushOptions) -> Result<PushReport, PushError> {
+    if !valid_repository(repo) {
+        return Err(PushError::BadRepository(repo.to_owned()));
+    }
+    if let Some(bad) = tags.iter().find(|t| !valid_tag(t)) {
+        return Err(PushError::BadTag(bad.clone()));
+    }
+    let mount_from: Vec<String> = opts.mount_from.iter().filter(|r| r.as_str() != repo).cloned().collect();
+    client.login(repo, &mount_from).await?;
+
+    let started = Instant::now();
+    let mut blobs: Vec<(usize, BlobReport)> = stream::iter(image.blobs.iter().enumerate())
+        .map(|(i, blob)| {
+            let mount_from = &mount_from;
+            async move { push_blob(image, client, repo, blob, mount_from).await.map(|r| (i, r)) }
+        })
+        .buffer_unordered(opts.concurrency.max(1))
+        .try_collect()
+        .await?;
+    blobs.sort_by_key(|(i, _)| *i);
+    let blobs: Vec<BlobReport> = blobs.into_iter().map(|(_, r)| r).collect();
+
+    let top = image.top();
+    let mut manifests = Vec::new();
+    for doc in &image.manifests[..image.manifests.len() - 1] {
+        manifests.push(push_manifest(client, repo, &doc.digest.to_string(), doc).await?);
+    }
+    let top_refs: Vec<String> = if tags.is_empty() { vec![top.digest.to_string()] } else { tags.to_vec() };
+    for reference in &top_refs {
+        manifests.push(push_manifest(client, repo, reference, top).await?);
+    }
+    let report = PushReport {
+        registry: client.host().to_owned(),
+        repository: repo.to_owned(),
+        tags: tags.to_vec(),
+        manifest_digest: top.digest.clone(),
+        media_type: top.media_type.clone(),
+        blobs,
+        manifests,
+    };
+    tracing::info!(
+        "pushed {}/{repo}@{} ({} blobs: {} uploaded ({}), {} mounted, {} already there) in {:.1} s",
+        report.registry,
+        report.manifest_digest,
+        report.blobs.len(),
+        report.count(|o| matches!(o, BlobOutcome::Uploaded { .. })),
+        mib(report.uploaded_bytes()),
+        report.count(|o| matches!(o, BlobOutcome::Mounted { .. })),
+        report.count(|o| matches!(o, BlobOutcome::Skipped)),
+        started.elapsed().as_secs_f64(),
+    );
+    Ok(report)
+}
+
+async fn push_blob(image: &LocalImage, client: &RegistryClient, repo: &str, blob: &LocalBlob, mount_from: &[String]) -> Result<BlobReport, PushError> {
+    let d = &blob.descriptor;
+    let report = |outcome| BlobReport { digest: d.digest.clone(), size: d.size, outcome };
+    if client.blob_exists(repo, &d.digest).await? {
+        tracing::info!("blob {} ({}): skipped, already in {repo}", d.digest.short(), mib(d.size));
+        return Ok(report(BlobOutcome::Skipped));
+    }
+    let mut session = None;
+    for from in mount_from {
+        match client.mount_blob(repo, &d.digest, from).await? {
+            Mount::Mounted => {
+                tracing::info!("blob {} ({}): mounted from {from}", d.digest.short(), mib(d.size));
+                return Ok(report(BlobOutcome::Mounted { from: from.clone() }));
+            }
+            Mount::NotMounted(location) => {
+                if let Some(old) = session.replace(location) {
+                    client.cancel_upload(old).await;
+                }
+            }
+        }
+    }
+    let started = Instant::now();
+    let location = match session {
+        Some(l) => l,
+        None => client.start_upload(repo, &d.digest).await?,
+    };
+    let reader = image.open_blob(blob).await?;
+    let result = match client.upload_mode {
+        UploadMode::Monolithic => client.upload_monolithic(repo, location, reader, &d.digest, d.size).await,
+        UploadMode::Chunked { chunk_size } => {
+            match client.upload_chunked(repo, location.clone(), reader, &d.digest, chunk_size).await {
+                Err(RegistryError::ChunkedUnsupported { reason, .. }) => {
+                    tracing::warn!("blob {}: chunked upload not honoured ({reason}); uploading it in one request", d.digest.short());
+                    client.cancel_upload(location).await;
+                    let location = client.start_upload(repo, &d.digest).await?;
+                    let reader = image.open_blob(blob).await?;
+                    client.upload_monolithic(repo, location, reader, &d.digest, d.size).await
+                }
+                other => other,
+            }
+        }
+    };
+    result?;
+    let elapsed = started.elapsed();
+    tracing::info!("blob {} : uploaded {} in {:.1} s", d.digest.short(), mib(d.size), elapsed.as_secs_f64());
+    Ok(report(BlobOutcome::Uploaded { bytes: d.size, elapsed }))
+}
+
+async fn push_manifest(client: &RegistryClient, repo: &str, reference: &str, doc: &super::manifest::ManifestDoc) -> Result<ManifestReport, PushError> {
+    let current = client.manifest_digest(repo, reference).await?;
+    let outcome = if current.as_ref() == Some(&doc.digest) {
+        tracing::info!("manifest {repo}:{reference} already is {}", doc.digest);
+        ManifestOutcome::Present
+    } else {
+        client.put_manifest(repo, reference, doc).await?;
+        match current {
+            Some(old) => tracing::info!("manifest {repo}:{reference} -> {} (was {old})", doc.digest),
+            None => tracing::info!("manifest {repo}:{reference} -> {}", doc.digest),
+        }
+        ManifestOutcome::Pushed
+    };
+    Ok(ManifestReport { digest: doc.digest.clone(), media_type: doc.media_type.clone(), reference: reference.to_owned(), outcome })
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validates_names() {
+        for ok in ["app", "team/app", "a.b_c-d/e__f", "123"] {
+            assert!(valid_repository(ok), "{ok}");
+        }
+        for bad in ["", "App", "a//b", "-a", "a-", "a/", "a b"] {
+            assert!(!valid_repository(bad), "{bad}");
+        }
+        for ok in ["latest", "0123abc", "v1.2.3-rc_1", "_x"] {
+            assert!(valid_tag(ok), "{ok}");
+        }
+        for bad in ["", ".x", "-x", "a:b", &"x".repeat(129)] {
+            assert!(!valid_tag(bad), "{bad}");
+        }
+    }
+}
