@@ -261,3 +261,32 @@ fn sanity_warnings_name_issuer_expiry_and_audience() {
     assert_eq!(lookalike.provider(), "token.actions.githubusercontent.com");
     assert!(lookalike.sanity_warnings("a", 0)[0].contains("issuer is"));
 }
+
+#[test]
+fn subject_parsing_never_panics_on_generated_input() {
+    // Every sequence of 4 pieces from the characters and words that matter: 12^4 subjects.
+    let pieces = [
+        "repo",
+        ":",
+        "/",
+        "@",
+        "1",
+        "o/o",
+        "environment",
+        "ref",
+        "refs/heads/",
+        "pull_request",
+        "é",
+        "*",
+    ];
+    let mut parsed = 0;
+    for n in 0..pieces.len().pow(4) {
+        let s: String = (0..4)
+            .map(|d| pieces[(n / pieces.len().pow(d)) % pieces.len()])
+            .collect();
+        if Subject::parse(&s).is_some() {
+            parsed += 1;
+        }
+    }
+    assert!(parsed > 0, "some generated subjects are valid");
+}

@@ -376,3 +376,42 @@ fn provider_arns_are_taken_apart() {
     assert_eq!(parse_provider_arn("arn:aws:iam::1:role/x"), None);
     assert_eq!(parse_provider_arn("nonsense"), None);
 }
+
+/// The obvious exponential definition, as a reference for the linear matcher.
+fn naive_like(p: &[char], t: &[char]) -> bool {
+    match p.split_first() {
+        None => t.is_empty(),
+        Some(('*', rest)) => (0..=t.len()).any(|i| naive_like(rest, &t[i..])),
+        Some(('?', rest)) => !t.is_empty() && naive_like(rest, &t[1..]),
+        Some((c, rest)) => t.first() == Some(c) && naive_like(rest, &t[1..]),
+    }
+}
+
+#[test]
+fn string_like_agrees_with_the_naive_definition() {
+    let words = |alphabet: &[char], max: usize| {
+        let mut all = vec![String::new()];
+        let mut frontier = vec![String::new()];
+        for _ in 0..max {
+            frontier = frontier
+                .iter()
+                .flat_map(|w| alphabet.iter().map(move |c| format!("{w}{c}")))
+                .collect();
+            all.extend(frontier.iter().cloned());
+        }
+        all
+    };
+    let patterns = words(&['a', 'b', '*', '?'], 4);
+    let texts = words(&['a', 'b', '/'], 4);
+    for p in &patterns {
+        let pc: Vec<char> = p.chars().collect();
+        for t in &texts {
+            let tc: Vec<char> = t.chars().collect();
+            assert_eq!(
+                string_like(p, t, false),
+                naive_like(&pc, &tc),
+                "{p:?} vs {t:?}"
+            );
+        }
+    }
+}
