@@ -221,7 +221,7 @@ async fn push_blob(image: &LocalImage, client: &RegistryClient, repo: &str, blob
     };
     result?;
     let elapsed = started.elapsed();
-    tracing::info!("blob {} : uploaded {} in {:.1} s", d.digest.short(), mib(d.size), elapsed.as_secs_f64());
+    tracing::info!("blob {}: uploaded {} in {:.1} s", d.digest.short(), mib(d.size), elapsed.as_secs_f64());
     Ok(report(BlobOutcome::Uploaded { bytes: d.size, elapsed }))
 }
 

@@ -73,6 +73,7 @@ impl RegistryClient {
         let http = reqwest::Client::builder()
             .user_agent(concat!("oidc-ecs-deploy/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(Duration::from_secs(30))
+            .tcp_nodelay(true)
             .build()
             .map_err(|e| RegistryError::Http { what: "build the HTTP client".into(), registry: host.clone(), source: e })?;
         Ok(RegistryClient { http, base, host, credentials, authorization: Mutex::new(None), upload_mode: UploadMode::Monolithic })

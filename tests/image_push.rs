@@ -1,0 +1,254 @@
+//! `image::push` against Debian's docker-registry over real HTTP: the pushed manifest comes back
+//! byte for byte under its tag with the reported digest, a re-push uploads nothing, a corrupt
+//! blob is refused before anything is tagged, indexes go children first, docker-archive and OCI
+//! tar sources, chunked uploads, mounts, and a wrong password.
+
+#[path = "image_fixtures.rs"]
+mod fixtures;
+
+use fixtures::*;
+use oidc_ecs_deploy::image::manifest;
+use oidc_ecs_deploy::image::{
+    BlobOutcome, Credentials, Digest, ManifestOutcome, PushError, PushOptions, RegistryClient, SourceRef, UploadMode, push,
+};
+use testbed::Registry;
+
+fn tags(t: &[&str]) -> Vec<String> {
+    t.iter().map(|s| s.to_string()).collect()
+}
+
+fn uploaded(o: &BlobOutcome) -> bool {
+    matches!(o, BlobOutcome::Uploaded { .. })
+}
+
+#[tokio::test]
+async fn oci_layout_push_fetch_back_and_repush_uploads_nothing() {
+    init_logs();
+    let reg = Registry::start("AWS", "s3cret-token").await.unwrap();
+    let mut layout = OciLayout::new();
+    let img = layout.image(&[300_000, 2 * 1024 * 1024 + 17, 0], "amd64");
+    layout.add_entry(&img.manifest, Some("v1"));
+    let client = client_for(&reg);
+
+    let source = SourceRef::parse(&format!("oci:{}:v1", layout.path().display())).unwrap();
+    let image = source.open().await.unwrap();
+    assert_eq!(image.blobs.len(), 4, "config + 3 layers");
+    let report = push(&image, &client, "team/app", &tags(&["v1", "abc123"]), &PushOptions::default()).await.unwrap();
+
+    assert_eq!(report.manifest_digest, img.manifest.digest);
+    assert_eq!(report.media_type, manifest::OCI_MANIFEST);
+    assert_eq!(report.count(uploaded), 4);
+    assert_eq!(report.uploaded_bytes(), image.total_blob_bytes());
+    assert_eq!(report.pinned_reference(), format!("{}/team/app@{}", reg.host(), img.manifest.digest));
+    for tag in ["v1", "abc123"] {
+        let (status, ct, bytes) = fetch_manifest(&reg, "team/app", tag).await;
+        assert_eq!(status, 200, "{tag}");
+        assert_eq!(ct, manifest::OCI_MANIFEST);
+        assert_eq!(Digest::of(&bytes), report.manifest_digest);
+        assert_eq!(bytes, img.manifest_bytes, "the exact bytes of the layout");
+    }
+    for layer in &img.layers {
+        let (status, bytes) = fetch_blob(&reg, "team/app", &layer.digest).await;
+        assert_eq!((status, Digest::of(&bytes)), (200, layer.digest.clone()));
+    }
+    assert_eq!(client.manifest_digest("team/app", "v1").await.unwrap(), Some(img.manifest.digest.clone()));
+    assert_eq!(client.manifest_digest("team/app", "nope").await.unwrap(), None);
+
+    // The same job again: every blob is a HEAD hit and the tags already point at the digest.
+    let again = push(&image, &client, "team/app", &tags(&["v1", "abc123"]), &PushOptions::default()).await.unwrap();
+    assert_eq!(again.manifest_digest, report.manifest_digest);
+    assert_eq!(again.uploaded_bytes(), 0);
+    assert!(again.blobs.iter().all(|b| b.outcome == BlobOutcome::Skipped), "{:?}", again.blobs);
+    assert!(again.manifests.iter().all(|m| m.outcome == ManifestOutcome::Present), "{:?}", again.manifests);
+}
+
+#[tokio::test]
+async fn corrupt_blob_is_refused_and_nothing_is_tagged() {
+    init_logs();
+    let reg = Registry::start_anonymous().await.unwrap();
+    let mut layout = OciLayout::new();
+    let img = layout.image(&[100_000, 1_500_000], "amd64");
+    layout.add_entry(&img.manifest, None);
+    // Flip one byte of the big layer after the index was written: same size, other digest.
+    let bad = &img.layers[1];
+    let path = layout.blob_path(&bad.digest);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[1_000_000] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+
+    let image = SourceRef::parse(&format!("oci:{}", layout.path().display())).unwrap().open().await.unwrap();
+    let client = client_for(&reg);
+    let err = push(&image, &client, "app", &tags(&["v1"]), &PushOptions::default()).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(&err, PushError::Registry(e) if e.is_corrupt_source()), "{err:?}");
+    assert!(msg.contains(&bad.digest.to_string()) && msg.contains(&Digest::of(&bytes).to_string()), "{msg}");
+    assert!(msg.contains("corrupt"), "{msg}");
+    assert_eq!(fetch_manifest(&reg, "app", "v1").await.0, 404, "nothing tagged");
+    assert_eq!(fetch_blob(&reg, "app", &bad.digest).await.0, 404, "the corrupt blob never landed");
+
+    // Chunked uploads refuse it too, and a truncated blob is named the same way.
+    std::fs::write(&path, &bytes[..1_000]).unwrap();
+    let client = client_for(&reg).with_upload_mode(UploadMode::Chunked { chunk_size: 64 * 1024 });
+    let err = push(&image, &client, "app", &tags(&["v1"]), &PushOptions::default()).await.unwrap_err().to_string();
+    assert!(err.contains(&bad.digest.to_string()) && err.contains("has 1000 bytes"), "{err}");
+    assert_eq!(fetch_manifest(&reg, "app", "v1").await.0, 404);
+}
+
+#[tokio::test]
+async fn multi_platform_index_pushes_children_then_index() {
+    init_logs();
+    let reg = Registry::start("AWS", "pw").await.unwrap();
+    let mut layout = OciLayout::new();
+    let shared = layout.write_blob(manifest::OCI_LAYER_TAR, &random_bytes(200_000));
+    let amd = layout.image_with_layers(vec![shared.clone(), layout.write_blob(manifest::OCI_LAYER_TAR, &random_bytes(1000))], "amd64");
+    let arm = layout.image_with_layers(vec![shared.clone()], "arm64");
+    let (index, index_bytes) = layout.index(&[&amd, &arm]);
+    let other = layout.image(&[10], "amd64");
+    layout.add_entry(&index, Some("multi"));
+    layout.add_entry(&other.manifest, Some("other"));
+
+    // Two entries: a reference is needed, and a wrong one lists what is there.
+    let no_ref = SourceRef::parse(&format!("oci:{}", layout.path().display())).unwrap().open().await.unwrap_err().to_string();
+    assert!(no_ref.contains("multi") && no_ref.contains("other"), "{no_ref}");
+    let wrong = SourceRef::parse(&format!("oci:{}:nope", layout.path().display())).unwrap().open().await.unwrap_err().to_string();
+    assert!(wrong.contains("\"nope\"") && wrong.contains("multi"), "{wrong}");
+
+    let image = SourceRef::parse(&format!("oci:{}:multi", layout.path().display())).unwrap().open().await.unwrap();
+    assert_eq!(image.blobs.len(), 4, "shared layer once, 2 configs, 1 more layer");
+    let client = client_for(&reg);
+    let report = push(&image, &client, "multi", &tags(&["latest"]), &PushOptions::default()).await.unwrap();
+    assert_eq!(report.manifest_digest, index.digest);
+    assert_eq!(report.media_type, manifest::OCI_INDEX);
+    let order: Vec<&Digest> = report.manifests.iter().map(|m| &m.digest).collect();
+    assert_eq!(order, vec![&amd.manifest.digest, &arm.manifest.digest, &index.digest]);
+    let (status, ct, bytes) = fetch_manifest(&reg, "multi", "latest").await;
+    assert_eq!((status, ct.as_str()), (200, manifest::OCI_INDEX));
+    assert_eq!(bytes, index_bytes);
+    for child in [&amd, &arm] {
+        let (status, _, bytes) = fetch_manifest(&reg, "multi", &child.manifest.digest.to_string()).await;
+        assert_eq!((status, bytes), (200, child.manifest_bytes.clone()));
+    }
+}
+
+#[tokio::test]
+async fn oci_layout_as_tar_is_read_in_place() {
+    init_logs();
+    let reg = Registry::start_anonymous().await.unwrap();
+    let mut layout = OciLayout::new();
+    let img = layout.image(&[70_000, 3_000], "arm64");
+    layout.add_entry(&img.manifest, Some("1.0"));
+    let out = tempfile::tempdir().unwrap();
+    let tar = layout.to_tar(out.path());
+    drop(layout);
+
+    let image = SourceRef::parse(&format!("oci:{}:1.0", tar.display())).unwrap().open().await.unwrap();
+    let report = push(&image, &client_for(&reg), "tarred", &tags(&["1.0"]), &PushOptions::default()).await.unwrap();
+    assert_eq!(report.manifest_digest, img.manifest.digest);
+    let (_, _, bytes) = fetch_manifest(&reg, "tarred", "1.0").await;
+    assert_eq!(bytes, img.manifest_bytes);
+    let (_, blob) = fetch_blob(&reg, "tarred", &img.layers[0].digest).await;
+    assert_eq!(Digest::of(&blob), img.layers[0].digest);
+}
+
+#[tokio::test]
+async fn docker_archive_becomes_a_schema2_manifest() {
+    init_logs();
+    let reg = Registry::start("AWS", "pw").await.unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let (path, config, layers) = docker_archive(out.path(), "myapp:1.2", &[120_000, 40_000], true);
+
+    let source = SourceRef::parse(&format!("docker-archive:{}:myapp:1.2", path.display())).unwrap();
+    let image = source.open().await.unwrap();
+    assert_eq!(image.blobs.len(), 3, "config + 2 layers (the symlinked duplicate counted once)");
+    let report = push(&image, &client_for(&reg), "dockerapp", &tags(&["v1"]), &PushOptions::default()).await.unwrap();
+
+    let (status, ct, bytes) = fetch_manifest(&reg, "dockerapp", "v1").await;
+    assert_eq!((status, ct.as_str()), (200, manifest::DOCKER_MANIFEST));
+    assert_eq!(Digest::of(&bytes), report.manifest_digest);
+    let m: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(m["mediaType"], manifest::DOCKER_MANIFEST);
+    assert_eq!(m["config"]["digest"], Digest::of(&config).to_string());
+    assert_eq!(m["config"]["mediaType"], manifest::DOCKER_CONFIG);
+    let got: Vec<(String, String, u64)> = m["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["mediaType"].as_str().unwrap().to_owned(), l["digest"].as_str().unwrap().to_owned(), l["size"].as_u64().unwrap()))
+        .collect();
+    let want: Vec<(String, String, u64)> = layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let mt = if i == 0 { manifest::DOCKER_LAYER_GZIP } else { manifest::DOCKER_LAYER_TAR };
+            (mt.to_owned(), Digest::of(l).to_string(), l.len() as u64)
+        })
+        .collect();
+    assert_eq!(got, want);
+    let (_, blob) = fetch_blob(&reg, "dockerapp", &Digest::of(&layers[1])).await;
+    assert_eq!(blob, layers[1]);
+
+    let missing = SourceRef::parse(&format!("docker-archive:{}:other:tag", path.display())).unwrap().open().await.unwrap_err();
+    assert!(missing.to_string().contains("myapp:1.2"), "{missing}");
+}
+
+#[tokio::test]
+async fn chunked_upload_against_a_registry_that_honours_it() {
+    init_logs();
+    let reg = Registry::start("AWS", "pw").await.unwrap();
+    let mut layout = OciLayout::new();
+    let img = layout.image(&[1_000_000, 65_536, 1], "amd64");
+    layout.add_entry(&img.manifest, None);
+    let image = SourceRef::parse(&format!("oci:{}", layout.path().display())).unwrap().open().await.unwrap();
+    let client = client_for(&reg).with_upload_mode(UploadMode::Chunked { chunk_size: 64 * 1024 });
+    let report = push(&image, &client, "chunky", &tags(&["c"]), &PushOptions::default()).await.unwrap();
+    assert_eq!(report.count(uploaded), 4);
+    for layer in &img.layers {
+        let (status, bytes) = fetch_blob(&reg, "chunky", &layer.digest).await;
+        assert_eq!((status, Digest::of(&bytes)), (200, layer.digest.clone()));
+    }
+    assert_eq!(fetch_manifest(&reg, "chunky", "c").await.2, img.manifest_bytes);
+}
+
+#[tokio::test]
+async fn mount_from_a_sibling_repository() {
+    init_logs();
+    let reg = Registry::start("AWS", "pw").await.unwrap();
+    let mut layout = OciLayout::new();
+    let img = layout.image(&[50_000, 60_000], "amd64");
+    layout.add_entry(&img.manifest, None);
+    let image = SourceRef::parse(&format!("oci:{}", layout.path().display())).unwrap().open().await.unwrap();
+    let client = client_for(&reg);
+    push(&image, &client, "base", &tags(&["b"]), &PushOptions::default()).await.unwrap();
+
+    let opts = PushOptions { mount_from: vec!["nothing-here".into(), "base".into()], ..PushOptions::default() };
+    let report = push(&image, &client, "app", &tags(&["a"]), &opts).await.unwrap();
+    assert!(
+        report.blobs.iter().all(|b| b.outcome == BlobOutcome::Mounted { from: "base".into() }),
+        "{:?}",
+        report.blobs
+    );
+    assert_eq!(fetch_manifest(&reg, "app", "a").await.2, img.manifest_bytes);
+}
+
+#[tokio::test]
+async fn wrong_password_is_a_clear_401_before_any_upload() {
+    init_logs();
+    let reg = Registry::start("AWS", "right").await.unwrap();
+    let mut layout = OciLayout::new();
+    let img = layout.image(&[10_000], "amd64");
+    layout.add_entry(&img.manifest, None);
+    let image = SourceRef::parse(&format!("oci:{}", layout.path().display())).unwrap().open().await.unwrap();
+
+    let wrong = RegistryClient::new(reg.endpoint(), Some(Credentials::new("AWS", "wrong-password"))).unwrap();
+    let err = push(&image, &wrong, "app", &tags(&["v1"]), &PushOptions::default()).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("401 Unauthorized") && msg.contains(reg.host()) && msg.contains("check the user and password"), "{msg}");
+    assert!(!msg.contains("wrong-password") && !format!("{err:?}").contains("wrong-password"), "{msg}");
+
+    let anonymous = RegistryClient::new(reg.endpoint(), None).unwrap();
+    let msg = push(&image, &anonymous, "app", &tags(&["v1"]), &PushOptions::default()).await.unwrap_err().to_string();
+    assert!(msg.contains("401") && msg.contains("none were given"), "{msg}");
+
+    let bad_tag = push(&image, &client_for(&reg), "app", &tags(&["bad:tag"]), &PushOptions::default()).await.unwrap_err();
+    assert!(matches!(bad_tag, PushError::BadTag(_)));
+}
