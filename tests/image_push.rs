@@ -80,7 +80,9 @@ async fn corrupt_blob_is_refused_and_nothing_is_tagged() {
     let client = client_for(&reg);
     let err = push(&image, &client, "app", &tags(&["v1"]), &PushOptions::default()).await.unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(&err, PushError::Registry(e) if e.is_corrupt_source()), "{err:?}");
+    eprintln!("corrupt: {msg}");
+    assert!(matches!(&err, PushError::CorruptBlob { .. }), "{err:?}");
+    assert!(msg.contains("nothing was tagged") && msg.contains(&layout.path().display().to_string()), "{msg}");
     assert!(msg.contains(&bad.digest.to_string()) && msg.contains(&Digest::of(&bytes).to_string()), "{msg}");
     assert!(msg.contains("corrupt"), "{msg}");
     assert_eq!(fetch_manifest(&reg, "app", "v1").await.0, 404, "nothing tagged");
@@ -90,6 +92,7 @@ async fn corrupt_blob_is_refused_and_nothing_is_tagged() {
     std::fs::write(&path, &bytes[..1_000]).unwrap();
     let client = client_for(&reg).with_upload_mode(UploadMode::Chunked { chunk_size: 64 * 1024 });
     let err = push(&image, &client, "app", &tags(&["v1"]), &PushOptions::default()).await.unwrap_err().to_string();
+    eprintln!("truncated: {err}");
     assert!(err.contains(&bad.digest.to_string()) && err.contains("has 1000 bytes"), "{err}");
     assert_eq!(fetch_manifest(&reg, "app", "v1").await.0, 404);
 }
@@ -109,8 +112,9 @@ async fn multi_platform_index_pushes_children_then_index() {
 
     // Two entries: a reference is needed, and a wrong one lists what is there.
     let no_ref = SourceRef::parse(&format!("oci:{}", layout.path().display())).unwrap().open().await.unwrap_err().to_string();
-    assert!(no_ref.contains("multi") && no_ref.contains("other"), "{no_ref}");
     let wrong = SourceRef::parse(&format!("oci:{}:nope", layout.path().display())).unwrap().open().await.unwrap_err().to_string();
+    eprintln!("no ref: {no_ref}\nwrong ref: {wrong}");
+    assert!(no_ref.contains("multi") && no_ref.contains("other"), "{no_ref}");
     assert!(wrong.contains("\"nope\"") && wrong.contains("multi"), "{wrong}");
 
     let image = SourceRef::parse(&format!("oci:{}:multi", layout.path().display())).unwrap().open().await.unwrap();
@@ -242,11 +246,13 @@ async fn wrong_password_is_a_clear_401_before_any_upload() {
     let wrong = RegistryClient::new(reg.endpoint(), Some(Credentials::new("AWS", "wrong-password"))).unwrap();
     let err = push(&image, &wrong, "app", &tags(&["v1"]), &PushOptions::default()).await.unwrap_err();
     let msg = err.to_string();
+    eprintln!("401: {msg}");
     assert!(msg.contains("401 Unauthorized") && msg.contains(reg.host()) && msg.contains("check the user and password"), "{msg}");
     assert!(!msg.contains("wrong-password") && !format!("{err:?}").contains("wrong-password"), "{msg}");
 
     let anonymous = RegistryClient::new(reg.endpoint(), None).unwrap();
     let msg = push(&image, &anonymous, "app", &tags(&["v1"]), &PushOptions::default()).await.unwrap_err().to_string();
+    eprintln!("anonymous: {msg}");
     assert!(msg.contains("401") && msg.contains("none were given"), "{msg}");
 
     let bad_tag = push(&image, &client_for(&reg), "app", &tags(&["bad:tag"]), &PushOptions::default()).await.unwrap_err();

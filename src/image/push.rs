@@ -97,6 +97,10 @@ pub enum PushError {
     BadRepository(String),
     #[error("invalid tag {0:?}: use up to 128 letters, digits, _ . -, not starting with . or -")]
     BadTag(String),
+    /// A source blob did not match its descriptor: refused while streaming, before the
+    /// registry stored it, and before any manifest or tag was written.
+    #[error("{}: {source}; refused before it was stored in {repo}, nothing was tagged", source_path.display())]
+    CorruptBlob { source_path: std::path::PathBuf, repo: String, #[source] source: super::digest::Mismatch },
     #[error(transparent)]
     Source(#[from] SourceError),
     #[error(transparent)]
@@ -219,7 +223,12 @@ async fn push_blob(image: &LocalImage, client: &RegistryClient, repo: &str, blob
             }
         }
     };
-    result?;
+    result.map_err(|e| match e {
+        RegistryError::Corrupt { source, .. } => {
+            PushError::CorruptBlob { source_path: image.source_path().to_owned(), repo: repo.to_owned(), source }
+        }
+        other => PushError::Registry(other),
+    })?;
     let elapsed = started.elapsed();
     tracing::info!("blob {}: uploaded {} in {:.1} s", d.digest.short(), mib(d.size), elapsed.as_secs_f64());
     Ok(report(BlobOutcome::Uploaded { bytes: d.size, elapsed }))
