@@ -1,0 +1,182 @@
+//! What goes over the wire, seen by a byte relay in front of the real docker-registry: a
+//! monolithic blob upload is one PUT with a Content-Length (never chunked transfer encoding,
+//! which ECR does not take), and when a registry answers a chunked PATCH with 201 the way ECR
+//! does (aws/containers-roadmap#2831) the push falls back to the monolithic form and still lands
+//! every byte. The relay passes the client's Host header through, so the registry's upload
+//! Locations point back at the relay and every request of the push crosses it.
+
+#[path = "image_fixtures.rs"]
+mod fixtures;
+
+use std::sync::{Arc, Mutex};
+
+use fixtures::*;
+use oidc_ecs_deploy::image::{BlobOutcome, Digest, PushOptions, SourceRef, UploadMode, push};
+use testbed::Registry;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Debug, Clone)]
+struct Head {
+    method: String,
+    path: String,
+    headers: Vec<(String, String)>,
+}
+
+impl Head {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+struct Relay {
+    endpoint: String,
+    heads: Arc<Mutex<Vec<Head>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Relay {
+    /// Relay to `upstream` (`127.0.0.1:PORT`); with `patch_created`, answer every PATCH with
+    /// `201 Created` itself and drop its body, as ECR does to all but the first chunk.
+    async fn start(upstream: &str, patch_created: bool) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let (upstream, log) = (upstream.to_owned(), heads.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let (upstream, log) = (upstream.clone(), log.clone());
+                tokio::spawn(async move {
+                    let _ = relay(client, &upstream, log, patch_created).await;
+                });
+            }
+        });
+        Relay { endpoint, heads, task }
+    }
+
+    fn heads(&self) -> Vec<Head> {
+        self.heads.lock().unwrap().clone()
+    }
+}
+
+async fn relay(client: TcpStream, upstream: &str, log: Arc<Mutex<Vec<Head>>>, patch_created: bool) -> std::io::Result<()> {
+    let server = TcpStream::connect(upstream).await?;
+    let (cr, cw) = client.into_split();
+    let (mut sr, mut sw) = server.into_split();
+    let cw = Arc::new(tokio::sync::Mutex::new(cw));
+    let back = cw.clone();
+    let down = tokio::spawn(async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(n) = sr.read(&mut buf).await {
+            if n == 0 || back.lock().await.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut cr = BufReader::new(cr);
+    loop {
+        let mut raw = Vec::new();
+        loop {
+            let mut line = String::new();
+            if cr.read_line(&mut line).await? == 0 {
+                down.abort();
+                return Ok(());
+            }
+            raw.extend_from_slice(line.as_bytes());
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        let mut lines = text.split("\r\n");
+        let mut first = lines.next().unwrap_or_default().split(' ');
+        let head = Head {
+            method: first.next().unwrap_or_default().to_owned(),
+            path: first.next().unwrap_or_default().to_owned(),
+            headers: lines
+                .filter_map(|l| l.split_once(':'))
+                .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+                .collect(),
+        };
+        log.lock().unwrap().push(head.clone());
+        if head.header("transfer-encoding").is_some() {
+            // Not framed by Content-Length: pass the rest through untouched (the test then
+            // fails on the recorded header).
+            sw.write_all(&raw).await?;
+            tokio::io::copy(&mut cr, &mut sw).await?;
+            return Ok(());
+        }
+        let len: u64 = head.header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        if patch_created && head.method == "PATCH" {
+            tokio::io::copy(&mut (&mut cr).take(len), &mut tokio::io::sink()).await?;
+            let answer = format!("HTTP/1.1 201 Created\r\nLocation: {}\r\nContent-Length: 0\r\n\r\n", head.path);
+            cw.lock().await.write_all(answer.as_bytes()).await?;
+            continue;
+        }
+        sw.write_all(&raw).await?;
+        tokio::io::copy(&mut (&mut cr).take(len), &mut sw).await?;
+    }
+}
+
+fn blob_puts(heads: &[Head]) -> Vec<Head> {
+    heads.iter().filter(|h| h.method == "PUT" && h.path.contains("/blobs/uploads/")).cloned().collect()
+}
+
+#[tokio::test]
+async fn monolithic_upload_is_one_put_with_a_content_length() {
+    init_logs();
+    let reg = Registry::start("AWS", "pw").await.unwrap();
+    let relay = Relay::start(reg.host(), false).await;
+    let mut layout = OciLayout::new();
+    let img = layout.image(&[3 * 1024 * 1024 + 5, 10], "amd64");
+    layout.add_entry(&img.manifest, None);
+    let image = SourceRef::parse(&format!("oci:{}", layout.path().display())).unwrap().open().await.unwrap();
+    let creds = oidc_ecs_deploy::image::Credentials::new("AWS", "pw");
+    let client = oidc_ecs_deploy::image::RegistryClient::new(&relay.endpoint, Some(creds)).unwrap();
+    push(&image, &client, "wire", &["t".into()], &PushOptions::default()).await.unwrap();
+
+    let heads = relay.heads();
+    assert!(!heads.iter().any(|h| h.method == "PATCH"), "no chunks in monolithic mode");
+    let puts = blob_puts(&heads);
+    assert_eq!(puts.len(), image.blobs.len());
+    for put in &puts {
+        let digest = put.path.split("digest=").nth(1).unwrap().replace("%3A", ":");
+        let blob = image.blobs.iter().find(|b| b.descriptor.digest.to_string() == digest).unwrap();
+        assert_eq!(put.header("content-length"), Some(blob.descriptor.size.to_string().as_str()), "{put:?}");
+        assert_eq!(put.header("transfer-encoding"), None, "{put:?}");
+    }
+    assert_eq!(fetch_manifest(&reg, "wire", "t").await.2, img.manifest_bytes);
+}
+
+#[tokio::test]
+async fn chunked_upload_falls_back_when_a_patch_is_answered_201() {
+    init_logs();
+    let reg = Registry::start_anonymous().await.unwrap();
+    let relay = Relay::start(reg.host(), true).await;
+    let mut layout = OciLayout::new();
+    let img = layout.image(&[500_000, 70_000], "amd64");
+    layout.add_entry(&img.manifest, None);
+    let image = SourceRef::parse(&format!("oci:{}", layout.path().display())).unwrap().open().await.unwrap();
+    let client = oidc_ecs_deploy::image::RegistryClient::new(&relay.endpoint, None)
+        .unwrap()
+        .with_upload_mode(UploadMode::Chunked { chunk_size: 64 * 1024 });
+    let report = push(&image, &client, "ecrish", &["t".into()], &PushOptions::default()).await.unwrap();
+    assert!(report.blobs.iter().all(|b| matches!(b.outcome, BlobOutcome::Uploaded { .. })));
+
+    let heads = relay.heads();
+    let patches = heads.iter().filter(|h| h.method == "PATCH").count();
+    assert_eq!(patches, image.blobs.len(), "one PATCH per blob, then the fallback");
+    let puts = blob_puts(&heads);
+    assert!(puts.iter().all(|p| p.header("content-length").is_some_and(|l| l != "0")), "{puts:?}");
+    for layer in &img.layers {
+        let (status, bytes) = fetch_blob(&reg, "ecrish", &layer.digest).await;
+        assert_eq!((status, Digest::of(&bytes)), (200, layer.digest.clone()));
+    }
+    assert_eq!(fetch_manifest(&reg, "ecrish", "t").await.2, img.manifest_bytes);
+}
