@@ -12,7 +12,10 @@ use rand::RngCore;
 use serde_json::json;
 
 pub fn init_logs() {
-    let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("oidc_ecs_deploy=debug").try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("oidc_ecs_deploy=debug")
+        .try_init();
 }
 
 pub fn random_bytes(n: usize) -> Vec<u8> {
@@ -37,11 +40,21 @@ pub struct BuiltImage {
 }
 
 impl OciLayout {
-    pub fn new() -> OciLayout {
-        let dir = tempfile::Builder::new().prefix("oci-layout-").tempdir().unwrap();
+    pub fn create() -> OciLayout {
+        let dir = tempfile::Builder::new()
+            .prefix("oci-layout-")
+            .tempdir()
+            .unwrap();
         std::fs::create_dir_all(dir.path().join("blobs/sha256")).unwrap();
-        std::fs::write(dir.path().join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-        OciLayout { dir, entries: Vec::new() }
+        std::fs::write(
+            dir.path().join("oci-layout"),
+            br#"{"imageLayoutVersion":"1.0.0"}"#,
+        )
+        .unwrap();
+        OciLayout {
+            dir,
+            entries: Vec::new(),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -60,8 +73,10 @@ impl OciLayout {
 
     /// An image manifest with a small config and layers of the given sizes (random bytes).
     pub fn image(&self, layer_sizes: &[usize], arch: &str) -> BuiltImage {
-        let layers: Vec<Descriptor> =
-            layer_sizes.iter().map(|n| self.write_blob(manifest::OCI_LAYER_TAR, &random_bytes(*n))).collect();
+        let layers: Vec<Descriptor> = layer_sizes
+            .iter()
+            .map(|n| self.write_blob(manifest::OCI_LAYER_TAR, &random_bytes(*n)))
+            .collect();
         self.image_with_layers(layers, arch)
     }
 
@@ -71,7 +86,10 @@ impl OciLayout {
             "config": {"Env": [format!("NONCE={}", hex(&random_bytes(8)))]},
             "rootfs": {"type": "layers", "diff_ids": layers.iter().map(|l| l.digest.to_string()).collect::<Vec<_>>()},
         });
-        let config = self.write_blob(manifest::OCI_CONFIG, &serde_json::to_vec(&config_json).unwrap());
+        let config = self.write_blob(
+            manifest::OCI_CONFIG,
+            &serde_json::to_vec(&config_json).unwrap(),
+        );
         let m = json!({
             "schemaVersion": 2,
             "mediaType": manifest::OCI_MANIFEST,
@@ -80,8 +98,17 @@ impl OciLayout {
         });
         let manifest_bytes = serde_json::to_vec_pretty(&m).unwrap();
         let mut desc = self.write_blob(manifest::OCI_MANIFEST, &manifest_bytes);
-        desc.platform = Some(Platform { architecture: arch.into(), os: "linux".into(), variant: None });
-        BuiltImage { manifest: desc, manifest_bytes, config, layers }
+        desc.platform = Some(Platform {
+            architecture: arch.into(),
+            os: "linux".into(),
+            variant: None,
+        });
+        BuiltImage {
+            manifest: desc,
+            manifest_bytes,
+            config,
+            layers,
+        }
     }
 
     /// An OCI index over `children`; returns its descriptor and bytes.
@@ -104,7 +131,11 @@ impl OciLayout {
         }
         self.entries.push(d);
         let index = json!({"schemaVersion": 2, "mediaType": manifest::OCI_INDEX, "manifests": self.entries});
-        std::fs::write(self.path().join("index.json"), serde_json::to_vec_pretty(&index).unwrap()).unwrap();
+        std::fs::write(
+            self.path().join("index.json"),
+            serde_json::to_vec_pretty(&index).unwrap(),
+        )
+        .unwrap();
     }
 
     /// The layout as a tar file next to it (`./`-prefixed names, as `tar -C dir .` writes).
@@ -124,13 +155,21 @@ pub fn hex(b: &[u8]) -> String {
 /// A legacy `docker save` archive: `<id>/layer.tar` layers (uncompressed), `<hex>.json` config,
 /// manifest.json; the last layer repeated through a symlink as docker writes a shared layer.
 /// Returns the path, the config bytes, and the layer bytes in order.
-pub fn docker_archive(out_dir: &Path, repo_tag: &str, layer_sizes: &[usize], gzip_first: bool) -> (PathBuf, Vec<u8>, Vec<Vec<u8>>) {
+pub fn docker_archive(
+    out_dir: &Path,
+    repo_tag: &str,
+    layer_sizes: &[usize],
+    gzip_first: bool,
+) -> (PathBuf, Vec<u8>, Vec<Vec<u8>>) {
     let mut layers: Vec<Vec<u8>> = layer_sizes.iter().map(|n| random_bytes(*n)).collect();
     if gzip_first && let Some(first) = layers.first_mut() {
         first[0] = 0x1f;
         first[1] = 0x8b;
     }
-    let config = serde_json::to_vec(&json!({"architecture": "amd64", "os": "linux", "nonce": hex(&random_bytes(8))})).unwrap();
+    let config = serde_json::to_vec(
+        &json!({"architecture": "amd64", "os": "linux", "nonce": hex(&random_bytes(8))}),
+    )
+    .unwrap();
     let config_name = format!("{}.json", Digest::of(&config).hex());
     let path = out_dir.join("docker-save.tar");
     let mut b = tar::Builder::new(std::fs::File::create(&path).unwrap());
@@ -154,7 +193,8 @@ pub fn docker_archive(out_dir: &Path, repo_tag: &str, layer_sizes: &[usize], gzi
     h.set_entry_type(tar::EntryType::Symlink);
     h.set_size(0);
     h.set_mode(0o777);
-    b.append_link(&mut h, &dup, format!("../{}", layer_names.last().unwrap())).unwrap();
+    b.append_link(&mut h, &dup, format!("../{}", layer_names.last().unwrap()))
+        .unwrap();
     layer_names.push(dup);
     layers.push(layers.last().unwrap().clone());
     let manifest = json!([{"Config": config_name, "RepoTags": [repo_tag], "Layers": layer_names}]);
@@ -162,7 +202,8 @@ pub fn docker_archive(out_dir: &Path, repo_tag: &str, layer_sizes: &[usize], gzi
     let mut h = tar::Header::new_gnu();
     h.set_size(manifest.len() as u64);
     h.set_mode(0o644);
-    b.append_data(&mut h, "manifest.json", &manifest[..]).unwrap();
+    b.append_data(&mut h, "manifest.json", &manifest[..])
+        .unwrap();
     b.into_inner().unwrap();
     (path, config, layers)
 }
@@ -174,16 +215,27 @@ pub fn client_for(reg: &testbed::Registry) -> RegistryClient {
 
 /// GET a manifest straight over HTTP (not through the code under test): status, content type,
 /// bytes.
-pub async fn fetch_manifest(reg: &testbed::Registry, repo: &str, reference: &str) -> (u16, String, Vec<u8>) {
+pub async fn fetch_manifest(
+    reg: &testbed::Registry,
+    repo: &str,
+    reference: &str,
+) -> (u16, String, Vec<u8>) {
     let mut rb = reqwest::Client::new()
-        .get(format!("{}/v2/{repo}/manifests/{reference}", reg.endpoint()))
+        .get(format!(
+            "{}/v2/{repo}/manifests/{reference}",
+            reg.endpoint()
+        ))
         .header("Accept", manifest::MANIFEST_ACCEPT);
     if let Some((u, p)) = reg.credentials() {
         rb = rb.basic_auth(u, Some(p));
     }
     let resp = rb.send().await.unwrap();
     let status = resp.status().as_u16();
-    let ct = resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
     (status, ct, resp.bytes().await.unwrap().to_vec())
 }
 

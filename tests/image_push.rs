@@ -9,7 +9,8 @@ mod fixtures;
 use fixtures::*;
 use oidc_ecs_deploy::image::manifest;
 use oidc_ecs_deploy::image::{
-    BlobOutcome, Credentials, Digest, ManifestOutcome, PushError, PushOptions, RegistryClient, SourceRef, UploadMode, push,
+    BlobOutcome, Credentials, Digest, ManifestOutcome, PushError, PushOptions, RegistryClient,
+    SourceRef, UploadMode, push,
 };
 use testbed::Registry;
 
@@ -25,7 +26,7 @@ fn uploaded(o: &BlobOutcome) -> bool {
 async fn oci_layout_push_fetch_back_and_repush_uploads_nothing() {
     init_logs();
     let reg = Registry::start("AWS", "s3cret-token").await.unwrap();
-    let mut layout = OciLayout::new();
+    let mut layout = OciLayout::create();
     let img = layout.image(&[300_000, 2 * 1024 * 1024 + 17, 0], "amd64");
     layout.add_entry(&img.manifest, Some("v1"));
     let client = client_for(&reg);
@@ -33,13 +34,24 @@ async fn oci_layout_push_fetch_back_and_repush_uploads_nothing() {
     let source = SourceRef::parse(&format!("oci:{}:v1", layout.path().display())).unwrap();
     let image = source.open().await.unwrap();
     assert_eq!(image.blobs.len(), 4, "config + 3 layers");
-    let report = push(&image, &client, "team/app", &tags(&["v1", "abc123"]), &PushOptions::default()).await.unwrap();
+    let report = push(
+        &image,
+        &client,
+        "team/app",
+        &tags(&["v1", "abc123"]),
+        &PushOptions::default(),
+    )
+    .await
+    .unwrap();
 
     assert_eq!(report.manifest_digest, img.manifest.digest);
     assert_eq!(report.media_type, manifest::OCI_MANIFEST);
     assert_eq!(report.count(uploaded), 4);
     assert_eq!(report.uploaded_bytes(), image.total_blob_bytes());
-    assert_eq!(report.pinned_reference(), format!("{}/team/app@{}", reg.host(), img.manifest.digest));
+    assert_eq!(
+        report.pinned_reference(),
+        format!("{}/team/app@{}", reg.host(), img.manifest.digest)
+    );
     for tag in ["v1", "abc123"] {
         let (status, ct, bytes) = fetch_manifest(&reg, "team/app", tag).await;
         assert_eq!(status, 200, "{tag}");
@@ -51,22 +63,50 @@ async fn oci_layout_push_fetch_back_and_repush_uploads_nothing() {
         let (status, bytes) = fetch_blob(&reg, "team/app", &layer.digest).await;
         assert_eq!((status, Digest::of(&bytes)), (200, layer.digest.clone()));
     }
-    assert_eq!(client.manifest_digest("team/app", "v1").await.unwrap(), Some(img.manifest.digest.clone()));
-    assert_eq!(client.manifest_digest("team/app", "nope").await.unwrap(), None);
+    assert_eq!(
+        client.manifest_digest("team/app", "v1").await.unwrap(),
+        Some(img.manifest.digest.clone())
+    );
+    assert_eq!(
+        client.manifest_digest("team/app", "nope").await.unwrap(),
+        None
+    );
 
     // The same job again: every blob is a HEAD hit and the tags already point at the digest.
-    let again = push(&image, &client, "team/app", &tags(&["v1", "abc123"]), &PushOptions::default()).await.unwrap();
+    let again = push(
+        &image,
+        &client,
+        "team/app",
+        &tags(&["v1", "abc123"]),
+        &PushOptions::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(again.manifest_digest, report.manifest_digest);
     assert_eq!(again.uploaded_bytes(), 0);
-    assert!(again.blobs.iter().all(|b| b.outcome == BlobOutcome::Skipped), "{:?}", again.blobs);
-    assert!(again.manifests.iter().all(|m| m.outcome == ManifestOutcome::Present), "{:?}", again.manifests);
+    assert!(
+        again
+            .blobs
+            .iter()
+            .all(|b| b.outcome == BlobOutcome::Skipped),
+        "{:?}",
+        again.blobs
+    );
+    assert!(
+        again
+            .manifests
+            .iter()
+            .all(|m| m.outcome == ManifestOutcome::Present),
+        "{:?}",
+        again.manifests
+    );
 }
 
 #[tokio::test]
 async fn corrupt_blob_is_refused_and_nothing_is_tagged() {
     init_logs();
     let reg = Registry::start_anonymous().await.unwrap();
-    let mut layout = OciLayout::new();
+    let mut layout = OciLayout::create();
     let img = layout.image(&[100_000, 1_500_000], "amd64");
     layout.add_entry(&img.manifest, None);
     // Flip one byte of the big layer after the index was written: same size, other digest.
@@ -76,24 +116,64 @@ async fn corrupt_blob_is_refused_and_nothing_is_tagged() {
     bytes[1_000_000] ^= 0xff;
     std::fs::write(&path, &bytes).unwrap();
 
-    let image = SourceRef::parse(&format!("oci:{}", layout.path().display())).unwrap().open().await.unwrap();
+    let image = SourceRef::parse(&format!("oci:{}", layout.path().display()))
+        .unwrap()
+        .open()
+        .await
+        .unwrap();
     let client = client_for(&reg);
-    let err = push(&image, &client, "app", &tags(&["v1"]), &PushOptions::default()).await.unwrap_err();
+    let err = push(
+        &image,
+        &client,
+        "app",
+        &tags(&["v1"]),
+        &PushOptions::default(),
+    )
+    .await
+    .unwrap_err();
     let msg = err.to_string();
     eprintln!("corrupt: {msg}");
     assert!(matches!(&err, PushError::CorruptBlob { .. }), "{err:?}");
-    assert!(msg.contains("nothing was tagged") && msg.contains(&layout.path().display().to_string()), "{msg}");
-    assert!(msg.contains(&bad.digest.to_string()) && msg.contains(&Digest::of(&bytes).to_string()), "{msg}");
+    assert!(
+        msg.contains("nothing was tagged") && msg.contains(&layout.path().display().to_string()),
+        "{msg}"
+    );
+    assert!(
+        msg.contains(&bad.digest.to_string()) && msg.contains(&Digest::of(&bytes).to_string()),
+        "{msg}"
+    );
     assert!(msg.contains("corrupt"), "{msg}");
-    assert_eq!(fetch_manifest(&reg, "app", "v1").await.0, 404, "nothing tagged");
-    assert_eq!(fetch_blob(&reg, "app", &bad.digest).await.0, 404, "the corrupt blob never landed");
+    assert_eq!(
+        fetch_manifest(&reg, "app", "v1").await.0,
+        404,
+        "nothing tagged"
+    );
+    assert_eq!(
+        fetch_blob(&reg, "app", &bad.digest).await.0,
+        404,
+        "the corrupt blob never landed"
+    );
 
     // Chunked uploads refuse it too, and a truncated blob is named the same way.
     std::fs::write(&path, &bytes[..1_000]).unwrap();
-    let client = client_for(&reg).with_upload_mode(UploadMode::Chunked { chunk_size: 64 * 1024 });
-    let err = push(&image, &client, "app", &tags(&["v1"]), &PushOptions::default()).await.unwrap_err().to_string();
+    let client = client_for(&reg).with_upload_mode(UploadMode::Chunked {
+        chunk_size: 64 * 1024,
+    });
+    let err = push(
+        &image,
+        &client,
+        "app",
+        &tags(&["v1"]),
+        &PushOptions::default(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     eprintln!("truncated: {err}");
-    assert!(err.contains(&bad.digest.to_string()) && err.contains("has 1000 bytes"), "{err}");
+    assert!(
+        err.contains(&bad.digest.to_string()) && err.contains("has 1000 bytes"),
+        "{err}"
+    );
     assert_eq!(fetch_manifest(&reg, "app", "v1").await.0, 404);
 }
 
@@ -101,9 +181,15 @@ async fn corrupt_blob_is_refused_and_nothing_is_tagged() {
 async fn multi_platform_index_pushes_children_then_index() {
     init_logs();
     let reg = Registry::start("AWS", "pw").await.unwrap();
-    let mut layout = OciLayout::new();
+    let mut layout = OciLayout::create();
     let shared = layout.write_blob(manifest::OCI_LAYER_TAR, &random_bytes(200_000));
-    let amd = layout.image_with_layers(vec![shared.clone(), layout.write_blob(manifest::OCI_LAYER_TAR, &random_bytes(1000))], "amd64");
+    let amd = layout.image_with_layers(
+        vec![
+            shared.clone(),
+            layout.write_blob(manifest::OCI_LAYER_TAR, &random_bytes(1000)),
+        ],
+        "amd64",
+    );
     let arm = layout.image_with_layers(vec![shared.clone()], "arm64");
     let (index, index_bytes) = layout.index(&[&amd, &arm]);
     let other = layout.image(&[10], "amd64");
@@ -111,25 +197,61 @@ async fn multi_platform_index_pushes_children_then_index() {
     layout.add_entry(&other.manifest, Some("other"));
 
     // Two entries: a reference is needed, and a wrong one lists what is there.
-    let no_ref = SourceRef::parse(&format!("oci:{}", layout.path().display())).unwrap().open().await.unwrap_err().to_string();
-    let wrong = SourceRef::parse(&format!("oci:{}:nope", layout.path().display())).unwrap().open().await.unwrap_err().to_string();
+    let no_ref = SourceRef::parse(&format!("oci:{}", layout.path().display()))
+        .unwrap()
+        .open()
+        .await
+        .unwrap_err()
+        .to_string();
+    let wrong = SourceRef::parse(&format!("oci:{}:nope", layout.path().display()))
+        .unwrap()
+        .open()
+        .await
+        .unwrap_err()
+        .to_string();
     eprintln!("no ref: {no_ref}\nwrong ref: {wrong}");
-    assert!(no_ref.contains("multi") && no_ref.contains("other"), "{no_ref}");
-    assert!(wrong.contains("\"nope\"") && wrong.contains("multi"), "{wrong}");
+    assert!(
+        no_ref.contains("multi") && no_ref.contains("other"),
+        "{no_ref}"
+    );
+    assert!(
+        wrong.contains("\"nope\"") && wrong.contains("multi"),
+        "{wrong}"
+    );
 
-    let image = SourceRef::parse(&format!("oci:{}:multi", layout.path().display())).unwrap().open().await.unwrap();
-    assert_eq!(image.blobs.len(), 4, "shared layer once, 2 configs, 1 more layer");
+    let image = SourceRef::parse(&format!("oci:{}:multi", layout.path().display()))
+        .unwrap()
+        .open()
+        .await
+        .unwrap();
+    assert_eq!(
+        image.blobs.len(),
+        4,
+        "shared layer once, 2 configs, 1 more layer"
+    );
     let client = client_for(&reg);
-    let report = push(&image, &client, "multi", &tags(&["latest"]), &PushOptions::default()).await.unwrap();
+    let report = push(
+        &image,
+        &client,
+        "multi",
+        &tags(&["latest"]),
+        &PushOptions::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.manifest_digest, index.digest);
     assert_eq!(report.media_type, manifest::OCI_INDEX);
     let order: Vec<&Digest> = report.manifests.iter().map(|m| &m.digest).collect();
-    assert_eq!(order, vec![&amd.manifest.digest, &arm.manifest.digest, &index.digest]);
+    assert_eq!(
+        order,
+        vec![&amd.manifest.digest, &arm.manifest.digest, &index.digest]
+    );
     let (status, ct, bytes) = fetch_manifest(&reg, "multi", "latest").await;
     assert_eq!((status, ct.as_str()), (200, manifest::OCI_INDEX));
     assert_eq!(bytes, index_bytes);
     for child in [&amd, &arm] {
-        let (status, _, bytes) = fetch_manifest(&reg, "multi", &child.manifest.digest.to_string()).await;
+        let (status, _, bytes) =
+            fetch_manifest(&reg, "multi", &child.manifest.digest.to_string()).await;
         assert_eq!((status, bytes), (200, child.manifest_bytes.clone()));
     }
 }
@@ -138,15 +260,27 @@ async fn multi_platform_index_pushes_children_then_index() {
 async fn oci_layout_as_tar_is_read_in_place() {
     init_logs();
     let reg = Registry::start_anonymous().await.unwrap();
-    let mut layout = OciLayout::new();
+    let mut layout = OciLayout::create();
     let img = layout.image(&[70_000, 3_000], "arm64");
     layout.add_entry(&img.manifest, Some("1.0"));
     let out = tempfile::tempdir().unwrap();
     let tar = layout.to_tar(out.path());
     drop(layout);
 
-    let image = SourceRef::parse(&format!("oci:{}:1.0", tar.display())).unwrap().open().await.unwrap();
-    let report = push(&image, &client_for(&reg), "tarred", &tags(&["1.0"]), &PushOptions::default()).await.unwrap();
+    let image = SourceRef::parse(&format!("oci:{}:1.0", tar.display()))
+        .unwrap()
+        .open()
+        .await
+        .unwrap();
+    let report = push(
+        &image,
+        &client_for(&reg),
+        "tarred",
+        &tags(&["1.0"]),
+        &PushOptions::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.manifest_digest, img.manifest.digest);
     let (_, _, bytes) = fetch_manifest(&reg, "tarred", "1.0").await;
     assert_eq!(bytes, img.manifest_bytes);
@@ -163,8 +297,20 @@ async fn docker_archive_becomes_a_schema2_manifest() {
 
     let source = SourceRef::parse(&format!("docker-archive:{}:myapp:1.2", path.display())).unwrap();
     let image = source.open().await.unwrap();
-    assert_eq!(image.blobs.len(), 3, "config + 2 layers (the symlinked duplicate counted once)");
-    let report = push(&image, &client_for(&reg), "dockerapp", &tags(&["v1"]), &PushOptions::default()).await.unwrap();
+    assert_eq!(
+        image.blobs.len(),
+        3,
+        "config + 2 layers (the symlinked duplicate counted once)"
+    );
+    let report = push(
+        &image,
+        &client_for(&reg),
+        "dockerapp",
+        &tags(&["v1"]),
+        &PushOptions::default(),
+    )
+    .await
+    .unwrap();
 
     let (status, ct, bytes) = fetch_manifest(&reg, "dockerapp", "v1").await;
     assert_eq!((status, ct.as_str()), (200, manifest::DOCKER_MANIFEST));
@@ -177,13 +323,23 @@ async fn docker_archive_becomes_a_schema2_manifest() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|l| (l["mediaType"].as_str().unwrap().to_owned(), l["digest"].as_str().unwrap().to_owned(), l["size"].as_u64().unwrap()))
+        .map(|l| {
+            (
+                l["mediaType"].as_str().unwrap().to_owned(),
+                l["digest"].as_str().unwrap().to_owned(),
+                l["size"].as_u64().unwrap(),
+            )
+        })
         .collect();
     let want: Vec<(String, String, u64)> = layers
         .iter()
         .enumerate()
         .map(|(i, l)| {
-            let mt = if i == 0 { manifest::DOCKER_LAYER_GZIP } else { manifest::DOCKER_LAYER_TAR };
+            let mt = if i == 0 {
+                manifest::DOCKER_LAYER_GZIP
+            } else {
+                manifest::DOCKER_LAYER_TAR
+            };
             (mt.to_owned(), Digest::of(l).to_string(), l.len() as u64)
         })
         .collect();
@@ -191,7 +347,11 @@ async fn docker_archive_becomes_a_schema2_manifest() {
     let (_, blob) = fetch_blob(&reg, "dockerapp", &Digest::of(&layers[1])).await;
     assert_eq!(blob, layers[1]);
 
-    let missing = SourceRef::parse(&format!("docker-archive:{}:other:tag", path.display())).unwrap().open().await.unwrap_err();
+    let missing = SourceRef::parse(&format!("docker-archive:{}:other:tag", path.display()))
+        .unwrap()
+        .open()
+        .await
+        .unwrap_err();
     assert!(missing.to_string().contains("myapp:1.2"), "{missing}");
 }
 
@@ -199,35 +359,72 @@ async fn docker_archive_becomes_a_schema2_manifest() {
 async fn chunked_upload_against_a_registry_that_honours_it() {
     init_logs();
     let reg = Registry::start("AWS", "pw").await.unwrap();
-    let mut layout = OciLayout::new();
+    let mut layout = OciLayout::create();
     let img = layout.image(&[1_000_000, 65_536, 1], "amd64");
     layout.add_entry(&img.manifest, None);
-    let image = SourceRef::parse(&format!("oci:{}", layout.path().display())).unwrap().open().await.unwrap();
-    let client = client_for(&reg).with_upload_mode(UploadMode::Chunked { chunk_size: 64 * 1024 });
-    let report = push(&image, &client, "chunky", &tags(&["c"]), &PushOptions::default()).await.unwrap();
+    let image = SourceRef::parse(&format!("oci:{}", layout.path().display()))
+        .unwrap()
+        .open()
+        .await
+        .unwrap();
+    let client = client_for(&reg).with_upload_mode(UploadMode::Chunked {
+        chunk_size: 64 * 1024,
+    });
+    let report = push(
+        &image,
+        &client,
+        "chunky",
+        &tags(&["c"]),
+        &PushOptions::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.count(uploaded), 4);
     for layer in &img.layers {
         let (status, bytes) = fetch_blob(&reg, "chunky", &layer.digest).await;
         assert_eq!((status, Digest::of(&bytes)), (200, layer.digest.clone()));
     }
-    assert_eq!(fetch_manifest(&reg, "chunky", "c").await.2, img.manifest_bytes);
+    assert_eq!(
+        fetch_manifest(&reg, "chunky", "c").await.2,
+        img.manifest_bytes
+    );
 }
 
 #[tokio::test]
 async fn mount_from_a_sibling_repository() {
     init_logs();
     let reg = Registry::start("AWS", "pw").await.unwrap();
-    let mut layout = OciLayout::new();
+    let mut layout = OciLayout::create();
     let img = layout.image(&[50_000, 60_000], "amd64");
     layout.add_entry(&img.manifest, None);
-    let image = SourceRef::parse(&format!("oci:{}", layout.path().display())).unwrap().open().await.unwrap();
+    let image = SourceRef::parse(&format!("oci:{}", layout.path().display()))
+        .unwrap()
+        .open()
+        .await
+        .unwrap();
     let client = client_for(&reg);
-    push(&image, &client, "base", &tags(&["b"]), &PushOptions::default()).await.unwrap();
+    push(
+        &image,
+        &client,
+        "base",
+        &tags(&["b"]),
+        &PushOptions::default(),
+    )
+    .await
+    .unwrap();
 
-    let opts = PushOptions { mount_from: vec!["nothing-here".into(), "base".into()], ..PushOptions::default() };
-    let report = push(&image, &client, "app", &tags(&["a"]), &opts).await.unwrap();
+    let opts = PushOptions {
+        mount_from: vec!["nothing-here".into(), "base".into()],
+        ..PushOptions::default()
+    };
+    let report = push(&image, &client, "app", &tags(&["a"]), &opts)
+        .await
+        .unwrap();
     assert!(
-        report.blobs.iter().all(|b| b.outcome == BlobOutcome::Mounted { from: "base".into() }),
+        report.blobs.iter().all(|b| b.outcome
+            == BlobOutcome::Mounted {
+                from: "base".into()
+            }),
         "{:?}",
         report.blobs
     );
@@ -238,23 +435,67 @@ async fn mount_from_a_sibling_repository() {
 async fn wrong_password_is_a_clear_401_before_any_upload() {
     init_logs();
     let reg = Registry::start("AWS", "right").await.unwrap();
-    let mut layout = OciLayout::new();
+    let mut layout = OciLayout::create();
     let img = layout.image(&[10_000], "amd64");
     layout.add_entry(&img.manifest, None);
-    let image = SourceRef::parse(&format!("oci:{}", layout.path().display())).unwrap().open().await.unwrap();
+    let image = SourceRef::parse(&format!("oci:{}", layout.path().display()))
+        .unwrap()
+        .open()
+        .await
+        .unwrap();
 
-    let wrong = RegistryClient::new(reg.endpoint(), Some(Credentials::new("AWS", "wrong-password"))).unwrap();
-    let err = push(&image, &wrong, "app", &tags(&["v1"]), &PushOptions::default()).await.unwrap_err();
+    let wrong = RegistryClient::new(
+        reg.endpoint(),
+        Some(Credentials::new("AWS", "wrong-password")),
+    )
+    .unwrap();
+    let err = push(
+        &image,
+        &wrong,
+        "app",
+        &tags(&["v1"]),
+        &PushOptions::default(),
+    )
+    .await
+    .unwrap_err();
     let msg = err.to_string();
     eprintln!("401: {msg}");
-    assert!(msg.contains("401 Unauthorized") && msg.contains(reg.host()) && msg.contains("check the user and password"), "{msg}");
-    assert!(!msg.contains("wrong-password") && !format!("{err:?}").contains("wrong-password"), "{msg}");
+    assert!(
+        msg.contains("401 Unauthorized")
+            && msg.contains(reg.host())
+            && msg.contains("check the user and password"),
+        "{msg}"
+    );
+    assert!(
+        !msg.contains("wrong-password") && !format!("{err:?}").contains("wrong-password"),
+        "{msg}"
+    );
 
     let anonymous = RegistryClient::new(reg.endpoint(), None).unwrap();
-    let msg = push(&image, &anonymous, "app", &tags(&["v1"]), &PushOptions::default()).await.unwrap_err().to_string();
+    let msg = push(
+        &image,
+        &anonymous,
+        "app",
+        &tags(&["v1"]),
+        &PushOptions::default(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     eprintln!("anonymous: {msg}");
-    assert!(msg.contains("401") && msg.contains("none were given"), "{msg}");
+    assert!(
+        msg.contains("401") && msg.contains("none were given"),
+        "{msg}"
+    );
 
-    let bad_tag = push(&image, &client_for(&reg), "app", &tags(&["bad:tag"]), &PushOptions::default()).await.unwrap_err();
+    let bad_tag = push(
+        &image,
+        &client_for(&reg),
+        "app",
+        &tags(&["bad:tag"]),
+        &PushOptions::default(),
+    )
+    .await
+    .unwrap_err();
     assert!(matches!(bad_tag, PushError::BadTag(_)));
 }

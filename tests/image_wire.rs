@@ -25,7 +25,10 @@ struct Head {
 
 impl Head {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -57,7 +60,11 @@ impl Relay {
                 });
             }
         });
-        Relay { endpoint, heads, task }
+        Relay {
+            endpoint,
+            heads,
+            task,
+        }
     }
 
     fn heads(&self) -> Vec<Head> {
@@ -65,7 +72,12 @@ impl Relay {
     }
 }
 
-async fn relay(client: TcpStream, upstream: &str, log: Arc<Mutex<Vec<Head>>>, patch_created: bool) -> std::io::Result<()> {
+async fn relay(
+    client: TcpStream,
+    upstream: &str,
+    log: Arc<Mutex<Vec<Head>>>,
+    patch_created: bool,
+) -> std::io::Result<()> {
     let server = TcpStream::connect(upstream).await?;
     let (cr, cw) = client.into_split();
     let (mut sr, mut sw) = server.into_split();
@@ -112,10 +124,16 @@ async fn relay(client: TcpStream, upstream: &str, log: Arc<Mutex<Vec<Head>>>, pa
             tokio::io::copy(&mut cr, &mut sw).await?;
             return Ok(());
         }
-        let len: u64 = head.header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let len: u64 = head
+            .header("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         if patch_created && head.method == "PATCH" {
             tokio::io::copy(&mut (&mut cr).take(len), &mut tokio::io::sink()).await?;
-            let answer = format!("HTTP/1.1 201 Created\r\nLocation: {}\r\nContent-Length: 0\r\n\r\n", head.path);
+            let answer = format!(
+                "HTTP/1.1 201 Created\r\nLocation: {}\r\nContent-Length: 0\r\n\r\n",
+                head.path
+            );
             cw.lock().await.write_all(answer.as_bytes()).await?;
             continue;
         }
@@ -125,7 +143,11 @@ async fn relay(client: TcpStream, upstream: &str, log: Arc<Mutex<Vec<Head>>>, pa
 }
 
 fn blob_puts(heads: &[Head]) -> Vec<Head> {
-    heads.iter().filter(|h| h.method == "PUT" && h.path.contains("/blobs/uploads/")).cloned().collect()
+    heads
+        .iter()
+        .filter(|h| h.method == "PUT" && h.path.contains("/blobs/uploads/"))
+        .cloned()
+        .collect()
 }
 
 #[tokio::test]
@@ -133,25 +155,56 @@ async fn monolithic_upload_is_one_put_with_a_content_length() {
     init_logs();
     let reg = Registry::start("AWS", "pw").await.unwrap();
     let relay = Relay::start(reg.host(), false).await;
-    let mut layout = OciLayout::new();
+    let mut layout = OciLayout::create();
     let img = layout.image(&[3 * 1024 * 1024 + 5, 10], "amd64");
     layout.add_entry(&img.manifest, None);
-    let image = SourceRef::parse(&format!("oci:{}", layout.path().display())).unwrap().open().await.unwrap();
+    let image = SourceRef::parse(&format!("oci:{}", layout.path().display()))
+        .unwrap()
+        .open()
+        .await
+        .unwrap();
     let creds = oidc_ecs_deploy::image::Credentials::new("AWS", "pw");
     let client = oidc_ecs_deploy::image::RegistryClient::new(&relay.endpoint, Some(creds)).unwrap();
-    push(&image, &client, "wire", &["t".into()], &PushOptions::default()).await.unwrap();
+    push(
+        &image,
+        &client,
+        "wire",
+        &["t".into()],
+        &PushOptions::default(),
+    )
+    .await
+    .unwrap();
 
     let heads = relay.heads();
-    assert!(!heads.iter().any(|h| h.method == "PATCH"), "no chunks in monolithic mode");
+    assert!(
+        !heads.iter().any(|h| h.method == "PATCH"),
+        "no chunks in monolithic mode"
+    );
     let puts = blob_puts(&heads);
     assert_eq!(puts.len(), image.blobs.len());
     for put in &puts {
-        let digest = put.path.split("digest=").nth(1).unwrap().replace("%3A", ":");
-        let blob = image.blobs.iter().find(|b| b.descriptor.digest.to_string() == digest).unwrap();
-        assert_eq!(put.header("content-length"), Some(blob.descriptor.size.to_string().as_str()), "{put:?}");
+        let digest = put
+            .path
+            .split("digest=")
+            .nth(1)
+            .unwrap()
+            .replace("%3A", ":");
+        let blob = image
+            .blobs
+            .iter()
+            .find(|b| b.descriptor.digest.to_string() == digest)
+            .unwrap();
+        assert_eq!(
+            put.header("content-length"),
+            Some(blob.descriptor.size.to_string().as_str()),
+            "{put:?}"
+        );
         assert_eq!(put.header("transfer-encoding"), None, "{put:?}");
     }
-    assert_eq!(fetch_manifest(&reg, "wire", "t").await.2, img.manifest_bytes);
+    assert_eq!(
+        fetch_manifest(&reg, "wire", "t").await.2,
+        img.manifest_bytes
+    );
 }
 
 #[tokio::test]
@@ -159,24 +212,54 @@ async fn chunked_upload_falls_back_when_a_patch_is_answered_201() {
     init_logs();
     let reg = Registry::start_anonymous().await.unwrap();
     let relay = Relay::start(reg.host(), true).await;
-    let mut layout = OciLayout::new();
+    let mut layout = OciLayout::create();
     let img = layout.image(&[500_000, 70_000], "amd64");
     layout.add_entry(&img.manifest, None);
-    let image = SourceRef::parse(&format!("oci:{}", layout.path().display())).unwrap().open().await.unwrap();
+    let image = SourceRef::parse(&format!("oci:{}", layout.path().display()))
+        .unwrap()
+        .open()
+        .await
+        .unwrap();
     let client = oidc_ecs_deploy::image::RegistryClient::new(&relay.endpoint, None)
         .unwrap()
-        .with_upload_mode(UploadMode::Chunked { chunk_size: 64 * 1024 });
-    let report = push(&image, &client, "ecrish", &["t".into()], &PushOptions::default()).await.unwrap();
-    assert!(report.blobs.iter().all(|b| matches!(b.outcome, BlobOutcome::Uploaded { .. })));
+        .with_upload_mode(UploadMode::Chunked {
+            chunk_size: 64 * 1024,
+        });
+    let report = push(
+        &image,
+        &client,
+        "ecrish",
+        &["t".into()],
+        &PushOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        report
+            .blobs
+            .iter()
+            .all(|b| matches!(b.outcome, BlobOutcome::Uploaded { .. }))
+    );
 
     let heads = relay.heads();
     let patches = heads.iter().filter(|h| h.method == "PATCH").count();
-    assert_eq!(patches, image.blobs.len(), "one PATCH per blob, then the fallback");
+    assert_eq!(
+        patches,
+        image.blobs.len(),
+        "one PATCH per blob, then the fallback"
+    );
     let puts = blob_puts(&heads);
-    assert!(puts.iter().all(|p| p.header("content-length").is_some_and(|l| l != "0")), "{puts:?}");
+    assert!(
+        puts.iter()
+            .all(|p| p.header("content-length").is_some_and(|l| l != "0")),
+        "{puts:?}"
+    );
     for layer in &img.layers {
         let (status, bytes) = fetch_blob(&reg, "ecrish", &layer.digest).await;
         assert_eq!((status, Digest::of(&bytes)), (200, layer.digest.clone()));
     }
-    assert_eq!(fetch_manifest(&reg, "ecrish", "t").await.2, img.manifest_bytes);
+    assert_eq!(
+        fetch_manifest(&reg, "ecrish", "t").await.2,
+        img.manifest_bytes
+    );
 }

@@ -16,13 +16,19 @@ pub struct Credentials {
 
 impl Credentials {
     pub fn new(username: impl Into<String>, password: impl Into<String>) -> Self {
-        Credentials { username: username.into(), password: Secret::new(password) }
+        Credentials {
+            username: username.into(),
+            password: Secret::new(password),
+        }
     }
 
     /// The value of an `Authorization: Basic ...` header.
     pub fn basic_header(&self) -> String {
         let raw = format!("{}:{}", self.username, self.password.expose());
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        )
     }
 }
 
@@ -38,8 +44,14 @@ impl fmt::Debug for Credentials {
 /// What a registry asks for in `WWW-Authenticate`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Challenge {
-    Basic { realm: Option<String> },
-    Bearer { realm: String, service: Option<String>, scope: Option<String> },
+    Basic {
+        realm: Option<String>,
+    },
+    Bearer {
+        realm: String,
+        service: Option<String>,
+        scope: Option<String>,
+    },
 }
 
 /// Parse `Basic realm="x"` or `Bearer realm="https://auth/token",service="reg",scope="repository:a/b:pull,push"`.
@@ -48,11 +60,22 @@ pub fn parse_challenge(header: &str) -> Option<Challenge> {
     let header = header.trim();
     let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
     let params = parse_params(rest);
-    let get = |k: &str| params.iter().find(|(key, _)| key.eq_ignore_ascii_case(k)).map(|(_, v)| v.clone());
+    let get = |k: &str| {
+        params
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.clone())
+    };
     if scheme.eq_ignore_ascii_case("basic") {
-        Some(Challenge::Basic { realm: get("realm") })
+        Some(Challenge::Basic {
+            realm: get("realm"),
+        })
     } else if scheme.eq_ignore_ascii_case("bearer") {
-        Some(Challenge::Bearer { realm: get("realm")?, service: get("service"), scope: get("scope") })
+        Some(Challenge::Bearer {
+            realm: get("realm")?,
+            service: get("service"),
+            scope: get("scope"),
+        })
     } else {
         None
     }
@@ -65,7 +88,8 @@ fn parse_params(s: &str) -> Vec<(String, String)> {
         while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
             chars.next();
         }
-        let key: String = std::iter::from_fn(|| chars.next_if(|c| *c != '=' && *c != ',')).collect();
+        let key: String =
+            std::iter::from_fn(|| chars.next_if(|c| *c != '=' && *c != ',')).collect();
         if key.is_empty() {
             return out;
         }
@@ -100,14 +124,22 @@ pub struct TokenResponse {
 
 impl TokenResponse {
     pub fn into_token(self) -> Option<Secret> {
-        self.token.or(self.access_token).filter(|t| !t.is_empty()).map(Secret::new)
+        self.token
+            .or(self.access_token)
+            .filter(|t| !t.is_empty())
+            .map(Secret::new)
     }
 }
 
 /// The scopes a push to `repo` needs, plus pull on each repository we may mount from.
 pub fn push_scopes(repo: &str, mount_from: &[String]) -> Vec<String> {
     let mut scopes = vec![format!("repository:{repo}:pull,push")];
-    scopes.extend(mount_from.iter().filter(|r| r.as_str() != repo).map(|r| format!("repository:{r}:pull")));
+    scopes.extend(
+        mount_from
+            .iter()
+            .filter(|r| r.as_str() != repo)
+            .map(|r| format!("repository:{r}:pull")),
+    );
     scopes
 }
 
@@ -118,7 +150,12 @@ mod tests {
     #[test]
     fn parses_challenges() {
         let cases = [
-            (r#"Basic realm="basic-realm""#, Some(Challenge::Basic { realm: Some("basic-realm".into()) })),
+            (
+                r#"Basic realm="basic-realm""#,
+                Some(Challenge::Basic {
+                    realm: Some("basic-realm".into()),
+                }),
+            ),
             ("basic", Some(Challenge::Basic { realm: None })),
             (
                 r#"Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull,push""#,
@@ -147,7 +184,10 @@ mod tests {
     fn scopes_cover_mount_sources() {
         assert_eq!(
             push_scopes("app", &["base".into(), "app".into()]),
-            vec!["repository:app:pull,push".to_owned(), "repository:base:pull".to_owned()]
+            vec![
+                "repository:app:pull,push".to_owned(),
+                "repository:base:pull".to_owned()
+            ]
         );
     }
 }

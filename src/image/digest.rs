@@ -51,12 +51,16 @@ impl Digest {
         if !ok {
             return Err(DigestError::BadHex(hex.to_owned()));
         }
-        Ok(Digest { hex: hex.to_owned() })
+        Ok(Digest {
+            hex: hex.to_owned(),
+        })
     }
 
     /// The sha256 of `bytes`.
     pub fn of(bytes: &[u8]) -> Digest {
-        Digest { hex: hex::encode(Sha256::digest(bytes)) }
+        Digest {
+            hex: hex::encode(Sha256::digest(bytes)),
+        }
     }
 
     pub fn hex(&self) -> &str {
@@ -127,7 +131,12 @@ impl Hasher {
         self.len == 0
     }
     pub fn finish(self) -> (Digest, u64) {
-        (Digest { hex: hex::encode(self.sha.finalize()) }, self.len)
+        (
+            Digest {
+                hex: hex::encode(self.sha.finalize()),
+            },
+            self.len,
+        )
     }
 }
 
@@ -139,11 +148,19 @@ pub enum Mismatch {
         "blob {expected} is corrupt in the source: its bytes hash to {actual} \
          (the descriptor says {expected}, {size} bytes)"
     )]
-    Digest { expected: Digest, actual: Digest, size: u64 },
+    Digest {
+        expected: Digest,
+        actual: Digest,
+        size: u64,
+    },
     #[error(
         "blob {expected} is corrupt in the source: it has {actual} bytes, the descriptor says {size}"
     )]
-    Size { expected: Digest, size: u64, actual: u64 },
+    Size {
+        expected: Digest,
+        size: u64,
+        actual: u64,
+    },
     #[error(
         "blob {expected} is corrupt in the source: it is longer than the {size} bytes its descriptor says"
     )]
@@ -179,7 +196,13 @@ pub struct VerifyingReader<R> {
 
 impl<R> VerifyingReader<R> {
     pub fn new(inner: R, expected: Digest, size: u64) -> Self {
-        VerifyingReader { inner, expected, size, hasher: Some(Hasher::new()), slot: MismatchSlot::default() }
+        VerifyingReader {
+            inner,
+            expected,
+            size,
+            hasher: Some(Hasher::new()),
+            slot: MismatchSlot::default(),
+        }
     }
 
     /// A handle that holds the mismatch once the reader has refused the blob.
@@ -217,16 +240,27 @@ impl<R: AsyncRead + Unpin> AsyncRead for VerifyingReader<R> {
                 return Poll::Ready(Ok(()));
             }
             buf.set_filled(before);
-            let m = Mismatch::TooLong { expected: this.expected.clone(), size: this.size };
+            let m = Mismatch::TooLong {
+                expected: this.expected.clone(),
+                size: this.size,
+            };
             return Poll::Ready(Err(this.fail(m)));
         };
         if new.is_empty() {
             let (actual, len) = this.hasher.take().expect("hasher present").finish();
             let m = if len != this.size {
-                Mismatch::Size { expected: this.expected.clone(), size: this.size, actual: len }
+                Mismatch::Size {
+                    expected: this.expected.clone(),
+                    size: this.size,
+                    actual: len,
+                }
             } else if actual != this.expected {
                 // Only an empty blob gets here: others are checked on reaching `size`.
-                Mismatch::Digest { expected: this.expected.clone(), actual, size: len }
+                Mismatch::Digest {
+                    expected: this.expected.clone(),
+                    actual,
+                    size: len,
+                }
             } else {
                 return Poll::Ready(Ok(()));
             };
@@ -234,7 +268,10 @@ impl<R: AsyncRead + Unpin> AsyncRead for VerifyingReader<R> {
         }
         if hasher.len() + new.len() as u64 > this.size {
             buf.set_filled(before);
-            let m = Mismatch::TooLong { expected: this.expected.clone(), size: this.size };
+            let m = Mismatch::TooLong {
+                expected: this.expected.clone(),
+                size: this.size,
+            };
             return Poll::Ready(Err(this.fail(m)));
         }
         hasher.update(new);
@@ -242,7 +279,11 @@ impl<R: AsyncRead + Unpin> AsyncRead for VerifyingReader<R> {
             let (actual, size) = this.hasher.take().expect("hasher present").finish();
             if actual != this.expected {
                 buf.set_filled(before);
-                let m = Mismatch::Digest { expected: this.expected.clone(), actual, size };
+                let m = Mismatch::Digest {
+                    expected: this.expected.clone(),
+                    actual,
+                    size,
+                };
                 return Poll::Ready(Err(this.fail(m)));
             }
         }

@@ -12,7 +12,10 @@ fn parse_accepts_sha256_and_rejects_the_rest() {
     let cases = [
         ("e3b0c442", "not of the form"),
         ("sha512:abcd", "unsupported algorithm"),
-        ("sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855", "64 lowercase hex"),
+        (
+            "sha256:E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
+            "64 lowercase hex",
+        ),
         ("sha256:e3b0", "64 lowercase hex"),
         (":", "not of the form"),
     ];
@@ -36,7 +39,11 @@ struct Trickle<'a> {
 }
 
 impl AsyncRead for Trickle<'_> {
-    fn poll_read(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let n = self.step.min(self.data.len()).min(buf.remaining());
         buf.put_slice(&self.data[..n]);
         self.data = &self.data[n..];
@@ -44,7 +51,11 @@ impl AsyncRead for Trickle<'_> {
     }
 }
 
-async fn read_all(data: &[u8], expected: &Digest, size: u64) -> (Result<Vec<u8>, io::Error>, MismatchSlot) {
+async fn read_all(
+    data: &[u8],
+    expected: &Digest,
+    size: u64,
+) -> (Result<Vec<u8>, io::Error>, MismatchSlot) {
     let mut r = VerifyingReader::new(Trickle { data, step: 7 }, expected.clone(), size);
     let slot = r.mismatch_slot();
     let mut out = Vec::new();
@@ -72,7 +83,10 @@ async fn verifying_reader_refuses_before_the_last_bytes() {
     let err = res.unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::InvalidData);
     let msg = err.to_string();
-    assert!(msg.contains(&good.to_string()) && msg.contains(&Digest::of(&bad).to_string()), "{msg}");
+    assert!(
+        msg.contains(&good.to_string()) && msg.contains(&Digest::of(&bad).to_string()),
+        "{msg}"
+    );
     assert!(matches!(slot.get(), Some(Mismatch::Digest { .. })));
 
     // A reader that stops at exactly `size` bytes never sees the corrupt tail.
@@ -86,12 +100,20 @@ async fn verifying_reader_refuses_short_and_long_sources() {
     let data = b"0123456789".to_vec();
     let d = Digest::of(&data);
     let (res, slot) = read_all(&data[..6], &d, 10).await;
-    assert!(res.unwrap_err().to_string().contains("has 6 bytes, the descriptor says 10"));
+    assert!(
+        res.unwrap_err()
+            .to_string()
+            .contains("has 6 bytes, the descriptor says 10")
+    );
     assert!(matches!(slot.get(), Some(Mismatch::Size { actual: 6, .. })));
     let mut long = data.clone();
     long.push(b'x');
     let (res, _) = read_all(&long, &d, 10).await;
-    assert!(res.unwrap_err().to_string().contains("longer than the 10 bytes"));
+    assert!(
+        res.unwrap_err()
+            .to_string()
+            .contains("longer than the 10 bytes")
+    );
 }
 
 #[tokio::test]

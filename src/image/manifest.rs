@@ -134,7 +134,11 @@ pub struct ManifestDoc {
 impl ManifestDoc {
     pub fn new(media_type: impl Into<String>, bytes: impl Into<Bytes>) -> Self {
         let bytes = bytes.into();
-        ManifestDoc { media_type: media_type.into(), digest: Digest::of(&bytes), bytes }
+        ManifestDoc {
+            media_type: media_type.into(),
+            digest: Digest::of(&bytes),
+            bytes,
+        }
     }
 
     pub fn is_index(&self) -> bool {
@@ -149,9 +153,15 @@ mod tests {
     #[test]
     fn sniffs_media_types() {
         let cases: [(&str, Option<&str>); 4] = [
-            (r#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json"}"#, Some(DOCKER_MANIFEST)),
+            (
+                r#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json"}"#,
+                Some(DOCKER_MANIFEST),
+            ),
             (r#"{"schemaVersion":2,"manifests":[]}"#, Some(OCI_INDEX)),
-            (r#"{"schemaVersion":2,"config":{},"layers":[]}"#, Some(OCI_MANIFEST)),
+            (
+                r#"{"schemaVersion":2,"config":{},"layers":[]}"#,
+                Some(OCI_MANIFEST),
+            ),
             ("not json", None),
         ];
         for (json, want) in cases {

@@ -22,7 +22,10 @@ mod upload;
 pub use auth::Credentials;
 pub use digest::{Digest, DigestError, Mismatch, VerifyingReader};
 pub use manifest::{Descriptor, ManifestDoc};
-pub use push::{BlobOutcome, BlobReport, ManifestOutcome, ManifestReport, PushError, PushOptions, PushReport, push};
+pub use push::{
+    BlobOutcome, BlobReport, ManifestOutcome, ManifestReport, PushError, PushOptions, PushReport,
+    push,
+};
 pub use registry::{RegistryClient, UploadMode};
 pub use registry_error::{ErrorBody, RegistryError};
 pub use source::{LocalBlob, LocalImage, SourceError, SourceRef};

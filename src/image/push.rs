@@ -23,7 +23,10 @@ pub struct PushOptions {
 
 impl Default for PushOptions {
     fn default() -> Self {
-        PushOptions { concurrency: 3, mount_from: Vec::new() }
+        PushOptions {
+            concurrency: 3,
+            mount_from: Vec::new(),
+        }
     }
 }
 
@@ -31,8 +34,13 @@ impl Default for PushOptions {
 pub enum BlobOutcome {
     /// Already in the repository (HEAD hit).
     Skipped,
-    Mounted { from: String },
-    Uploaded { bytes: u64, elapsed: Duration },
+    Mounted {
+        from: String,
+    },
+    Uploaded {
+        bytes: u64,
+        elapsed: Duration,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,20 +95,30 @@ impl PushReport {
 
     /// `registry/repo@sha256:...`, the pinned form a task definition uses.
     pub fn pinned_reference(&self) -> String {
-        format!("{}/{}@{}", self.registry, self.repository, self.manifest_digest)
+        format!(
+            "{}/{}@{}",
+            self.registry, self.repository, self.manifest_digest
+        )
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
-    #[error("invalid repository name {0:?}: use lowercase letters, digits and . _ - separated by /")]
+    #[error(
+        "invalid repository name {0:?}: use lowercase letters, digits and . _ - separated by /"
+    )]
     BadRepository(String),
     #[error("invalid tag {0:?}: use up to 128 letters, digits, _ . -, not starting with . or -")]
     BadTag(String),
     /// A source blob did not match its descriptor: refused while streaming, before the
     /// registry stored it, and before any manifest or tag was written.
     #[error("{}: {source}; refused before it was stored in {repo}, nothing was tagged", source_path.display())]
-    CorruptBlob { source_path: std::path::PathBuf, repo: String, #[source] source: super::digest::Mismatch },
+    CorruptBlob {
+        source_path: std::path::PathBuf,
+        repo: String,
+        #[source]
+        source: super::digest::Mismatch,
+    },
     #[error(transparent)]
     Source(#[from] SourceError),
     #[error(transparent)]
@@ -113,7 +131,9 @@ pub fn valid_repository(repo: &str) -> bool {
         !b.is_empty()
             && b[0].is_ascii_alphanumeric()
             && b[b.len() - 1].is_ascii_alphanumeric()
-            && c.bytes().all(|x| x.is_ascii_lowercase() || x.is_ascii_digit() || matches!(x, b'.' | b'_' | b'-'))
+            && c.bytes().all(|x| {
+                x.is_ascii_lowercase() || x.is_ascii_digit() || matches!(x, b'.' | b'_' | b'-')
+            })
     };
     repo.len() <= 255 && repo.split('/').all(component_ok)
 }
@@ -123,25 +143,42 @@ pub fn valid_tag(tag: &str) -> bool {
     !b.is_empty()
         && b.len() <= 128
         && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
-        && tag.bytes().all(|x| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'.' | b'-'))
+        && tag
+            .bytes()
+            .all(|x| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'.' | b'-'))
 }
 
 /// Push `image` to `repo` and point each of `tags` at its top manifest (none: by digest only).
-pub async fn push(image: &LocalImage, client: &RegistryClient, repo: &str, tags: &[String], opts: &PushOptions) -> Result<PushReport, PushError> {
+pub async fn push(
+    image: &LocalImage,
+    client: &RegistryClient,
+    repo: &str,
+    tags: &[String],
+    opts: &PushOptions,
+) -> Result<PushReport, PushError> {
     if !valid_repository(repo) {
         return Err(PushError::BadRepository(repo.to_owned()));
     }
     if let Some(bad) = tags.iter().find(|t| !valid_tag(t)) {
         return Err(PushError::BadTag(bad.clone()));
     }
-    let mount_from: Vec<String> = opts.mount_from.iter().filter(|r| r.as_str() != repo).cloned().collect();
+    let mount_from: Vec<String> = opts
+        .mount_from
+        .iter()
+        .filter(|r| r.as_str() != repo)
+        .cloned()
+        .collect();
     client.login(repo, &mount_from).await?;
 
     let started = Instant::now();
     let mut blobs: Vec<(usize, BlobReport)> = stream::iter(image.blobs.iter().enumerate())
         .map(|(i, blob)| {
             let mount_from = &mount_from;
-            async move { push_blob(image, client, repo, blob, mount_from).await.map(|r| (i, r)) }
+            async move {
+                push_blob(image, client, repo, blob, mount_from)
+                    .await
+                    .map(|r| (i, r))
+            }
         })
         .buffer_unordered(opts.concurrency.max(1))
         .try_collect()
@@ -154,7 +191,11 @@ pub async fn push(image: &LocalImage, client: &RegistryClient, repo: &str, tags:
     for doc in &image.manifests[..image.manifests.len() - 1] {
         manifests.push(push_manifest(client, repo, &doc.digest.to_string(), doc).await?);
     }
-    let top_refs: Vec<String> = if tags.is_empty() { vec![top.digest.to_string()] } else { tags.to_vec() };
+    let top_refs: Vec<String> = if tags.is_empty() {
+        vec![top.digest.to_string()]
+    } else {
+        tags.to_vec()
+    };
     for reference in &top_refs {
         manifests.push(push_manifest(client, repo, reference, top).await?);
     }
@@ -181,18 +222,36 @@ pub async fn push(image: &LocalImage, client: &RegistryClient, repo: &str, tags:
     Ok(report)
 }
 
-async fn push_blob(image: &LocalImage, client: &RegistryClient, repo: &str, blob: &LocalBlob, mount_from: &[String]) -> Result<BlobReport, PushError> {
+async fn push_blob(
+    image: &LocalImage,
+    client: &RegistryClient,
+    repo: &str,
+    blob: &LocalBlob,
+    mount_from: &[String],
+) -> Result<BlobReport, PushError> {
     let d = &blob.descriptor;
-    let report = |outcome| BlobReport { digest: d.digest.clone(), size: d.size, outcome };
+    let report = |outcome| BlobReport {
+        digest: d.digest.clone(),
+        size: d.size,
+        outcome,
+    };
     if client.blob_exists(repo, &d.digest).await? {
-        tracing::info!("blob {} ({}): skipped, already in {repo}", d.digest.short(), mib(d.size));
+        tracing::info!(
+            "blob {} ({}): skipped, already in {repo}",
+            d.digest.short(),
+            mib(d.size)
+        );
         return Ok(report(BlobOutcome::Skipped));
     }
     let mut session = None;
     for from in mount_from {
         match client.mount_blob(repo, &d.digest, from).await? {
             Mount::Mounted => {
-                tracing::info!("blob {} ({}): mounted from {from}", d.digest.short(), mib(d.size));
+                tracing::info!(
+                    "blob {} ({}): mounted from {from}",
+                    d.digest.short(),
+                    mib(d.size)
+                );
                 return Ok(report(BlobOutcome::Mounted { from: from.clone() }));
             }
             Mount::NotMounted(location) => {
@@ -209,32 +268,59 @@ async fn push_blob(image: &LocalImage, client: &RegistryClient, repo: &str, blob
     };
     let reader = image.open_blob(blob).await?;
     let result = match client.upload_mode {
-        UploadMode::Monolithic => client.upload_monolithic(repo, location, reader, &d.digest, d.size).await,
+        UploadMode::Monolithic => {
+            client
+                .upload_monolithic(repo, location, reader, &d.digest, d.size)
+                .await
+        }
         UploadMode::Chunked { chunk_size } => {
-            match client.upload_chunked(repo, location.clone(), reader, &d.digest, chunk_size).await {
+            match client
+                .upload_chunked(repo, location.clone(), reader, &d.digest, chunk_size)
+                .await
+            {
                 Err(RegistryError::ChunkedUnsupported { reason, .. }) => {
-                    tracing::warn!("blob {}: chunked upload not honoured ({reason}); uploading it in one request", d.digest.short());
+                    tracing::warn!(
+                        "blob {}: chunked upload not honoured ({reason}); uploading it in one request",
+                        d.digest.short()
+                    );
                     client.cancel_upload(location).await;
                     let location = client.start_upload(repo, &d.digest).await?;
                     let reader = image.open_blob(blob).await?;
-                    client.upload_monolithic(repo, location, reader, &d.digest, d.size).await
+                    client
+                        .upload_monolithic(repo, location, reader, &d.digest, d.size)
+                        .await
                 }
                 other => other,
             }
         }
     };
     result.map_err(|e| match e {
-        RegistryError::Corrupt { source, .. } => {
-            PushError::CorruptBlob { source_path: image.source_path().to_owned(), repo: repo.to_owned(), source }
-        }
+        RegistryError::Corrupt { source, .. } => PushError::CorruptBlob {
+            source_path: image.source_path().to_owned(),
+            repo: repo.to_owned(),
+            source,
+        },
         other => PushError::Registry(other),
     })?;
     let elapsed = started.elapsed();
-    tracing::info!("blob {}: uploaded {} in {:.1} s", d.digest.short(), mib(d.size), elapsed.as_secs_f64());
-    Ok(report(BlobOutcome::Uploaded { bytes: d.size, elapsed }))
+    tracing::info!(
+        "blob {}: uploaded {} in {:.1} s",
+        d.digest.short(),
+        mib(d.size),
+        elapsed.as_secs_f64()
+    );
+    Ok(report(BlobOutcome::Uploaded {
+        bytes: d.size,
+        elapsed,
+    }))
 }
 
-async fn push_manifest(client: &RegistryClient, repo: &str, reference: &str, doc: &super::manifest::ManifestDoc) -> Result<ManifestReport, PushError> {
+async fn push_manifest(
+    client: &RegistryClient,
+    repo: &str,
+    reference: &str,
+    doc: &super::manifest::ManifestDoc,
+) -> Result<ManifestReport, PushError> {
     let current = client.manifest_digest(repo, reference).await?;
     let outcome = if current.as_ref() == Some(&doc.digest) {
         tracing::info!("manifest {repo}:{reference} already is {}", doc.digest);
@@ -242,12 +328,19 @@ async fn push_manifest(client: &RegistryClient, repo: &str, reference: &str, doc
     } else {
         client.put_manifest(repo, reference, doc).await?;
         match current {
-            Some(old) => tracing::info!("manifest {repo}:{reference} -> {} (was {old})", doc.digest),
+            Some(old) => {
+                tracing::info!("manifest {repo}:{reference} -> {} (was {old})", doc.digest)
+            }
             None => tracing::info!("manifest {repo}:{reference} -> {}", doc.digest),
         }
         ManifestOutcome::Pushed
     };
-    Ok(ManifestReport { digest: doc.digest.clone(), media_type: doc.media_type.clone(), reference: reference.to_owned(), outcome })
+    Ok(ManifestReport {
+        digest: doc.digest.clone(),
+        media_type: doc.media_type.clone(),
+        reference: reference.to_owned(),
+        outcome,
+    })
 }
 
 fn mib(bytes: u64) -> String {

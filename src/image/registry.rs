@@ -54,8 +54,15 @@ impl RegistryClient {
     /// `endpoint`: `https://host[:port]`, a bare `host[:port]` (https), or `http://` for a
     /// loopback registry only: plain http elsewhere would send the ECR password in clear.
     pub fn new(endpoint: &str, credentials: Option<Credentials>) -> Result<Self, RegistryError> {
-        let bad = |reason: &str| RegistryError::Endpoint { endpoint: endpoint.to_owned(), reason: reason.to_owned() };
-        let with_scheme = if endpoint.contains("://") { endpoint.to_owned() } else { format!("https://{endpoint}") };
+        let bad = |reason: &str| RegistryError::Endpoint {
+            endpoint: endpoint.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let with_scheme = if endpoint.contains("://") {
+            endpoint.to_owned()
+        } else {
+            format!("https://{endpoint}")
+        };
         let mut base = Url::parse(&with_scheme).map_err(|e| bad(&e.to_string()))?;
         let host = match (base.host_str(), base.port()) {
             (Some(h), Some(p)) => format!("{h}:{p}"),
@@ -75,8 +82,19 @@ impl RegistryClient {
             .connect_timeout(Duration::from_secs(30))
             .tcp_nodelay(true)
             .build()
-            .map_err(|e| RegistryError::Http { what: "build the HTTP client".into(), registry: host.clone(), source: e })?;
-        Ok(RegistryClient { http, base, host, credentials, authorization: Mutex::new(None), upload_mode: UploadMode::Monolithic })
+            .map_err(|e| RegistryError::Http {
+                what: "build the HTTP client".into(),
+                registry: host.clone(),
+                source: e,
+            })?;
+        Ok(RegistryClient {
+            http,
+            base,
+            host,
+            credentials,
+            authorization: Mutex::new(None),
+            upload_mode: UploadMode::Monolithic,
+        })
     }
 
     pub fn with_upload_mode(mut self, mode: UploadMode) -> Self {
@@ -90,12 +108,16 @@ impl RegistryClient {
     }
 
     pub(crate) fn url(&self, path: &str) -> Url {
-        self.base.join(path.trim_start_matches('/')).expect("a registry path joins its base")
+        self.base
+            .join(path.trim_start_matches('/'))
+            .expect("a registry path joins its base")
     }
 
     /// Resolve an upload `Location` (absolute, or relative to the registry).
     pub(crate) fn resolve(&self, location: &str) -> Result<Url, String> {
-        self.base.join(location).map_err(|e| format!("bad Location {location:?}: {e}"))
+        self.base
+            .join(location)
+            .map_err(|e| format!("bad Location {location:?}: {e}"))
     }
 
     /// A request with the learned Authorization header when `url` is the registry's origin.
@@ -108,12 +130,20 @@ impl RegistryClient {
         rb
     }
 
-    pub(crate) async fn send(&self, what: &str, rb: RequestBuilder) -> Result<Response, RegistryError> {
+    pub(crate) async fn send(
+        &self,
+        what: &str,
+        rb: RequestBuilder,
+    ) -> Result<Response, RegistryError> {
         rb.send().await.map_err(|e| self.http_error(what, e))
     }
 
     pub(crate) fn http_error(&self, what: &str, e: reqwest::Error) -> RegistryError {
-        RegistryError::Http { what: what.to_owned(), registry: self.host.clone(), source: e }
+        RegistryError::Http {
+            what: what.to_owned(),
+            registry: self.host.clone(),
+            source: e,
+        }
     }
 
     /// Turn an unexpected answer into an error carrying the registry's body.
@@ -133,11 +163,20 @@ impl RegistryClient {
                 },
             };
         }
-        RegistryError::Status { what: what.to_owned(), registry: self.host.clone(), status: status.as_u16(), body }
+        RegistryError::Status {
+            what: what.to_owned(),
+            registry: self.host.clone(),
+            status: status.as_u16(),
+            body,
+        }
     }
 
     pub(crate) fn protocol(&self, what: &str, reason: impl Into<String>) -> RegistryError {
-        RegistryError::Protocol { what: what.to_owned(), registry: self.host.clone(), reason: reason.into() }
+        RegistryError::Protocol {
+            what: what.to_owned(),
+            registry: self.host.clone(),
+            reason: reason.into(),
+        }
     }
 
     /// Learn how to authenticate from `GET /v2/` and check that it works, before any upload:
@@ -153,27 +192,51 @@ impl RegistryClient {
         if resp.status() != StatusCode::UNAUTHORIZED {
             return Err(self.unexpected(&what, resp).await);
         }
-        let challenge = resp.headers().get(WWW_AUTHENTICATE).and_then(|v| v.to_str().ok()).and_then(auth::parse_challenge);
+        let challenge = resp
+            .headers()
+            .get(WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(auth::parse_challenge);
         let Some(creds) = self.credentials.as_ref() else {
             return Err(self.unexpected(&what, resp).await);
         };
         match challenge {
             Some(Challenge::Bearer { realm, service, .. }) => {
-                let token = self.fetch_token(&what, &realm, service.as_deref(), &auth::push_scopes(repo, mount_from)).await?;
-                *self.authorization.lock().expect("auth lock") = Some(Secret::new(format!("Bearer {}", token.expose())));
+                let token = self
+                    .fetch_token(
+                        &what,
+                        &realm,
+                        service.as_deref(),
+                        &auth::push_scopes(repo, mount_from),
+                    )
+                    .await?;
+                *self.authorization.lock().expect("auth lock") =
+                    Some(Secret::new(format!("Bearer {}", token.expose())));
                 Ok(())
             }
             // Basic, or no usable challenge: ECR and htpasswd registries take Basic.
             _ => {
-                *self.authorization.lock().expect("auth lock") = Some(Secret::new(creds.basic_header()));
+                *self.authorization.lock().expect("auth lock") =
+                    Some(Secret::new(creds.basic_header()));
                 let resp = ping().await?;
-                if resp.status().is_success() { Ok(()) } else { Err(self.unexpected(&what, resp).await) }
+                if resp.status().is_success() {
+                    Ok(())
+                } else {
+                    Err(self.unexpected(&what, resp).await)
+                }
             }
         }
     }
 
-    async fn fetch_token(&self, what: &str, realm: &str, service: Option<&str>, scopes: &[String]) -> Result<Secret, RegistryError> {
-        let mut url = Url::parse(realm).map_err(|e| self.protocol(what, format!("bad token realm {realm:?}: {e}")))?;
+    async fn fetch_token(
+        &self,
+        what: &str,
+        realm: &str,
+        service: Option<&str>,
+        scopes: &[String],
+    ) -> Result<Secret, RegistryError> {
+        let mut url = Url::parse(realm)
+            .map_err(|e| self.protocol(what, format!("bad token realm {realm:?}: {e}")))?;
         {
             let mut q = url.query_pairs_mut();
             if let Some(s) = service {
@@ -191,14 +254,26 @@ impl RegistryClient {
         if !resp.status().is_success() {
             return Err(self.unexpected(what, resp).await);
         }
-        let body: auth::TokenResponse = resp.json().await.map_err(|e| self.protocol(what, format!("token response: {e}")))?;
-        body.into_token().ok_or_else(|| self.protocol(what, "the token response has no token"))
+        let body: auth::TokenResponse = resp
+            .json()
+            .await
+            .map_err(|e| self.protocol(what, format!("token response: {e}")))?;
+        body.into_token()
+            .ok_or_else(|| self.protocol(what, "the token response has no token"))
     }
 
     /// `HEAD /v2/<repo>/blobs/<digest>`: is the blob already in `repo`?
     pub async fn blob_exists(&self, repo: &str, digest: &Digest) -> Result<bool, RegistryError> {
         let what = format!("check blob {digest} in {repo}");
-        let resp = self.send(&what, self.request(Method::HEAD, self.url(&format!("/v2/{repo}/blobs/{digest}")))).await?;
+        let resp = self
+            .send(
+                &what,
+                self.request(
+                    Method::HEAD,
+                    self.url(&format!("/v2/{repo}/blobs/{digest}")),
+                ),
+            )
+            .await?;
         match resp.status() {
             s if s.is_success() => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
@@ -208,9 +283,18 @@ impl RegistryClient {
 
     /// `HEAD /v2/<repo>/manifests/<reference>`: the digest a tag (or digest) currently names,
     /// `None` when there is none.
-    pub async fn manifest_digest(&self, repo: &str, reference: &str) -> Result<Option<Digest>, RegistryError> {
+    pub async fn manifest_digest(
+        &self,
+        repo: &str,
+        reference: &str,
+    ) -> Result<Option<Digest>, RegistryError> {
         let what = format!("look up {repo}:{reference}");
-        let rb = self.request(Method::HEAD, self.url(&format!("/v2/{repo}/manifests/{reference}"))).header(ACCEPT, MANIFEST_ACCEPT);
+        let rb = self
+            .request(
+                Method::HEAD,
+                self.url(&format!("/v2/{repo}/manifests/{reference}")),
+            )
+            .header(ACCEPT, MANIFEST_ACCEPT);
         let resp = self.send(&what, rb).await?;
         match resp.status() {
             s if s.is_success() => content_digest(resp.headers())
@@ -222,13 +306,27 @@ impl RegistryClient {
     }
 
     /// `GET /v2/<repo>/manifests/<reference>`: media type and exact bytes, `None` when absent.
-    pub async fn get_manifest(&self, repo: &str, reference: &str) -> Result<Option<(String, Bytes)>, RegistryError> {
+    pub async fn get_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+    ) -> Result<Option<(String, Bytes)>, RegistryError> {
         let what = format!("fetch manifest {repo}:{reference}");
-        let rb = self.request(Method::GET, self.url(&format!("/v2/{repo}/manifests/{reference}"))).header(ACCEPT, MANIFEST_ACCEPT);
+        let rb = self
+            .request(
+                Method::GET,
+                self.url(&format!("/v2/{repo}/manifests/{reference}")),
+            )
+            .header(ACCEPT, MANIFEST_ACCEPT);
         let resp = self.send(&what, rb).await?;
         match resp.status() {
             s if s.is_success() => {
-                let media_type = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+                let media_type = resp
+                    .headers()
+                    .get(CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
                 let bytes = resp.bytes().await.map_err(|e| self.http_error(&what, e))?;
                 Ok(Some((media_type, bytes)))
             }
@@ -239,10 +337,18 @@ impl RegistryClient {
 
     /// `PUT /v2/<repo>/manifests/<reference>` with the manifest's own media type; checks that
     /// the registry computed the same digest we did.
-    pub async fn put_manifest(&self, repo: &str, reference: &str, doc: &ManifestDoc) -> Result<(), RegistryError> {
+    pub async fn put_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        doc: &ManifestDoc,
+    ) -> Result<(), RegistryError> {
         let what = format!("push manifest {} as {repo}:{reference}", doc.digest);
         let rb = self
-            .request(Method::PUT, self.url(&format!("/v2/{repo}/manifests/{reference}")))
+            .request(
+                Method::PUT,
+                self.url(&format!("/v2/{repo}/manifests/{reference}")),
+            )
             .header(CONTENT_TYPE, &doc.media_type)
             .body(doc.bytes.clone());
         let resp = self.send(&what, rb).await?;
@@ -250,19 +356,28 @@ impl RegistryClient {
             return Err(self.unexpected(&what, resp).await);
         }
         match content_digest(resp.headers()) {
-            Some(d) if d != doc.digest => Err(self.protocol(&what, format!("it stored the manifest as {d}"))),
+            Some(d) if d != doc.digest => {
+                Err(self.protocol(&what, format!("it stored the manifest as {d}")))
+            }
             _ => Ok(()),
         }
     }
 }
 
 pub(crate) fn content_digest(headers: &HeaderMap) -> Option<Digest> {
-    headers.get(DOCKER_CONTENT_DIGEST)?.to_str().ok().and_then(|s| Digest::parse(s.trim()).ok())
+    headers
+        .get(DOCKER_CONTENT_DIGEST)?
+        .to_str()
+        .ok()
+        .and_then(|s| Digest::parse(s.trim()).ok())
 }
 
 fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -274,13 +389,22 @@ mod tests {
         let ok = [
             ("http://127.0.0.1:5000", "127.0.0.1:5000"),
             ("http://localhost:5000/", "localhost:5000"),
-            ("123456789012.dkr.ecr.us-east-1.amazonaws.com", "123456789012.dkr.ecr.us-east-1.amazonaws.com"),
+            (
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+            ),
             ("https://registry.example:8443", "registry.example:8443"),
         ];
         for (endpoint, host) in ok {
-            assert_eq!(RegistryClient::new(endpoint, None).unwrap().host(), host, "{endpoint}");
+            assert_eq!(
+                RegistryClient::new(endpoint, None).unwrap().host(),
+                host,
+                "{endpoint}"
+            );
         }
-        let err = RegistryClient::new("http://registry.example", None).unwrap_err().to_string();
+        let err = RegistryClient::new("http://registry.example", None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("only allowed for a loopback"), "{err}");
     }
 }

@@ -11,24 +11,53 @@ pub enum RegistryError {
     #[error("registry endpoint {endpoint:?}: {reason}")]
     Endpoint { endpoint: String, reason: String },
     #[error("{what}: cannot reach {registry}: {}", chain(source))]
-    Http { what: String, registry: String, #[source] source: reqwest::Error },
-    #[error(
-        "{what}: {registry} answered 401 Unauthorized{body}; {hint}"
-    )]
-    Unauthorized { what: String, registry: String, body: ErrorBody, hint: &'static str },
+    Http {
+        what: String,
+        registry: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{what}: {registry} answered 401 Unauthorized{body}; {hint}")]
+    Unauthorized {
+        what: String,
+        registry: String,
+        body: ErrorBody,
+        hint: &'static str,
+    },
     #[error("{what}: {registry} answered {status}{body}")]
-    Status { what: String, registry: String, status: u16, body: ErrorBody },
+    Status {
+        what: String,
+        registry: String,
+        status: u16,
+        body: ErrorBody,
+    },
     #[error("{what}: {registry} sent an answer we cannot use: {reason}")]
-    Protocol { what: String, registry: String, reason: String },
+    Protocol {
+        what: String,
+        registry: String,
+        reason: String,
+    },
     /// The source's bytes did not match their descriptor: refused while streaming.
     #[error("{what}: refused: {source}")]
-    Corrupt { what: String, #[source] source: Mismatch },
+    Corrupt {
+        what: String,
+        #[source]
+        source: Mismatch,
+    },
     #[error("{what}: cannot read the source: {source}")]
-    Read { what: String, #[source] source: std::io::Error },
+    Read {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
     /// The registry does not take chunked uploads the way the spec says (ECR answers a PATCH
     /// with 201): the caller falls back to one streamed PUT.
     #[error("{what}: {registry} does not honour chunked uploads ({reason})")]
-    ChunkedUnsupported { what: String, registry: String, reason: String },
+    ChunkedUnsupported {
+        what: String,
+        registry: String,
+        reason: String,
+    },
 }
 
 impl RegistryError {
@@ -94,7 +123,9 @@ impl ErrorBody {
                     .map(|i| {
                         let mut msg = i.message;
                         match i.detail {
-                            Some(serde_json::Value::String(d)) if !d.is_empty() => msg = format!("{msg} ({d})"),
+                            Some(serde_json::Value::String(d)) if !d.is_empty() => {
+                                msg = format!("{msg} ({d})")
+                            }
                             Some(d @ serde_json::Value::Object(_)) => msg = format!("{msg} ({d})"),
                             _ => {}
                         }
@@ -115,7 +146,11 @@ impl ErrorBody {
 impl fmt::Display for ErrorBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if !self.errors.is_empty() {
-            let parts: Vec<String> = self.errors.iter().map(|(c, m)| format!("{c}: {m}")).collect();
+            let parts: Vec<String> = self
+                .errors
+                .iter()
+                .map(|(c, m)| format!("{c}: {m}"))
+                .collect();
             write!(f, " ({})", parts.join("; "))
         } else if !self.raw.is_empty() {
             write!(f, " ({:?})", self.raw)
@@ -134,7 +169,10 @@ mod tests {
         let body = ErrorBody::parse(
             r#"{"errors":[{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown to registry","detail":"sha256:ab"}]}"#,
         );
-        assert_eq!(body.to_string(), " (MANIFEST_BLOB_UNKNOWN: blob unknown to registry (sha256:ab))");
+        assert_eq!(
+            body.to_string(),
+            " (MANIFEST_BLOB_UNKNOWN: blob unknown to registry (sha256:ab))"
+        );
         assert_eq!(ErrorBody::parse("").to_string(), "");
         assert_eq!(ErrorBody::parse("oops\n").to_string(), " (\"oops\")");
     }

@@ -28,11 +28,23 @@ pub enum Mount {
 
 impl RegistryClient {
     /// `POST /v2/<repo>/blobs/uploads/?mount=<digest>&from=<from>`.
-    pub async fn mount_blob(&self, repo: &str, digest: &Digest, from: &str) -> Result<Mount, RegistryError> {
+    pub async fn mount_blob(
+        &self,
+        repo: &str,
+        digest: &Digest,
+        from: &str,
+    ) -> Result<Mount, RegistryError> {
         let what = format!("mount blob {digest} from {from} into {repo}");
         let mut url = self.url(&format!("/v2/{repo}/blobs/uploads/"));
-        url.query_pairs_mut().append_pair("mount", &digest.to_string()).append_pair("from", from);
-        let resp = self.send(&what, self.request(Method::POST, url).header(CONTENT_LENGTH, 0)).await?;
+        url.query_pairs_mut()
+            .append_pair("mount", &digest.to_string())
+            .append_pair("from", from);
+        let resp = self
+            .send(
+                &what,
+                self.request(Method::POST, url).header(CONTENT_LENGTH, 0),
+            )
+            .await?;
         match resp.status() {
             StatusCode::CREATED => Ok(Mount::Mounted),
             StatusCode::ACCEPTED => Ok(Mount::NotMounted(self.location(&what, &resp)?)),
@@ -44,7 +56,12 @@ impl RegistryClient {
     pub async fn start_upload(&self, repo: &str, digest: &Digest) -> Result<Url, RegistryError> {
         let what = format!("start upload of blob {digest} to {repo}");
         let url = self.url(&format!("/v2/{repo}/blobs/uploads/"));
-        let resp = self.send(&what, self.request(Method::POST, url).header(CONTENT_LENGTH, 0)).await?;
+        let resp = self
+            .send(
+                &what,
+                self.request(Method::POST, url).header(CONTENT_LENGTH, 0),
+            )
+            .await?;
         match resp.status() {
             StatusCode::ACCEPTED | StatusCode::CREATED => self.location(&what, &resp),
             _ => Err(self.unexpected(&what, resp).await),
@@ -57,7 +74,14 @@ impl RegistryClient {
     }
 
     /// One streamed `PUT <location>?digest=` carrying the whole blob.
-    pub async fn upload_monolithic<R>(&self, repo: &str, location: Url, reader: VerifyingReader<R>, digest: &Digest, size: u64) -> Result<(), RegistryError>
+    pub async fn upload_monolithic<R>(
+        &self,
+        repo: &str,
+        location: Url,
+        reader: VerifyingReader<R>,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<(), RegistryError>
     where
         R: AsyncRead + Unpin + Send + 'static,
     {
@@ -77,7 +101,14 @@ impl RegistryClient {
     }
 
     /// `PATCH` chunks of `chunk_size`, then `PUT <location>?digest=` with no body.
-    pub async fn upload_chunked<R>(&self, repo: &str, mut location: Url, mut reader: VerifyingReader<R>, digest: &Digest, chunk_size: usize) -> Result<(), RegistryError>
+    pub async fn upload_chunked<R>(
+        &self,
+        repo: &str,
+        mut location: Url,
+        mut reader: VerifyingReader<R>,
+        digest: &Digest,
+        chunk_size: usize,
+    ) -> Result<(), RegistryError>
     where
         R: AsyncRead + Unpin + Send,
     {
@@ -86,10 +117,18 @@ impl RegistryClient {
         let mut offset = 0u64;
         let mut buf = vec![0u8; chunk_size.max(1)];
         loop {
-            let n = fill(&mut reader, &mut buf).await.map_err(|e| match slot.get() {
-                Some(m) => RegistryError::Corrupt { what: what.clone(), source: m },
-                None => RegistryError::Read { what: what.clone(), source: e },
-            })?;
+            let n = fill(&mut reader, &mut buf)
+                .await
+                .map_err(|e| match slot.get() {
+                    Some(m) => RegistryError::Corrupt {
+                        what: what.clone(),
+                        source: m,
+                    },
+                    None => RegistryError::Read {
+                        what: what.clone(),
+                        source: e,
+                    },
+                })?;
             if n == 0 {
                 break;
             }
@@ -114,26 +153,43 @@ impl RegistryClient {
                 }
                 s if offset == 0 && (s.is_client_error() && s != StatusCode::UNAUTHORIZED) => {
                     let err = self.unexpected(&what, resp).await;
-                    return Err(RegistryError::ChunkedUnsupported { what, registry: self.host().to_owned(), reason: err.to_string() });
+                    return Err(RegistryError::ChunkedUnsupported {
+                        what,
+                        registry: self.host().to_owned(),
+                        reason: err.to_string(),
+                    });
                 }
                 _ => return Err(self.unexpected(&what, resp).await),
             }
             offset = end + 1;
         }
-        let rb = self.request(Method::PUT, with_digest(location, digest)).header(CONTENT_LENGTH, 0);
+        let rb = self
+            .request(Method::PUT, with_digest(location, digest))
+            .header(CONTENT_LENGTH, 0);
         let resp = self.send(&what, rb).await?;
         self.finish(&what, &slot, resp, digest).await
     }
 
-    async fn finish(&self, what: &str, slot: &MismatchSlot, resp: Response, digest: &Digest) -> Result<(), RegistryError> {
+    async fn finish(
+        &self,
+        what: &str,
+        slot: &MismatchSlot,
+        resp: Response,
+        digest: &Digest,
+    ) -> Result<(), RegistryError> {
         if let Some(m) = slot.get() {
-            return Err(RegistryError::Corrupt { what: what.to_owned(), source: m });
+            return Err(RegistryError::Corrupt {
+                what: what.to_owned(),
+                source: m,
+            });
         }
         if resp.status() != StatusCode::CREATED && !resp.status().is_success() {
             return Err(self.unexpected(what, resp).await);
         }
         match content_digest(resp.headers()) {
-            Some(d) if &d != digest => Err(self.protocol(what, format!("it stored the blob as {d}"))),
+            Some(d) if &d != digest => {
+                Err(self.protocol(what, format!("it stored the blob as {d}")))
+            }
             _ => Ok(()),
         }
     }
@@ -144,19 +200,25 @@ impl RegistryClient {
             .get(LOCATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| self.protocol(what, "no Location header on the upload session"))?;
-        self.resolve(loc).map_err(|reason| self.protocol(what, reason))
+        self.resolve(loc)
+            .map_err(|reason| self.protocol(what, reason))
     }
 }
 
 fn with_digest(mut location: Url, digest: &Digest) -> Url {
-    location.query_pairs_mut().append_pair("digest", &digest.to_string());
+    location
+        .query_pairs_mut()
+        .append_pair("digest", &digest.to_string());
     location
 }
 
 /// A body error is usually our verifier refusing the source: say that, not "error sending".
 fn corrupt_or(what: &str, slot: &MismatchSlot, other: RegistryError) -> RegistryError {
     match slot.get() {
-        Some(m) => RegistryError::Corrupt { what: what.to_owned(), source: m },
+        Some(m) => RegistryError::Corrupt {
+            what: what.to_owned(),
+            source: m,
+        },
         None => other,
     }
 }

@@ -43,45 +43,97 @@ pub(super) async fn open(store: Store, reference: Option<&str>) -> Result<LocalI
         }
         Err(e) => return Err(e),
     };
-    let entries: Vec<SaveEntry> = serde_json::from_slice(&bytes)
-        .map_err(|source| SourceError::Json { source_path: path.clone(), what: "manifest.json".into(), source })?;
+    let entries: Vec<SaveEntry> =
+        serde_json::from_slice(&bytes).map_err(|source| SourceError::Json {
+            source_path: path.clone(),
+            what: "manifest.json".into(),
+            source,
+        })?;
     let entry = choose(&path, &entries, reference)?;
 
     let config_bytes = store.read_small(&entry.config).await?;
     let config_loc = store.locate(&entry.config).await?;
-    let config = Descriptor::new(manifest::DOCKER_CONFIG, Digest::of(&config_bytes), config_bytes.len() as u64);
+    let config = Descriptor::new(
+        manifest::DOCKER_CONFIG,
+        Digest::of(&config_bytes),
+        config_bytes.len() as u64,
+    );
 
-    let mut blobs = vec![LocalBlob { descriptor: config.clone(), location: config_loc }];
+    let mut blobs = vec![LocalBlob {
+        descriptor: config.clone(),
+        location: config_loc,
+    }];
     let mut layers = Vec::with_capacity(entry.layers.len());
     for name in &entry.layers {
         let location = store.locate(name).await?;
         let (digest, size, gzip) = hash_layer(&location).await?;
-        let media_type = if gzip { manifest::DOCKER_LAYER_GZIP } else { manifest::DOCKER_LAYER_TAR };
+        let media_type = if gzip {
+            manifest::DOCKER_LAYER_GZIP
+        } else {
+            manifest::DOCKER_LAYER_TAR
+        };
         let descriptor = Descriptor::new(media_type, digest, size);
         tracing::debug!(layer = %name, digest = %descriptor.digest, size, "hashed docker-archive layer");
         layers.push(descriptor.clone());
-        LocalImage::push_blob(&mut blobs, LocalBlob { descriptor, location });
+        LocalImage::push_blob(
+            &mut blobs,
+            LocalBlob {
+                descriptor,
+                location,
+            },
+        );
     }
-    let doc = Schema2 { schema_version: 2, media_type: manifest::DOCKER_MANIFEST, config: &config, layers: &layers };
+    let doc = Schema2 {
+        schema_version: 2,
+        media_type: manifest::DOCKER_MANIFEST,
+        config: &config,
+        layers: &layers,
+    };
     let bytes = serde_json::to_vec_pretty(&doc).expect("a schema 2 manifest serialises");
-    Ok(LocalImage { manifests: vec![ManifestDoc::new(manifest::DOCKER_MANIFEST, bytes)], blobs, store })
+    Ok(LocalImage {
+        manifests: vec![ManifestDoc::new(manifest::DOCKER_MANIFEST, bytes)],
+        blobs,
+        store,
+    })
 }
 
-fn choose<'a>(path: &std::path::Path, entries: &'a [SaveEntry], reference: Option<&str>) -> Result<&'a SaveEntry, SourceError> {
+fn choose<'a>(
+    path: &std::path::Path,
+    entries: &'a [SaveEntry],
+    reference: Option<&str>,
+) -> Result<&'a SaveEntry, SourceError> {
     let names = || {
         entries
             .iter()
-            .map(|e| e.repo_tags.as_ref().and_then(|t| t.first().cloned()).unwrap_or_else(|| e.config.clone()))
+            .map(|e| {
+                e.repo_tags
+                    .as_ref()
+                    .and_then(|t| t.first().cloned())
+                    .unwrap_or_else(|| e.config.clone())
+            })
             .collect()
     };
     match reference {
         Some(r) => entries
             .iter()
-            .find(|e| e.repo_tags.iter().flatten().any(|t| t == r || t.strip_prefix("docker.io/library/") == Some(r)))
-            .ok_or_else(|| SourceError::RefNotFound { source_path: path.to_owned(), reference: r.to_owned(), available: names() }),
+            .find(|e| {
+                e.repo_tags
+                    .iter()
+                    .flatten()
+                    .any(|t| t == r || t.strip_prefix("docker.io/library/") == Some(r))
+            })
+            .ok_or_else(|| SourceError::RefNotFound {
+                source_path: path.to_owned(),
+                reference: r.to_owned(),
+                available: names(),
+            }),
         None => match entries {
             [one] => Ok(one),
-            _ => Err(SourceError::Ambiguous { source_path: path.to_owned(), scheme: "docker-archive", available: names() }),
+            _ => Err(SourceError::Ambiguous {
+                source_path: path.to_owned(),
+                scheme: "docker-archive",
+                available: names(),
+            }),
         },
     }
 }
@@ -93,7 +145,10 @@ async fn hash_layer(loc: &Location) -> Result<(Digest, u64, bool), SourceError> 
     let mut buf = vec![0u8; 256 * 1024];
     let mut head = Vec::with_capacity(2);
     loop {
-        let n = r.read(&mut buf).await.map_err(|e| SourceError::io(&loc.file, "read a layer of", e))?;
+        let n = r
+            .read(&mut buf)
+            .await
+            .map_err(|e| SourceError::io(&loc.file, "read a layer of", e))?;
         if n == 0 {
             break;
         }

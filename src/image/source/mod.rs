@@ -18,9 +18,15 @@ use store::{BlobReader, Location, Store};
 pub enum SourceRef {
     /// An OCI image layout, a directory or a tar; `reference` picks an entry of its index.json
     /// by `org.opencontainers.image.ref.name` (or by digest).
-    Oci { path: PathBuf, reference: Option<String> },
+    Oci {
+        path: PathBuf,
+        reference: Option<String>,
+    },
     /// A `docker save` archive; `reference` picks an entry by one of its RepoTags.
-    DockerArchive { path: PathBuf, reference: Option<String> },
+    DockerArchive {
+        path: PathBuf,
+        reference: Option<String>,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -28,32 +34,76 @@ pub enum SourceError {
     #[error("image source {input:?}: {reason}")]
     BadReference { input: String, reason: String },
     #[error("cannot {what} {}: {source}", path.display())]
-    Io { path: PathBuf, what: String, #[source] source: std::io::Error },
+    Io {
+        path: PathBuf,
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{} is not a valid {kind}: {reason}", source_path.display())]
-    NotASource { source_path: PathBuf, kind: &'static str, reason: String },
+    NotASource {
+        source_path: PathBuf,
+        kind: &'static str,
+        reason: String,
+    },
     #[error("{}: {reason}", source_path.display())]
-    Invalid { source_path: PathBuf, reason: String },
+    Invalid {
+        source_path: PathBuf,
+        reason: String,
+    },
     #[error("{}: cannot parse {what}: {source}", source_path.display())]
-    Json { source_path: PathBuf, what: String, #[source] source: serde_json::Error },
+    Json {
+        source_path: PathBuf,
+        what: String,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("{}: {member} is missing", source_path.display())]
-    Missing { source_path: PathBuf, member: String },
+    Missing {
+        source_path: PathBuf,
+        member: String,
+    },
     #[error("{}: no image named {reference:?} (it holds: {})", source_path.display(), list(available))]
-    RefNotFound { source_path: PathBuf, reference: String, available: Vec<String> },
+    RefNotFound {
+        source_path: PathBuf,
+        reference: String,
+        available: Vec<String>,
+    },
     #[error("{}: it holds {} images ({}); name one with {scheme}:PATH:REF", source_path.display(), available.len(), list(available))]
-    Ambiguous { source_path: PathBuf, scheme: &'static str, available: Vec<String> },
+    Ambiguous {
+        source_path: PathBuf,
+        scheme: &'static str,
+        available: Vec<String>,
+    },
     #[error("{}: {source}", source_path.display())]
-    Digest { source_path: PathBuf, #[source] source: DigestError },
+    Digest {
+        source_path: PathBuf,
+        #[source]
+        source: DigestError,
+    },
     #[error("{}: {source}", source_path.display())]
-    Corrupt { source_path: PathBuf, #[source] source: Mismatch },
+    Corrupt {
+        source_path: PathBuf,
+        #[source]
+        source: Mismatch,
+    },
 }
 
 fn list(items: &[String]) -> String {
-    if items.is_empty() { "nothing".to_owned() } else { items.join(", ") }
+    if items.is_empty() {
+        "nothing".to_owned()
+    } else {
+        items.join(", ")
+    }
 }
 
 impl SourceError {
     pub(crate) fn io(path: &Path, what: &str, source: std::io::Error) -> Self {
-        SourceError::Io { path: path.to_owned(), what: what.to_owned(), source }
+        SourceError::Io {
+            path: path.to_owned(),
+            what: what.to_owned(),
+            source,
+        }
     }
 }
 
@@ -62,10 +112,13 @@ impl SourceRef {
     /// `docker-archive:PATH[:REF]`. The last `:REF` is a reference only when it has no `/` and
     /// the whole text is not itself an existing path.
     pub fn parse(input: &str) -> Result<SourceRef, SourceError> {
-        let bad = |reason: &str| SourceError::BadReference { input: input.to_owned(), reason: reason.to_owned() };
-        let (scheme, rest) = input.split_once(':').ok_or_else(|| {
-            bad("expected oci:PATH[:REF] or docker-archive:PATH[:REF]")
-        })?;
+        let bad = |reason: &str| SourceError::BadReference {
+            input: input.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let (scheme, rest) = input
+            .split_once(':')
+            .ok_or_else(|| bad("expected oci:PATH[:REF] or docker-archive:PATH[:REF]"))?;
         let (path, reference) = split_reference(rest);
         if path.is_empty() {
             return Err(bad("the path is empty"));
@@ -74,8 +127,12 @@ impl SourceRef {
         match scheme {
             "oci" | "oci-archive" => Ok(SourceRef::Oci { path, reference }),
             "docker-archive" => Ok(SourceRef::DockerArchive { path, reference }),
-            "docker-daemon" | "ecr" => Err(bad("this source is not read from local files (not supported here)")),
-            _ => Err(bad("unknown kind: expected oci:PATH[:REF] or docker-archive:PATH[:REF]")),
+            "docker-daemon" | "ecr" => Err(bad(
+                "this source is not read from local files (not supported here)",
+            )),
+            _ => Err(bad(
+                "unknown kind: expected oci:PATH[:REF] or docker-archive:PATH[:REF]",
+            )),
         }
     }
 
@@ -136,7 +193,9 @@ pub struct LocalImage {
 impl LocalImage {
     /// The manifest that tags point at (an index for a multi-platform image).
     pub fn top(&self) -> &ManifestDoc {
-        self.manifests.last().expect("an image has at least one manifest")
+        self.manifests
+            .last()
+            .expect("an image has at least one manifest")
     }
 
     /// The directory or archive it was read from.
@@ -145,9 +204,16 @@ impl LocalImage {
     }
 
     /// Stream a blob from disk, verified against its descriptor as it is read.
-    pub async fn open_blob(&self, blob: &LocalBlob) -> Result<VerifyingReader<BlobReader>, SourceError> {
+    pub async fn open_blob(
+        &self,
+        blob: &LocalBlob,
+    ) -> Result<VerifyingReader<BlobReader>, SourceError> {
         let r = self.store.open_member(&blob.location).await?;
-        Ok(VerifyingReader::new(r, blob.descriptor.digest.clone(), blob.descriptor.size))
+        Ok(VerifyingReader::new(
+            r,
+            blob.descriptor.digest.clone(),
+            blob.descriptor.size,
+        ))
     }
 
     pub fn total_blob_bytes(&self) -> u64 {
@@ -155,7 +221,10 @@ impl LocalImage {
     }
 
     fn push_blob(blobs: &mut Vec<LocalBlob>, blob: LocalBlob) {
-        if !blobs.iter().any(|b| b.descriptor.digest == blob.descriptor.digest) {
+        if !blobs
+            .iter()
+            .any(|b| b.descriptor.digest == blob.descriptor.digest)
+        {
             blobs.push(blob);
         }
     }
@@ -163,13 +232,24 @@ impl LocalImage {
 
 /// Check small bytes read whole against their descriptor.
 fn check_bytes(store: &Store, desc: &Descriptor, bytes: &[u8]) -> Result<(), SourceError> {
-    let corrupt = |source| SourceError::Corrupt { source_path: store.path().to_owned(), source };
+    let corrupt = |source| SourceError::Corrupt {
+        source_path: store.path().to_owned(),
+        source,
+    };
     if bytes.len() as u64 != desc.size {
-        return Err(corrupt(Mismatch::Size { expected: desc.digest.clone(), size: desc.size, actual: bytes.len() as u64 }));
+        return Err(corrupt(Mismatch::Size {
+            expected: desc.digest.clone(),
+            size: desc.size,
+            actual: bytes.len() as u64,
+        }));
     }
     let actual = Digest::of(bytes);
     if actual != desc.digest {
-        return Err(corrupt(Mismatch::Digest { expected: desc.digest.clone(), actual, size: desc.size }));
+        return Err(corrupt(Mismatch::Digest {
+            expected: desc.digest.clone(),
+            actual,
+            size: desc.size,
+        }));
     }
     Ok(())
 }
@@ -180,12 +260,27 @@ mod tests {
 
     #[test]
     fn parses_source_references() {
-        let oci = |p: &str, r: Option<&str>| SourceRef::Oci { path: p.into(), reference: r.map(str::to_owned) };
+        let oci = |p: &str, r: Option<&str>| SourceRef::Oci {
+            path: p.into(),
+            reference: r.map(str::to_owned),
+        };
         let cases = [
-            ("oci:/tmp/x-no-such-layout", oci("/tmp/x-no-such-layout", None)),
-            ("oci:/tmp/x-no-such-layout:v1", oci("/tmp/x-no-such-layout", Some("v1"))),
+            (
+                "oci:/tmp/x-no-such-layout",
+                oci("/tmp/x-no-such-layout", None),
+            ),
+            (
+                "oci:/tmp/x-no-such-layout:v1",
+                oci("/tmp/x-no-such-layout", Some("v1")),
+            ),
             ("oci-archive:img.tar:latest", oci("img.tar", Some("latest"))),
-            ("docker-archive:a/b.tar", SourceRef::DockerArchive { path: "a/b.tar".into(), reference: None }),
+            (
+                "docker-archive:a/b.tar",
+                SourceRef::DockerArchive {
+                    path: "a/b.tar".into(),
+                    reference: None,
+                },
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(SourceRef::parse(input).unwrap(), want, "{input}");

@@ -34,7 +34,10 @@ pub struct Member {
 #[derive(Debug)]
 pub enum Store {
     Dir(PathBuf),
-    Tar { file: PathBuf, members: HashMap<String, Member> },
+    Tar {
+        file: PathBuf,
+        members: HashMap<String, Member>,
+    },
 }
 
 /// Manifests, index.json and configs are small; anything bigger is not what we think it is.
@@ -78,19 +81,30 @@ impl Store {
 
     /// Where member `name` (a `/`-separated path inside the layout or archive) is.
     pub async fn locate(&self, name: &str) -> Result<Location, SourceError> {
-        let missing = || SourceError::Missing { source_path: self.path().to_owned(), member: name.to_owned() };
+        let missing = || SourceError::Missing {
+            source_path: self.path().to_owned(),
+            member: name.to_owned(),
+        };
         let rel = normalize(name).ok_or_else(missing)?;
         match self {
             Store::Dir(dir) => {
                 let file = dir.join(&rel);
                 match tokio::fs::metadata(&file).await {
-                    Ok(m) if m.is_file() => Ok(Location { file, offset: 0, len: None }),
+                    Ok(m) if m.is_file() => Ok(Location {
+                        file,
+                        offset: 0,
+                        len: None,
+                    }),
                     _ => Err(missing()),
                 }
             }
             Store::Tar { file, members } => {
                 let m = members.get(&rel).ok_or_else(missing)?;
-                Ok(Location { file: file.clone(), offset: m.offset, len: Some(m.size) })
+                Ok(Location {
+                    file: file.clone(),
+                    offset: m.offset,
+                    len: Some(m.size),
+                })
             }
         }
     }
@@ -156,10 +170,18 @@ fn scan_tar(path: &Path) -> std::io::Result<HashMap<String, Member>> {
     for entry in archive.entries_with_seek()? {
         let entry = entry?;
         let name = entry.path()?.to_string_lossy().into_owned();
-        let Some(name) = normalize(&name) else { continue };
+        let Some(name) = normalize(&name) else {
+            continue;
+        };
         match entry.header().entry_type() {
             tar::EntryType::Regular | tar::EntryType::Continuous => {
-                members.insert(name, Member { offset: entry.raw_file_position(), size: entry.size() });
+                members.insert(
+                    name,
+                    Member {
+                        offset: entry.raw_file_position(),
+                        size: entry.size(),
+                    },
+                );
             }
             tar::EntryType::Symlink | tar::EntryType::Link => {
                 if let Some(target) = entry.link_name()? {
@@ -175,7 +197,10 @@ fn scan_tar(path: &Path) -> std::io::Result<HashMap<String, Member>> {
         let resolved = if hard {
             normalize(&target)
         } else {
-            let dir = Path::new(&name).parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+            let dir = Path::new(&name)
+                .parent()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
             normalize(&format!("{dir}/{target}"))
         };
         if let Some(m) = resolved.and_then(|r| members.get(&r).copied()) {
