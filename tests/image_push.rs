@@ -499,3 +499,27 @@ async fn wrong_password_is_a_clear_401_before_any_upload() {
     .unwrap_err();
     assert!(matches!(bad_tag, PushError::BadTag(_)));
 }
+
+/// Not an assertion: timing of many small blobs and a few big ones, to spot per-request stalls.
+/// `cargo test --test image_push -- --ignored --nocapture timing_probe`
+#[tokio::test]
+#[ignore]
+async fn timing_probe() {
+    let reg = Registry::start("AWS", "pw").await.unwrap();
+    let mut layout = OciLayout::create();
+    let small: Vec<usize> = vec![1000; 20];
+    let img = layout.image(&small, "amd64");
+    layout.add_entry(&img.manifest, Some("small"));
+    let big = layout.image(&[50 << 20, 50 << 20, 50 << 20], "amd64");
+    layout.add_entry(&big.manifest, Some("big"));
+    let client = client_for(&reg);
+    for r in ["small", "big"] {
+        let image = SourceRef::parse(&format!("oci:{}:{r}", layout.path().display())).unwrap().open().await.unwrap();
+        let t = std::time::Instant::now();
+        push(&image, &client, r, &tags(&[r]), &PushOptions::default()).await.unwrap();
+        eprintln!("{r}: cold push {:?}", t.elapsed());
+        let t = std::time::Instant::now();
+        push(&image, &client, r, &tags(&[r]), &PushOptions::default()).await.unwrap();
+        eprintln!("{r}: re-push {:?}", t.elapsed());
+    }
+}

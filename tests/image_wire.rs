@@ -32,6 +32,18 @@ impl Head {
     }
 }
 
+#[derive(Clone)]
+enum Mode {
+    /// Pass everything through.
+    Plain,
+    /// Answer every PATCH with `201 Created` itself and drop its body, as ECR does.
+    PatchCreated,
+    /// Play a token-auth registry: without `Authorization: Bearer <token>` answer 401 with a
+    /// Bearer challenge whose realm is this relay's `/token`, which hands out the token to
+    /// callers presenting Basic `user:password`.
+    Bearer { token: String, basic: String },
+}
+
 struct Relay {
     endpoint: String,
     heads: Arc<Mutex<Vec<Head>>>,
@@ -45,18 +57,18 @@ impl Drop for Relay {
 }
 
 impl Relay {
-    /// Relay to `upstream` (`127.0.0.1:PORT`); with `patch_created`, answer every PATCH with
-    /// `201 Created` itself and drop its body, as ECR does to all but the first chunk.
-    async fn start(upstream: &str, patch_created: bool) -> Relay {
+    /// Relay to `upstream` (`127.0.0.1:PORT`), changing what `mode` says.
+    async fn start(upstream: &str, mode: Mode) -> Relay {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let heads = Arc::new(Mutex::new(Vec::new()));
-        let (upstream, log) = (upstream.to_owned(), heads.clone());
+        let (upstream, log, me) = (upstream.to_owned(), heads.clone(), endpoint.clone());
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let (upstream, log) = (upstream.clone(), log.clone());
+                let (upstream, log, mode, me) =
+                    (upstream.clone(), log.clone(), mode.clone(), me.clone());
                 tokio::spawn(async move {
-                    let _ = relay(client, &upstream, log, patch_created).await;
+                    let _ = relay(client, &upstream, log, &mode, &me).await;
                 });
             }
         });
@@ -76,7 +88,8 @@ async fn relay(
     client: TcpStream,
     upstream: &str,
     log: Arc<Mutex<Vec<Head>>>,
-    patch_created: bool,
+    mode: &Mode,
+    me: &str,
 ) -> std::io::Result<()> {
     let server = TcpStream::connect(upstream).await?;
     let (cr, cw) = client.into_split();
@@ -128,17 +141,55 @@ async fn relay(
             .header("content-length")
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
-        if patch_created && head.method == "PATCH" {
+        if let Some(answer) = intercept(mode, &head, me) {
             tokio::io::copy(&mut (&mut cr).take(len), &mut tokio::io::sink()).await?;
-            let answer = format!(
-                "HTTP/1.1 201 Created\r\nLocation: {}\r\nContent-Length: 0\r\n\r\n",
-                head.path
-            );
             cw.lock().await.write_all(answer.as_bytes()).await?;
             continue;
         }
         sw.write_all(&raw).await?;
         tokio::io::copy(&mut (&mut cr).take(len), &mut sw).await?;
+    }
+}
+
+/// The answer the relay gives itself, if any.
+fn intercept(mode: &Mode, head: &Head, me: &str) -> Option<String> {
+    match mode {
+        Mode::Plain => None,
+        Mode::PatchCreated if head.method == "PATCH" => Some(format!(
+            "HTTP/1.1 201 Created\r\nLocation: {}\r\nContent-Length: 0\r\n\r\n",
+            head.path
+        )),
+        Mode::PatchCreated => None,
+        Mode::Bearer { token, basic } => {
+            let auth = head.header("authorization").unwrap_or_default();
+            if head.path.starts_with("/token") {
+                let (status, body) = if auth == basic {
+                    (
+                        "200 OK",
+                        format!(r#"{{"token":"{token}","expires_in":300}}"#),
+                    )
+                } else {
+                    (
+                        "401 Unauthorized",
+                        r#"{"details":"bad credentials"}"#.to_owned(),
+                    )
+                };
+                return Some(format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                ));
+            }
+            if auth == format!("Bearer {token}") {
+                return None;
+            }
+            let body =
+                r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#;
+            Some(format!(
+                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"{me}/token\",service=\"relay\"\r\n\
+                 Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ))
+        }
     }
 }
 
@@ -154,7 +205,7 @@ fn blob_puts(heads: &[Head]) -> Vec<Head> {
 async fn monolithic_upload_is_one_put_with_a_content_length() {
     init_logs();
     let reg = Registry::start("AWS", "pw").await.unwrap();
-    let relay = Relay::start(reg.host(), false).await;
+    let relay = Relay::start(reg.host(), Mode::Plain).await;
     let mut layout = OciLayout::create();
     let img = layout.image(&[3 * 1024 * 1024 + 5, 10], "amd64");
     layout.add_entry(&img.manifest, None);
@@ -211,7 +262,7 @@ async fn monolithic_upload_is_one_put_with_a_content_length() {
 async fn chunked_upload_falls_back_when_a_patch_is_answered_201() {
     init_logs();
     let reg = Registry::start_anonymous().await.unwrap();
-    let relay = Relay::start(reg.host(), true).await;
+    let relay = Relay::start(reg.host(), Mode::PatchCreated).await;
     let mut layout = OciLayout::create();
     let img = layout.image(&[500_000, 70_000], "amd64");
     layout.add_entry(&img.manifest, None);
@@ -262,4 +313,80 @@ async fn chunked_upload_falls_back_when_a_patch_is_answered_201() {
         fetch_manifest(&reg, "ecrish", "t").await.2,
         img.manifest_bytes
     );
+}
+
+#[tokio::test]
+async fn bearer_token_flow() {
+    init_logs();
+    let reg = Registry::start_anonymous().await.unwrap();
+    let creds = oidc_ecs_deploy::image::Credentials::new("AWS", "pw");
+    let mode = Mode::Bearer {
+        token: "tok-123".into(),
+        basic: creds.basic_header(),
+    };
+    let relay = Relay::start(reg.host(), mode).await;
+    let mut layout = OciLayout::create();
+    let img = layout.image(&[40_000], "amd64");
+    layout.add_entry(&img.manifest, None);
+    let image = SourceRef::parse(&format!("oci:{}", layout.path().display()))
+        .unwrap()
+        .open()
+        .await
+        .unwrap();
+
+    let client = oidc_ecs_deploy::image::RegistryClient::new(&relay.endpoint, Some(creds)).unwrap();
+    let opts = PushOptions {
+        mount_from: vec!["base".into()],
+        ..PushOptions::default()
+    };
+    push(&image, &client, "team/app", &["v1".into()], &opts)
+        .await
+        .unwrap();
+    assert_eq!(
+        fetch_manifest(&reg, "team/app", "v1").await.2,
+        img.manifest_bytes
+    );
+
+    let heads = relay.heads();
+    let token_req = heads
+        .iter()
+        .find(|h| h.path.starts_with("/token"))
+        .expect("a token request");
+    assert!(token_req.path.contains("service=relay"), "{token_req:?}");
+    assert!(
+        token_req
+            .path
+            .contains("scope=repository%3Ateam%2Fapp%3Apull%2Cpush"),
+        "{token_req:?}"
+    );
+    assert!(
+        token_req.path.contains("scope=repository%3Abase%3Apull"),
+        "{token_req:?}"
+    );
+    let after_login: Vec<&Head> = heads
+        .iter()
+        .skip_while(|h| !h.path.starts_with("/token"))
+        .skip(1)
+        .collect();
+    assert!(!after_login.is_empty());
+    assert!(
+        after_login
+            .iter()
+            .all(|h| h.header("authorization") == Some("Bearer tok-123")),
+        "{after_login:?}"
+    );
+
+    let wrong = oidc_ecs_deploy::image::Credentials::new("AWS", "nope");
+    let client = oidc_ecs_deploy::image::RegistryClient::new(&relay.endpoint, Some(wrong)).unwrap();
+    let err = push(
+        &image,
+        &client,
+        "team/app",
+        &["v1".into()],
+        &PushOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    eprintln!("bearer 401: {err}");
+    assert!(err.to_string().contains("401 Unauthorized"), "{err}");
 }
