@@ -235,6 +235,7 @@ impl RegistryClient {
         service: Option<&str>,
         scopes: &[String],
     ) -> Result<Secret, RegistryError> {
+        let what = &format!("{what}: token request to {realm}");
         let mut url = Url::parse(realm)
             .map_err(|e| self.protocol(what, format!("bad token realm {realm:?}: {e}")))?;
         {
