@@ -42,6 +42,12 @@ enum Mode {
     /// Bearer challenge whose realm is this relay's `/token`, which hands out the token to
     /// callers presenting Basic `user:password`.
     Bearer { token: String, basic: String },
+    /// Answer the first `count` requests with this method and status with an error of its own.
+    Fail {
+        method: &'static str,
+        status: u16,
+        count: Arc<std::sync::atomic::AtomicUsize>,
+    },
 }
 
 struct Relay {
@@ -160,6 +166,26 @@ fn intercept(mode: &Mode, head: &Head, me: &str) -> Option<String> {
             head.path
         )),
         Mode::PatchCreated => None,
+        Mode::Fail {
+            method,
+            status,
+            count,
+        } => {
+            use std::sync::atomic::Ordering;
+            let take = head.method == *method
+                && count
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok();
+            take.then(|| {
+                let body = format!(
+                    r#"{{"errors":[{{"code":"UNKNOWN","message":"injected {status}"}}]}}"#
+                );
+                format!(
+                    "HTTP/1.1 {status} Injected\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                )
+            })
+        }
         Mode::Bearer { token, basic } => {
             let auth = head.header("authorization").unwrap_or_default();
             if head.path.starts_with("/token") {
@@ -389,4 +415,80 @@ async fn bearer_token_flow() {
     .unwrap_err();
     eprintln!("bearer 401: {err}");
     assert!(err.to_string().contains("401 Unauthorized"), "{err}");
+}
+
+fn fail(method: &'static str, status: u16, count: usize) -> Mode {
+    Mode::Fail {
+        method,
+        status,
+        count: Arc::new(count.into()),
+    }
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_and_fatal_ones_are_not() {
+    init_logs();
+    let reg = Registry::start_anonymous().await.unwrap();
+    let mut layout = OciLayout::create();
+    let img = layout.image(&[80_000], "amd64");
+    layout.add_entry(&img.manifest, None);
+    let image = SourceRef::parse(&format!("oci:{}", layout.path().display()))
+        .unwrap()
+        .open()
+        .await
+        .unwrap();
+    let retry = oidc_ecs_deploy::image::RetryPolicy {
+        attempts: 3,
+        first_delay: std::time::Duration::from_millis(10),
+    };
+    let opts = PushOptions {
+        concurrency: 1,
+        retry,
+        ..PushOptions::default()
+    };
+
+    // Two 503s on blob/manifest PUTs: retried, and the push lands.
+    let relay = Relay::start(reg.host(), fail("PUT", 503, 2)).await;
+    let client = oidc_ecs_deploy::image::RegistryClient::new(&relay.endpoint, None).unwrap();
+    push(&image, &client, "retry", &["t".into()], &opts)
+        .await
+        .unwrap();
+    assert_eq!(
+        fetch_manifest(&reg, "retry", "t").await.2,
+        img.manifest_bytes
+    );
+
+    // A 400 is final at once; endless 503s give up after the budget, naming the count.
+    let relay = Relay::start(reg.host(), fail("POST", 400, 100)).await;
+    let client = oidc_ecs_deploy::image::RegistryClient::new(&relay.endpoint, None).unwrap();
+    let err = push(&image, &client, "fatal", &["t".into()], &opts)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("answered 400 (UNKNOWN: injected 400)"),
+        "{err}"
+    );
+    assert_eq!(
+        relay.heads().iter().filter(|h| h.method == "POST").count(),
+        1
+    );
+
+    let relay = Relay::start(reg.host(), fail("POST", 503, 100)).await;
+    let client = oidc_ecs_deploy::image::RegistryClient::new(&relay.endpoint, None).unwrap();
+    let err = push(&image, &client, "flaky", &["t".into()], &opts)
+        .await
+        .unwrap_err();
+    let chain = format!(
+        "{err}: {}",
+        std::error::Error::source(&err)
+            .map(|s| s.to_string())
+            .unwrap_or_default()
+    );
+    eprintln!("gave up: {chain}");
+    assert!(
+        chain.contains("gave up after 3 attempts") && chain.contains("503"),
+        "{chain}"
+    );
+    assert_eq!(fetch_manifest(&reg, "flaky", "t").await.0, 404);
 }

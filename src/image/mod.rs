@@ -16,6 +16,7 @@ pub mod manifest;
 pub mod push;
 pub mod registry;
 pub mod registry_error;
+pub mod retry;
 pub mod source;
 mod upload;
 
@@ -28,5 +29,6 @@ pub use push::{
 };
 pub use registry::{RegistryClient, UploadMode};
 pub use registry_error::{ErrorBody, RegistryError};
+pub use retry::RetryPolicy;
 pub use source::{LocalBlob, LocalImage, SourceError, SourceRef};
 pub use upload::Mount;

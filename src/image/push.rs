@@ -10,6 +10,7 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use super::digest::Digest;
 use super::registry::{RegistryClient, UploadMode};
 use super::registry_error::RegistryError;
+use super::retry::{RetryPolicy, with_retries};
 use super::source::{LocalBlob, LocalImage, SourceError};
 use super::upload::Mount;
 
@@ -19,6 +20,8 @@ pub struct PushOptions {
     pub concurrency: usize,
     /// Repositories of the same registry that may already hold our blobs (tried in order).
     pub mount_from: Vec<String>,
+    /// Retries of transient failures, per blob and per manifest.
+    pub retry: RetryPolicy,
 }
 
 impl Default for PushOptions {
@@ -26,6 +29,7 @@ impl Default for PushOptions {
         PushOptions {
             concurrency: 3,
             mount_from: Vec::new(),
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -119,6 +123,15 @@ pub enum PushError {
         #[source]
         source: super::digest::Mismatch,
     },
+    /// Transient failures went on past the retry budget; the last one is the source.
+    #[error("{what}: gave up after {attempts} attempts over {:.1} s", elapsed.as_secs_f64())]
+    GaveUp {
+        what: String,
+        attempts: u32,
+        elapsed: Duration,
+        #[source]
+        last: Box<PushError>,
+    },
     #[error(transparent)]
     Source(#[from] SourceError),
     #[error(transparent)]
@@ -168,16 +181,23 @@ pub async fn push(
         .filter(|r| r.as_str() != repo)
         .cloned()
         .collect();
-    client.login(repo, &mount_from).await?;
+    let login = format!("log in to {}", client.host());
+    with_retries(&login, opts.retry, || async {
+        Ok(client.login(repo, &mount_from).await?)
+    })
+    .await?;
 
     let started = Instant::now();
     let mut blobs: Vec<(usize, BlobReport)> = stream::iter(image.blobs.iter().enumerate())
         .map(|(i, blob)| {
             let mount_from = &mount_from;
             async move {
-                push_blob(image, client, repo, blob, mount_from)
-                    .await
-                    .map(|r| (i, r))
+                let what = format!("push blob {} to {repo}", blob.descriptor.digest);
+                with_retries(&what, opts.retry, || {
+                    push_blob(image, client, repo, blob, mount_from)
+                })
+                .await
+                .map(|r| (i, r))
             }
         })
         .buffer_unordered(opts.concurrency.max(1))
@@ -189,7 +209,8 @@ pub async fn push(
     let top = image.top();
     let mut manifests = Vec::new();
     for doc in &image.manifests[..image.manifests.len() - 1] {
-        manifests.push(push_manifest(client, repo, &doc.digest.to_string(), doc).await?);
+        let reference = doc.digest.to_string();
+        manifests.push(push_manifest(client, repo, &reference, doc, opts).await?);
     }
     let top_refs: Vec<String> = if tags.is_empty() {
         vec![top.digest.to_string()]
@@ -197,7 +218,7 @@ pub async fn push(
         tags.to_vec()
     };
     for reference in &top_refs {
-        manifests.push(push_manifest(client, repo, reference, top).await?);
+        manifests.push(push_manifest(client, repo, reference, top, opts).await?);
     }
     let report = PushReport {
         registry: client.host().to_owned(),
@@ -316,6 +337,20 @@ async fn push_blob(
 }
 
 async fn push_manifest(
+    client: &RegistryClient,
+    repo: &str,
+    reference: &str,
+    doc: &super::manifest::ManifestDoc,
+    opts: &PushOptions,
+) -> Result<ManifestReport, PushError> {
+    let what = format!("push manifest {} as {repo}:{reference}", doc.digest);
+    with_retries(&what, opts.retry, || {
+        push_manifest_once(client, repo, reference, doc)
+    })
+    .await
+}
+
+async fn push_manifest_once(
     client: &RegistryClient,
     repo: &str,
     reference: &str,

@@ -1,0 +1,178 @@
+//! Which push failures deserve another attempt, and the bounded loop that makes them. A blob
+//! is retried as a whole (HEAD, mount, upload from a freshly opened source), so a half-sent
+//! body is never resumed; a manifest PUT is idempotent and is retried the same way.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use super::push::PushError;
+use super::registry_error::RegistryError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    Transient,
+    Fatal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (1 = no retries).
+    pub attempts: u32,
+    /// Wait before the second attempt; doubled for each further one.
+    pub first_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 4,
+            first_delay: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Transient or fatal, one case per kind of failure.
+pub fn classify(e: &PushError) -> Retry {
+    let PushError::Registry(e) = e else {
+        // Bad names, unreadable or corrupt sources: the same input fails the same way.
+        return Retry::Fatal;
+    };
+    match e {
+        // Connection refused or reset, timeouts, a body cut off mid-stream: the network or a
+        // registry restarting. A request that could not even be built is our bug.
+        RegistryError::Http { source, .. } => {
+            if source.is_builder() {
+                Retry::Fatal
+            } else {
+                Retry::Transient
+            }
+        }
+        RegistryError::Status { status, .. } => match status {
+            // Throttling (ECR's TOO_MANY_REQUESTS), request timeout, and the 5xx a registry or
+            // its storage answers while overloaded or failing over.
+            408 | 429 | 500 | 502 | 503 | 504 => Retry::Transient,
+            // Denied, invalid, unknown, tag immutable: asking again gets the same answer.
+            _ => Retry::Fatal,
+        },
+        // Wrong credentials do not get better; an expired token needs a new login, not a retry.
+        RegistryError::Unauthorized { .. } => Retry::Fatal,
+        // The registry broke the protocol, or our source did not match its descriptor.
+        RegistryError::Protocol { .. }
+        | RegistryError::Corrupt { .. }
+        | RegistryError::Read { .. }
+        | RegistryError::Endpoint { .. } => Retry::Fatal,
+        // Handled by falling back to a monolithic upload before it gets here.
+        RegistryError::ChunkedUnsupported { .. } => Retry::Fatal,
+    }
+}
+
+/// Run `op` until it succeeds, fails fatally, or `policy.attempts` are spent; the final error
+/// says how many attempts over how long.
+pub async fn with_retries<T, F, Fut>(
+    what: &str,
+    policy: RetryPolicy,
+    mut op: F,
+) -> Result<T, PushError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, PushError>>,
+{
+    let started = Instant::now();
+    let mut delay = policy.first_delay;
+    let mut attempt = 1;
+    loop {
+        match op().await {
+            Ok(v) => return Ok(v),
+            Err(e) if attempt < policy.attempts.max(1) && classify(&e) == Retry::Transient => {
+                tracing::warn!(
+                    "{what}: attempt {attempt} failed, retrying in {:.1} s: {e}",
+                    delay.as_secs_f64()
+                );
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+                attempt += 1;
+            }
+            Err(e) if attempt > 1 => {
+                return Err(PushError::GaveUp {
+                    what: what.to_owned(),
+                    attempts: attempt,
+                    elapsed: started.elapsed(),
+                    last: Box::new(e),
+                });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::registry_error::ErrorBody;
+
+    fn status(code: u16) -> PushError {
+        PushError::Registry(RegistryError::Status {
+            what: "x".into(),
+            registry: "r".into(),
+            status: code,
+            body: ErrorBody::default(),
+        })
+    }
+
+    #[test]
+    fn classifies_statuses() {
+        let cases = [
+            (429, Retry::Transient),
+            (503, Retry::Transient),
+            (500, Retry::Transient),
+            (400, Retry::Fatal),
+            (403, Retry::Fatal),
+            (404, Retry::Fatal),
+        ];
+        for (code, want) in cases {
+            assert_eq!(classify(&status(code)), want, "{code}");
+        }
+        assert_eq!(classify(&PushError::BadTag("x".into())), Retry::Fatal);
+    }
+
+    #[tokio::test]
+    async fn retries_transient_then_reports_attempts() {
+        let policy = RetryPolicy {
+            attempts: 3,
+            first_delay: Duration::from_millis(1),
+        };
+        let mut calls = 0;
+        let err = with_retries("op", policy, || {
+            calls += 1;
+            async { Err::<(), _>(status(503)) }
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(calls, 3);
+        assert!(
+            err.to_string()
+                .starts_with("op: gave up after 3 attempts over"),
+            "{err}"
+        );
+
+        let mut calls = 0;
+        let err = with_retries("op", policy, || {
+            calls += 1;
+            async { Err::<(), _>(status(400)) }
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(calls, 1, "fatal errors are not retried");
+        assert!(matches!(err, PushError::Registry(_)));
+
+        let mut calls = 0;
+        let ok = with_retries("op", policy, || {
+            calls += 1;
+            let c = calls;
+            async move { if c < 2 { Err(status(502)) } else { Ok(c) } }
+        })
+        .await
+        .unwrap();
+        assert_eq!(ok, 2);
+    }
+}
