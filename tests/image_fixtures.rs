@@ -248,3 +248,39 @@ pub async fn fetch_blob(reg: &testbed::Registry, repo: &str, digest: &Digest) ->
     let resp = rb.send().await.unwrap();
     (resp.status().as_u16(), resp.bytes().await.unwrap().to_vec())
 }
+
+/// A Docker 25+ `docker save` archive: the same manifest.json, but every file is a blob under
+/// `blobs/sha256/`, next to an OCI layout (oci-layout, index.json, an OCI manifest) naming the
+/// same blobs. Returns the path, the layer bytes, and the OCI manifest's bytes.
+pub fn docker_archive_with_oci_index(
+    out_dir: &Path,
+    repo_tag: &str,
+    layer_sizes: &[usize],
+) -> (PathBuf, Vec<Vec<u8>>, Vec<u8>) {
+    let layout = OciLayout::create();
+    let layers: Vec<Vec<u8>> = layer_sizes.iter().map(|n| random_bytes(*n)).collect();
+    let descs: Vec<Descriptor> = layers
+        .iter()
+        .map(|l| layout.write_blob(manifest::OCI_LAYER_TAR, l))
+        .collect();
+    let mut layout = layout;
+    let img = layout.image_with_layers(descs.clone(), "amd64");
+    let tag = repo_tag.rsplit_once(':').map_or("latest", |(_, t)| t);
+    layout.add_entry(&img.manifest, Some(tag));
+    let name = |d: &Descriptor| format!("blobs/sha256/{}", d.digest.hex());
+    let manifest_json = json!([{
+        "Config": name(&img.config),
+        "RepoTags": [repo_tag],
+        "Layers": descs.iter().map(name).collect::<Vec<_>>(),
+    }]);
+    std::fs::write(
+        layout.path().join("manifest.json"),
+        serde_json::to_vec(&manifest_json).unwrap(),
+    )
+    .unwrap();
+    let path = out_dir.join("docker-save-oci.tar");
+    let mut b = tar::Builder::new(std::fs::File::create(&path).unwrap());
+    b.append_dir_all(".", layout.path()).unwrap();
+    b.into_inner().unwrap();
+    (path, layers, img.manifest_bytes)
+}

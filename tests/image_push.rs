@@ -429,6 +429,22 @@ async fn mount_from_a_sibling_repository() {
         report.blobs
     );
     assert_eq!(fetch_manifest(&reg, "app", "a").await.2, img.manifest_bytes);
+
+    // A source repository without the blobs: the registry opens an upload session instead
+    // (202), and the blob is uploaded into it.
+    let opts = PushOptions {
+        mount_from: vec!["nothing-here".into()],
+        ..PushOptions::default()
+    };
+    let report = push(&image, &client, "third", &tags(&["c"]), &opts)
+        .await
+        .unwrap();
+    assert_eq!(report.count(uploaded), 3, "{:?}", report.blobs);
+    assert_eq!(report.image_uris(), vec![format!("{}/third:c", reg.host())]);
+    assert_eq!(
+        fetch_manifest(&reg, "third", "c").await.2,
+        img.manifest_bytes
+    );
 }
 
 #[tokio::test]
@@ -514,12 +530,77 @@ async fn timing_probe() {
     layout.add_entry(&big.manifest, Some("big"));
     let client = client_for(&reg);
     for r in ["small", "big"] {
-        let image = SourceRef::parse(&format!("oci:{}:{r}", layout.path().display())).unwrap().open().await.unwrap();
+        let image = SourceRef::parse(&format!("oci:{}:{r}", layout.path().display()))
+            .unwrap()
+            .open()
+            .await
+            .unwrap();
         let t = std::time::Instant::now();
-        push(&image, &client, r, &tags(&[r]), &PushOptions::default()).await.unwrap();
+        push(&image, &client, r, &tags(&[r]), &PushOptions::default())
+            .await
+            .unwrap();
         eprintln!("{r}: cold push {:?}", t.elapsed());
         let t = std::time::Instant::now();
-        push(&image, &client, r, &tags(&[r]), &PushOptions::default()).await.unwrap();
+        push(&image, &client, r, &tags(&[r]), &PushOptions::default())
+            .await
+            .unwrap();
         eprintln!("{r}: re-push {:?}", t.elapsed());
     }
+}
+
+#[tokio::test]
+async fn docker_archive_with_an_oci_index_inside() {
+    init_logs();
+    let reg = Registry::start_anonymous().await.unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let (path, layers, oci_manifest) =
+        docker_archive_with_oci_index(out.path(), "web:2.0", &[90_000, 1_000]);
+    let client = client_for(&reg);
+
+    // As a docker archive: manifest.json, converted to schema 2 with uncompressed layers.
+    let image = SourceRef::parse(&format!("docker-archive:{}", path.display()))
+        .unwrap()
+        .open()
+        .await
+        .unwrap();
+    let report = push(
+        &image,
+        &client,
+        "web",
+        &tags(&["docker"]),
+        &PushOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.media_type, manifest::DOCKER_MANIFEST);
+    let (_, ct, bytes) = fetch_manifest(&reg, "web", "docker").await;
+    assert_eq!(ct, manifest::DOCKER_MANIFEST);
+    let m: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    for (l, want) in m["layers"].as_array().unwrap().iter().zip(&layers) {
+        assert_eq!(l["mediaType"], manifest::DOCKER_LAYER_TAR);
+        assert_eq!(l["digest"], Digest::of(want).to_string());
+    }
+
+    // The same file as an OCI layout: its own manifest, byte for byte; the blobs are there.
+    let image = SourceRef::parse(&format!("oci:{}:2.0", path.display()))
+        .unwrap()
+        .open()
+        .await
+        .unwrap();
+    let report = push(
+        &image,
+        &client,
+        "web",
+        &tags(&["oci"]),
+        &PushOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.manifest_digest, Digest::of(&oci_manifest));
+    assert_eq!(
+        report.uploaded_bytes(),
+        0,
+        "the same config and layers as the docker-archive push"
+    );
+    assert_eq!(fetch_manifest(&reg, "web", "oci").await.2, oci_manifest);
 }

@@ -42,6 +42,9 @@ pub fn is_manifest(media_type: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Descriptor {
+    /// Required by the spec, but an index.json entry without it is read (the type is then
+    /// taken from the manifest's own `mediaType` or its shape).
+    #[serde(default)]
     pub media_type: String,
     pub digest: Digest,
     pub size: u64,

@@ -97,6 +97,14 @@ impl PushReport {
         self.blobs.iter().filter(|b| pred(&b.outcome)).count()
     }
 
+    /// `registry/repo:tag` for each tag (the `image-uri` output).
+    pub fn image_uris(&self) -> Vec<String> {
+        self.tags
+            .iter()
+            .map(|t| format!("{}/{}:{t}", self.registry, self.repository))
+            .collect()
+    }
+
     /// `registry/repo@sha256:...`, the pinned form a task definition uses.
     pub fn pinned_reference(&self) -> String {
         format!(
