@@ -604,3 +604,64 @@ async fn docker_archive_with_an_oci_index_inside() {
     );
     assert_eq!(fetch_manifest(&reg, "web", "oci").await.2, oci_manifest);
 }
+
+/// Not an assertion: peak RSS of this process pushing one big layer written in 1 MiB pieces
+/// (never whole in memory), to see that the push streams.
+/// `cargo test --test image_push -- --ignored --nocapture memory_probe`
+#[tokio::test]
+#[ignore]
+async fn memory_probe() {
+    use std::io::Write;
+    let size_mib: usize = std::env::var("PROBE_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
+    let reg = Registry::start_anonymous().await.unwrap();
+    let mut layout = OciLayout::create();
+    let tmp = layout.path().join("big.tmp");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp).unwrap());
+    let mut hasher = oidc_ecs_deploy::image::digest::Hasher::new();
+    let chunk = random_bytes(1 << 20);
+    for i in 0..size_mib {
+        let mut c = chunk.clone();
+        c[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        hasher.update(&c);
+        f.write_all(&c).unwrap();
+    }
+    drop(f);
+    let (digest, size) = hasher.finish();
+    std::fs::rename(&tmp, layout.blob_path(&digest)).unwrap();
+    let layer = oidc_ecs_deploy::image::Descriptor::new(manifest::OCI_LAYER_TAR, digest, size);
+    let img = layout.image_with_layers(vec![layer], "amd64");
+    layout.add_entry(&img.manifest, None);
+    let before = vm_hwm();
+    let image = SourceRef::parse(&format!("oci:{}", layout.path().display()))
+        .unwrap()
+        .open()
+        .await
+        .unwrap();
+    let t = std::time::Instant::now();
+    push(
+        &image,
+        &client_for(&reg),
+        "big",
+        &tags(&["t"]),
+        &PushOptions::default(),
+    )
+    .await
+    .unwrap();
+    eprintln!(
+        "pushed {size_mib} MiB in {:?}; VmHWM before {before}, after {}",
+        t.elapsed(),
+        vm_hwm()
+    );
+}
+
+fn vm_hwm() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmHWM"))
+        .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
