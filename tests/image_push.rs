@@ -665,3 +665,39 @@ fn vm_hwm() -> String {
         .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()
 }
+
+#[tokio::test]
+async fn retag_moves_no_blob_and_keeps_the_digest() {
+    init_logs();
+    let reg = Registry::start("AWS", "pw").await.unwrap();
+    let mut layout = OciLayout::create();
+    let amd = layout.image(&[1000], "amd64");
+    let arm = layout.image(&[1000], "arm64");
+    let (index, index_bytes) = layout.index(&[&amd, &arm]);
+    layout.add_entry(&index, None);
+    let image = SourceRef::parse(&format!("oci:{}", layout.path().display()))
+        .unwrap()
+        .open()
+        .await
+        .unwrap();
+    let client = client_for(&reg);
+    let opts = PushOptions::default();
+    push(&image, &client, "promo", &tags(&["abc123"]), &opts)
+        .await
+        .unwrap();
+
+    let digest = oidc_ecs_deploy::image::retag(&client, "promo", "abc123", "prod", &opts)
+        .await
+        .unwrap();
+    assert_eq!(digest, index.digest);
+    let (_, ct, bytes) = fetch_manifest(&reg, "promo", "prod").await;
+    assert_eq!((ct.as_str(), bytes), (manifest::OCI_INDEX, index_bytes));
+
+    let err = oidc_ecs_deploy::image::retag(&client, "promo", "missing", "prod", &opts)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "promo:missing does not exist in the registry"
+    );
+}

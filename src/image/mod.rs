@@ -25,7 +25,7 @@ pub use digest::{Digest, DigestError, Mismatch, VerifyingReader};
 pub use manifest::{Descriptor, ManifestDoc};
 pub use push::{
     BlobOutcome, BlobReport, ManifestOutcome, ManifestReport, PushError, PushOptions, PushReport,
-    push,
+    push, retag,
 };
 pub use registry::{RegistryClient, UploadMode};
 pub use registry_error::{ErrorBody, RegistryError};

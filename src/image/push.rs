@@ -140,6 +140,8 @@ pub enum PushError {
         #[source]
         last: Box<PushError>,
     },
+    #[error("{repo}:{reference} does not exist in the registry")]
+    NotFound { repo: String, reference: String },
     #[error(transparent)]
     Source(#[from] SourceError),
     #[error(transparent)]
@@ -384,6 +386,41 @@ async fn push_manifest_once(
         reference: reference.to_owned(),
         outcome,
     })
+}
+
+/// Point `tag` at the manifest `from` (a tag or digest) already names in `repo`, moving no
+/// blob: the exact manifest bytes are read back and put under the new tag, so the digest is
+/// unchanged (what `ecr:TAG` promotion needs, over the registry API). Returns that digest.
+pub async fn retag(
+    client: &RegistryClient,
+    repo: &str,
+    from: &str,
+    tag: &str,
+    opts: &PushOptions,
+) -> Result<Digest, PushError> {
+    if !valid_repository(repo) {
+        return Err(PushError::BadRepository(repo.to_owned()));
+    }
+    if !valid_tag(tag) {
+        return Err(PushError::BadTag(tag.to_owned()));
+    }
+    let login = format!("log in to {}", client.host());
+    with_retries(&login, opts.retry, || async {
+        Ok(client.login(repo, &[]).await?)
+    })
+    .await?;
+    let what = format!("read {repo}:{from}");
+    let (media_type, bytes) = with_retries(&what, opts.retry, || async {
+        Ok(client.get_manifest(repo, from).await?)
+    })
+    .await?
+    .ok_or_else(|| PushError::NotFound {
+        repo: repo.to_owned(),
+        reference: from.to_owned(),
+    })?;
+    let doc = super::manifest::ManifestDoc::new(media_type, bytes);
+    push_manifest(client, repo, tag, &doc, opts).await?;
+    Ok(doc.digest)
 }
 
 fn mib(bytes: u64) -> String {
