@@ -41,7 +41,13 @@ enum Mode {
     /// Play a token-auth registry: without `Authorization: Bearer <token>` answer 401 with a
     /// Bearer challenge whose realm is this relay's `/token`, which hands out the token to
     /// callers presenting Basic `user:password`.
-    Bearer { token: String, basic: String },
+    /// The token changes after `uses` authorized requests (it "expires"); the old one is
+    /// then refused like a missing one.
+    Bearer {
+        token: Arc<Mutex<String>>,
+        basic: String,
+        uses: Arc<std::sync::atomic::AtomicUsize>,
+    },
     /// Answer the first `count` requests with this method and status with an error of its own.
     Fail {
         method: &'static str,
@@ -186,8 +192,10 @@ fn intercept(mode: &Mode, head: &Head, me: &str) -> Option<String> {
                 )
             })
         }
-        Mode::Bearer { token, basic } => {
+        Mode::Bearer { token, basic, uses } => {
             let auth = head.header("authorization").unwrap_or_default();
+            let current = token.lock().unwrap().clone();
+            let token = &current;
             if head.path.starts_with("/token") {
                 let (status, body) = if auth == basic {
                     (
@@ -206,6 +214,10 @@ fn intercept(mode: &Mode, head: &Head, me: &str) -> Option<String> {
                 ));
             }
             if auth == format!("Bearer {token}") {
+                use std::sync::atomic::Ordering;
+                if uses.fetch_sub(1, Ordering::SeqCst) == 1 {
+                    *token_cell(mode).lock().unwrap() = format!("{token}-next");
+                }
                 return None;
             }
             let body =
@@ -216,6 +228,21 @@ fn intercept(mode: &Mode, head: &Head, me: &str) -> Option<String> {
                 body.len()
             ))
         }
+    }
+}
+
+fn bearer(token: &str, creds: &oidc_ecs_deploy::image::Credentials, uses: usize) -> Mode {
+    Mode::Bearer {
+        token: Arc::new(Mutex::new(token.to_owned())),
+        basic: creds.basic_header(),
+        uses: Arc::new(uses.into()),
+    }
+}
+
+fn token_cell(mode: &Mode) -> &Arc<Mutex<String>> {
+    match mode {
+        Mode::Bearer { token, .. } => token,
+        _ => unreachable!("only the Bearer mode has a token"),
     }
 }
 
@@ -346,10 +373,7 @@ async fn bearer_token_flow() {
     init_logs();
     let reg = Registry::start_anonymous().await.unwrap();
     let creds = oidc_ecs_deploy::image::Credentials::new("AWS", "pw");
-    let mode = Mode::Bearer {
-        token: "tok-123".into(),
-        basic: creds.basic_header(),
-    };
+    let mode = bearer("tok-123", &creds, 1_000_000);
     let relay = Relay::start(reg.host(), mode).await;
     let mut layout = OciLayout::create();
     let img = layout.image(&[40_000], "amd64");
@@ -491,4 +515,44 @@ async fn transient_failures_are_retried_and_fatal_ones_are_not() {
         "{chain}"
     );
     assert_eq!(fetch_manifest(&reg, "flaky", "t").await.0, 404);
+}
+
+#[tokio::test]
+async fn an_expired_bearer_token_is_renewed_mid_push() {
+    init_logs();
+    let reg = Registry::start_anonymous().await.unwrap();
+    let creds = oidc_ecs_deploy::image::Credentials::new("AWS", "pw");
+    // The token "expires" after 3 authorized requests, in the middle of the blob uploads.
+    let relay = Relay::start(reg.host(), bearer("tok-1", &creds, 3)).await;
+    let mut layout = OciLayout::create();
+    let img = layout.image(&[40_000, 50_000, 60_000], "amd64");
+    layout.add_entry(&img.manifest, None);
+    let image = SourceRef::parse(&format!("oci:{}", layout.path().display()))
+        .unwrap()
+        .open()
+        .await
+        .unwrap();
+    let client = oidc_ecs_deploy::image::RegistryClient::new(&relay.endpoint, Some(creds)).unwrap();
+    let opts = PushOptions {
+        concurrency: 1,
+        ..PushOptions::default()
+    };
+    push(&image, &client, "renew", &["v1".into()], &opts)
+        .await
+        .unwrap();
+    assert_eq!(
+        fetch_manifest(&reg, "renew", "v1").await.2,
+        img.manifest_bytes
+    );
+    let heads = relay.heads();
+    let token_requests = heads
+        .iter()
+        .filter(|h| h.path.starts_with("/token"))
+        .count();
+    assert_eq!(token_requests, 2, "login, then one renewal");
+    assert!(
+        heads
+            .iter()
+            .any(|h| h.header("authorization") == Some("Bearer tok-1-next"))
+    );
 }

@@ -204,7 +204,7 @@ pub async fn push(
             async move {
                 let what = format!("push blob {} to {repo}", blob.descriptor.digest);
                 with_retries(&what, opts.retry, || {
-                    push_blob(image, client, repo, blob, mount_from)
+                    with_fresh_token(client, || push_blob(image, client, repo, blob, mount_from))
                 })
                 .await
                 .map(|r| (i, r))
@@ -355,7 +355,7 @@ async fn push_manifest(
 ) -> Result<ManifestReport, PushError> {
     let what = format!("push manifest {} as {repo}:{reference}", doc.digest);
     with_retries(&what, opts.retry, || {
-        push_manifest_once(client, repo, reference, doc)
+        with_fresh_token(client, || push_manifest_once(client, repo, reference, doc))
     })
     .await
 }
@@ -421,6 +421,23 @@ pub async fn retag(
     let doc = super::manifest::ManifestDoc::new(media_type, bytes);
     push_manifest(client, repo, tag, &doc, opts).await?;
     Ok(doc.digest)
+}
+
+/// Run `op`; if the registry says 401 and the login was a Bearer token (they expire, often
+/// after minutes), fetch a new token and run it once more.
+async fn with_fresh_token<T, F, Fut>(client: &RegistryClient, op: F) -> Result<T, PushError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, PushError>>,
+{
+    match op().await {
+        Err(PushError::Registry(RegistryError::Unauthorized { .. }))
+            if client.refresh_token().await? =>
+        {
+            op().await
+        }
+        other => other,
+    }
 }
 
 fn mib(bytes: u64) -> String {

@@ -37,7 +37,17 @@ pub struct RegistryClient {
     credentials: Option<Credentials>,
     /// The `Authorization` value that works, learned at login.
     authorization: Mutex<Option<Secret>>,
+    /// The Bearer challenge and scopes of the last login, to fetch a fresh token when one
+    /// expires during a long push.
+    bearer: Mutex<Option<BearerLogin>>,
     pub upload_mode: UploadMode,
+}
+
+#[derive(Debug, Clone)]
+struct BearerLogin {
+    realm: String,
+    service: Option<String>,
+    scopes: Vec<String>,
 }
 
 impl std::fmt::Debug for RegistryClient {
@@ -93,6 +103,7 @@ impl RegistryClient {
             host,
             credentials,
             authorization: Mutex::new(None),
+            bearer: Mutex::new(None),
             upload_mode: UploadMode::Monolithic,
         })
     }
@@ -202,16 +213,13 @@ impl RegistryClient {
         };
         match challenge {
             Some(Challenge::Bearer { realm, service, .. }) => {
-                let token = self
-                    .fetch_token(
-                        &what,
-                        &realm,
-                        service.as_deref(),
-                        &auth::push_scopes(repo, mount_from),
-                    )
-                    .await?;
-                *self.authorization.lock().expect("auth lock") =
-                    Some(Secret::new(format!("Bearer {}", token.expose())));
+                let login = BearerLogin {
+                    realm,
+                    service,
+                    scopes: auth::push_scopes(repo, mount_from),
+                };
+                self.use_token(&what, &login).await?;
+                *self.bearer.lock().expect("auth lock") = Some(login);
                 Ok(())
             }
             // Basic, or no usable challenge: ECR and htpasswd registries take Basic.
@@ -226,6 +234,28 @@ impl RegistryClient {
                 }
             }
         }
+    }
+
+    /// After a 401 mid-push: fetch a new Bearer token with the login's scopes. `false` when
+    /// the login was not a Bearer one (a Basic 401 does not get better by asking again).
+    pub async fn refresh_token(&self) -> Result<bool, RegistryError> {
+        let login = self.bearer.lock().expect("auth lock").clone();
+        let Some(login) = login else {
+            return Ok(false);
+        };
+        tracing::info!("{}: token expired, fetching a new one", self.host);
+        self.use_token(&format!("refresh the token for {}", self.host), &login)
+            .await?;
+        Ok(true)
+    }
+
+    async fn use_token(&self, what: &str, login: &BearerLogin) -> Result<(), RegistryError> {
+        let token = self
+            .fetch_token(what, &login.realm, login.service.as_deref(), &login.scopes)
+            .await?;
+        *self.authorization.lock().expect("auth lock") =
+            Some(Secret::new(format!("Bearer {}", token.expose())));
+        Ok(())
     }
 
     async fn fetch_token(
