@@ -148,7 +148,7 @@ async fn hash_layer(loc: &Location) -> Result<(Digest, u64, bool), SourceError> 
         let n = r
             .read(&mut buf)
             .await
-            .map_err(|e| SourceError::io(&loc.file, "read a layer of", e))?;
+            .map_err(|e| SourceError::io(&loc.file, "read a layer", e))?;
         if n == 0 {
             break;
         }

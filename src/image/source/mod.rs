@@ -33,7 +33,7 @@ pub enum SourceRef {
 pub enum SourceError {
     #[error("image source {input:?}: {reason}")]
     BadReference { input: String, reason: String },
-    #[error("cannot {what} {}: {source}", path.display())]
+    #[error("{}: cannot {what}: {source}", path.display())]
     Io {
         path: PathBuf,
         what: String,

@@ -59,7 +59,8 @@ impl Store {
                 .await
                 .expect("tar scan task panicked")
         };
-        let members = scanned.map_err(|e| SourceError::io(path, "read it as a tar archive", e))?;
+        let members = scanned
+            .map_err(|e| SourceError::io(path, "read it as a directory or a tar archive", e))?;
         Ok(Store::Tar { file, members })
     }
 
@@ -138,11 +139,11 @@ impl Store {
 pub async fn open_location(loc: &Location) -> Result<BlobReader, SourceError> {
     let mut f = tokio::fs::File::open(&loc.file)
         .await
-        .map_err(|e| SourceError::io(&loc.file, "open", e))?;
+        .map_err(|e| SourceError::io(&loc.file, "open it", e))?;
     if loc.offset > 0 {
         f.seek(SeekFrom::Start(loc.offset))
             .await
-            .map_err(|e| SourceError::io(&loc.file, "seek in", e))?;
+            .map_err(|e| SourceError::io(&loc.file, "seek in it", e))?;
     }
     Ok(f.take(loc.len.unwrap_or(u64::MAX)))
 }
