@@ -84,6 +84,33 @@ async fn oci_layout_push_fetch_back_and_repush_uploads_nothing() {
     .unwrap();
     assert_eq!(again.manifest_digest, report.manifest_digest);
     assert_eq!(again.uploaded_bytes(), 0);
+    assert!(again.up_to_date);
+    assert!(!report.up_to_date);
+
+    // One more tag: blobs are HEAD hits, the old tag stays, the new one is written.
+    let more = push(
+        &image,
+        &client,
+        "team/app",
+        &tags(&["v1", "v2"]),
+        &PushOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(!more.up_to_date);
+    assert_eq!(more.uploaded_bytes(), 0);
+    let outcomes: Vec<(&str, ManifestOutcome)> = more
+        .manifests
+        .iter()
+        .map(|m| (m.reference.as_str(), m.outcome))
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            ("v1", ManifestOutcome::Present),
+            ("v2", ManifestOutcome::Pushed)
+        ]
+    );
     assert!(
         again
             .blobs

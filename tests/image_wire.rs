@@ -309,6 +309,25 @@ async fn monolithic_upload_is_one_put_with_a_content_length() {
         fetch_manifest(&reg, "wire", "t").await.2,
         img.manifest_bytes
     );
+
+    // The same push again (same client, so the login is one GET): one HEAD of the tag, and
+    // nothing else.
+    let before = relay.heads().len();
+    let again = push(
+        &image,
+        &client,
+        "wire",
+        &["t".into()],
+        &PushOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(again.up_to_date);
+    let rest: Vec<String> = relay.heads()[before..]
+        .iter()
+        .map(|h| format!("{} {}", h.method, h.path))
+        .collect();
+    assert_eq!(rest, vec!["GET /v2/", "HEAD /v2/wire/manifests/t"]);
 }
 
 #[tokio::test]

@@ -80,6 +80,9 @@ pub struct PushReport {
     pub media_type: String,
     pub blobs: Vec<BlobReport>,
     pub manifests: Vec<ManifestReport>,
+    /// Every tag already pointed at this digest: nothing was sent, not even a blob HEAD (a
+    /// registry only accepts a manifest whose blobs and children it holds).
+    pub up_to_date: bool,
 }
 
 impl PushReport {
@@ -198,6 +201,15 @@ pub async fn push(
     .await?;
 
     let started = Instant::now();
+    if let Some(report) = already_tagged(image, client, repo, tags, opts).await? {
+        tracing::info!(
+            "{}/{repo}: {} already point at {}: nothing to push",
+            report.registry,
+            tags.join(", "),
+            report.manifest_digest
+        );
+        return Ok(report);
+    }
     let mut blobs: Vec<(usize, BlobReport)> = stream::iter(image.blobs.iter().enumerate())
         .map(|(i, blob)| {
             let mount_from = &mount_from;
@@ -238,6 +250,7 @@ pub async fn push(
         media_type: top.media_type.clone(),
         blobs,
         manifests,
+        up_to_date: false,
     };
     tracing::info!(
         "pushed {}/{repo}@{} ({} blobs: {} uploaded ({}), {} mounted, {} already there) in {:.1} s",
@@ -421,6 +434,58 @@ pub async fn retag(
     let doc = super::manifest::ManifestDoc::new(media_type, bytes);
     push_manifest(client, repo, tag, &doc, opts).await?;
     Ok(doc.digest)
+}
+
+/// The report of a push with nothing to do, when every tag already names the image's digest.
+async fn already_tagged(
+    image: &LocalImage,
+    client: &RegistryClient,
+    repo: &str,
+    tags: &[String],
+    opts: &PushOptions,
+) -> Result<Option<PushReport>, PushError> {
+    let top = image.top();
+    if tags.is_empty() {
+        return Ok(None);
+    }
+    let mut manifests = Vec::new();
+    for tag in tags {
+        let what = format!("look up {repo}:{tag}");
+        let current = with_retries(&what, opts.retry, || {
+            with_fresh_token(client, || async {
+                Ok(client.manifest_digest(repo, tag).await?)
+            })
+        })
+        .await?;
+        if current.as_ref() != Some(&top.digest) {
+            return Ok(None);
+        }
+        manifests.push(ManifestReport {
+            digest: top.digest.clone(),
+            media_type: top.media_type.clone(),
+            reference: tag.clone(),
+            outcome: ManifestOutcome::Present,
+        });
+    }
+    let blobs = image
+        .blobs
+        .iter()
+        .map(|b| BlobReport {
+            digest: b.descriptor.digest.clone(),
+            size: b.descriptor.size,
+            outcome: BlobOutcome::Skipped,
+        })
+        .collect();
+    Ok(Some(PushReport {
+        registry: client.host().to_owned(),
+        repository: repo.to_owned(),
+        tags: tags.to_vec(),
+        manifest_digest: top.digest.clone(),
+        media_type: top.media_type.clone(),
+        blobs,
+        manifests,
+        up_to_date: true,
+    }))
 }
 
 /// Run `op`; if the registry says 401 and the login was a Bearer token (they expire, often
