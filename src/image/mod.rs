@@ -1,14 +1,28 @@
 //! The image stage's core: read an image from a local source (OCI layout directory or tar,
 //! `docker save` archive) and push it to a registry over the distribution v2 HTTP API,
 //! streaming every blob from disk and verifying it against its descriptor as it goes.
-//! ECR specifics (login token, tag mutability, promotion) belong to the callers, not here:
+//! ECR specifics (GetAuthorizationToken, tag mutability, scan gate) belong to the callers:
 //! this module only needs an endpoint and a `user:password`.
 //!
 //! ```text
-//! let image = SourceRef::parse("oci:build/oci:v1")?.open().await?;
+//! let image = SourceRef::parse("oci:build/oci:v1")?.open().await?;   // reads only small files
 //! let client = RegistryClient::new(endpoint, Some(Credentials::new("AWS", password)))?;
+//! let before = client.manifest_digest("app", "v1").await?;            // decide first...
+//! if before.is_some_and(|d| d != image.top().digest) { /* immutable tag: refuse */ }
 //! let report = push(&image, &client, "app", &["v1".into()], &PushOptions::default()).await?;
+//! report.manifest_digest; report.pinned_reference();                  // ...then act
 //! ```
+//!
+//! What `push` guarantees: blobs already in the repository are not sent (HEAD), blobs in a
+//! `mount_from` repository are mounted, the rest stream from disk (bounded concurrency, one
+//! PUT with a Content-Length, or chunked PATCHes with a fallback); a blob whose bytes do not
+//! match its descriptor fails before its last byte is sent and nothing is tagged; manifests go
+//! children first with their own media type, and the registry's digest is checked against
+//! ours; transient failures are retried (`retry.rs`), an expired Bearer token renewed.
+//!
+//! Files: `digest` (Digest, VerifyingReader), `manifest` (media types, descriptors),
+//! `source/` (oci, docker-archive, tar-in-place store), `auth` (credentials, challenges),
+//! `registry` + `upload` (the HTTP client), `push` (the orchestration), `retry`.
 
 pub mod auth;
 pub mod digest;
