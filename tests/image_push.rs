@@ -374,6 +374,25 @@ async fn docker_archive_becomes_a_schema2_manifest() {
     let (_, blob) = fetch_blob(&reg, "dockerapp", &Digest::of(&layers[1])).await;
     assert_eq!(blob, layers[1]);
 
+    // The converted manifest is deterministic: opening the archive again gives the same
+    // digest, so a re-run of the job finds the tag up to date.
+    let again = SourceRef::parse(&format!("docker-archive:{}", path.display()))
+        .unwrap()
+        .open()
+        .await
+        .unwrap();
+    assert_eq!(again.top().digest, report.manifest_digest);
+    let report = push(
+        &again,
+        &client_for(&reg),
+        "dockerapp",
+        &tags(&["v1"]),
+        &PushOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(report.up_to_date);
+
     let missing = SourceRef::parse(&format!("docker-archive:{}:other:tag", path.display()))
         .unwrap()
         .open()
