@@ -747,3 +747,81 @@ async fn retag_moves_no_blob_and_keeps_the_digest() {
         "promo:missing does not exist in the registry"
     );
 }
+
+#[tokio::test]
+async fn plan_tells_what_a_push_would_do_without_writing() {
+    init_logs();
+    use oidc_ecs_deploy::image::{BlobAction, plan};
+    let reg = Registry::start("AWS", "pw").await.unwrap();
+    let mut layout = OciLayout::create();
+    let one = layout.image(&[5_000, 6_000], "amd64");
+    let two = layout.image(&[7_000], "amd64");
+    layout.add_entry(&one.manifest, Some("one"));
+    layout.add_entry(&two.manifest, Some("two"));
+    let open = |r: &str| SourceRef::parse(&format!("oci:{}:{r}", layout.path().display()));
+    let one_img = open("one").unwrap().open().await.unwrap();
+    let two_img = open("two").unwrap().open().await.unwrap();
+    let client = client_for(&reg);
+    let opts = PushOptions {
+        mount_from: vec!["base".into()],
+        ..PushOptions::default()
+    };
+
+    let p = plan(&one_img, &client, "app", &tags(&["v1"]), &opts)
+        .await
+        .unwrap();
+    assert!(p.blobs.iter().all(|b| b.action == BlobAction::Upload));
+    assert_eq!(p.bytes_to_upload(), one_img.total_blob_bytes());
+    assert_eq!(p.tags[0].current, None);
+    assert_eq!(
+        fetch_manifest(&reg, "app", "v1").await.0,
+        404,
+        "a plan writes nothing"
+    );
+
+    push(
+        &one_img,
+        &client,
+        "base",
+        &tags(&["b"]),
+        &PushOptions::default(),
+    )
+    .await
+    .unwrap();
+    let p = plan(&one_img, &client, "app", &tags(&["v1"]), &opts)
+        .await
+        .unwrap();
+    assert!(
+        p.blobs.iter().all(|b| b.action
+            == BlobAction::Mount {
+                from: "base".into()
+            }),
+        "{p}"
+    );
+    assert_eq!(p.bytes_to_upload(), 0);
+
+    push(&one_img, &client, "app", &tags(&["v1"]), &opts)
+        .await
+        .unwrap();
+    let p = plan(&one_img, &client, "app", &tags(&["v1"]), &opts)
+        .await
+        .unwrap();
+    assert!(p.up_to_date() && p.conflicts().is_empty(), "{p}");
+
+    // Another image under the same tag: the conflict names the digest the tag has now.
+    let p = plan(&two_img, &client, "app", &tags(&["v1"]), &opts)
+        .await
+        .unwrap();
+    assert_eq!(p.conflicts().len(), 1);
+    assert_eq!(
+        p.conflicts()[0].current.as_ref(),
+        Some(&one.manifest.digest)
+    );
+    let text = p.to_string();
+    eprintln!("{text}");
+    assert!(
+        text.contains(&format!("tag v1: now {}, would move", one.manifest.digest)),
+        "{text}"
+    );
+    assert!(text.contains("7000 bytes): upload"), "{text}");
+}

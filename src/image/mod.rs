@@ -22,11 +22,13 @@
 //!
 //! Files: `digest` (Digest, VerifyingReader), `manifest` (media types, descriptors),
 //! `source/` (oci, docker-archive, tar-in-place store), `auth` (credentials, challenges),
-//! `registry` + `upload` (the HTTP client), `push` (the orchestration), `retry`.
+//! `registry` + `upload` (the HTTP client), `plan` (HEADs only: what a push would do, for
+//! decisions and `--dry-run`), `push` (the orchestration), `retry`.
 
 pub mod auth;
 pub mod digest;
 pub mod manifest;
+pub mod plan;
 pub mod push;
 pub mod registry;
 pub mod registry_error;
@@ -37,6 +39,7 @@ mod upload;
 pub use auth::Credentials;
 pub use digest::{Digest, DigestError, Mismatch, VerifyingReader};
 pub use manifest::{Descriptor, ManifestDoc};
+pub use plan::{BlobAction, PushPlan, TagState, plan};
 pub use push::{
     BlobOutcome, BlobReport, ManifestOutcome, ManifestReport, PushError, PushOptions, PushReport,
     push, retag,
