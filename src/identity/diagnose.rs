@@ -211,7 +211,7 @@ pub fn diagnose_access_denied(
     }
     let mut evidence = vec![sts_line];
     evidence.extend(token_evidence(claims));
-    evidence.push("  policy  (could not be read with these credentials; the causes below come from the token)".into());
+    evidence.push("  policy  (not given: pass the role's trust policy as input `trust-policy`, or run `oidc-ecs-deploy check-trust`, to see the failing condition; the causes below come from the token)".into());
     let mut causes = Vec::new();
     if let Some(environment) = claims.environment() {
         let branch = claims
@@ -264,7 +264,7 @@ pub fn diagnose_access_denied(
     }
     Diagnosis {
         headline: format!(
-            "the role {role_arn} refused this job, and its trust policy could not be read"
+            "STS refused to let this job assume {role_arn} (AccessDenied)"
         ),
         evidence,
         hint: Some(wrap(&paragraphs.join("\n"))),

@@ -339,8 +339,9 @@ fn access_denied_without_a_policy_explains_from_the_claims() {
     println!("{d}");
     assert_eq!(
         d.headline,
-        "the role arn:aws:iam::111122223333:role/deploy-payments refused this job, and its trust policy could not be read"
+        "STS refused to let this job assume arn:aws:iam::111122223333:role/deploy-payments (AccessDenied)"
     );
+    assert!(d.evidence.iter().any(|l| l.contains("not given: pass the role's trust policy as input `trust-policy`")), "{d}");
     let hint = d.hint.clone().unwrap();
     assert!(hint.starts_with("the likely causes, given this token:\n(1) this job runs in the environment \"production\""), "{hint}");
     assert!(

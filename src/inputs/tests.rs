@@ -123,7 +123,7 @@ fn scalar_rules() {
         ("mask-aws-account-id", "1", "`true` or `false`"),
         ("web-identity-token-file", "/nonexistent/token", "does not exist"),
         ("trust-policy", "/nonexistent/policy.json", "cannot read file"),
-        ("trust-policy", "{not json", "is not a trust policy"),
+        ("trust-policy", "{not json", "inline JSON: the trust policy is not valid JSON (key must be a string at line 1 column 2)"),
     ];
     for (input, value, words) in cases {
         let mut pairs = base.to_vec();
