@@ -12,7 +12,7 @@ use crate::identity::diagnose;
 use crate::identity::sts::{self, AssumeRequest, AssumedIdentity, AwsCredentials};
 use crate::identity::trust::{self, Decision};
 use crate::inputs::{IdentityConfig, RoleArn};
-use crate::runner::{Annotation, RetryPolicy, read_token_file, request_token};
+use crate::runner::{Annotation, RetryPolicy, neutralize_line, read_token_file, request_token};
 use crate::secret::Secret;
 
 use super::{Console, failures};
@@ -35,6 +35,8 @@ pub async fn run(cfg: &IdentityConfig, env: &EnvVars, console: &mut Console) -> 
 }
 
 async fn assume(cfg: &IdentityConfig, role: &RoleArn, env: &EnvVars, console: &mut Console) -> Result<Session, Failure> {
+    // The account is in every ARN printed from here on, refusals included: mask it first.
+    mask_account(cfg, &role.account, console)?;
     let token = match &cfg.token_file {
         Some(path) => read_token_file(path),
         None => request_token(env, &cfg.audience, &http_client(), &RetryPolicy::default()).await,
@@ -93,7 +95,8 @@ fn read_claims(cfg: &IdentityConfig, token: &Secret, console: &mut Console) -> R
     }
     let shown: Vec<String> = ["sub", "ref", "environment", "job_workflow_ref"]
         .into_iter()
-        .filter_map(|k| claims.string(k).map(|v| format!("{k}={v}")))
+        // Claim values are the workflow author's text (branch names): never let one start a command.
+        .filter_map(|k| claims.string(k).map(|v| format!("{k}={}", neutralize_line(v))))
         .collect();
     tracing::info!("OIDC token: {}", shown.join("  "));
     Ok(Some(claims))
@@ -118,8 +121,16 @@ async fn adopt_environment(cfg: &IdentityConfig, env: &EnvVars, console: &mut Co
     };
     mask_credentials(&credentials, console)?;
     let identity = sts::caller_identity(&cfg.region, &credentials).await.map_err(|e| failures::sts(&e, cfg))?;
+    mask_account(cfg, &identity.account_id, console)?;
     tracing::info!("no role-to-assume: using the AWS credentials from the environment ({})", identity.arn);
     Ok(Session { credentials, identity, region: cfg.region.clone() })
+}
+
+fn mask_account(cfg: &IdentityConfig, account: &str, console: &mut Console) -> Result<(), Failure> {
+    if cfg.mask_account_id {
+        console.workflow.add_mask_str(account).map_err(|e| failures::console(&e))?;
+    }
+    Ok(())
 }
 
 fn mask_credentials(credentials: &AwsCredentials, console: &mut Console) -> Result<(), Failure> {
@@ -135,9 +146,6 @@ fn mask_credentials(credentials: &AwsCredentials, console: &mut Console) -> Resu
 
 /// Outputs, optional exported credentials, and the summary.
 fn publish(cfg: &IdentityConfig, session: &Session, console: &mut Console) -> Result<(), Failure> {
-    if cfg.mask_account_id {
-        console.workflow.add_mask_str(&session.identity.account_id).map_err(|e| failures::console(&e))?;
-    }
     console.output("aws-account-id", &session.identity.account_id)?;
     console.output("authenticated-arn", &session.identity.arn)?;
     if cfg.output_env_credentials {

@@ -12,7 +12,10 @@ use crate::runner::{FileError, OidcError};
 pub fn inputs(errors: InputErrors) -> Failure {
     let headline = match errors.0.as_slice() {
         [only] => only.to_string(),
-        _ => format!("{errors}:"),
+        many => {
+            let names: Vec<String> = many.iter().map(|p| format!("`{}`", p.input)).collect();
+            format!("{errors}: {}", names.join(", "))
+        }
     };
     let mut failure = Failure::new(Category::BadInput, headline);
     if errors.0.len() > 1 {
@@ -22,6 +25,18 @@ pub fn inputs(errors: InputErrors) -> Failure {
 }
 
 pub fn oidc(error: &OidcError) -> Failure {
+    // The two commonest: say the cause in the headline and the fix in the hint.
+    match error {
+        OidcError::PermissionMissing => {
+            return Failure::new(Category::BadInput, "this job cannot request an OIDC token: ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set")
+                .hint("add `permissions: id-token: write` to the job (a job-level `permissions:` block replaces the\nworkflow's, so it needs the line too). GitHub never grants it to `pull_request` runs from forks:\ndeploy from `push`, `workflow_dispatch` or an environment-gated job instead");
+        }
+        OidcError::UnderAct => {
+            return Failure::new(Category::BadInput, "running under act, which has no OIDC token service (ACTIONS_ID_TOKEN_REQUEST_URL is not set)")
+                .hint("leave `role-to-assume` empty and pass credentials as secrets:\n  act -s AWS_ACCESS_KEY_ID -s AWS_SECRET_ACCESS_KEY -s AWS_SESSION_TOKEN\nor give a token obtained elsewhere through the `web-identity-token-file` input");
+        }
+        _ => {}
+    }
     let category = match error {
         // The job's configuration: permissions, act, a token file input.
         OidcError::PermissionMissing
@@ -55,8 +70,10 @@ pub fn sts(error: &StsError, cfg: &IdentityConfig) -> Failure {
     let failure = Failure::unexpected(error);
     match error {
         StsError::AccessDenied { .. } => failure.recategorised(Category::Refused),
-        StsError::InvalidToken { message, .. } => {
-            let hint = if message.contains("OpenIDConnect provider") || message.contains("OpenIdConnect provider") {
+        StsError::InvalidToken { code, message } => {
+            let hint = if code == "ExpiredTokenException" || message.to_ascii_lowercase().contains("expired") {
+                "the web-identity token expired before STS saw it (GitHub's tokens live about 5 minutes);\nrequest a fresh one: re-run the job, or write a new `web-identity-token-file` just before this step".to_owned()
+            } else if message.contains("OpenIDConnect provider") || message.contains("OpenIdConnect provider") {
                 "the account has no IAM OIDC identity provider for token.actions.githubusercontent.com;\ncreate one (IAM > Identity providers) with audience sts.amazonaws.com".to_owned()
             } else if message.to_ascii_lowercase().contains("audience") {
                 format!("the token's `aud` is {:?}; the OIDC provider in IAM and the role must list the same audience (input `audience`)", cfg.audience)

@@ -13,7 +13,7 @@ use crate::cli::Invocation;
 use crate::envvars::EnvVars;
 use crate::failure::{Category, Failure};
 use crate::inputs::{Config, RawInputs};
-use crate::runner::{Annotation, EnvFile, Mode, OutputFile, SummaryFile, Workflow};
+use crate::runner::{Annotation, EnvFile, Mode, OutputFile, SummaryFile, Workflow, neutralize_line};
 
 /// Where a run writes what the user and the runner read.
 pub struct Console {
@@ -105,9 +105,18 @@ fn refuse_unbuilt_stages(config: &Config) -> Result<(), Failure> {
 /// Print the failure: the full text on stderr; under Actions also an `::error` annotation with a
 /// title (the headline) and a short summary table.
 fn report_failure(failure: &Failure, console: &mut Console) {
-    eprint!("{failure}");
+    // The runner reads commands from stderr too, and a failure quotes outside text (claims, STS
+    // messages): every line is neutralised so none of it can act as a workflow command.
+    for line in failure.to_string().lines() {
+        eprintln!("{}", neutralize_line(line));
+    }
     if console.workflow.mode() == Mode::Actions {
-        let _ = console.workflow.error(&failure.headline, &Annotation::titled(failure.category.title()));
+        // The annotation is what a reader of the checks page sees: the cause and, when known, the fix.
+        let message = match &failure.hint {
+            Some(hint) => format!("{}\nhint: {hint}", failure.headline),
+            None => failure.headline.clone(),
+        };
+        let _ = console.workflow.error(&message, &Annotation::titled(failure.category.title()));
         let mut markdown = format!("### oidc-ecs-deploy: {}\n\n", failure.category.title());
         markdown.push_str(&crate::runner::table(&["field", "value"], [["error", failure.headline.as_str()]]));
         if !failure.details.is_empty() || failure.hint.is_some() {

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::operation::assume_role_with_web_identity::AssumeRoleWithWebIdentityError;
 
-use crate::runner::retry::{Retry, RetryPolicy, retry};
+use crate::runner::retry::{self, Retry, RetryPolicy};
 use crate::secret::Secret;
 
 /// Temporary credentials of the assumed role. Every secret part is a `Secret`.
@@ -46,13 +46,23 @@ pub enum StsError {
     /// maximum, a disabled region, a malformed request.
     #[error("STS rejected the request ({code}): {message}")]
     Rejected { code: String, message: String },
-    #[error("STS kept failing: {attempts} attempts over {elapsed:.1?}; last error: {last}")]
+    #[error("STS kept failing: {} over {}; last error: {last}", retry::attempts(*attempts), retry::seconds(*elapsed))]
     Exhausted { attempts: u32, elapsed: Duration, last: String },
     #[error("STS answered without credentials or without an assumed-role ARN")]
     IncompleteResponse,
 }
 
 type CallError = SdkError<AssumeRoleWithWebIdentityError>;
+
+/// A failed call that displays as "HTTP 400 Throttling: Rate exceeded" rather than the SDK's
+/// bare "service error", so each retry's log line says what happened.
+struct CallFailure(CallError);
+
+impl std::fmt::Display for CallFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&describe(&self.0))
+    }
+}
 
 /// Is a failed call worth repeating? Each case says why.
 pub fn classify(error: &CallError) -> Retry {
@@ -127,10 +137,11 @@ pub async fn assume_role(client: &aws_sdk_sts::Client, request: &AssumeRequest<'
             .duration_seconds(request.duration.as_secs() as i32)
             .send()
             .await
+            .map_err(CallFailure)
     };
-    let output = match retry(policy, classify, call).await {
+    let output = match retry::retry(policy, |f: &CallFailure| classify(&f.0), call).await {
         Ok(output) => output,
-        Err(retried) => return Err(into_sts_error(request.role_arn, retried.attempts, retried.elapsed, retried.error)),
+        Err(retried) => return Err(into_sts_error(request.role_arn, retried.attempts, retried.elapsed, retried.error.0)),
     };
     let creds = output.credentials.ok_or(StsError::IncompleteResponse)?;
     let arn = output.assumed_role_user.map(|u| u.arn).ok_or(StsError::IncompleteResponse)?;

@@ -285,7 +285,8 @@ impl<'a> Validator<'a> {
         let guards = match Guards::parse(self.get("allowed-branches").unwrap_or(""), self.get("allowed-environments").unwrap_or("")) {
             Ok(g) => Some(g),
             Err(GuardError::BadPattern { input, pattern, problem, right }) => {
-                self.problem(input, format!("the pattern {pattern:?} {problem}"), right);
+                // `right` is a sentence of its own ("write branch names..."), not an "expected" phrase.
+                self.problem(input, format!("the pattern {pattern:?} {problem}; {right}"), "");
                 None
             }
         };
@@ -333,7 +334,8 @@ impl<'a> Validator<'a> {
         match TrustPolicy::parse(&content) {
             Ok(p) => Some(Some(p)),
             Err(e) => {
-                self.problem("trust-policy", format!("{origin} is not a trust policy: {e}"), "a policy document, `aws iam get-role` output, or URL-encoded JSON");
+                let cause = std::error::Error::source(&e).map(|c| format!(" ({c})")).unwrap_or_default();
+                self.problem("trust-policy", format!("{origin}: {e}{cause}"), "a policy document, `aws iam get-role` output, or URL-encoded JSON");
                 None
             }
         }
