@@ -173,16 +173,7 @@ async fn admitted_job_assumes_the_role_and_publishes_outputs() {
         .form_value("WebIdentityToken")
         .expect("the token reached STS");
     let (key, secret, session_token) = moto_credentials(&run, &token);
-    assert_no_leaks(
-        &run,
-        &[
-            ("OIDC token", &token),
-            ("access key id", &key),
-            ("secret access key", &secret),
-            ("session token", &session_token),
-        ],
-        false,
-    );
+    assert_credentials_masked(&run, &token, &key, &secret, &session_token, false);
 }
 
 // 2 ---------------------------------------------------------------------------------------------
@@ -212,16 +203,7 @@ async fn output_env_credentials_exports_masked_credentials() {
     assert_eq!(get("AWS_REGION"), "eu-west-1");
     assert!(key.starts_with("ASIA"), "{key}");
     let token = sts.requests()[0].form_value("WebIdentityToken").unwrap();
-    assert_no_leaks(
-        &run,
-        &[
-            ("OIDC token", &token),
-            ("access key id", &key),
-            ("secret access key", &secret),
-            ("session token", &session_token),
-        ],
-        true,
-    );
+    assert_credentials_masked(&run, &token, &key, &secret, &session_token, true);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -262,16 +244,7 @@ async fn credentials_stay_out_of_github_env_by_default() {
         Some("fixed-session")
     );
     let token = sts.requests()[0].form_value("WebIdentityToken").unwrap();
-    assert_no_leaks(
-        &run,
-        &[
-            ("OIDC token", &token),
-            ("access key id", key),
-            ("secret access key", secret),
-            ("session token", session_token),
-        ],
-        false,
-    );
+    assert_credentials_masked(&run, &token, &key, &secret, &session_token, false);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -300,16 +273,7 @@ async fn step_debug_logging_leaks_no_secret() {
 
     run.assert_code(0);
     let token = sts.requests()[0].form_value("WebIdentityToken").unwrap();
-    assert_no_leaks(
-        &run,
-        &[
-            ("OIDC token", &token),
-            ("access key id", key),
-            ("secret access key", secret),
-            ("session token", session_token),
-        ],
-        false,
-    );
+    assert_credentials_masked(&run, &token, &key, &secret, &session_token, false);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -779,16 +743,7 @@ async fn web_identity_token_file_replaces_the_oidc_request() {
         Some(token.as_str())
     );
     let (key, secret, session_token) = moto_credentials(&run, &token);
-    assert_no_leaks(
-        &run,
-        &[
-            ("OIDC token", &token),
-            ("access key id", &key),
-            ("secret access key", &secret),
-            ("session token", &session_token),
-        ],
-        false,
-    );
+    assert_credentials_masked(&run, &token, &key, &secret, &session_token, false);
 
     let sts = sts_dead_end(vec![]).await;
     let run = ActionRun::new()
@@ -1199,5 +1154,15 @@ async fn claims_cannot_issue_workflow_commands() {
         report.is_empty(),
         "text from the token's claims issued workflow commands:\n{}",
         report.join("\n")
+    );
+}
+
+/// The four secrets of an assume: the OIDC token and the three parts of the credentials.
+/// `exported`: the run had `output-env-credentials: true`, so GITHUB_ENV may hold them.
+fn assert_credentials_masked(run: &Run, token: &str, key: &str, secret: &str, session_token: &str, exported: bool) {
+    assert_no_leaks(
+        run,
+        &[("OIDC token", token), ("access key id", key), ("secret access key", secret), ("session token", session_token)],
+        exported,
     );
 }
