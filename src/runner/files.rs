@@ -33,28 +33,107 @@ pub enum FileError {
     SummaryTooLarge { size: u64 },
 }
 
-/// A `NAME<<DELIMITER` file: where it is (if anywhere) and what was set, last value per name.
-#[derive(Debug)]
-struct KeyValueFile {
-    variable: &'static str,
-    path: Option<PathBuf>,
-    written: Vec<(String, String)>,
+/// What differs between the two `NAME<<DELIMITER` files: the variable naming the file, and
+/// which names it accepts.
+pub trait KeyValueKind {
+    const VARIABLE: &'static str;
+    fn check_name(name: &str) -> Result<(), FileError>;
 }
 
-impl KeyValueFile {
-    fn new(variable: &'static str, path: Option<PathBuf>) -> Self {
-        KeyValueFile { variable, path, written: Vec::new() }
+/// A `NAME<<DELIMITER` file: where it is (if anywhere) and what was set, last value per name.
+#[derive(Debug)]
+pub struct KeyValueFile<K: KeyValueKind> {
+    path: Option<PathBuf>,
+    written: Vec<(String, String)>,
+    kind: std::marker::PhantomData<K>,
+}
+
+/// Step outputs (`GITHUB_OUTPUT`).
+pub type OutputFile = KeyValueFile<Outputs>;
+/// Environment for later steps (`GITHUB_ENV`).
+pub type EnvFile = KeyValueFile<LaterStepEnv>;
+
+impl<K: KeyValueKind> KeyValueFile<K> {
+    /// The file named by the kind's variable, or memory only when it is unset.
+    pub fn from_env(env: &EnvVars) -> Self {
+        Self::new(env.non_empty(K::VARIABLE).map(PathBuf::from))
     }
 
-    fn set(&mut self, name: &str, value: &str) -> Result<(), FileError> {
+    pub fn at(path: impl Into<PathBuf>) -> Self {
+        Self::new(Some(path.into()))
+    }
+
+    pub fn in_memory() -> Self {
+        Self::new(None)
+    }
+
+    fn new(path: Option<PathBuf>) -> Self {
+        KeyValueFile { path, written: Vec::new(), kind: std::marker::PhantomData }
+    }
+
+    /// Sets a name now, after the kind's name check.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), FileError> {
+        K::check_name(name)?;
         let record = heredoc(name, value, random_delimiter)?;
         if let Some(path) = &self.path {
-            append(self.variable, path, &record)?;
+            append(K::VARIABLE, path, &record)?;
         }
         // The runner keeps the last value of a name set twice; so does the list.
         match self.written.iter_mut().find(|(n, _)| n == name) {
             Some(entry) => entry.1 = value.to_string(),
             None => self.written.push((name.to_string(), value.to_string())),
+        }
+        Ok(())
+    }
+
+    /// What was set, in first-set order, with the last value of each name.
+    pub fn written(&self) -> &[(String, String)] {
+        &self.written
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+}
+
+#[derive(Debug)]
+pub struct Outputs;
+
+impl KeyValueKind for Outputs {
+    const VARIABLE: &'static str = "GITHUB_OUTPUT";
+
+    /// Names are limited to `[A-Za-z0-9_-]`: anything else cannot be referenced from an
+    /// expression, and `=`/`<<` would corrupt the file.
+    fn check_name(name: &str) -> Result<(), FileError> {
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            return Err(FileError::InvalidOutputName { name: name.to_string() });
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+pub struct LaterStepEnv;
+
+impl KeyValueKind for LaterStepEnv {
+    const VARIABLE: &'static str = "GITHUB_ENV";
+
+    /// Refused up front, with the reason, where the runner would refuse or ignore it later:
+    /// `NODE_OPTIONS` in any case (the runner fails the step since v2.309.0), and the runner's
+    /// own `GITHUB_*` / `RUNNER_*` (GitHub documents that they cannot be overwritten).
+    fn check_name(name: &str) -> Result<(), FileError> {
+        let mut chars = name.chars();
+        let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(FileError::InvalidEnvName { name: name.to_string() });
+        }
+        let reserved = |why| Err(FileError::ReservedEnvName { name: name.to_string(), why });
+        if name.eq_ignore_ascii_case("NODE_OPTIONS") {
+            return reserved("the runner refuses NODE_OPTIONS from GITHUB_ENV, as it would run code in every later Node action");
+        }
+        if name.starts_with("GITHUB_") || name.starts_with("RUNNER_") {
+            return reserved("GITHUB_* and RUNNER_* variables belong to the runner and cannot be overwritten");
         }
         Ok(())
     }
@@ -87,95 +166,6 @@ fn append(variable: &'static str, path: &Path, text: &str) -> Result<(), FileErr
     file.write_all(text.as_bytes()).map_err(wrap)
 }
 
-fn path_from(env: &EnvVars, variable: &str) -> Option<PathBuf> {
-    env.non_empty(variable).map(PathBuf::from)
-}
-
-/// Step outputs (`GITHUB_OUTPUT`).
-#[derive(Debug)]
-pub struct OutputFile(KeyValueFile);
-
-impl OutputFile {
-    /// The file named by `GITHUB_OUTPUT`, or memory only when it is unset.
-    pub fn from_env(env: &EnvVars) -> Self {
-        OutputFile(KeyValueFile::new("GITHUB_OUTPUT", path_from(env, "GITHUB_OUTPUT")))
-    }
-
-    pub fn at(path: impl Into<PathBuf>) -> Self {
-        OutputFile(KeyValueFile::new("GITHUB_OUTPUT", Some(path.into())))
-    }
-
-    pub fn in_memory() -> Self {
-        OutputFile(KeyValueFile::new("GITHUB_OUTPUT", None))
-    }
-
-    /// Sets an output now. Names are limited to `[A-Za-z0-9_-]`: anything else cannot be
-    /// referenced from an expression, and `=`/`<<` would corrupt the file.
-    pub fn set(&mut self, name: &str, value: &str) -> Result<(), FileError> {
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-            return Err(FileError::InvalidOutputName { name: name.to_string() });
-        }
-        self.0.set(name, value)
-    }
-
-    /// What was set, in first-set order, with the last value of each name.
-    pub fn written(&self) -> &[(String, String)] {
-        &self.0.written
-    }
-
-    pub fn path(&self) -> Option<&Path> {
-        self.0.path.as_deref()
-    }
-}
-
-/// Environment for later steps (`GITHUB_ENV`).
-#[derive(Debug)]
-pub struct EnvFile(KeyValueFile);
-
-impl EnvFile {
-    /// The file named by `GITHUB_ENV`, or memory only when it is unset.
-    pub fn from_env(env: &EnvVars) -> Self {
-        EnvFile(KeyValueFile::new("GITHUB_ENV", path_from(env, "GITHUB_ENV")))
-    }
-
-    pub fn at(path: impl Into<PathBuf>) -> Self {
-        EnvFile(KeyValueFile::new("GITHUB_ENV", Some(path.into())))
-    }
-
-    pub fn in_memory() -> Self {
-        EnvFile(KeyValueFile::new("GITHUB_ENV", None))
-    }
-
-    /// Sets a variable for later steps. Refused up front, with the reason, where the runner
-    /// would refuse or ignore it later: `NODE_OPTIONS` in any case (the runner fails the step
-    /// since v2.309.0), and the runner's own `GITHUB_*` / `RUNNER_*` (GitHub documents that
-    /// they cannot be overwritten).
-    pub fn set(&mut self, name: &str, value: &str) -> Result<(), FileError> {
-        let mut chars = name.chars();
-        let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
-            return Err(FileError::InvalidEnvName { name: name.to_string() });
-        }
-        let reserved = |why| Err(FileError::ReservedEnvName { name: name.to_string(), why });
-        if name.eq_ignore_ascii_case("NODE_OPTIONS") {
-            return reserved("the runner refuses NODE_OPTIONS from GITHUB_ENV, as it would run code in every later Node action");
-        }
-        if name.starts_with("GITHUB_") || name.starts_with("RUNNER_") {
-            return reserved("GITHUB_* and RUNNER_* variables belong to the runner and cannot be overwritten");
-        }
-        self.0.set(name, value)
-    }
-
-    pub fn written(&self) -> &[(String, String)] {
-        &self.0.written
-    }
-
-    pub fn path(&self) -> Option<&Path> {
-        self.0.path.as_deref()
-    }
-}
-
 /// The job summary (`GITHUB_STEP_SUMMARY`), markdown appended block by block.
 #[derive(Debug)]
 pub struct SummaryFile {
@@ -186,7 +176,7 @@ pub struct SummaryFile {
 impl SummaryFile {
     /// The file named by `GITHUB_STEP_SUMMARY`, or memory only when it is unset.
     pub fn from_env(env: &EnvVars) -> Self {
-        SummaryFile { path: path_from(env, "GITHUB_STEP_SUMMARY"), written: String::new() }
+        SummaryFile { path: env.non_empty("GITHUB_STEP_SUMMARY").map(PathBuf::from), written: String::new() }
     }
 
     pub fn at(path: impl Into<PathBuf>) -> Self {
