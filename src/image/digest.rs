@@ -167,17 +167,42 @@ pub enum Mismatch {
     TooLong { expected: Digest, size: u64 },
 }
 
-/// Where a `VerifyingReader` leaves its refusal, so that a caller whose read error got wrapped by
-/// an HTTP client can still tell "the source was corrupt" from "the network failed".
+/// Where a `VerifyingReader` leaves its refusal (or the source's own read error), so that a
+/// caller whose read error got wrapped by an HTTP client can still tell "the source was
+/// corrupt" or "the source could not be read" from "the network failed".
 #[derive(Clone, Default, Debug)]
-pub struct MismatchSlot(Arc<Mutex<Option<Mismatch>>>);
+pub struct MismatchSlot(Arc<Mutex<SlotState>>);
+
+#[derive(Default, Debug)]
+struct SlotState {
+    mismatch: Option<Mismatch>,
+    read_error: Option<(io::ErrorKind, String)>,
+}
 
 impl MismatchSlot {
     pub fn get(&self) -> Option<Mismatch> {
-        self.0.lock().expect("mismatch slot poisoned").clone()
+        self.0
+            .lock()
+            .expect("mismatch slot poisoned")
+            .mismatch
+            .clone()
     }
+
+    /// The error reading the source itself failed with, if it did.
+    pub fn read_error(&self) -> Option<io::Error> {
+        let state = self.0.lock().expect("mismatch slot poisoned");
+        state
+            .read_error
+            .as_ref()
+            .map(|(kind, msg)| io::Error::new(*kind, msg.clone()))
+    }
+
     fn set(&self, m: Mismatch) {
-        *self.0.lock().expect("mismatch slot poisoned") = Some(m);
+        self.0.lock().expect("mismatch slot poisoned").mismatch = Some(m);
+    }
+
+    fn set_read_error(&self, e: &io::Error) {
+        self.0.lock().expect("mismatch slot poisoned").read_error = Some((e.kind(), e.to_string()));
     }
 }
 
@@ -232,7 +257,10 @@ impl<R: AsyncRead + Unpin> AsyncRead for VerifyingReader<R> {
             return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, m)));
         }
         let before = buf.filled().len();
-        std::task::ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+        if let Err(e) = std::task::ready!(Pin::new(&mut this.inner).poll_read(cx, buf)) {
+            this.slot.set_read_error(&e);
+            return Poll::Ready(Err(e));
+        }
         let new = &buf.filled()[before..];
         let Some(hasher) = this.hasher.as_mut() else {
             // Already verified at `size` bytes: only EOF may follow.

@@ -122,3 +122,32 @@ async fn hash_reader_counts_and_hashes() {
     let (d, n) = hash_reader(&data[..]).await.unwrap();
     assert_eq!((d, n), (Digest::of(&data), 300_000));
 }
+
+struct Failing;
+
+impl AsyncRead for Failing {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        _: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Poll::Ready(Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "no access",
+        )))
+    }
+}
+
+#[tokio::test]
+async fn verifying_reader_records_the_source_read_error() {
+    let mut r = VerifyingReader::new(Failing, Digest::of(b""), 1);
+    let slot = r.mismatch_slot();
+    let mut out = Vec::new();
+    assert!(r.read_to_end(&mut out).await.is_err());
+    assert!(slot.get().is_none());
+    let e = slot.read_error().unwrap();
+    assert_eq!(
+        (e.kind(), e.to_string()),
+        (io::ErrorKind::PermissionDenied, "no access".to_owned())
+    );
+}

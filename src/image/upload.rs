@@ -214,10 +214,16 @@ fn with_digest(mut location: Url, digest: &Digest) -> Url {
 
 /// A body error is usually our verifier refusing the source: say that, not "error sending".
 fn corrupt_or(what: &str, slot: &MismatchSlot, other: RegistryError) -> RegistryError {
-    match slot.get() {
-        Some(m) => RegistryError::Corrupt {
+    if let Some(m) = slot.get() {
+        return RegistryError::Corrupt {
             what: what.to_owned(),
             source: m,
+        };
+    }
+    match slot.read_error() {
+        Some(e) => RegistryError::Read {
+            what: what.to_owned(),
+            source: e,
         },
         None => other,
     }
