@@ -27,6 +27,7 @@
 
 pub mod auth;
 pub mod digest;
+pub mod ecr;
 pub mod manifest;
 pub mod plan;
 pub mod push;
