@@ -11,6 +11,7 @@
 //! Child processes are killed on drop and die with the test process even when it panics.
 
 pub mod claims;
+pub mod ecs;
 pub mod fault;
 pub mod moto;
 pub mod moto_api;
@@ -21,6 +22,9 @@ pub mod proxy;
 pub mod registry;
 
 pub use claims::{GITHUB_ISSUER, STS_AUDIENCE, github_claims};
+pub use ecs::{
+    ClusterSeed, DeploymentView, EcsSimulator, Scenario, SeededService, ServiceSeed, ServiceView,
+};
 pub use fault::{Fault, INCORRECT_AUDIENCE, NO_OIDC_PROVIDER};
 pub use moto::{MOTO_ACCOUNT_ID, Moto};
 pub use moto_api::{EcrAuthorization, moto_ecr_password};

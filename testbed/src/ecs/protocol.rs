@@ -1,0 +1,463 @@
+//! The ECS operations (AWS JSON 1.1, `X-Amz-Target: AmazonEC2ContainerServiceV20141113.<Op>`):
+//! DescribeClusters, ListContainerInstances, DescribeServices, ListServices, UpdateService,
+//! DescribeTaskDefinition, RegisterTaskDefinition, ListTasks, DescribeTasks. Request and
+//! response members are the ECS API's camelCase names; timestamps are epoch seconds (numbers).
+//!
+//! Errors as ECS sends them (status 400, `{"__type": ..., "message": ...}`):
+//! `ClusterNotFoundException` "Cluster not found.", `ServiceNotFoundException` "Service not
+//! found.", `ServiceNotActiveException` "Service was not ACTIVE.", `InvalidParameterException`,
+//! `ClientException`, and `ThrottlingException` "Rate exceeded" for the Throttling scenario.
+
+use serde_json::{Value, json};
+
+use super::state::{ApiError, Deployment, Service, SimState, Task, ecs_arn};
+
+/// Answers one ECS operation.
+pub(crate) fn dispatch(st: &mut SimState, op: &str, req: &Value) -> Result<Value, ApiError> {
+    match op {
+        "DescribeClusters" => describe_clusters(st, req),
+        "ListContainerInstances" => list_container_instances(st, req),
+        "DescribeServices" => describe_services(st, req),
+        "ListServices" => list_services(st, req),
+        "UpdateService" => update_service(st, req),
+        "DescribeTaskDefinition" => describe_task_definition(st, req),
+        "RegisterTaskDefinition" => register_task_definition(st, req),
+        "ListTasks" => list_tasks(st, req),
+        "DescribeTasks" => describe_tasks(st, req),
+        _ => Err(ApiError::client(
+            "UnknownOperationException",
+            format!("testbed ECS simulator: operation {op} is not simulated"),
+        )),
+    }
+}
+
+fn last_segment(s: &str) -> &str {
+    s.rsplit('/').next().unwrap_or(s)
+}
+
+fn cluster_name(req: &Value) -> String {
+    last_segment(req["cluster"].as_str().unwrap_or("default")).to_owned()
+}
+
+fn require_cluster(st: &SimState, req: &Value) -> Result<String, ApiError> {
+    let name = cluster_name(req);
+    match st.clusters.get(&name) {
+        Some(c) if c.status == "ACTIVE" => Ok(name),
+        _ => Err(ApiError::client("ClusterNotFoundException", "Cluster not found.")),
+    }
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str().map(str::to_owned))
+        .collect()
+}
+
+fn describe_clusters(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
+    let mut names = strings(&req["clusters"]);
+    if names.is_empty() {
+        names.push("default".into());
+    }
+    let (mut clusters, mut failures) = (Vec::new(), Vec::new());
+    for n in names {
+        let name = last_segment(&n);
+        match st.clusters.get(name) {
+            Some(c) => {
+                let services: Vec<&Service> = st.services.values().filter(|s| s.cluster == c.name).collect();
+                let active = services.iter().filter(|s| s.status == "ACTIVE").count();
+                let tasks = st.tasks.iter().filter(|t| t.cluster == c.name && t.live());
+                let (running, pending) = tasks.fold((0, 0), |(r, p), t| {
+                    if t.last_status == "RUNNING" { (r + 1, p) } else { (r, p + 1) }
+                });
+                clusters.push(json!({
+                    "clusterArn": c.arn(),
+                    "clusterName": c.name,
+                    "status": c.status,
+                    "registeredContainerInstancesCount": c.container_instances,
+                    "runningTasksCount": running,
+                    "pendingTasksCount": pending,
+                    "activeServicesCount": active,
+                    "statistics": [],
+                    "tags": [],
+                    "settings": [{"name": "containerInsights", "value": "disabled"}],
+                    "capacityProviders": c.capacity_providers,
+                    "defaultCapacityProviderStrategy": [],
+                }));
+            }
+            None => failures.push(json!({"arn": ecs_arn(&format!("cluster/{name}")), "reason": "MISSING"})),
+        }
+    }
+    Ok(json!({"clusters": clusters, "failures": failures}))
+}
+
+fn list_container_instances(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
+    let name = require_cluster(st, req)?;
+    let n = st.clusters[&name].container_instances;
+    let arns: Vec<String> = (0..n)
+        .map(|k| ecs_arn(&format!("container-instance/{name}/{:032x}", 0xc0ffee_u128 * 1000 + k as u128)))
+        .collect();
+    Ok(json!({"containerInstanceArns": arns}))
+}
+
+fn describe_services(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
+    let cluster = require_cluster(st, req)?;
+    let names: Vec<String> = strings(&req["services"]).iter().map(|s| last_segment(s).to_owned()).collect();
+    if names.is_empty() {
+        return Err(ApiError::client("InvalidParameterException", "Services cannot be empty."));
+    }
+    if names.len() > 10 {
+        return Err(ApiError::client("InvalidParameterException", "service names can have at most 10 items."));
+    }
+    let mut throttled = false;
+    for n in &names {
+        if let Some(s) = st.services.get_mut(&(cluster.clone(), n.clone()))
+            && s.throttle_left > 0
+        {
+            s.throttle_left -= 1;
+            throttled = true;
+        }
+    }
+    if throttled {
+        return Err(ApiError::client("ThrottlingException", "Rate exceeded"));
+    }
+    st.clock += st.step;
+    for n in &names {
+        st.poll(&cluster, n);
+    }
+    let (mut services, mut failures) = (Vec::new(), Vec::new());
+    for n in &names {
+        match st.services.get(&(cluster.clone(), n.clone())) {
+            Some(s) => services.push(service_json(st, s)),
+            None => failures.push(json!({"arn": ecs_arn(&format!("service/{cluster}/{n}")), "reason": "MISSING"})),
+        }
+    }
+    Ok(json!({"services": services, "failures": failures}))
+}
+
+fn list_services(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
+    let cluster = require_cluster(st, req)?;
+    let arns: Vec<String> = st
+        .services
+        .values()
+        .filter(|s| s.cluster == cluster && s.status == "ACTIVE")
+        .map(Service::arn)
+        .collect();
+    Ok(json!({"serviceArns": arns}))
+}
+
+fn update_service(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
+    let cluster = require_cluster(st, req)?;
+    let name = last_segment(req["service"].as_str().unwrap_or_default()).to_owned();
+    let key = (cluster.clone(), name.clone());
+    let svc = st
+        .services
+        .get(&key)
+        .ok_or_else(|| ApiError::client("ServiceNotFoundException", "Service not found."))?;
+    if svc.status != "ACTIVE" {
+        return Err(ApiError::client("ServiceNotActiveException", "Service was not ACTIVE."));
+    }
+    let new_td = match req["taskDefinition"].as_str() {
+        Some(td) => {
+            if svc.controller != "ECS" {
+                return Err(ApiError::client(
+                    "InvalidParameterException",
+                    format!(
+                        "Unable to update task definition on services with a {} deployment controller. {}",
+                        svc.controller,
+                        if svc.controller == "CODE_DEPLOY" {
+                            "Use AWS CodeDeploy to trigger a new deployment."
+                        } else {
+                            "Use a task set to deploy a new task definition."
+                        }
+                    ),
+                ));
+            }
+            let def = st
+                .task_def(td)
+                .ok_or_else(|| ApiError::client("InvalidParameterException", "TaskDefinition not found."))?;
+            Some(def.def["taskDefinitionArn"].as_str().unwrap_or_default().to_owned())
+        }
+        None => None,
+    };
+    let mut svc = st.services.remove(&key).expect("checked above");
+    if let Some(n) = req["desiredCount"].as_u64() {
+        svc.desired = n as u32;
+        svc.deployments[0].desired = n as u32;
+    }
+    let dc = &req["deploymentConfiguration"];
+    if let Some(v) = dc["minimumHealthyPercent"].as_u64() {
+        svc.min_healthy = v as u32;
+    }
+    if let Some(v) = dc["maximumPercent"].as_u64() {
+        svc.max_percent = v as u32;
+    }
+    if let Some(v) = dc["deploymentCircuitBreaker"]["enable"].as_bool() {
+        svc.cb_enable = v;
+    }
+    if let Some(v) = dc["deploymentCircuitBreaker"]["rollback"].as_bool() {
+        svc.cb_rollback = v;
+    }
+    let force = req["forceNewDeployment"].as_bool().unwrap_or(false);
+    let current = svc.task_definition();
+    let target = new_td.unwrap_or_else(|| current.clone());
+    if force || target != current {
+        st.new_deployment(&mut svc, target);
+    }
+    let out = json!({"service": service_json(st, &svc)});
+    st.services.insert(key, svc);
+    Ok(out)
+}
+
+fn describe_task_definition(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
+    let name = req["taskDefinition"].as_str().unwrap_or_default();
+    let td = st
+        .task_def(name)
+        .ok_or_else(|| ApiError::client("ClientException", "Unable to describe task definition."))?;
+    Ok(json!({"taskDefinition": td.def, "tags": []}))
+}
+
+fn register_task_definition(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
+    let tags = req.get("tags").cloned().unwrap_or_else(|| json!([]));
+    let def = st.register(req.clone(), false)?;
+    Ok(json!({"taskDefinition": def, "tags": tags}))
+}
+
+fn list_tasks(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
+    let cluster = require_cluster(st, req)?;
+    let service = req["serviceName"].as_str().map(last_segment);
+    if let Some(s) = service
+        && !st.services.contains_key(&(cluster.clone(), s.to_owned()))
+    {
+        return Err(ApiError::client("ServiceNotFoundException", "Service not found."));
+    }
+    let desired = req["desiredStatus"].as_str().unwrap_or("RUNNING");
+    let family = req["family"].as_str();
+    let started_by = req["startedBy"].as_str();
+    let mut arns: Vec<String> = st
+        .tasks
+        .iter()
+        .rev()
+        .filter(|t| t.cluster == cluster)
+        .filter(|t| service.is_none_or(|s| t.service == s))
+        .filter(|t| started_by.is_none_or(|b| t.deployment == b))
+        .filter(|t| family.is_none_or(|f| t.task_definition.contains(&format!("task-definition/{f}:"))))
+        .filter(|t| match desired {
+            "STOPPED" => t.desired_status == "STOPPED",
+            "PENDING" => t.last_status == "PENDING" && t.desired_status == "RUNNING",
+            _ => t.desired_status == "RUNNING",
+        })
+        .map(Task::arn)
+        .collect();
+    let start: usize = req["nextToken"].as_str().and_then(|t| t.parse().ok()).unwrap_or(0);
+    let max = req["maxResults"].as_u64().unwrap_or(100).clamp(1, 100) as usize;
+    let rest = arns.split_off(start.min(arns.len()));
+    let page: Vec<String> = rest.iter().take(max).cloned().collect();
+    let mut out = json!({"taskArns": page});
+    if rest.len() > max {
+        out["nextToken"] = json!((start + max).to_string());
+    }
+    Ok(out)
+}
+
+fn describe_tasks(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
+    let cluster = require_cluster(st, req)?;
+    let wanted = strings(&req["tasks"]);
+    if wanted.is_empty() {
+        return Err(ApiError::client("InvalidParameterException", "Tasks cannot be empty."));
+    }
+    if wanted.len() > 100 {
+        return Err(ApiError::client("InvalidParameterException", "Tasks can have at most 100 items."));
+    }
+    let (mut tasks, mut failures) = (Vec::new(), Vec::new());
+    for w in wanted {
+        let id = last_segment(&w);
+        match st.tasks.iter().find(|t| t.cluster == cluster && t.id == id) {
+            Some(t) => tasks.push(task_json(st, t)),
+            None => failures.push(json!({"arn": w, "reason": "MISSING"})),
+        }
+    }
+    Ok(json!({"tasks": tasks, "failures": failures}))
+}
+
+fn network_configuration(svc: &Service) -> Value {
+    json!({"awsvpcConfiguration": {
+        "subnets": svc.subnets,
+        "securityGroups": ["sg-0123456789abcdef0"],
+        "assignPublicIp": "DISABLED",
+    }})
+}
+
+fn put_launch(obj: &mut Value, svc: &Service) {
+    if let Some(l) = &svc.launch_type {
+        obj["launchType"] = json!(l);
+        if l == "FARGATE" {
+            obj["platformVersion"] = json!("LATEST");
+            obj["platformFamily"] = json!("Linux");
+        }
+    }
+    if !svc.capacity_providers.is_empty() {
+        let s: Vec<Value> = svc
+            .capacity_providers
+            .iter()
+            .map(|p| json!({"capacityProvider": p, "weight": 1, "base": 0}))
+            .collect();
+        obj["capacityProviderStrategy"] = Value::Array(s);
+    }
+}
+
+fn deployment_json(svc: &Service, d: &Deployment) -> Value {
+    let mut v = json!({
+        "id": d.id,
+        "status": d.status,
+        "taskDefinition": d.task_definition,
+        "desiredCount": d.desired,
+        "pendingCount": d.pending,
+        "runningCount": d.running,
+        "failedTasks": d.failed,
+        "createdAt": d.created_at,
+        "updatedAt": d.updated_at,
+        "networkConfiguration": network_configuration(svc),
+        "rolloutState": d.rollout_state,
+        "rolloutStateReason": d.rollout_reason,
+    });
+    put_launch(&mut v, svc);
+    v
+}
+
+/// A service as DescribeServices and UpdateService render it.
+pub(crate) fn service_json(_st: &SimState, svc: &Service) -> Value {
+    let mut v = json!({
+        "serviceArn": svc.arn(),
+        "serviceName": svc.name,
+        "clusterArn": ecs_arn(&format!("cluster/{}", svc.cluster)),
+        "loadBalancers": svc.load_balancers.iter().map(|l| json!({
+            "targetGroupArn": l.target_group_arn,
+            "containerName": l.container_name,
+            "containerPort": l.container_port,
+        })).collect::<Vec<_>>(),
+        "serviceRegistries": [],
+        "status": svc.status,
+        "desiredCount": svc.desired,
+        "runningCount": svc.deployments.iter().map(|d| d.running).sum::<u32>(),
+        "pendingCount": svc.deployments.iter().map(|d| d.pending).sum::<u32>(),
+        "taskDefinition": svc.task_definition(),
+        "deploymentConfiguration": {
+            "deploymentCircuitBreaker": {"enable": svc.cb_enable, "rollback": svc.cb_rollback},
+            "maximumPercent": svc.max_percent,
+            "minimumHealthyPercent": svc.min_healthy,
+        },
+        "deployments": svc.deployments.iter().map(|d| deployment_json(svc, d)).collect::<Vec<_>>(),
+        "events": svc.events.iter().map(|e| json!({
+            "id": e.id,
+            "createdAt": e.created_at,
+            "message": e.message,
+        })).collect::<Vec<_>>(),
+        "createdAt": svc.created_at,
+        "placementConstraints": [],
+        "placementStrategy": [],
+        "networkConfiguration": network_configuration(svc),
+        "healthCheckGracePeriodSeconds": 0,
+        "schedulingStrategy": "REPLICA",
+        "deploymentController": {"type": svc.controller},
+        "createdBy": format!("arn:aws:iam::{}:role/platform-admin", super::SIM_ACCOUNT),
+        "enableECSManagedTags": false,
+        "propagateTags": "NONE",
+        "enableExecuteCommand": false,
+    });
+    put_launch(&mut v, svc);
+    v
+}
+
+/// A task as DescribeTasks renders it.
+pub(crate) fn task_json(st: &SimState, t: &Task) -> Value {
+    let svc = st.services.get(&(t.cluster.clone(), t.service.clone()));
+    let attachment = format!("{:08x}-0000-4000-8000-{}", t.version, &t.id[..12]);
+    let containers: Vec<Value> = t
+        .containers
+        .iter()
+        .map(|c| {
+            let mut v = json!({
+                "containerArn": ecs_arn(&format!("container/{}/{}/{}", t.cluster, t.id, c.uuid)),
+                "taskArn": t.arn(),
+                "name": c.name,
+                "image": c.image,
+                "runtimeId": c.runtime_id,
+                "lastStatus": c.last_status,
+                "networkBindings": [],
+                "networkInterfaces": [{"attachmentId": attachment, "privateIpv4Address": t.ip}],
+                "healthStatus": "UNKNOWN",
+                "cpu": "0",
+            });
+            if let Some(code) = c.exit_code {
+                v["exitCode"] = json!(code);
+            }
+            if let Some(r) = &c.reason {
+                v["reason"] = json!(r);
+            }
+            v
+        })
+        .collect();
+    let eni_status = if t.live() { "ATTACHED" } else { "DELETED" };
+    let mut v = json!({
+        "attachments": [{
+            "id": attachment,
+            "type": "ElasticNetworkInterface",
+            "status": eni_status,
+            "details": [
+                {"name": "subnetId", "value": t.subnet},
+                {"name": "networkInterfaceId", "value": t.eni},
+                {"name": "privateIPv4Address", "value": t.ip},
+            ],
+        }],
+        "availabilityZone": if t.subnet.ends_with('2') { "us-east-1b" } else { "us-east-1a" },
+        "clusterArn": ecs_arn(&format!("cluster/{}", t.cluster)),
+        "connectivity": "CONNECTED",
+        "connectivityAt": t.created_at,
+        "containers": containers,
+        "cpu": t.cpu,
+        "memory": t.memory,
+        "createdAt": t.created_at,
+        "desiredStatus": t.desired_status,
+        "enableExecuteCommand": false,
+        "group": format!("service:{}", t.service),
+        "healthStatus": "UNKNOWN",
+        "lastStatus": t.last_status,
+        "startedBy": t.deployment,
+        "taskArn": t.arn(),
+        "taskDefinitionArn": t.task_definition,
+        "version": t.version,
+        "ephemeralStorage": {"sizeInGiB": 20},
+    });
+    if let Some(svc) = svc {
+        if let Some(l) = &svc.launch_type {
+            v["launchType"] = json!(l);
+            if l == "FARGATE" {
+                v["platformVersion"] = json!("1.4.0");
+                v["platformFamily"] = json!("Linux");
+            }
+        } else if let Some(p) = svc.capacity_providers.first() {
+            v["capacityProviderName"] = json!(p);
+        }
+    }
+    if t.last_status != "PENDING" || t.stopped_at.is_some() {
+        v["pullStartedAt"] = json!(t.created_at);
+        v["pullStoppedAt"] = json!(t.started_at.or(t.stopped_at).unwrap_or(t.created_at));
+    }
+    if let Some(s) = t.started_at {
+        v["startedAt"] = json!(s);
+    }
+    if let Some(s) = t.stopped_at {
+        v["stoppingAt"] = json!(s);
+        v["stoppedAt"] = json!(s);
+        v["executionStoppedAt"] = json!(s);
+    }
+    if let Some(r) = &t.stopped_reason {
+        v["stoppedReason"] = json!(r);
+    }
+    if let Some(c) = &t.stop_code {
+        v["stopCode"] = json!(c);
+    }
+    v
+}

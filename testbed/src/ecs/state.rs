@@ -1,0 +1,605 @@
+//! The ECS simulator's state: clusters, services with their deployments and events, task
+//! definitions, tasks, load-balancer targets, log events and the call log, plus the seeds that
+//! create them (`ClusterSeed`, `ServiceSeed`, `Scenario`) and the read-only `ServiceView`.
+//!
+//! Everything lives in one `SimState` behind one mutex; `scenarios.rs` moves it forward on each
+//! `DescribeServices` poll, `protocol.rs`, `elbv2.rs` and `logs.rs` render it as AWS does.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// The region every ARN names.
+pub const SIM_REGION: &str = "us-east-1";
+/// The account every ARN names.
+pub const SIM_ACCOUNT: &str = "123456789012";
+/// Seconds the simulated clock moves on each `DescribeServices` call that is answered.
+pub const DEFAULT_STEP_SECONDS: u64 = 15;
+
+/// `arn:aws:ecs:us-east-1:123456789012:<resource>`.
+pub fn ecs_arn(resource: &str) -> String {
+    format!("arn:aws:ecs:{SIM_REGION}:{SIM_ACCOUNT}:{resource}")
+}
+
+/// How a service's new (not seeded) task-definition revisions behave once deployed. Seeded
+/// revisions are "good": deploying one (a rollback) always goes like `HealthyRolling`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Scenario {
+    /// Tasks start, targets turn healthy, the old deployment drains, COMPLETED.
+    #[default]
+    HealthyRolling,
+    /// The essential container exits 1 one poll after it starts, again and again.
+    CrashLoop,
+    /// Tasks stop before running: `CannotPullContainerError`.
+    CannotPull,
+    /// Tasks run but their targets answer 500 and ECS replaces them.
+    TargetsUnhealthy,
+    /// A crash loop with the circuit breaker (enable + rollback) forced on: ECS rolls back.
+    CircuitBreakerRollback,
+    /// One task runs, the others stay PENDING forever: IN_PROGRESS for good.
+    NeverSettles,
+    /// Seeded with a second deployment (PRIMARY, IN_PROGRESS) over the serving one.
+    DeploymentInProgress,
+    /// ECS cannot assume its service-linked role: an event, no tasks.
+    ServiceLinkedRoleMissing,
+    /// The first `first_n` DescribeServices calls naming the service are throttled; then healthy.
+    Throttling {
+        #[serde(rename = "firstN", alias = "first_n")]
+        first_n: u32,
+    },
+}
+
+/// What one deployment's tasks do (decided when the deployment is created).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Behavior {
+    Healthy,
+    CrashLoop,
+    CannotPull,
+    TargetsUnhealthy,
+    NeverSettles,
+    SlrMissing,
+    NoInstances,
+}
+
+/// A cluster to create (or replace the settings of).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ClusterSeed {
+    pub name: String,
+    /// `ACTIVE` or `INACTIVE`.
+    pub status: String,
+    /// Registered EC2 container instances (0 for a Fargate-only cluster).
+    pub container_instances: u32,
+    pub capacity_providers: Vec<String>,
+}
+
+impl Default for ClusterSeed {
+    fn default() -> Self {
+        ClusterSeed {
+            name: "default".into(),
+            status: "ACTIVE".into(),
+            container_instances: 0,
+            capacity_providers: vec!["FARGATE".into(), "FARGATE_SPOT".into()],
+        }
+    }
+}
+
+/// A service to create, with its serving task definition (registered as a "good" revision),
+/// running and healthy at seed time. JSON field names are the camelCase of these.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ServiceSeed {
+    /// Created (ACTIVE, Fargate providers, 0 instances unless EC2) when missing.
+    pub cluster: String,
+    pub service: String,
+    /// `ACTIVE`, `DRAINING` or `INACTIVE`.
+    pub status: String,
+    /// The full serving definition as `register-task-definition` takes it; when absent one is
+    /// built from `family`, `image`, `container_name`, `container_port` (awsvpc, Fargate,
+    /// awslogs group `/ecs/<family>`, stream prefix `ecs`).
+    pub task_definition: Option<Value>,
+    /// Defaults to the service name.
+    pub family: Option<String>,
+    pub image: String,
+    pub container_name: String,
+    pub container_port: u16,
+    pub desired_count: u32,
+    /// `FARGATE` (default), `EC2`, `EXTERNAL`, or none.
+    pub launch_type: Option<String>,
+    /// Capacity provider names (weight 1 each); when set, `launch_type` is dropped.
+    pub capacity_providers: Vec<String>,
+    /// `ECS`, `CODE_DEPLOY` or `EXTERNAL`.
+    pub deployment_controller: String,
+    /// One target group per service when true.
+    pub load_balancer: bool,
+    pub subnets: Vec<String>,
+    pub minimum_healthy_percent: u32,
+    pub maximum_percent: u32,
+    pub circuit_breaker: bool,
+    pub circuit_breaker_rollback: bool,
+    /// Sets the cluster's container-instance count (e.g. 0 with `launch_type` EC2).
+    pub cluster_container_instances: Option<u32>,
+    /// What a crashing container prints before it exits 1.
+    pub crash_log: Vec<String>,
+    pub scenario: Scenario,
+}
+
+impl Default for ServiceSeed {
+    fn default() -> Self {
+        ServiceSeed {
+            cluster: "default".into(),
+            service: "web".into(),
+            status: "ACTIVE".into(),
+            task_definition: None,
+            family: None,
+            image: format!("{SIM_ACCOUNT}.dkr.ecr.{SIM_REGION}.amazonaws.com/app:v1"),
+            container_name: "app".into(),
+            container_port: 8080,
+            desired_count: 1,
+            launch_type: Some("FARGATE".into()),
+            capacity_providers: Vec::new(),
+            deployment_controller: "ECS".into(),
+            load_balancer: true,
+            subnets: vec![
+                "subnet-0a1b2c3d4e5f60001".into(),
+                "subnet-0a1b2c3d4e5f60002".into(),
+            ],
+            minimum_healthy_percent: 100,
+            maximum_percent: 200,
+            circuit_breaker: false,
+            circuit_breaker_rollback: false,
+            cluster_container_instances: None,
+            crash_log: vec![
+                "Starting server (pid 1)".into(),
+                "Loading configuration from the environment".into(),
+                "Error: DATABASE_URL is not set".into(),
+            ],
+            scenario: Scenario::HealthyRolling,
+        }
+    }
+}
+
+/// What `seed_service` created.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SeededService {
+    pub cluster_arn: String,
+    pub service_arn: String,
+    /// The serving (good) revision.
+    pub task_definition_arn: String,
+    pub target_group_arns: Vec<String>,
+    /// For `DeploymentInProgress`: the revision of the deployment already in progress.
+    pub in_progress_task_definition_arn: Option<String>,
+}
+
+/// A snapshot of one service for assertions (`EcsSimulator::service`, `GET /_sim/service`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceView {
+    pub cluster: String,
+    pub name: String,
+    pub status: String,
+    /// The service's task definition ARN (that of the PRIMARY deployment).
+    pub task_definition: String,
+    pub desired_count: u32,
+    pub running_count: u32,
+    pub pending_count: u32,
+    /// PRIMARY first.
+    pub deployments: Vec<DeploymentView>,
+    /// Messages, newest first.
+    pub events: Vec<String>,
+    /// DescribeServices polls that moved this service.
+    pub polls: u32,
+    /// Unix milliseconds of the poll whose answer first showed a failure (a failed task, an
+    /// unhealthy target, a FAILED rollout, a cannot-start event); None while all is well.
+    pub failure_visible_unix_ms: Option<u64>,
+}
+
+/// One deployment in a `ServiceView`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentView {
+    pub id: String,
+    pub status: String,
+    pub task_definition: String,
+    pub rollout_state: String,
+    pub rollout_state_reason: String,
+    pub desired_count: u32,
+    pub running_count: u32,
+    pub pending_count: u32,
+    pub failed_tasks: u32,
+}
+
+/// One API call, as received.
+#[derive(Debug, Clone)]
+pub struct CallRecord {
+    /// The operation name (`DescribeServices`, `DescribeTargetHealth`, `GetLogEvents`...).
+    pub op: String,
+    pub at: Instant,
+    pub unix_ms: u64,
+}
+
+/// An AWS error answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: u16,
+    pub kind: String,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: u16, kind: &str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            kind: kind.into(),
+            message: message.into(),
+        }
+    }
+    pub fn client(kind: &str, message: impl Into<String>) -> ApiError {
+        ApiError::new(400, kind, message)
+    }
+}
+
+pub(crate) struct Cluster {
+    pub name: String,
+    pub status: String,
+    pub container_instances: u32,
+    pub capacity_providers: Vec<String>,
+}
+
+impl Cluster {
+    pub fn arn(&self) -> String {
+        ecs_arn(&format!("cluster/{}", self.name))
+    }
+}
+
+pub(crate) struct Event {
+    pub id: String,
+    pub created_at: u64,
+    pub message: String,
+}
+
+pub(crate) struct LoadBalancer {
+    pub target_group_arn: String,
+    pub container_name: String,
+    pub container_port: u16,
+}
+
+pub(crate) struct Deployment {
+    pub id: String,
+    /// PRIMARY or ACTIVE.
+    pub status: String,
+    pub task_definition: String,
+    pub desired: u32,
+    pub running: u32,
+    pub pending: u32,
+    pub failed: u32,
+    pub created_at: u64,
+    pub updated_at: u64,
+    /// IN_PROGRESS, COMPLETED or FAILED.
+    pub rollout_state: String,
+    pub rollout_reason: String,
+    pub behavior: Behavior,
+    /// Tasks launched so far.
+    pub launched: u32,
+    /// Polls since it was created.
+    pub age: u32,
+}
+
+pub(crate) struct Service {
+    pub cluster: String,
+    pub name: String,
+    pub status: String,
+    pub launch_type: Option<String>,
+    pub capacity_providers: Vec<String>,
+    pub controller: String,
+    pub desired: u32,
+    pub deployments: Vec<Deployment>,
+    /// Newest first, at most 100.
+    pub events: Vec<Event>,
+    pub load_balancers: Vec<LoadBalancer>,
+    pub subnets: Vec<String>,
+    pub min_healthy: u32,
+    pub max_percent: u32,
+    pub cb_enable: bool,
+    pub cb_rollback: bool,
+    pub scenario: Scenario,
+    pub throttle_left: u32,
+    pub crash_log: Vec<String>,
+    pub created_at: u64,
+    pub polls: u32,
+    pub failure_visible: Option<(Instant, u64)>,
+}
+
+impl Service {
+    pub fn arn(&self) -> String {
+        ecs_arn(&format!("service/{}/{}", self.cluster, self.name))
+    }
+    pub fn event(&mut self, at: u64, message: String) {
+        self.events.insert(
+            0,
+            Event {
+                id: crate::net::random_uuid(),
+                created_at: at,
+                message,
+            },
+        );
+        self.events.truncate(100);
+    }
+    pub fn task_definition(&self) -> String {
+        self.deployments
+            .first()
+            .map(|d| d.task_definition.clone())
+            .unwrap_or_default()
+    }
+}
+
+pub(crate) struct TaskDef {
+    pub def: Value,
+    pub good: bool,
+}
+
+pub(crate) struct Container {
+    pub name: String,
+    pub image: String,
+    pub last_status: String,
+    pub exit_code: Option<i32>,
+    pub reason: Option<String>,
+    pub runtime_id: String,
+    pub uuid: String,
+}
+
+pub(crate) struct Task {
+    pub id: String,
+    pub cluster: String,
+    pub service: String,
+    pub task_definition: String,
+    pub deployment: String,
+    pub last_status: String,
+    pub desired_status: String,
+    pub created_at: u64,
+    pub started_at: Option<u64>,
+    pub stopped_at: Option<u64>,
+    pub stopped_reason: Option<String>,
+    pub stop_code: Option<String>,
+    pub containers: Vec<Container>,
+    pub ip: String,
+    pub eni: String,
+    pub subnet: String,
+    pub stuck: bool,
+    pub unhealthy_polls: u32,
+    pub version: u32,
+    pub cpu: String,
+    pub memory: String,
+}
+
+impl Task {
+    pub fn arn(&self) -> String {
+        ecs_arn(&format!("task/{}/{}", self.cluster, self.id))
+    }
+    pub fn live(&self) -> bool {
+        self.last_status != "STOPPED"
+    }
+}
+
+pub(crate) struct Target {
+    pub id: String,
+    pub port: u16,
+    pub task: String,
+    /// initial, healthy, unhealthy, draining.
+    pub state: String,
+    /// The service poll count when it began draining.
+    pub drained_at_poll: u32,
+}
+
+pub(crate) struct LogEvent {
+    pub timestamp_ms: u64,
+    pub message: String,
+}
+
+/// Everything the simulator knows.
+pub(crate) struct SimState {
+    /// Simulated seconds since the epoch.
+    pub clock: u64,
+    pub step: u64,
+    pub clusters: BTreeMap<String, Cluster>,
+    /// Keyed by (cluster, service).
+    pub services: BTreeMap<(String, String), Service>,
+    /// Family -> revisions (index = revision - 1).
+    pub task_defs: BTreeMap<String, Vec<TaskDef>>,
+    pub tasks: Vec<Task>,
+    /// Target group ARN -> targets.
+    pub targets: BTreeMap<String, Vec<Target>>,
+    /// (group, stream) -> events.
+    pub logs: BTreeMap<(String, String), Vec<LogEvent>>,
+    pub calls: Vec<CallRecord>,
+    pub next_ip: u32,
+}
+
+impl SimState {
+    pub fn new(start: u64, step: u64) -> SimState {
+        SimState {
+            clock: start,
+            step,
+            clusters: BTreeMap::new(),
+            services: BTreeMap::new(),
+            task_defs: BTreeMap::new(),
+            tasks: Vec::new(),
+            targets: BTreeMap::new(),
+            logs: BTreeMap::new(),
+            calls: Vec::new(),
+            next_ip: 0,
+        }
+    }
+
+    /// Resolves `family`, `family:N` or a task-definition ARN to its stored revision.
+    pub fn task_def(&self, name: &str) -> Option<&TaskDef> {
+        let name = name.rsplit_once(":task-definition/").map_or(name, |(_, r)| r);
+        let (family, rev) = match name.split_once(':') {
+            Some((f, r)) => (f, Some(r.parse::<usize>().ok()?)),
+            None => (name, None),
+        };
+        let revs = self.task_defs.get(family)?;
+        match rev {
+            Some(r) => revs.get(r.checked_sub(1)?),
+            None => revs.iter().rev().find(|t| t.def["status"] == "ACTIVE"),
+        }
+    }
+
+    /// Registers a revision, adding the fields ECS adds; returns the stored definition.
+    pub fn register(&mut self, mut def: Value, good: bool) -> Result<Value, ApiError> {
+        let obj = def
+            .as_object_mut()
+            .ok_or_else(|| ApiError::client("ClientException", "Task definition must be a JSON object."))?;
+        obj.remove("tags");
+        for k in [
+            "taskDefinitionArn",
+            "revision",
+            "status",
+            "requiresAttributes",
+            "compatibilities",
+            "registeredAt",
+            "registeredBy",
+            "deregisteredAt",
+        ] {
+            obj.remove(k);
+        }
+        let family = obj
+            .get("family")
+            .and_then(Value::as_str)
+            .filter(|f| !f.is_empty())
+            .ok_or_else(|| ApiError::client("ClientException", "Family must not be null or empty."))?
+            .to_owned();
+        let containers = obj
+            .get("containerDefinitions")
+            .and_then(Value::as_array)
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| {
+                ApiError::client("ClientException", "Container list cannot be empty.")
+            })?;
+        for c in containers {
+            if c.get("name").and_then(Value::as_str).is_none_or(str::is_empty) {
+                return Err(ApiError::client("ClientException", "Container.name should not be null or empty."));
+            }
+            if c.get("image").and_then(Value::as_str).is_none_or(str::is_empty) {
+                return Err(ApiError::client("ClientException", "Container.image should not be null or empty."));
+            }
+        }
+        let awslogs = containers
+            .iter()
+            .any(|c| c["logConfiguration"]["logDriver"] == "awslogs");
+        let awsvpc = obj.get("networkMode").and_then(Value::as_str) == Some("awsvpc");
+        let exec_role = obj.contains_key("executionRoleArn");
+        let mut attrs = vec!["com.amazonaws.ecs.capability.docker-remote-api.1.18"];
+        if awslogs {
+            attrs.push("com.amazonaws.ecs.capability.logging-driver.awslogs");
+            if exec_role {
+                attrs.push("ecs.capability.execution-role-awslogs");
+            }
+        }
+        if exec_role {
+            attrs.push("com.amazonaws.ecs.capability.ecr-auth");
+            attrs.push("ecs.capability.execution-role-ecr-pull");
+        }
+        if awsvpc {
+            attrs.push("ecs.capability.task-eni");
+        }
+        let revision = self.task_defs.get(&family).map_or(0, Vec::len) + 1;
+        let arn = ecs_arn(&format!("task-definition/{family}:{revision}"));
+        let mut out = serde_json::Map::new();
+        out.insert("taskDefinitionArn".into(), json!(arn));
+        for (k, v) in obj.iter() {
+            out.insert(k.clone(), v.clone());
+        }
+        out.insert("revision".into(), json!(revision));
+        out.insert("status".into(), json!("ACTIVE"));
+        out.insert(
+            "requiresAttributes".into(),
+            Value::Array(attrs.iter().map(|a| json!({"name": a})).collect()),
+        );
+        out.insert(
+            "compatibilities".into(),
+            if awsvpc { json!(["EC2", "FARGATE"]) } else { json!(["EC2"]) },
+        );
+        out.insert("registeredAt".into(), json!(self.clock));
+        out.insert(
+            "registeredBy".into(),
+            json!(format!("arn:aws:sts::{SIM_ACCOUNT}:assumed-role/deploy/oidc-ecs-deploy")),
+        );
+        let def = Value::Object(out);
+        self.task_defs.entry(family).or_default().push(TaskDef {
+            def: def.clone(),
+            good,
+        });
+        Ok(def)
+    }
+
+    /// A fresh private IP in 10.0.0.0/16.
+    pub fn ip(&mut self) -> String {
+        self.next_ip += 1;
+        format!("10.0.{}.{}", 1 + self.next_ip / 200, 10 + self.next_ip % 200)
+    }
+
+    pub fn record_failure(svc: &mut Service) {
+        if svc.failure_visible.is_none() {
+            svc.failure_visible = Some((Instant::now(), unix_now_ms()));
+        }
+    }
+
+    pub fn view(&self, svc: &Service) -> ServiceView {
+        ServiceView {
+            cluster: svc.cluster.clone(),
+            name: svc.name.clone(),
+            status: svc.status.clone(),
+            task_definition: svc.task_definition(),
+            desired_count: svc.desired,
+            running_count: svc.deployments.iter().map(|d| d.running).sum(),
+            pending_count: svc.deployments.iter().map(|d| d.pending).sum(),
+            deployments: svc
+                .deployments
+                .iter()
+                .map(|d| DeploymentView {
+                    id: d.id.clone(),
+                    status: d.status.clone(),
+                    task_definition: d.task_definition.clone(),
+                    rollout_state: d.rollout_state.clone(),
+                    rollout_state_reason: d.rollout_reason.clone(),
+                    desired_count: d.desired,
+                    running_count: d.running,
+                    pending_count: d.pending,
+                    failed_tasks: d.failed,
+                })
+                .collect(),
+            events: svc.events.iter().map(|e| e.message.clone()).collect(),
+            polls: svc.polls,
+            failure_visible_unix_ms: svc.failure_visible.map(|f| f.1),
+        }
+    }
+}
+
+/// `ecs-svc/` and 19 digits.
+pub(crate) fn deployment_id() -> String {
+    let mut r = rand::rng();
+    let first: u8 = r.random_range(1..10);
+    let rest: String = (0..18).map(|_| char::from(b'0' + r.random_range(0..10u8))).collect();
+    format!("ecs-svc/{first}{rest}")
+}
+
+/// `n` random lowercase hex digits.
+pub(crate) fn hex(n: usize) -> String {
+    let mut r = rand::rng();
+    (0..n)
+        .map(|_| char::from_digit(r.random_range(0..16u32), 16).unwrap_or('0'))
+        .collect()
+}
+
+/// Wall-clock milliseconds since the Unix epoch.
+pub fn unix_now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
