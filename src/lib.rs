@@ -11,3 +11,4 @@ pub mod identity;
 pub mod runner;
 pub mod secret;
 pub mod image;
+pub mod rollout;
