@@ -224,6 +224,16 @@ fn flatten(v: &Value, path: String, hidden: bool, out: &mut BTreeMap<String, Lea
                 if secret {
                     // One leaf per secret: its name is in the path, its content never printed.
                     out.insert(p, Leaf::Hidden(e.to_string()));
+                } else if let (Some(f), Some(obj)) = (key_field, e.as_object()) {
+                    // The key is in the path already; an element that is only its key still
+                    // shows up (as present) when it is added or removed.
+                    let mut rest = obj.clone();
+                    rest.remove(f);
+                    if rest.is_empty() {
+                        out.insert(p, Leaf::Shown("(present)".into()));
+                    } else {
+                        flatten(&Value::Object(rest), p, false, out);
+                    }
                 } else {
                     flatten(e, p, false, out);
                 }
