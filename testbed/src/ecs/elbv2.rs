@@ -29,9 +29,9 @@ pub(crate) fn dispatch(st: &SimState, form: &[(String, String)]) -> Result<Strin
             let mut members = String::new();
             for t in targets.iter().filter(|t| {
                 wanted.is_empty()
-                    || wanted
-                        .iter()
-                        .any(|(id, port)| *id == t.id && port.is_none_or(|p| p == t.port.to_string()))
+                    || wanted.iter().any(|(id, port)| {
+                        *id == t.id && port.is_none_or(|p| p == t.port.to_string())
+                    })
             }) {
                 members.push_str(&member(t));
             }
@@ -52,7 +52,10 @@ pub(crate) fn dispatch(st: &SimState, form: &[(String, String)]) -> Result<Strin
 
 fn member(t: &Target) -> String {
     let (reason, description) = match t.state.as_str() {
-        "initial" => (Some("Elb.RegistrationInProgress"), Some("Target registration is in progress")),
+        "initial" => (
+            Some("Elb.RegistrationInProgress"),
+            Some("Target registration is in progress"),
+        ),
         "unhealthy" => (
             Some("Target.ResponseCodeMismatch"),
             Some("Health checks failed with these codes: [500]"),

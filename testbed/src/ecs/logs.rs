@@ -11,7 +11,10 @@ pub(crate) fn dispatch(st: &SimState, op: &str, req: &Value) -> Result<Value, Ap
     let group = req["logGroupName"].as_str().unwrap_or_default();
     let group_exists = st.logs.keys().any(|(g, _)| g == group);
     let not_found = |what: &str| {
-        ApiError::client("ResourceNotFoundException", format!("The specified log {what} does not exist."))
+        ApiError::client(
+            "ResourceNotFoundException",
+            format!("The specified log {what} does not exist."),
+        )
     };
     match op {
         "GetLogEvents" => {
@@ -26,7 +29,11 @@ pub(crate) fn dispatch(st: &SimState, op: &str, req: &Value) -> Result<Value, Ap
             let n = events.len();
             let limit = req["limit"].as_u64().unwrap_or(10_000).clamp(1, 10_000) as usize;
             let token = req["nextToken"].as_str().unwrap_or_default();
-            let index = |t: &str| t.get(2..).and_then(|d| d.parse::<usize>().ok()).map(|i| i.min(n));
+            let index = |t: &str| {
+                t.get(2..)
+                    .and_then(|d| d.parse::<usize>().ok())
+                    .map(|i| i.min(n))
+            };
             let (start, end) = if let Some(i) = token.strip_prefix("f/").and(index(token)) {
                 (i, (i + limit).min(n))
             } else if let Some(i) = token.strip_prefix("b/").and(index(token)) {

@@ -58,7 +58,9 @@ pub struct EcsSimulator {
 
 impl std::fmt::Debug for EcsSimulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EcsSimulator").field("endpoint", &self.endpoint).finish()
+        f.debug_struct("EcsSimulator")
+            .field("endpoint", &self.endpoint)
+            .finish()
     }
 }
 
@@ -77,7 +79,10 @@ impl EcsSimulator {
     /// Starts with the simulated clock at the current wall-clock second, moving `step_seconds`
     /// on each answered DescribeServices call.
     pub async fn start_with_step(step_seconds: u64) -> Result<EcsSimulator> {
-        let state: Shared = Arc::new(Mutex::new(SimState::new(crate::net::unix_now(), step_seconds)));
+        let state: Shared = Arc::new(Mutex::new(SimState::new(
+            crate::net::unix_now(),
+            step_seconds,
+        )));
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let endpoint = format!("http://{}", listener.local_addr()?);
         let app = axum::Router::new()
@@ -91,7 +96,11 @@ impl EcsSimulator {
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(EcsSimulator { endpoint, state, task })
+        Ok(EcsSimulator {
+            endpoint,
+            state,
+            task,
+        })
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -134,7 +143,10 @@ impl EcsSimulator {
             .lock()
             .register(def, good)
             .map_err(|e| anyhow!("{}: {}", e.kind, e.message))?;
-        Ok(td["taskDefinitionArn"].as_str().unwrap_or_default().to_owned())
+        Ok(td["taskDefinitionArn"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
     }
 
     /// How many calls of operation `op` arrived (throttled and failed ones included).
@@ -166,13 +178,19 @@ impl EcsSimulator {
             .filter(|c| op.is_none_or(|o| c.op == o) && c.at >= from && c.at <= to)
             .count();
         let minutes = to.saturating_duration_since(from).as_secs_f64() / 60.0;
-        if minutes > 0.0 { n as f64 / minutes } else { 0.0 }
+        if minutes > 0.0 {
+            n as f64 / minutes
+        } else {
+            0.0
+        }
     }
 
     /// A snapshot of service `name` in `cluster`.
     pub fn service(&self, cluster: &str, name: &str) -> Option<ServiceView> {
         let st = self.lock();
-        st.services.get(&(cluster.to_owned(), name.to_owned())).map(|s| st.view(s))
+        st.services
+            .get(&(cluster.to_owned(), name.to_owned()))
+            .map(|s| st.view(s))
     }
 
     /// The wall-clock instant of the poll whose answer first showed this service failing.
@@ -226,7 +244,8 @@ async fn aws(State(state): State<Shared>, uri: Uri, headers: HeaderMap, body: By
             match serde_json::from_slice(&body) {
                 Ok(v) => v,
                 Err(e) => {
-                    let err = ApiError::client("SerializationException", format!("invalid JSON: {e}"));
+                    let err =
+                        ApiError::client("SerializationException", format!("invalid JSON: {e}"));
                     return json_answer(Err(err));
                 }
             }
@@ -256,14 +275,27 @@ async fn aws(State(state): State<Shared>, uri: Uri, headers: HeaderMap, body: By
             let id = random_uuid();
             (
                 StatusCode::OK,
-                [("content-type", "text/xml".to_owned()), ("x-amzn-RequestId", id)],
+                [
+                    ("content-type", "text/xml".to_owned()),
+                    ("x-amzn-RequestId", id),
+                ],
                 xml,
             )
                 .into_response()
         }
         Err(e) => {
-            let c = crate::fault::query_error(ELBV2_XMLNS, e.status, e.status < 500, &e.kind, &e.message);
-            let mut r = (StatusCode::from_u16(c.status).unwrap_or(StatusCode::BAD_REQUEST), c.body).into_response();
+            let c = crate::fault::query_error(
+                ELBV2_XMLNS,
+                e.status,
+                e.status < 500,
+                &e.kind,
+                &e.message,
+            );
+            let mut r = (
+                StatusCode::from_u16(c.status).unwrap_or(StatusCode::BAD_REQUEST),
+                c.body,
+            )
+                .into_response();
             for (k, v) in c.headers {
                 if let (Ok(k), Ok(v)) = (
                     axum::http::HeaderName::try_from(k),
@@ -310,7 +342,10 @@ async fn admin_seed(State(state): State<Shared>, Json(seed): Json<ServiceSeed>) 
 }
 
 async fn admin_cluster(State(state): State<Shared>, Json(seed): Json<ClusterSeed>) -> Json<Value> {
-    let arn = state.lock().unwrap_or_else(|e| e.into_inner()).seed_cluster(seed);
+    let arn = state
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .seed_cluster(seed);
     Json(json!({"clusterArn": arn}))
 }
 
@@ -321,7 +356,11 @@ async fn admin_service(
     let st = state.lock().unwrap_or_else(|e| e.into_inner());
     match st.services.get(&(cluster, service)) {
         Some(s) => Json(st.view(s)).into_response(),
-        None => (StatusCode::NOT_FOUND, Json(json!({"error": "no such service"}))).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": "no such service"})),
+        )
+            .into_response(),
     }
 }
 

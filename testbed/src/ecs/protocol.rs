@@ -43,7 +43,10 @@ fn require_cluster(st: &SimState, req: &Value) -> Result<String, ApiError> {
     let name = cluster_name(req);
     match st.clusters.get(&name) {
         Some(c) if c.status == "ACTIVE" => Ok(name),
-        _ => Err(ApiError::client("ClusterNotFoundException", "Cluster not found.")),
+        _ => Err(ApiError::client(
+            "ClusterNotFoundException",
+            "Cluster not found.",
+        )),
     }
 }
 
@@ -65,11 +68,19 @@ fn describe_clusters(st: &mut SimState, req: &Value) -> Result<Value, ApiError> 
         let name = last_segment(&n);
         match st.clusters.get(name) {
             Some(c) => {
-                let services: Vec<&Service> = st.services.values().filter(|s| s.cluster == c.name).collect();
+                let services: Vec<&Service> = st
+                    .services
+                    .values()
+                    .filter(|s| s.cluster == c.name)
+                    .collect();
                 let active = services.iter().filter(|s| s.status == "ACTIVE").count();
                 let tasks = st.tasks.iter().filter(|t| t.cluster == c.name && t.live());
                 let (running, pending) = tasks.fold((0, 0), |(r, p), t| {
-                    if t.last_status == "RUNNING" { (r + 1, p) } else { (r, p + 1) }
+                    if t.last_status == "RUNNING" {
+                        (r + 1, p)
+                    } else {
+                        (r, p + 1)
+                    }
                 });
                 clusters.push(json!({
                     "clusterArn": c.arn(),
@@ -86,7 +97,8 @@ fn describe_clusters(st: &mut SimState, req: &Value) -> Result<Value, ApiError> 
                     "defaultCapacityProviderStrategy": [],
                 }));
             }
-            None => failures.push(json!({"arn": ecs_arn(&format!("cluster/{name}")), "reason": "MISSING"})),
+            None => failures
+                .push(json!({"arn": ecs_arn(&format!("cluster/{name}")), "reason": "MISSING"})),
         }
     }
     Ok(json!({"clusters": clusters, "failures": failures}))
@@ -96,19 +108,33 @@ fn list_container_instances(st: &mut SimState, req: &Value) -> Result<Value, Api
     let name = require_cluster(st, req)?;
     let n = st.clusters[&name].container_instances;
     let arns: Vec<String> = (0..n)
-        .map(|k| ecs_arn(&format!("container-instance/{name}/{:032x}", 0xc0ffee_u128 * 1000 + k as u128)))
+        .map(|k| {
+            ecs_arn(&format!(
+                "container-instance/{name}/{:032x}",
+                0xc0ffee_u128 * 1000 + k as u128
+            ))
+        })
         .collect();
     Ok(json!({"containerInstanceArns": arns}))
 }
 
 fn describe_services(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
     let cluster = require_cluster(st, req)?;
-    let names: Vec<String> = strings(&req["services"]).iter().map(|s| last_segment(s).to_owned()).collect();
+    let names: Vec<String> = strings(&req["services"])
+        .iter()
+        .map(|s| last_segment(s).to_owned())
+        .collect();
     if names.is_empty() {
-        return Err(ApiError::client("InvalidParameterException", "Services cannot be empty."));
+        return Err(ApiError::client(
+            "InvalidParameterException",
+            "Services cannot be empty.",
+        ));
     }
     if names.len() > 10 {
-        return Err(ApiError::client("InvalidParameterException", "service names can have at most 10 items."));
+        return Err(ApiError::client(
+            "InvalidParameterException",
+            "service names can have at most 10 items.",
+        ));
     }
     let mut throttled = false;
     for n in &names {
@@ -130,7 +156,9 @@ fn describe_services(st: &mut SimState, req: &Value) -> Result<Value, ApiError> 
     for n in &names {
         match st.services.get(&(cluster.clone(), n.clone())) {
             Some(s) => services.push(service_json(st, s)),
-            None => failures.push(json!({"arn": ecs_arn(&format!("service/{cluster}/{n}")), "reason": "MISSING"})),
+            None => failures.push(
+                json!({"arn": ecs_arn(&format!("service/{cluster}/{n}")), "reason": "MISSING"}),
+            ),
         }
     }
     Ok(json!({"services": services, "failures": failures}))
@@ -156,7 +184,10 @@ fn update_service(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
         .get(&key)
         .ok_or_else(|| ApiError::client("ServiceNotFoundException", "Service not found."))?;
     if svc.status != "ACTIVE" {
-        return Err(ApiError::client("ServiceNotActiveException", "Service was not ACTIVE."));
+        return Err(ApiError::client(
+            "ServiceNotActiveException",
+            "Service was not ACTIVE.",
+        ));
     }
     let new_td = match req["taskDefinition"].as_str() {
         Some(td) => {
@@ -174,10 +205,15 @@ fn update_service(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
                     ),
                 ));
             }
-            let def = st
-                .task_def(td)
-                .ok_or_else(|| ApiError::client("InvalidParameterException", "TaskDefinition not found."))?;
-            Some(def.def["taskDefinitionArn"].as_str().unwrap_or_default().to_owned())
+            let def = st.task_def(td).ok_or_else(|| {
+                ApiError::client("InvalidParameterException", "TaskDefinition not found.")
+            })?;
+            Some(
+                def.def["taskDefinitionArn"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
         }
         None => None,
     };
@@ -212,9 +248,9 @@ fn update_service(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
 
 fn describe_task_definition(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
     let name = req["taskDefinition"].as_str().unwrap_or_default();
-    let td = st
-        .task_def(name)
-        .ok_or_else(|| ApiError::client("ClientException", "Unable to describe task definition."))?;
+    let td = st.task_def(name).ok_or_else(|| {
+        ApiError::client("ClientException", "Unable to describe task definition.")
+    })?;
     Ok(json!({"taskDefinition": td.def, "tags": []}))
 }
 
@@ -230,7 +266,10 @@ fn list_tasks(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
     if let Some(s) = service
         && !st.services.contains_key(&(cluster.clone(), s.to_owned()))
     {
-        return Err(ApiError::client("ServiceNotFoundException", "Service not found."));
+        return Err(ApiError::client(
+            "ServiceNotFoundException",
+            "Service not found.",
+        ));
     }
     let desired = req["desiredStatus"].as_str().unwrap_or("RUNNING");
     let family = req["family"].as_str();
@@ -242,7 +281,9 @@ fn list_tasks(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
         .filter(|t| t.cluster == cluster)
         .filter(|t| service.is_none_or(|s| t.service == s))
         .filter(|t| started_by.is_none_or(|b| t.deployment == b))
-        .filter(|t| family.is_none_or(|f| t.task_definition.contains(&format!("task-definition/{f}:"))))
+        .filter(|t| {
+            family.is_none_or(|f| t.task_definition.contains(&format!("task-definition/{f}:")))
+        })
         .filter(|t| match desired {
             "STOPPED" => t.desired_status == "STOPPED",
             "PENDING" => t.last_status == "PENDING" && t.desired_status == "RUNNING",
@@ -250,7 +291,10 @@ fn list_tasks(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
         })
         .map(Task::arn)
         .collect();
-    let start: usize = req["nextToken"].as_str().and_then(|t| t.parse().ok()).unwrap_or(0);
+    let start: usize = req["nextToken"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
     let max = req["maxResults"].as_u64().unwrap_or(100).clamp(1, 100) as usize;
     let rest = arns.split_off(start.min(arns.len()));
     let page: Vec<String> = rest.iter().take(max).cloned().collect();
@@ -265,10 +309,16 @@ fn describe_tasks(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
     let cluster = require_cluster(st, req)?;
     let wanted = strings(&req["tasks"]);
     if wanted.is_empty() {
-        return Err(ApiError::client("InvalidParameterException", "Tasks cannot be empty."));
+        return Err(ApiError::client(
+            "InvalidParameterException",
+            "Tasks cannot be empty.",
+        ));
     }
     if wanted.len() > 100 {
-        return Err(ApiError::client("InvalidParameterException", "Tasks can have at most 100 items."));
+        return Err(ApiError::client(
+            "InvalidParameterException",
+            "Tasks can have at most 100 items.",
+        ));
     }
     let (mut tasks, mut failures) = (Vec::new(), Vec::new());
     for w in wanted {

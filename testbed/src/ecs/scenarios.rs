@@ -16,8 +16,8 @@
 use serde_json::{Value, json};
 
 use super::state::{
-    ApiError, Behavior, Cluster, ClusterSeed, Container, Deployment, LoadBalancer,
-    Scenario, SeededService, Service, ServiceSeed, SimState, Target, Task, deployment_id, hex,
+    ApiError, Behavior, Cluster, ClusterSeed, Container, Deployment, LoadBalancer, Scenario,
+    SeededService, Service, ServiceSeed, SimState, Target, Task, deployment_id, hex,
 };
 
 /// ECS's circuit-breaker reason.
@@ -54,11 +54,22 @@ impl SimState {
         let cluster_arn = cluster.arn();
         let family = seed.family.clone().unwrap_or_else(|| seed.service.clone());
         let def = seed.task_definition.clone().unwrap_or_else(|| {
-            default_task_definition(&family, &seed.image, &seed.container_name, seed.container_port)
+            default_task_definition(
+                &family,
+                &seed.image,
+                &seed.container_name,
+                seed.container_port,
+            )
         });
         let td = self.register(def.clone(), true)?;
-        let td_arn = td["taskDefinitionArn"].as_str().unwrap_or_default().to_owned();
-        let first_container = td["containerDefinitions"][0]["name"].as_str().unwrap_or("app").to_owned();
+        let td_arn = td["taskDefinitionArn"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let first_container = td["containerDefinitions"][0]["name"]
+            .as_str()
+            .unwrap_or("app")
+            .to_owned();
         let mut load_balancers = Vec::new();
         if seed.load_balancer {
             let short: String = seed.service.chars().take(28).collect();
@@ -84,7 +95,11 @@ impl SimState {
             cluster: seed.cluster.clone(),
             name: seed.service.clone(),
             status: seed.status.clone(),
-            launch_type: if seed.capacity_providers.is_empty() { seed.launch_type.clone() } else { None },
+            launch_type: if seed.capacity_providers.is_empty() {
+                seed.launch_type.clone()
+            } else {
+                None
+            },
             capacity_providers: seed.capacity_providers.clone(),
             controller: seed.deployment_controller.clone(),
             desired: if active { seed.desired_count } else { 0 },
@@ -112,7 +127,11 @@ impl SimState {
             let n = svc.desired;
             let ids = self.launch(&mut svc, 0, n);
             for id in ids {
-                let i = self.tasks.iter().position(|t| t.id == id).expect("launched");
+                let i = self
+                    .tasks
+                    .iter()
+                    .position(|t| t.id == id)
+                    .expect("launched");
                 self.start_task(&svc, i, Behavior::Healthy);
                 self.set_targets(i, "initial", "healthy", 0);
             }
@@ -122,7 +141,10 @@ impl SimState {
         d.rollout_reason = format!("ECS deployment {} completed.", d.id);
         let now = self.clock;
         if active {
-            svc.event(now, format!("(service {}) has reached a steady state.", svc.name));
+            svc.event(
+                now,
+                format!("(service {}) has reached a steady state.", svc.name),
+            );
         }
         if active && no_room {
             svc.event(now, no_instances_message(&svc.name));
@@ -130,7 +152,10 @@ impl SimState {
         let mut in_progress = None;
         if seed.scenario == Scenario::DeploymentInProgress && active {
             let td2 = self.register(def, true)?;
-            let arn2 = td2["taskDefinitionArn"].as_str().unwrap_or_default().to_owned();
+            let arn2 = td2["taskDefinitionArn"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             self.new_deployment(&mut svc, arn2.clone());
             in_progress = Some(arn2);
         }
@@ -139,7 +164,11 @@ impl SimState {
             cluster_arn,
             service_arn: svc.arn(),
             task_definition_arn: td_arn,
-            target_group_arns: svc.load_balancers.iter().map(|l| l.target_group_arn.clone()).collect(),
+            target_group_arns: svc
+                .load_balancers
+                .iter()
+                .map(|l| l.target_group_arn.clone())
+                .collect(),
             in_progress_task_definition_arn: in_progress,
         };
         self.services.insert((seed.cluster, seed.service), svc);
@@ -159,7 +188,9 @@ impl SimState {
             return Behavior::Healthy;
         }
         match svc.scenario {
-            Scenario::HealthyRolling | Scenario::DeploymentInProgress | Scenario::Throttling { .. } => Behavior::Healthy,
+            Scenario::HealthyRolling
+            | Scenario::DeploymentInProgress
+            | Scenario::Throttling { .. } => Behavior::Healthy,
             Scenario::CrashLoop | Scenario::CircuitBreakerRollback => Behavior::CrashLoop,
             Scenario::CannotPull => Behavior::CannotPull,
             Scenario::TargetsUnhealthy => Behavior::TargetsUnhealthy,
@@ -200,7 +231,9 @@ impl SimState {
     /// One poll of the service `(cluster, name)` (no-op unless it is ACTIVE).
     pub fn poll(&mut self, cluster: &str, name: &str) {
         let key = (cluster.to_owned(), name.to_owned());
-        let Some(mut svc) = self.services.remove(&key) else { return };
+        let Some(mut svc) = self.services.remove(&key) else {
+            return;
+        };
         if svc.status == "ACTIVE" && !svc.deployments.is_empty() {
             self.advance(&mut svc);
         }
@@ -217,7 +250,11 @@ impl SimState {
         for d in &mut svc.deployments {
             d.age += 1;
         }
-        let live: Vec<usize> = self.service_tasks(svc).into_iter().filter(|&i| self.tasks[i].live()).collect();
+        let live: Vec<usize> = self
+            .service_tasks(svc)
+            .into_iter()
+            .filter(|&i| self.tasks[i].live())
+            .collect();
         for i in live {
             self.progress(svc, i);
         }
@@ -235,7 +272,11 @@ impl SimState {
 
     fn progress(&mut self, svc: &mut Service, i: usize) {
         let dep = self.tasks[i].deployment.clone();
-        let behavior = svc.deployments.iter().find(|d| d.id == dep).map_or(Behavior::Healthy, |d| d.behavior);
+        let behavior = svc
+            .deployments
+            .iter()
+            .find(|d| d.id == dep)
+            .map_or(Behavior::Healthy, |d| d.behavior);
         let now = self.clock;
         match self.tasks[i].last_status.as_str() {
             "PENDING" if self.tasks[i].stuck => {}
@@ -258,7 +299,13 @@ impl SimState {
                     for (k, ctr) in self.tasks[i].containers.iter_mut().enumerate() {
                         ctr.exit_code = Some(if k == c { 1 } else { 0 });
                     }
-                    self.stop(svc, i, "EssentialContainerExited", ESSENTIAL_EXITED.into(), true);
+                    self.stop(
+                        svc,
+                        i,
+                        "EssentialContainerExited",
+                        ESSENTIAL_EXITED.into(),
+                        true,
+                    );
                 }
                 Behavior::TargetsUnhealthy if !svc.load_balancers.is_empty() => {
                     let newly = self.set_targets(i, "initial", "unhealthy", svc.polls);
@@ -314,20 +361,26 @@ impl SimState {
         }
         for lb in &svc.load_balancers {
             let (ip, task) = (t.ip.clone(), t.arn());
-            self.targets.entry(lb.target_group_arn.clone()).or_default().push(Target {
-                id: ip,
-                port: lb.container_port,
-                task,
-                state: "initial".into(),
-                drained_at_poll: 0,
-            });
+            self.targets
+                .entry(lb.target_group_arn.clone())
+                .or_default()
+                .push(Target {
+                    id: ip,
+                    port: lb.container_port,
+                    task,
+                    state: "initial".into(),
+                    drained_at_poll: 0,
+                });
         }
         let c = self.culprit(i);
         if behavior == Behavior::CrashLoop {
             let n = svc.crash_log.len().saturating_sub(1);
             self.write_log(i, c, &svc.crash_log[..n]);
         } else {
-            let port = svc.load_balancers.first().map_or(8080, |l| l.container_port);
+            let port = svc
+                .load_balancers
+                .first()
+                .map_or(8080, |l| l.container_port);
             self.write_log(i, c, &[format!("Listening on 0.0.0.0:{port}")]);
         }
     }
@@ -383,13 +436,25 @@ impl SimState {
             .into_iter()
             .flatten()
             .filter(|d| d.good)
-            .flat_map(|d| d.def["containerDefinitions"].as_array().into_iter().flatten())
+            .flat_map(|d| {
+                d.def["containerDefinitions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+            })
             .filter_map(|c| c["image"].as_str())
             .collect();
-        if let Some(k) = t.containers.iter().position(|c| !good.contains(&c.image.as_str())) {
+        if let Some(k) = t
+            .containers
+            .iter()
+            .position(|c| !good.contains(&c.image.as_str()))
+        {
             return k;
         }
-        let defs = self.task_def(&t.task_definition).map(|d| d.def.clone()).unwrap_or(Value::Null);
+        let defs = self
+            .task_def(&t.task_definition)
+            .map(|d| d.def.clone())
+            .unwrap_or(Value::Null);
         t.containers
             .iter()
             .position(|c| {
@@ -406,7 +471,9 @@ impl SimState {
     /// Appends `lines` to the awslogs stream of container `c` of task `i` (if it logs there).
     fn write_log(&mut self, i: usize, c: usize, lines: &[String]) {
         let t = &self.tasks[i];
-        let Some(td) = self.task_def(&t.task_definition) else { return };
+        let Some(td) = self.task_def(&t.task_definition) else {
+            return;
+        };
         let name = &t.containers[c].name;
         let Some(def) = td.def["containerDefinitions"]
             .as_array()
@@ -418,7 +485,9 @@ impl SimState {
         if lc["logDriver"] != "awslogs" {
             return;
         }
-        let Some(group) = lc["options"]["awslogs-group"].as_str() else { return };
+        let Some(group) = lc["options"]["awslogs-group"].as_str() else {
+            return;
+        };
         let stream = match lc["options"]["awslogs-stream-prefix"].as_str() {
             Some(p) => format!("{p}/{name}/{}", t.id),
             None => format!("{name}/{}", t.id),
@@ -445,7 +514,13 @@ impl SimState {
         d.rollout_state = "FAILED".into();
         d.rollout_reason = CIRCUIT_BREAKER_REASON.into();
         d.updated_at = now;
-        svc.event(now, format!("(service {}) (deployment {failed_id}) deployment failed: tasks failed to start.", svc.name));
+        svc.event(
+            now,
+            format!(
+                "(service {}) (deployment {failed_id}) deployment failed: tasks failed to start.",
+                svc.name
+            ),
+        );
         SimState::record_failure(svc);
         if !svc.cb_rollback {
             return;
@@ -455,10 +530,18 @@ impl SimState {
             .find(|d| d.rollout_state == "COMPLETED")
             .or_else(|| svc.deployments.get(1))
             .map(|d| (d.id.clone(), d.task_definition.clone()));
-        let Some((back_id, back_td)) = back else { return };
+        let Some((back_id, back_td)) = back else {
+            return;
+        };
         svc.deployments[0].desired = 0;
         self.new_deployment(svc, back_td);
-        svc.event(now, format!("(service {}) rolling back to deployment {back_id}.", svc.name));
+        svc.event(
+            now,
+            format!(
+                "(service {}) rolling back to deployment {back_id}.",
+                svc.name
+            ),
+        );
     }
 
     fn launch_primary(&mut self, svc: &mut Service) {
@@ -483,13 +566,25 @@ impl SimState {
             return;
         }
         let p_id = p.id.clone();
-        let live = self.tasks.iter().filter(|t| t.deployment == p_id && t.live()).count() as u32;
+        let live = self
+            .tasks
+            .iter()
+            .filter(|t| t.deployment == p_id && t.live())
+            .count() as u32;
         if live >= p.desired {
             return;
         }
         let ids = self.launch(svc, 0, p.desired - live);
         let names: Vec<String> = ids.iter().map(|id| format!("(task {id})")).collect();
-        svc.event(now, format!("(service {}) has started {} tasks: {}.", svc.name, ids.len(), names.join(" ")));
+        svc.event(
+            now,
+            format!(
+                "(service {}) has started {} tasks: {}.",
+                svc.name,
+                ids.len(),
+                names.join(" ")
+            ),
+        );
     }
 
     /// Creates `n` PENDING tasks of deployment `d`; returns their ids.
@@ -499,7 +594,10 @@ impl SimState {
             let d = &svc.deployments[d];
             (d.id.clone(), d.task_definition.clone(), d.behavior)
         };
-        let td = self.task_def(&td_arn).map(|t| t.def.clone()).unwrap_or(Value::Null);
+        let td = self
+            .task_def(&td_arn)
+            .map(|t| t.def.clone())
+            .unwrap_or(Value::Null);
         let mut ids = Vec::new();
         for _ in 0..n {
             let id = hex(32);
@@ -520,7 +618,11 @@ impl SimState {
                 })
                 .collect();
             let ip = self.ip();
-            let subnet = svc.subnets.get(self.next_ip as usize % svc.subnets.len().max(1)).cloned().unwrap_or_default();
+            let subnet = svc
+                .subnets
+                .get(self.next_ip as usize % svc.subnets.len().max(1))
+                .cloned()
+                .unwrap_or_default();
             self.tasks.push(Task {
                 id: id.clone(),
                 cluster: svc.cluster.clone(),
@@ -552,14 +654,25 @@ impl SimState {
     fn settle(&mut self, svc: &mut Service) {
         let now = self.clock;
         let p = &svc.deployments[0];
-        if p.rollout_state == "FAILED" || matches!(p.behavior, Behavior::SlrMissing | Behavior::NoInstances) {
+        if p.rollout_state == "FAILED"
+            || matches!(p.behavior, Behavior::SlrMissing | Behavior::NoInstances)
+        {
             return;
         }
         let p_id = p.id.clone();
-        let mine: Vec<&Task> = self.tasks.iter().filter(|t| t.deployment == p_id && t.live()).collect();
+        let mine: Vec<&Task> = self
+            .tasks
+            .iter()
+            .filter(|t| t.deployment == p_id && t.live())
+            .collect();
         let arns: Vec<String> = mine.iter().map(|t| t.arn()).collect();
         let running = mine.iter().filter(|t| t.last_status == "RUNNING").count() as u32;
-        let targets_ok = self.targets.values().flatten().filter(|t| arns.contains(&t.task)).all(|t| t.state == "healthy");
+        let targets_ok = self
+            .targets
+            .values()
+            .flatten()
+            .filter(|t| arns.contains(&t.task))
+            .all(|t| t.state == "healthy");
         if running != p.desired || mine.len() as u32 != p.desired || !targets_ok {
             return;
         }
@@ -569,19 +682,42 @@ impl SimState {
             .filter(|&i| self.tasks[i].live() && self.tasks[i].deployment != p_id)
             .collect();
         if !others.is_empty() {
-            let names: Vec<String> = others.iter().map(|&i| format!("(task {})", self.tasks[i].id)).collect();
+            let names: Vec<String> = others
+                .iter()
+                .map(|&i| format!("(task {})", self.tasks[i].id))
+                .collect();
             for &i in &others {
                 for c in &mut self.tasks[i].containers {
                     c.exit_code.get_or_insert(0);
                 }
-                self.stop(svc, i, "ServiceSchedulerInitiated", format!("Scaling activity initiated by (deployment {p_id})"), false);
+                self.stop(
+                    svc,
+                    i,
+                    "ServiceSchedulerInitiated",
+                    format!("Scaling activity initiated by (deployment {p_id})"),
+                    false,
+                );
             }
-            svc.event(now, format!("(service {}) has stopped {} running tasks: {}.", svc.name, others.len(), names.join(" ")));
+            svc.event(
+                now,
+                format!(
+                    "(service {}) has stopped {} running tasks: {}.",
+                    svc.name,
+                    others.len(),
+                    names.join(" ")
+                ),
+            );
             let mut msgs = Vec::new();
             for lb in &svc.load_balancers {
-                let n = self.targets.get(&lb.target_group_arn).map_or(0, |ts| ts.iter().filter(|t| t.state == "draining").count());
+                let n = self
+                    .targets
+                    .get(&lb.target_group_arn)
+                    .map_or(0, |ts| ts.iter().filter(|t| t.state == "draining").count());
                 if n > 0 {
-                    msgs.push(format!("(service {}) deregistered {n} targets in (target-group {})", svc.name, lb.target_group_arn));
+                    msgs.push(format!(
+                        "(service {}) deregistered {n} targets in (target-group {})",
+                        svc.name, lb.target_group_arn
+                    ));
                 }
             }
             for m in msgs {
@@ -598,8 +734,17 @@ impl SimState {
             d.rollout_state = "COMPLETED".into();
             d.rollout_reason = format!("ECS deployment {p_id} completed.");
             d.updated_at = now;
-            svc.event(now, format!("(service {}) (deployment {p_id}) deployment completed.", svc.name));
-            svc.event(now, format!("(service {}) has reached a steady state.", svc.name));
+            svc.event(
+                now,
+                format!(
+                    "(service {}) (deployment {p_id}) deployment completed.",
+                    svc.name
+                ),
+            );
+            svc.event(
+                now,
+                format!("(service {}) has reached a steady state.", svc.name),
+            );
         }
     }
 }

@@ -437,7 +437,9 @@ impl SimState {
 
     /// Resolves `family`, `family:N` or a task-definition ARN to its stored revision.
     pub fn task_def(&self, name: &str) -> Option<&TaskDef> {
-        let name = name.rsplit_once(":task-definition/").map_or(name, |(_, r)| r);
+        let name = name
+            .rsplit_once(":task-definition/")
+            .map_or(name, |(_, r)| r);
         let (family, rev) = match name.split_once(':') {
             Some((f, r)) => (f, Some(r.parse::<usize>().ok()?)),
             None => (name, None),
@@ -451,9 +453,9 @@ impl SimState {
 
     /// Registers a revision, adding the fields ECS adds; returns the stored definition.
     pub fn register(&mut self, mut def: Value, good: bool) -> Result<Value, ApiError> {
-        let obj = def
-            .as_object_mut()
-            .ok_or_else(|| ApiError::client("ClientException", "Task definition must be a JSON object."))?;
+        let obj = def.as_object_mut().ok_or_else(|| {
+            ApiError::client("ClientException", "Task definition must be a JSON object.")
+        })?;
         obj.remove("tags");
         for k in [
             "taskDefinitionArn",
@@ -471,7 +473,9 @@ impl SimState {
             .get("family")
             .and_then(Value::as_str)
             .filter(|f| !f.is_empty())
-            .ok_or_else(|| ApiError::client("ClientException", "Family must not be null or empty."))?
+            .ok_or_else(|| {
+                ApiError::client("ClientException", "Family must not be null or empty.")
+            })?
             .to_owned();
         let containers = obj
             .get("containerDefinitions")
@@ -481,11 +485,23 @@ impl SimState {
                 ApiError::client("ClientException", "Container list cannot be empty.")
             })?;
         for c in containers {
-            if c.get("name").and_then(Value::as_str).is_none_or(str::is_empty) {
-                return Err(ApiError::client("ClientException", "Container.name should not be null or empty."));
+            if c.get("name")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
+                return Err(ApiError::client(
+                    "ClientException",
+                    "Container.name should not be null or empty.",
+                ));
             }
-            if c.get("image").and_then(Value::as_str).is_none_or(str::is_empty) {
-                return Err(ApiError::client("ClientException", "Container.image should not be null or empty."));
+            if c.get("image")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
+                return Err(ApiError::client(
+                    "ClientException",
+                    "Container.image should not be null or empty.",
+                ));
             }
         }
         let awslogs = containers
@@ -522,12 +538,18 @@ impl SimState {
         );
         out.insert(
             "compatibilities".into(),
-            if awsvpc { json!(["EC2", "FARGATE"]) } else { json!(["EC2"]) },
+            if awsvpc {
+                json!(["EC2", "FARGATE"])
+            } else {
+                json!(["EC2"])
+            },
         );
         out.insert("registeredAt".into(), json!(self.clock));
         out.insert(
             "registeredBy".into(),
-            json!(format!("arn:aws:sts::{SIM_ACCOUNT}:assumed-role/deploy/oidc-ecs-deploy")),
+            json!(format!(
+                "arn:aws:sts::{SIM_ACCOUNT}:assumed-role/deploy/oidc-ecs-deploy"
+            )),
         );
         let def = Value::Object(out);
         self.task_defs.entry(family).or_default().push(TaskDef {
@@ -540,7 +562,11 @@ impl SimState {
     /// A fresh private IP in 10.0.0.0/16.
     pub fn ip(&mut self) -> String {
         self.next_ip += 1;
-        format!("10.0.{}.{}", 1 + self.next_ip / 200, 10 + self.next_ip % 200)
+        format!(
+            "10.0.{}.{}",
+            1 + self.next_ip / 200,
+            10 + self.next_ip % 200
+        )
     }
 
     pub fn record_failure(svc: &mut Service) {
@@ -584,7 +610,9 @@ impl SimState {
 pub(crate) fn deployment_id() -> String {
     let mut r = rand::rng();
     let first: u8 = r.random_range(1..10);
-    let rest: String = (0..18).map(|_| char::from(b'0' + r.random_range(0..10u8))).collect();
+    let rest: String = (0..18)
+        .map(|_| char::from(b'0' + r.random_range(0..10u8)))
+        .collect();
     format!("ecs-svc/{first}{rest}")
 }
 
