@@ -591,6 +591,28 @@ async fn timing_probe() {
             .await
             .unwrap();
         eprintln!("{r}: re-push {:?}", t.elapsed());
+        // The same with skopeo, when installed, into a fresh repository.
+        let skopeo = |repo: String| {
+            let t = std::time::Instant::now();
+            let out = std::process::Command::new("skopeo")
+                .args([
+                    "copy",
+                    "-q",
+                    "--preserve-digests",
+                    "--dest-tls-verify=false",
+                ])
+                .args(["--dest-creds", "AWS:pw"])
+                .arg(format!("oci:{}:{r}", layout.path().display()))
+                .arg(format!("docker://{}/{repo}:{r}", reg.host()))
+                .output();
+            match out {
+                Ok(o) if o.status.success() => format!("{:?}", t.elapsed()),
+                Ok(o) => format!("failed: {}", String::from_utf8_lossy(&o.stderr)),
+                Err(e) => format!("not run: {e}"),
+            }
+        };
+        eprintln!("{r}: skopeo cold {}", skopeo(format!("skopeo-{r}")));
+        eprintln!("{r}: skopeo re-push {}", skopeo(format!("skopeo-{r}")));
     }
 }
 

@@ -575,3 +575,33 @@ async fn an_expired_bearer_token_is_renewed_mid_push() {
             .any(|h| h.header("authorization") == Some("Bearer tok-1-next"))
     );
 }
+
+/// Not an assertion: how long each request of a small-blob upload takes on loopback.
+#[tokio::test]
+#[ignore]
+async fn request_timing_probe() {
+    let reg = Registry::start("AWS", "pw").await.unwrap();
+    let client = client_for(&reg);
+    client.login("probe", &[]).await.unwrap();
+    for i in 0..5 {
+        let data = random_bytes(1000);
+        let d = Digest::of(&data);
+        let t = std::time::Instant::now();
+        client.blob_exists("probe", &d).await.unwrap();
+        let head = t.elapsed();
+        let t = std::time::Instant::now();
+        let loc = client.start_upload("probe", &d).await.unwrap();
+        let post = t.elapsed();
+        let t = std::time::Instant::now();
+        let r = oidc_ecs_deploy::image::VerifyingReader::new(
+            std::io::Cursor::new(data),
+            d.clone(),
+            1000,
+        );
+        client
+            .upload_monolithic("probe", loc, r, &d, 1000)
+            .await
+            .unwrap();
+        eprintln!("{i}: HEAD {head:?} POST {post:?} PUT {:?}", t.elapsed());
+    }
+}
