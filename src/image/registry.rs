@@ -208,10 +208,8 @@ impl RegistryClient {
             .get(WWW_AUTHENTICATE)
             .and_then(|v| v.to_str().ok())
             .and_then(auth::parse_challenge);
-        let Some(creds) = self.credentials.as_ref() else {
-            return Err(self.unexpected(&what, resp).await);
-        };
         match challenge {
+            // A token service may hand anonymous tokens too, so credentials are optional here.
             Some(Challenge::Bearer { realm, service, .. }) => {
                 let login = BearerLogin {
                     realm,
@@ -224,6 +222,9 @@ impl RegistryClient {
             }
             // Basic, or no usable challenge: ECR and htpasswd registries take Basic.
             _ => {
+                let Some(creds) = self.credentials.as_ref() else {
+                    return Err(self.unexpected(&what, resp).await);
+                };
                 *self.authorization.lock().expect("auth lock") =
                     Some(Secret::new(creds.basic_header()));
                 let resp = ping().await?;
