@@ -306,6 +306,10 @@ async fn push_blob(
         }
     }
     let started = Instant::now();
+    if d.size >= BIG_BLOB {
+        // A log line before a long silence, so a slow upload does not look like a hang.
+        tracing::info!("blob {}: uploading {}", d.digest.short(), mib(d.size));
+    }
     let location = match session {
         Some(l) => l,
         None => client.start_upload(repo, &d.digest).await?,
@@ -504,6 +508,9 @@ where
         other => other,
     }
 }
+
+/// Blobs at least this big get a line when their upload starts, not only when it ends.
+const BIG_BLOB: u64 = 32 * 1024 * 1024;
 
 fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
