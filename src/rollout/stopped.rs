@@ -1,0 +1,203 @@
+//! The evidence a failed rollout prints: why each stopped task of the new revision stopped,
+//! each container's exit code and reason, and its last log lines (EXAMPLES.md, exit 4). Pure:
+//! the poller fills [`StoppedTask`] from ListTasks/DescribeTasks and CloudWatch Logs.
+//!
+//! All text here came from outside (ECS reasons, application logs): control characters are
+//! replaced so each returned string is one line. Escaping for workflow commands is still the
+//! runner's job.
+
+use super::events::classify;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoppedTask {
+    pub task_id: String,
+    pub task_definition: String,
+    /// e.g. `Essential container in task exited`.
+    pub stopped_reason: Option<String>,
+    /// e.g. `EssentialContainerExited`, `TaskFailedToStart`.
+    pub stop_code: Option<String>,
+    pub containers: Vec<StoppedContainer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoppedContainer {
+    pub name: String,
+    pub exit_code: Option<i32>,
+    /// e.g. `OutOfMemoryError: Container killed due to memory usage`, `CannotPullContainerError: ...`.
+    pub reason: Option<String>,
+    /// Where an awslogs container logs; `None` for other drivers.
+    pub log: Option<LogRef>,
+    /// The last lines of that stream, oldest first (the poller bounds how many).
+    pub last_log_lines: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRef {
+    pub group: String,
+    pub stream: String,
+}
+
+/// Longest line kept from outside text: a stack trace line is evidence, a minified bundle is not.
+const MAX_LINE: usize = 400;
+
+/// Lines for one stopped task: the first names the task and why it stopped, the rest are
+/// indented two spaces (log lines four) so the caller can indent the block as a whole:
+///
+/// ```text
+/// task 9f2c1a7b...  Essential container in task exited
+///   container api: exit code 1
+///   last log lines (/ecs/payments, ecs/api/9f2c1a7b...):
+///     Error: DATABASE_URL is not set
+/// ```
+///
+/// Containers that exited 0 without a reason are left out (they were stopped with the task,
+/// not the cause), unless no container has anything to say.
+pub fn summarise_stopped_task(task: &StoppedTask) -> Vec<String> {
+    let id = short_id(&task.task_id);
+    let why = task.stopped_reason.as_deref().or(task.stop_code.as_deref()).unwrap_or("stopped (no reason given)");
+    let mut lines = vec![format!("task {id}  {}", one_line(why))];
+
+    let causes = std::iter::once(task.stopped_reason.as_deref())
+        .chain(task.containers.iter().map(|c| c.reason.as_deref()))
+        .flatten()
+        .find_map(classify);
+    if let Some(cause) = causes {
+        lines.push(format!("  cause: {}", cause.cause));
+    }
+
+    let telling: Vec<&StoppedContainer> = task
+        .containers
+        .iter()
+        .filter(|c| c.exit_code.is_some_and(|e| e != 0) || c.reason.is_some() || !c.last_log_lines.is_empty())
+        .collect();
+    let shown = if telling.is_empty() { task.containers.iter().collect() } else { telling };
+    for c in shown {
+        let mut line = format!("  container {}: ", one_line(&c.name));
+        match c.exit_code {
+            Some(code) => line.push_str(&format!("exit code {code}{}", signal_note(code, c.reason.is_some()))),
+            None => line.push_str("no exit code"),
+        }
+        if let Some(reason) = &c.reason {
+            line.push_str(&format!(" ({})", one_line(reason)));
+        }
+        lines.push(line);
+        if let Some(log) = &c.log {
+            let at = format!("{}, {}", one_line(&log.group), one_line(&log.stream));
+            if c.last_log_lines.is_empty() {
+                lines.push(format!("  no log lines in ({at})"));
+            } else {
+                lines.push(format!("  last log lines ({at}):"));
+                lines.extend(c.last_log_lines.iter().map(|l| format!("    {}", one_line(l))));
+            }
+        }
+    }
+    lines
+}
+
+/// What an exit code past 128 says about the signal, when ECS gave no reason of its own.
+fn signal_note(code: i32, has_reason: bool) -> &'static str {
+    match (code, has_reason) {
+        (137, false) => " (killed by SIGKILL: out of memory, or it did not stop within stopTimeout)",
+        (139, false) => " (segmentation fault)",
+        (143, false) => " (stopped by SIGTERM)",
+        _ => "",
+    }
+}
+
+/// Task ids are 32 hex digits; eight are enough to tell tasks apart in one report, and the
+/// log stream printed below carries the full id.
+fn short_id(task_id: &str) -> String {
+    let id = task_id.rsplit('/').next().unwrap_or(task_id);
+    if id.len() > 12 && id.is_char_boundary(8) { format!("{}...", &id[..8]) } else { id.to_string() }
+}
+
+/// Control characters (CR, LF, ESC, ...) become spaces: the text must stay one line and must
+/// not move the terminal's cursor; long lines are cut.
+fn one_line(text: &str) -> String {
+    let mut s: String = text.trim_end().chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    if s.len() > MAX_LINE {
+        let mut cut = MAX_LINE;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+        s.push_str("...");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn crashed() -> StoppedTask {
+        StoppedTask {
+            task_id: "arn:aws:ecs:eu-west-1:111122223333:task/prod/9f2c1a7b4d5e6f708192a3b4c5d6e7f8".into(),
+            task_definition: "payments:42".into(),
+            stopped_reason: Some("Essential container in task exited".into()),
+            stop_code: Some("EssentialContainerExited".into()),
+            containers: vec![
+                StoppedContainer {
+                    name: "api".into(),
+                    exit_code: Some(1),
+                    reason: None,
+                    log: Some(LogRef { group: "/ecs/payments".into(), stream: "ecs/api/9f2c1a7b4d5e6f708192a3b4c5d6e7f8".into() }),
+                    last_log_lines: vec!["starting".into(), "Error: DATABASE_URL is not set\r".into()],
+                },
+                StoppedContainer { name: "envoy".into(), exit_code: Some(0), reason: None, log: None, last_log_lines: vec![] },
+            ],
+        }
+    }
+
+    #[test]
+    fn a_crash_loop_reads_like_the_example() {
+        assert_eq!(summarise_stopped_task(&crashed()), [
+            "task 9f2c1a7b...  Essential container in task exited",
+            "  container api: exit code 1",
+            "  last log lines (/ecs/payments, ecs/api/9f2c1a7b4d5e6f708192a3b4c5d6e7f8):",
+            "    starting",
+            "    Error: DATABASE_URL is not set",
+        ]);
+    }
+
+    #[test]
+    fn a_pull_failure_names_its_cause() {
+        let task = StoppedTask {
+            task_id: "0123456789abcdef0123456789abcdef".into(),
+            task_definition: "payments:42".into(),
+            stopped_reason: Some("CannotPullContainerError: pull image manifest has been retried 1 time(s): failed to resolve ref".into()),
+            stop_code: Some("TaskFailedToStart".into()),
+            containers: vec![StoppedContainer { name: "api".into(), exit_code: None, reason: Some("CannotPullContainerError: ...".into()), log: None, last_log_lines: vec![] }],
+        };
+        let lines = summarise_stopped_task(&task);
+        assert!(lines[0].starts_with("task 01234567...  CannotPullContainerError"), "{lines:?}");
+        assert!(lines[1].starts_with("  cause: the image cannot be pulled"), "{lines:?}");
+        assert_eq!(lines[2], "  container api: no exit code (CannotPullContainerError: ...)");
+    }
+
+    #[test]
+    fn oom_kill_and_silent_containers() {
+        let mut task = crashed();
+        task.containers[0].exit_code = Some(137);
+        task.containers[0].last_log_lines.clear();
+        let lines = summarise_stopped_task(&task);
+        assert!(lines[1].contains("exit code 137 (killed by SIGKILL: out of memory"), "{lines:?}");
+        assert_eq!(lines[2], "  no log lines in (/ecs/payments, ecs/api/9f2c1a7b4d5e6f708192a3b4c5d6e7f8)");
+        // Nothing telling at all: every container is listed rather than none.
+        task.containers[0].exit_code = Some(0);
+        task.containers[0].log = None;
+        task.stopped_reason = None;
+        let lines = summarise_stopped_task(&task);
+        assert_eq!(lines, ["task 9f2c1a7b...  EssentialContainerExited", "  container api: exit code 0", "  container envoy: exit code 0"]);
+    }
+
+    #[test]
+    fn outside_text_stays_on_one_line() {
+        let mut task = crashed();
+        task.containers[0].last_log_lines = vec!["a\nb\x1b[2Jc".into(), "x".repeat(1000)];
+        let lines = summarise_stopped_task(&task);
+        assert_eq!(lines[3], "    a b [2Jc");
+        assert!(lines[4].len() < 420 && lines[4].ends_with("..."));
+        assert!(lines.iter().all(|l| !l.chars().any(char::is_control)));
+    }
+}
