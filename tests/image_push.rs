@@ -847,3 +847,36 @@ async fn plan_tells_what_a_push_would_do_without_writing() {
     );
     assert!(text.contains("7000 bytes): upload"), "{text}");
 }
+
+#[tokio::test]
+async fn registry_errors_carry_the_registry_words() {
+    init_logs();
+    let reg = Registry::start("AWS", "pw").await.unwrap();
+    let client = client_for(&reg);
+    client.login("app", &[]).await.unwrap();
+    // A manifest naming blobs the registry never got.
+    let missing = oidc_ecs_deploy::image::Descriptor::new(
+        manifest::OCI_LAYER_TAR,
+        Digest::of(b"never uploaded"),
+        14,
+    );
+    let m = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": manifest::OCI_MANIFEST,
+        "config": oidc_ecs_deploy::image::Descriptor::new(manifest::OCI_CONFIG, Digest::of(b"{}"), 2),
+        "layers": [missing],
+    });
+    let doc = oidc_ecs_deploy::image::ManifestDoc::new(
+        manifest::OCI_MANIFEST,
+        serde_json::to_vec(&m).unwrap(),
+    );
+    let err = client.put_manifest("app", "v1", &doc).await.unwrap_err();
+    let msg = err.to_string();
+    eprintln!("{msg}");
+    assert_eq!(err.status(), Some(400));
+    assert!(
+        msg.contains(&format!("push manifest {} as app:v1", doc.digest)),
+        "{msg}"
+    );
+    assert!(msg.contains("MANIFEST_BLOB_UNKNOWN"), "{msg}");
+}
