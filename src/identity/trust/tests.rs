@@ -1,4 +1,6 @@
 use super::*;
+use crate::identity::claims::Claims;
+use serde_json::Value;
 use serde_json::json;
 
 const GH: &str = "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com";
