@@ -22,7 +22,9 @@ mod elbv2;
 mod logs;
 mod protocol;
 mod scenarios;
+mod seed;
 mod state;
+mod tasks;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -38,11 +40,12 @@ use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 pub use elbv2::ELBV2_XMLNS;
-pub use scenarios::{CIRCUIT_BREAKER_REASON, ESSENTIAL_EXITED, default_task_definition};
-pub use state::{
-    ApiError, CallRecord, ClusterSeed, DEFAULT_STEP_SECONDS, DeploymentView, SIM_ACCOUNT,
-    SIM_REGION, Scenario, SeededService, ServiceSeed, ServiceView, ecs_arn,
+pub use scenarios::{CIRCUIT_BREAKER_REASON, ESSENTIAL_EXITED};
+pub use seed::{
+    ClusterSeed, DeploymentView, Scenario, SeededService, ServiceSeed, ServiceView,
+    default_task_definition,
 };
+pub use state::{ApiError, CallRecord, DEFAULT_STEP_SECONDS, SIM_ACCOUNT, SIM_REGION, ecs_arn};
 
 use crate::net::random_uuid;
 use state::{SimState, unix_now_ms};

@@ -1,6 +1,6 @@
 //! The ECS simulator's state: clusters, services with their deployments and events, task
-//! definitions, tasks, load-balancer targets, log events and the call log, plus the seeds that
-//! create them (`ClusterSeed`, `ServiceSeed`, `Scenario`) and the read-only `ServiceView`.
+//! definitions, tasks, load-balancer targets, log events and the call log (the seeds that create
+//! them are in `seed.rs`).
 //!
 //! Everything lives in one `SimState` behind one mutex; `scenarios.rs` moves it forward on each
 //! `DescribeServices` poll, `protocol.rs`, `elbv2.rs` and `logs.rs` render it as AWS does.
@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use rand::Rng;
-use serde::{Deserialize, Serialize};
+
+use super::seed::{DeploymentView, Scenario, ServiceView};
 use serde_json::{Value, json};
 
 /// The region every ARN names.
@@ -24,34 +25,6 @@ pub fn ecs_arn(resource: &str) -> String {
     format!("arn:aws:ecs:{SIM_REGION}:{SIM_ACCOUNT}:{resource}")
 }
 
-/// How a service's new (not seeded) task-definition revisions behave once deployed. Seeded
-/// revisions are "good": deploying one (a rollback) always goes like `HealthyRolling`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub enum Scenario {
-    /// Tasks start, targets turn healthy, the old deployment drains, COMPLETED.
-    #[default]
-    HealthyRolling,
-    /// The essential container exits 1 one poll after it starts, again and again.
-    CrashLoop,
-    /// Tasks stop before running: `CannotPullContainerError`.
-    CannotPull,
-    /// Tasks run but their targets answer 500 and ECS replaces them.
-    TargetsUnhealthy,
-    /// A crash loop with the circuit breaker (enable + rollback) forced on: ECS rolls back.
-    CircuitBreakerRollback,
-    /// One task runs, the others stay PENDING forever: IN_PROGRESS for good.
-    NeverSettles,
-    /// Seeded with a second deployment (PRIMARY, IN_PROGRESS) over the serving one.
-    DeploymentInProgress,
-    /// ECS cannot assume its service-linked role: an event, no tasks.
-    ServiceLinkedRoleMissing,
-    /// The first `first_n` DescribeServices calls naming the service are throttled; then healthy.
-    Throttling {
-        #[serde(rename = "firstN", alias = "first_n")]
-        first_n: u32,
-    },
-}
-
 /// What one deployment's tasks do (decided when the deployment is created).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Behavior {
@@ -62,155 +35,6 @@ pub(crate) enum Behavior {
     NeverSettles,
     SlrMissing,
     NoInstances,
-}
-
-/// A cluster to create (or replace the settings of).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct ClusterSeed {
-    pub name: String,
-    /// `ACTIVE` or `INACTIVE`.
-    pub status: String,
-    /// Registered EC2 container instances (0 for a Fargate-only cluster).
-    pub container_instances: u32,
-    pub capacity_providers: Vec<String>,
-}
-
-impl Default for ClusterSeed {
-    fn default() -> Self {
-        ClusterSeed {
-            name: "default".into(),
-            status: "ACTIVE".into(),
-            container_instances: 0,
-            capacity_providers: vec!["FARGATE".into(), "FARGATE_SPOT".into()],
-        }
-    }
-}
-
-/// A service to create, with its serving task definition (registered as a "good" revision),
-/// running and healthy at seed time. JSON field names are the camelCase of these.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-pub struct ServiceSeed {
-    /// Created (ACTIVE, Fargate providers, 0 instances unless EC2) when missing.
-    pub cluster: String,
-    pub service: String,
-    /// `ACTIVE`, `DRAINING` or `INACTIVE`.
-    pub status: String,
-    /// The full serving definition as `register-task-definition` takes it; when absent one is
-    /// built from `family`, `image`, `container_name`, `container_port` (awsvpc, Fargate,
-    /// awslogs group `/ecs/<family>`, stream prefix `ecs`).
-    pub task_definition: Option<Value>,
-    /// Defaults to the service name.
-    pub family: Option<String>,
-    pub image: String,
-    pub container_name: String,
-    pub container_port: u16,
-    pub desired_count: u32,
-    /// `FARGATE` (default), `EC2`, `EXTERNAL`, or none.
-    pub launch_type: Option<String>,
-    /// Capacity provider names (weight 1 each); when set, `launch_type` is dropped.
-    pub capacity_providers: Vec<String>,
-    /// `ECS`, `CODE_DEPLOY` or `EXTERNAL`.
-    pub deployment_controller: String,
-    /// One target group per service when true.
-    pub load_balancer: bool,
-    pub subnets: Vec<String>,
-    pub minimum_healthy_percent: u32,
-    pub maximum_percent: u32,
-    pub circuit_breaker: bool,
-    pub circuit_breaker_rollback: bool,
-    /// Sets the cluster's container-instance count (e.g. 0 with `launch_type` EC2).
-    pub cluster_container_instances: Option<u32>,
-    /// What a crashing container prints before it exits 1.
-    pub crash_log: Vec<String>,
-    pub scenario: Scenario,
-}
-
-impl Default for ServiceSeed {
-    fn default() -> Self {
-        ServiceSeed {
-            cluster: "default".into(),
-            service: "web".into(),
-            status: "ACTIVE".into(),
-            task_definition: None,
-            family: None,
-            image: format!("{SIM_ACCOUNT}.dkr.ecr.{SIM_REGION}.amazonaws.com/app:v1"),
-            container_name: "app".into(),
-            container_port: 8080,
-            desired_count: 1,
-            launch_type: Some("FARGATE".into()),
-            capacity_providers: Vec::new(),
-            deployment_controller: "ECS".into(),
-            load_balancer: true,
-            subnets: vec![
-                "subnet-0a1b2c3d4e5f60001".into(),
-                "subnet-0a1b2c3d4e5f60002".into(),
-            ],
-            minimum_healthy_percent: 100,
-            maximum_percent: 200,
-            circuit_breaker: false,
-            circuit_breaker_rollback: false,
-            cluster_container_instances: None,
-            crash_log: vec![
-                "Starting server (pid 1)".into(),
-                "Loading configuration from the environment".into(),
-                "Error: DATABASE_URL is not set".into(),
-            ],
-            scenario: Scenario::HealthyRolling,
-        }
-    }
-}
-
-/// What `seed_service` created.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct SeededService {
-    pub cluster_arn: String,
-    pub service_arn: String,
-    /// The serving (good) revision.
-    pub task_definition_arn: String,
-    pub target_group_arns: Vec<String>,
-    /// For `DeploymentInProgress`: the revision of the deployment already in progress.
-    pub in_progress_task_definition_arn: Option<String>,
-}
-
-/// A snapshot of one service for assertions (`EcsSimulator::service`, `GET /_sim/service`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct ServiceView {
-    pub cluster: String,
-    pub name: String,
-    pub status: String,
-    /// The service's task definition ARN (that of the PRIMARY deployment).
-    pub task_definition: String,
-    pub desired_count: u32,
-    pub running_count: u32,
-    pub pending_count: u32,
-    /// PRIMARY first.
-    pub deployments: Vec<DeploymentView>,
-    /// Messages, newest first.
-    pub events: Vec<String>,
-    /// DescribeServices polls that moved this service.
-    pub polls: u32,
-    /// Unix milliseconds of the poll whose answer first showed a failure (a failed task, an
-    /// unhealthy target, a FAILED rollout, a cannot-start event); None while all is well.
-    pub failure_visible_unix_ms: Option<u64>,
-}
-
-/// One deployment in a `ServiceView`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct DeploymentView {
-    pub id: String,
-    pub status: String,
-    pub task_definition: String,
-    pub rollout_state: String,
-    pub rollout_state_reason: String,
-    pub desired_count: u32,
-    pub running_count: u32,
-    pub pending_count: u32,
-    pub failed_tasks: u32,
 }
 
 /// One API call, as received.
