@@ -6,7 +6,10 @@
 use std::time::Duration;
 
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_ecr::types::{EncryptionConfiguration, EncryptionType, ImageIdentifier, ImageScanningConfiguration, ImageTagMutability};
+use aws_sdk_ecr::types::{
+    EncryptionConfiguration, EncryptionType, ImageIdentifier, ImageScanningConfiguration,
+    ImageTagMutability,
+};
 use base64::Engine as _;
 
 use crate::secret::Secret;
@@ -23,7 +26,10 @@ pub struct EcrLogin {
 impl EcrLogin {
     /// The registry host as image references name it (no scheme).
     pub fn host(&self) -> &str {
-        self.endpoint.trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/')
+        self.endpoint
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
     }
 }
 
@@ -47,7 +53,10 @@ pub struct RepositoryInfo {
 impl RepositoryInfo {
     /// Whether `tag` may be moved to another digest.
     pub fn tag_is_mutable(&self, tag: &str) -> bool {
-        let excluded = self.mutability_exclusions.iter().any(|pattern| wildcard_match(pattern, tag));
+        let excluded = self
+            .mutability_exclusions
+            .iter()
+            .any(|pattern| wildcard_match(pattern, tag));
         (self.tag_mutability == TagMutability::Mutable) != excluded
     }
 }
@@ -83,7 +92,10 @@ pub struct Finding {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ScanOutcome {
     /// The scan completed; the findings at or above the threshold, worst first.
-    Complete { blocking: Vec<Finding>, counts: Vec<(String, i32)> },
+    Complete {
+        blocking: Vec<Finding>,
+        counts: Vec<(String, i32)>,
+    },
     /// The scan did not finish within the wait.
     Pending { status: String },
     /// The scan failed or is unsupported for this image.
@@ -93,13 +105,23 @@ pub enum ScanOutcome {
 #[derive(Debug, thiserror::Error)]
 pub enum EcrError {
     #[error("ECR {operation} failed ({code}): {message}")]
-    Service { operation: &'static str, code: String, message: String },
+    Service {
+        operation: &'static str,
+        code: String,
+        message: String,
+    },
     #[error("ECR {operation} failed: {detail}")]
-    Transport { operation: &'static str, detail: String },
+    Transport {
+        operation: &'static str,
+        detail: String,
+    },
     #[error("ECR's authorization token is not base64 of `user:password`")]
     MalformedToken,
     #[error("ECR answered {operation} without {missing}")]
-    Incomplete { operation: &'static str, missing: &'static str },
+    Incomplete {
+        operation: &'static str,
+        missing: &'static str,
+    },
 }
 
 impl EcrError {
@@ -111,7 +133,10 @@ impl EcrError {
     }
 }
 
-fn sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static>(operation: &'static str, error: SdkError<E>) -> EcrError {
+fn sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    operation: &'static str,
+    error: SdkError<E>,
+) -> EcrError {
     match &error {
         SdkError::ServiceError(e) => EcrError::Service {
             operation,
@@ -134,23 +159,52 @@ fn sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static>(operation: &
 /// Log in: decode `AWS:<password>` from the token. The caller masks the password before
 /// printing anything. `endpoint_override` replaces the token's proxy endpoint (a local registry,
 /// a pull-through proxy, a mirror).
-pub async fn login(client: &aws_sdk_ecr::Client, endpoint_override: Option<&str>) -> Result<EcrLogin, EcrError> {
+pub async fn login(
+    client: &aws_sdk_ecr::Client,
+    endpoint_override: Option<&str>,
+) -> Result<EcrLogin, EcrError> {
     const OP: &str = "GetAuthorizationToken";
-    let output = client.get_authorization_token().send().await.map_err(|e| sdk_error(OP, e))?;
-    let data = output.authorization_data().first().ok_or(EcrError::Incomplete { operation: OP, missing: "authorizationData" })?;
-    let token = data.authorization_token().ok_or(EcrError::Incomplete { operation: OP, missing: "authorizationToken" })?;
+    let output = client
+        .get_authorization_token()
+        .send()
+        .await
+        .map_err(|e| sdk_error(OP, e))?;
+    let data = output
+        .authorization_data()
+        .first()
+        .ok_or(EcrError::Incomplete {
+            operation: OP,
+            missing: "authorizationData",
+        })?;
+    let token = data.authorization_token().ok_or(EcrError::Incomplete {
+        operation: OP,
+        missing: "authorizationToken",
+    })?;
     let (username, password) = decode_token(token)?;
     let endpoint = match endpoint_override {
         Some(e) if e.contains("://") => e.trim_end_matches('/').to_owned(),
         Some(host) => format!("https://{}", host.trim_end_matches('/')),
-        None => data.proxy_endpoint().ok_or(EcrError::Incomplete { operation: OP, missing: "proxyEndpoint" })?.trim_end_matches('/').to_owned(),
+        None => data
+            .proxy_endpoint()
+            .ok_or(EcrError::Incomplete {
+                operation: OP,
+                missing: "proxyEndpoint",
+            })?
+            .trim_end_matches('/')
+            .to_owned(),
     };
-    Ok(EcrLogin { endpoint, username, password })
+    Ok(EcrLogin {
+        endpoint,
+        username,
+        password,
+    })
 }
 
 /// `base64("AWS:<password>")` -> ("AWS", password).
 pub fn decode_token(token: &str) -> Result<(String, Secret), EcrError> {
-    let bytes = base64::engine::general_purpose::STANDARD.decode(token.trim()).map_err(|_| EcrError::MalformedToken)?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(token.trim())
+        .map_err(|_| EcrError::MalformedToken)?;
     let text = String::from_utf8(bytes).map_err(|_| EcrError::MalformedToken)?;
     let (user, password) = text.split_once(':').ok_or(EcrError::MalformedToken)?;
     if user.is_empty() || password.is_empty() {
@@ -160,14 +214,31 @@ pub fn decode_token(token: &str) -> Result<(String, Secret), EcrError> {
 }
 
 /// The repository, or `None` when it does not exist.
-pub async fn describe_repository(client: &aws_sdk_ecr::Client, name: &str) -> Result<Option<RepositoryInfo>, EcrError> {
+pub async fn describe_repository(
+    client: &aws_sdk_ecr::Client,
+    name: &str,
+) -> Result<Option<RepositoryInfo>, EcrError> {
     const OP: &str = "DescribeRepositories";
-    let output = match client.describe_repositories().repository_names(name).send().await {
+    let output = match client
+        .describe_repositories()
+        .repository_names(name)
+        .send()
+        .await
+    {
         Ok(o) => o,
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_repository_not_found_exception()) => return Ok(None),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_repository_not_found_exception()) =>
+        {
+            return Ok(None);
+        }
         Err(e) => return Err(sdk_error(OP, e)),
     };
-    let Some(repo) = output.repositories().iter().find(|r| r.repository_name() == Some(name)) else {
+    let Some(repo) = output
+        .repositories()
+        .iter()
+        .find(|r| r.repository_name() == Some(name))
+    else {
         return Ok(None);
     };
     Ok(Some(repository_info(name, repo)))
@@ -175,38 +246,66 @@ pub async fn describe_repository(client: &aws_sdk_ecr::Client, name: &str) -> Re
 
 fn repository_info(name: &str, repo: &aws_sdk_ecr::types::Repository) -> RepositoryInfo {
     let tag_mutability = match repo.image_tag_mutability() {
-        Some(ImageTagMutability::Immutable | ImageTagMutability::ImmutableWithExclusion) => TagMutability::Immutable,
+        Some(ImageTagMutability::Immutable | ImageTagMutability::ImmutableWithExclusion) => {
+            TagMutability::Immutable
+        }
         _ => TagMutability::Mutable,
     };
     RepositoryInfo {
         name: name.to_owned(),
         uri: repo.repository_uri().unwrap_or_default().to_owned(),
         tag_mutability,
-        mutability_exclusions: repo.image_tag_mutability_exclusion_filters().iter().map(|f| f.filter().to_owned()).collect(),
-        scan_on_push: repo.image_scanning_configuration().is_some_and(|c| c.scan_on_push()),
+        mutability_exclusions: repo
+            .image_tag_mutability_exclusion_filters()
+            .iter()
+            .map(|f| f.filter().to_owned())
+            .collect(),
+        scan_on_push: repo
+            .image_scanning_configuration()
+            .is_some_and(|c| c.scan_on_push()),
     }
 }
 
 /// Create the repository as a careful platform team would: immutable tags (a tag names one image
 /// forever, so a rollback runs what was tested), scan on push, AES-256 encryption at rest.
-pub async fn create_repository(client: &aws_sdk_ecr::Client, name: &str) -> Result<RepositoryInfo, EcrError> {
+pub async fn create_repository(
+    client: &aws_sdk_ecr::Client,
+    name: &str,
+) -> Result<RepositoryInfo, EcrError> {
     const OP: &str = "CreateRepository";
-    let encryption = EncryptionConfiguration::builder().encryption_type(EncryptionType::Aes256).build().expect("encryption type is set");
+    let encryption = EncryptionConfiguration::builder()
+        .encryption_type(EncryptionType::Aes256)
+        .build()
+        .expect("encryption type is set");
     let output = client
         .create_repository()
         .repository_name(name)
         .image_tag_mutability(ImageTagMutability::Immutable)
-        .image_scanning_configuration(ImageScanningConfiguration::builder().scan_on_push(true).build())
+        .image_scanning_configuration(
+            ImageScanningConfiguration::builder()
+                .scan_on_push(true)
+                .build(),
+        )
         .encryption_configuration(encryption)
         .send()
         .await
         .map_err(|e| sdk_error(OP, e))?;
-    let repo = output.repository().ok_or(EcrError::Incomplete { operation: OP, missing: "repository" })?;
+    let repo = output.repository().ok_or(EcrError::Incomplete {
+        operation: OP,
+        missing: "repository",
+    })?;
     Ok(repository_info(name, repo))
 }
 
 /// Severity order, lowest first, as ECR's basic and enhanced scanning name them.
-const SEVERITIES: [&str; 6] = ["INFORMATIONAL", "LOW", "MEDIUM", "HIGH", "CRITICAL", "UNDEFINED"];
+const SEVERITIES: [&str; 6] = [
+    "INFORMATIONAL",
+    "LOW",
+    "MEDIUM",
+    "HIGH",
+    "CRITICAL",
+    "UNDEFINED",
+];
 
 fn severity_rank(severity: &str) -> usize {
     // UNDEFINED sorts below INFORMATIONAL: a finding ECR could not rate does not block.
@@ -218,26 +317,58 @@ fn severity_rank(severity: &str) -> usize {
 
 /// Wait (bounded, polling every `interval`) for the image's scan and return the findings at or
 /// above `threshold` (INFORMATIONAL..CRITICAL).
-pub async fn scan_findings(client: &aws_sdk_ecr::Client, repository: &str, digest: &str, threshold: &str, wait: Duration, interval: Duration) -> Result<ScanOutcome, EcrError> {
+pub async fn scan_findings(
+    client: &aws_sdk_ecr::Client,
+    repository: &str,
+    digest: &str,
+    threshold: &str,
+    wait: Duration,
+    interval: Duration,
+) -> Result<ScanOutcome, EcrError> {
     const OP: &str = "DescribeImageScanFindings";
     let deadline = tokio::time::Instant::now() + wait;
     let image = ImageIdentifier::builder().image_digest(digest).build();
     loop {
-        let result = client.describe_image_scan_findings().repository_name(repository).image_id(image.clone()).send().await;
+        let result = client
+            .describe_image_scan_findings()
+            .repository_name(repository)
+            .image_id(image.clone())
+            .send()
+            .await;
         let status = match result {
             Ok(output) => {
-                let status = output.image_scan_status().and_then(|s| s.status()).map(|s| s.as_str().to_owned()).unwrap_or_default();
+                let status = output
+                    .image_scan_status()
+                    .and_then(|s| s.status())
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default();
                 match status.as_str() {
                     "COMPLETE" | "ACTIVE" => return Ok(complete(&output, threshold)),
-                    "FAILED" | "UNSUPPORTED_IMAGE" | "SCAN_ELIGIBILITY_EXPIRED" | "FINDINGS_UNAVAILABLE" => {
-                        let description = output.image_scan_status().and_then(|s| s.description()).unwrap_or_default().to_owned();
-                        return Ok(ScanOutcome::Unavailable { status, description });
+                    "FAILED"
+                    | "UNSUPPORTED_IMAGE"
+                    | "SCAN_ELIGIBILITY_EXPIRED"
+                    | "FINDINGS_UNAVAILABLE" => {
+                        let description = output
+                            .image_scan_status()
+                            .and_then(|s| s.description())
+                            .unwrap_or_default()
+                            .to_owned();
+                        return Ok(ScanOutcome::Unavailable {
+                            status,
+                            description,
+                        });
                     }
                     _ => status,
                 }
             }
             // Just pushed: the image or its scan may not be visible yet.
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_scan_not_found_exception() || s.is_image_not_found_exception()) => "NOT_STARTED".to_owned(),
+            Err(e)
+                if e.as_service_error().is_some_and(|s| {
+                    s.is_scan_not_found_exception() || s.is_image_not_found_exception()
+                }) =>
+            {
+                "NOT_STARTED".to_owned()
+            }
             Err(e) => return Err(sdk_error(OP, e)),
         };
         if tokio::time::Instant::now() + interval > deadline {
@@ -247,26 +378,48 @@ pub async fn scan_findings(client: &aws_sdk_ecr::Client, repository: &str, diges
     }
 }
 
-fn complete(output: &aws_sdk_ecr::operation::describe_image_scan_findings::DescribeImageScanFindingsOutput, threshold: &str) -> ScanOutcome {
+fn complete(
+    output: &aws_sdk_ecr::operation::describe_image_scan_findings::DescribeImageScanFindingsOutput,
+    threshold: &str,
+) -> ScanOutcome {
     let floor = severity_rank(threshold);
     let mut blocking = Vec::new();
     let mut counts = Vec::new();
     if let Some(findings) = output.image_scan_findings() {
         for f in findings.findings() {
-            let severity = f.severity().map(|s| s.as_str().to_owned()).unwrap_or_default();
+            let severity = f
+                .severity()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default();
             if severity_rank(&severity) >= floor {
-                blocking.push(Finding { severity, name: f.name().unwrap_or("(unnamed)").to_owned(), uri: f.uri().map(str::to_owned) });
+                blocking.push(Finding {
+                    severity,
+                    name: f.name().unwrap_or("(unnamed)").to_owned(),
+                    uri: f.uri().map(str::to_owned),
+                });
             }
         }
         for f in findings.enhanced_findings() {
             let severity = f.severity().unwrap_or_default().to_owned();
             if severity_rank(&severity) >= floor {
-                let name = f.package_vulnerability_details().and_then(|p| p.vulnerability_id()).or(f.title()).unwrap_or("(unnamed)").to_owned();
-                blocking.push(Finding { severity, name, uri: None });
+                let name = f
+                    .package_vulnerability_details()
+                    .and_then(|p| p.vulnerability_id())
+                    .or(f.title())
+                    .unwrap_or("(unnamed)")
+                    .to_owned();
+                blocking.push(Finding {
+                    severity,
+                    name,
+                    uri: None,
+                });
             }
         }
         if let Some(map) = findings.finding_severity_counts() {
-            counts = map.iter().map(|(k, v)| (k.as_str().to_owned(), *v)).collect();
+            counts = map
+                .iter()
+                .map(|(k, v)| (k.as_str().to_owned(), *v))
+                .collect();
             counts.sort_by_key(|(k, _)| std::cmp::Reverse(severity_rank(k)));
         }
     }
@@ -305,9 +458,21 @@ mod tests {
 
     #[test]
     fn wildcards_match_like_ecr_filters() {
-        let cases = [("a*c", "abc", true), ("a*c", "ac", true), ("a*c", "ab", false), ("*", "", true), ("x*y*z", "xyz", true), ("x*y*z", "xzy", false), ("exact", "exact", true)];
+        let cases = [
+            ("a*c", "abc", true),
+            ("a*c", "ac", true),
+            ("a*c", "ab", false),
+            ("*", "", true),
+            ("x*y*z", "xyz", true),
+            ("x*y*z", "xzy", false),
+            ("exact", "exact", true),
+        ];
         for (pattern, text, expected) in cases {
-            assert_eq!(wildcard_match(pattern, text), expected, "{pattern} ~ {text}");
+            assert_eq!(
+                wildcard_match(pattern, text),
+                expected,
+                "{pattern} ~ {text}"
+            );
         }
     }
 

@@ -136,7 +136,7 @@ impl RegistryClient {
         let same_origin = url.origin() == self.base.origin();
         let mut rb = self.http.request(method, url);
         if same_origin && let Some(auth) = self.authorization.lock().expect("auth lock").as_ref() {
-            rb = rb.header(AUTHORIZATION, auth.expose());
+            rb = rb.header(AUTHORIZATION, sensitive(auth));
         }
         rb
     }
@@ -280,7 +280,7 @@ impl RegistryClient {
         }
         let mut rb = self.http.get(url);
         if let Some(c) = &self.credentials {
-            rb = rb.header(AUTHORIZATION, c.basic_header());
+            rb = rb.header(AUTHORIZATION, sensitive(&Secret::new(c.basic_header())));
         }
         let resp = self.send(what, rb).await?;
         if !resp.status().is_success() {
@@ -394,6 +394,14 @@ impl RegistryClient {
             _ => Ok(()),
         }
     }
+}
+
+/// A header value that HTTP-level debug logs print as `Sensitive`.
+fn sensitive(secret: &Secret) -> reqwest::header::HeaderValue {
+    let mut v = reqwest::header::HeaderValue::from_str(secret.expose())
+        .unwrap_or_else(|_| reqwest::header::HeaderValue::from_static(""));
+    v.set_sensitive(true);
+    v
 }
 
 pub(crate) fn content_digest(headers: &HeaderMap) -> Option<Digest> {
