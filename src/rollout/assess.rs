@@ -103,11 +103,15 @@ pub struct Watch {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
-    Pending { progress: String },
+    Pending {
+        progress: String,
+    },
     Healthy,
     Failed(Failure),
     /// The deadline passed; `waiting_for` lists the conditions still unmet.
-    TimedOut { waiting_for: String },
+    TimedOut {
+        waiting_for: String,
+    },
 }
 
 impl Verdict {
@@ -158,7 +162,9 @@ impl FailureKind {
     pub fn needs_rollback(self) -> bool {
         !matches!(
             self,
-            FailureKind::CircuitBreakerRolledBack | FailureKind::Superseded | FailureKind::ServiceInactive
+            FailureKind::CircuitBreakerRolledBack
+                | FailureKind::Superseded
+                | FailureKind::ServiceInactive
         )
     }
 }
@@ -168,11 +174,17 @@ pub fn assess(watch: &Watch, snapshot: &ServiceSnapshot) -> Verdict {
     if snapshot.status != "ACTIVE" {
         return failed(
             FailureKind::ServiceInactive,
-            format!("the service {service} is {} (it was deleted during the rollout)", snapshot.status),
+            format!(
+                "the service {service} is {} (it was deleted during the rollout)",
+                snapshot.status
+            ),
             None,
         );
     }
-    let ours = snapshot.deployments.iter().find(|d| d.id == watch.our_deployment_id);
+    let ours = snapshot
+        .deployments
+        .iter()
+        .find(|d| d.id == watch.our_deployment_id);
     let primary = snapshot.deployments.iter().find(|d| d.status == "PRIMARY");
 
     if ours.is_none_or(|d| d.status != "PRIMARY") {
@@ -233,12 +245,20 @@ pub fn assess(watch: &Watch, snapshot: &ServiceSnapshot) -> Verdict {
     }
 
     if let Some(d) = ours.filter(|d| d.running < d.desired) {
-        let mut recent: Vec<&ServiceEvent> =
-            snapshot.events.iter().filter(|e| e.created_at >= watch.started_at).collect();
+        let mut recent: Vec<&ServiceEvent> = snapshot
+            .events
+            .iter()
+            .filter(|e| e.created_at >= watch.started_at)
+            .collect();
         recent.sort_by_key(|e| e.created_at);
         for e in recent {
-            let Some(cause) = classify(&e.message) else { continue };
-            let stood = snapshot.observed_at.duration_since(e.created_at).unwrap_or_default();
+            let Some(cause) = classify(&e.message) else {
+                continue;
+            };
+            let stood = snapshot
+                .observed_at
+                .duration_since(e.created_at)
+                .unwrap_or_default();
             if stood >= cause.grace {
                 return Verdict::Failed(Failure {
                     kind: cause.kind,
@@ -262,13 +282,22 @@ pub fn assess(watch: &Watch, snapshot: &ServiceSnapshot) -> Verdict {
     }
 
     if snapshot.observed_at >= watch.deadline {
-        return Verdict::TimedOut { waiting_for: unmet.join("; ") };
+        return Verdict::TimedOut {
+            waiting_for: unmet.join("; "),
+        };
     }
-    Verdict::Pending { progress: progress(watch, snapshot) }
+    Verdict::Pending {
+        progress: progress(watch, snapshot),
+    }
 }
 
 fn failed(kind: FailureKind, reason: String, evidence: Option<String>) -> Verdict {
-    Verdict::Failed(Failure { kind, reason, hint: None, evidence })
+    Verdict::Failed(Failure {
+        kind,
+        reason,
+        hint: None,
+        evidence,
+    })
 }
 
 /// ECS's reason when the circuit breaker rolls back: "ECS deployment circuit breaker: rolling
@@ -285,9 +314,15 @@ fn says_rolling_back(reason: &str) -> bool {
 /// - probe (when asked for): the required consecutive successes.
 pub fn unmet_conditions(watch: &Watch, snapshot: &ServiceSnapshot) -> Vec<String> {
     let mut unmet = Vec::new();
-    let ours = snapshot.deployments.iter().find(|d| d.id == watch.our_deployment_id);
+    let ours = snapshot
+        .deployments
+        .iter()
+        .find(|d| d.id == watch.our_deployment_id);
     match ours {
-        None => unmet.push(format!("deployment {} is not visible yet", watch.our_deployment_id)),
+        None => unmet.push(format!(
+            "deployment {} is not visible yet",
+            watch.our_deployment_id
+        )),
         Some(d) if d.status != "PRIMARY" => {
             unmet.push(format!("deployment {} is {}, not PRIMARY", d.id, d.status))
         }
@@ -325,13 +360,19 @@ pub fn unmet_conditions(watch: &Watch, snapshot: &ServiceSnapshot) -> Vec<String
             .iter()
             .filter(|t| t.state != "healthy")
             .map(|t| {
-                let at = t.port.map_or(t.target_id.clone(), |p| format!("{}:{p}", t.target_id));
+                let at = t
+                    .port
+                    .map_or(t.target_id.clone(), |p| format!("{}:{p}", t.target_id));
                 let why = [t.reason.as_deref(), t.description.as_deref()]
                     .into_iter()
                     .flatten()
                     .collect::<Vec<_>>()
                     .join(": ");
-                if why.is_empty() { format!("{at} {}", t.state) } else { format!("{at} {} ({why})", t.state) }
+                if why.is_empty() {
+                    format!("{at} {}", t.state)
+                } else {
+                    format!("{at} {} ({why})", t.state)
+                }
             })
             .collect();
         if !not_healthy.is_empty() {
@@ -346,7 +387,10 @@ pub fn unmet_conditions(watch: &Watch, snapshot: &ServiceSnapshot) -> Vec<String
     if let Some(p) = &snapshot.probe
         && p.consecutive_successes < p.required
     {
-        let mut text = format!("probe {}/{} consecutive successes", p.consecutive_successes, p.required);
+        let mut text = format!(
+            "probe {}/{} consecutive successes",
+            p.consecutive_successes, p.required
+        );
         if let Some(e) = &p.last_error {
             text.push_str(&format!(" (last: {e})"));
         }
@@ -360,10 +404,20 @@ pub fn unmet_conditions(watch: &Watch, snapshot: &ServiceSnapshot) -> Vec<String
 /// counts and states, never times.
 pub fn progress(watch: &Watch, snapshot: &ServiceSnapshot) -> String {
     let service = &snapshot.service_name;
-    let Some(d) = snapshot.deployments.iter().find(|d| d.id == watch.our_deployment_id) else {
-        return format!("{service}: waiting for deployment {} to appear", watch.our_deployment_id);
+    let Some(d) = snapshot
+        .deployments
+        .iter()
+        .find(|d| d.id == watch.our_deployment_id)
+    else {
+        return format!(
+            "{service}: waiting for deployment {} to appear",
+            watch.our_deployment_id
+        );
     };
-    let mut line = format!("{service}: {}/{} running, {} pending", d.running, d.desired, d.pending);
+    let mut line = format!(
+        "{service}: {}/{} running, {} pending",
+        d.running, d.desired, d.pending
+    );
     if d.failed_tasks > 0 {
         line.push_str(&format!(", {} failed", d.failed_tasks));
     }
@@ -376,16 +430,25 @@ pub fn progress(watch: &Watch, snapshot: &ServiceSnapshot) -> String {
         line.push_str(&format!("; targets {healthy}/{} healthy", targets.len()));
     }
     if let Some(p) = &snapshot.probe {
-        line.push_str(&format!("; probe {}/{}", p.consecutive_successes, p.required));
+        line.push_str(&format!(
+            "; probe {}/{}",
+            p.consecutive_successes, p.required
+        ));
     }
     line
 }
 
 /// Events not printed yet, oldest first. Seed `seen` with the ids present before UpdateService
 /// so the first poll does not replay the service's history.
-pub fn new_events<'a>(seen: &HashSet<String>, snapshot: &'a ServiceSnapshot) -> Vec<&'a ServiceEvent> {
-    let mut fresh: Vec<&ServiceEvent> =
-        snapshot.events.iter().filter(|e| !seen.contains(&e.id)).collect();
+pub fn new_events<'a>(
+    seen: &HashSet<String>,
+    snapshot: &'a ServiceSnapshot,
+) -> Vec<&'a ServiceEvent> {
+    let mut fresh: Vec<&ServiceEvent> = snapshot
+        .events
+        .iter()
+        .filter(|e| !seen.contains(&e.id))
+        .collect();
     fresh.sort_by_key(|e| e.created_at);
     fresh
 }

@@ -58,7 +58,11 @@ fn canonical_task(def: &mut Map<String, Value>) {
     if def.get("networkMode").and_then(Value::as_str) == Some("bridge") {
         def.remove("networkMode");
     }
-    let network = def.get("networkMode").and_then(Value::as_str).unwrap_or("bridge").to_string();
+    let network = def
+        .get("networkMode")
+        .and_then(Value::as_str)
+        .unwrap_or("bridge")
+        .to_string();
     if let Some(Value::Array(list)) = def.get_mut("requiresCompatibilities") {
         list.sort_by_key(|v| v.to_string());
     }
@@ -202,11 +206,21 @@ pub fn diff(before: &Value, after: &Value) -> Vec<String> {
 }
 
 fn flatten(v: &Value, path: String, hidden: bool, out: &mut BTreeMap<String, Leaf>) {
-    let leaf = |s: String| if hidden { Leaf::Hidden(s) } else { Leaf::Shown(s) };
+    let leaf = |s: String| {
+        if hidden {
+            Leaf::Hidden(s)
+        } else {
+            Leaf::Shown(s)
+        }
+    };
     match v {
         Value::Object(map) => {
             for (k, child) in map {
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 flatten(child, p, hidden, out);
             }
         }

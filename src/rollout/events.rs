@@ -37,7 +37,10 @@ pub static KNOWN_CAUSES: &[KnownCause] = &[
     // iam:CreateServiceLinkedRole, and awsvpc/load-balanced services cannot start without it.
     KnownCause {
         kind: FailureKind::ServiceLinkedRoleMissing,
-        needles: &["unable to assume the service linked role", "awsserviceroleforecs"],
+        needles: &[
+            "unable to assume the service linked role",
+            "awsserviceroleforecs",
+        ],
         cause: "ECS cannot assume its service-linked role AWSServiceRoleForECS (it does not exist \
                 in this account yet)",
         hint: "create it once per account: aws iam create-service-linked-role \
@@ -168,5 +171,7 @@ pub static KNOWN_CAUSES: &[KnownCause] = &[
 /// The first known cause whose text appears in `text` (an event message or a stopped reason).
 pub fn classify(text: &str) -> Option<&'static KnownCause> {
     let lower = text.to_ascii_lowercase();
-    KNOWN_CAUSES.iter().find(|c| c.needles.iter().any(|n| lower.contains(n)))
+    KNOWN_CAUSES
+        .iter()
+        .find(|c| c.needles.iter().any(|n| lower.contains(n)))
 }

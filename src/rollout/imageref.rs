@@ -25,7 +25,9 @@ pub enum ImageRefError {
     BadComponent(String),
     #[error("the registry host {0:?} is not a valid host[:port]")]
     BadRegistry(String),
-    #[error("the tag {0:?} is not valid (letters, digits, '_', '.', '-'; at most 128, not starting with '.' or '-')")]
+    #[error(
+        "the tag {0:?} is not valid (letters, digits, '_', '.', '-'; at most 128, not starting with '.' or '-')"
+    )]
     BadTag(String),
     #[error("the digest {0:?} is not valid (expected sha256: followed by 64 lowercase hex digits)")]
     BadDigest(String),
@@ -74,7 +76,12 @@ impl ImageRef {
         } else {
             path.to_string()
         };
-        Ok(ImageRef { registry, repository, tag, digest })
+        Ok(ImageRef {
+            registry,
+            repository,
+            tag,
+            digest,
+        })
     }
 
     /// Same registry host and repository path, whatever the tag or digest.
@@ -132,7 +139,11 @@ fn check_registry(host: &str) -> Result<(), ImageRefError> {
             && !l.ends_with('-')
             && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
     };
-    if name.split('.').all(label_ok) { Ok(()) } else { Err(bad()) }
+    if name.split('.').all(label_ok) {
+        Ok(())
+    } else {
+        Err(bad())
+    }
 }
 
 /// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`, written out to avoid a regex dependency.
@@ -166,17 +177,30 @@ fn parse_tag(tag: &str) -> Result<String, ImageRefError> {
     let ok = !tag.is_empty()
         && tag.len() <= 128
         && !tag.starts_with(['.', '-'])
-        && tag.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
-    if ok { Ok(tag.to_string()) } else { Err(ImageRefError::BadTag(tag.to_string())) }
+        && tag
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-');
+    if ok {
+        Ok(tag.to_string())
+    } else {
+        Err(ImageRefError::BadTag(tag.to_string()))
+    }
 }
 
 /// ECR and every registry we push to use sha256; other algorithms would mean the reference was
 /// not produced by this tool, so they are refused rather than half-checked.
 fn parse_digest(digest: &str) -> Result<String, ImageRefError> {
     let ok = digest.strip_prefix("sha256:").is_some_and(|hex| {
-        hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     });
-    if ok { Ok(digest.to_string()) } else { Err(ImageRefError::BadDigest(digest.to_string())) }
+    if ok {
+        Ok(digest.to_string())
+    } else {
+        Err(ImageRefError::BadDigest(digest.to_string()))
+    }
 }
 
 #[cfg(test)]
@@ -189,10 +213,28 @@ mod tests {
     fn parses_and_normalises() {
         let cases: &[(&str, &str, &str, Option<&str>, bool)] = &[
             ("nginx", "docker.io", "library/nginx", None, false),
-            ("nginx:1.25", "docker.io", "library/nginx", Some("1.25"), false),
+            (
+                "nginx:1.25",
+                "docker.io",
+                "library/nginx",
+                Some("1.25"),
+                false,
+            ),
             ("octo/api", "docker.io", "octo/api", None, false),
-            ("localhost:5000/api:v1", "localhost:5000", "api", Some("v1"), false),
-            ("111122223333.dkr.ecr.eu-west-1.amazonaws.com/payments/api:abc", "111122223333.dkr.ecr.eu-west-1.amazonaws.com", "payments/api", Some("abc"), false),
+            (
+                "localhost:5000/api:v1",
+                "localhost:5000",
+                "api",
+                Some("v1"),
+                false,
+            ),
+            (
+                "111122223333.dkr.ecr.eu-west-1.amazonaws.com/payments/api:abc",
+                "111122223333.dkr.ecr.eu-west-1.amazonaws.com",
+                "payments/api",
+                Some("abc"),
+                false,
+            ),
             ("GHCR.io/octo/api@DIGEST", "ghcr.io", "octo/api", None, true),
         ];
         for (text, registry, repo, tag, has_digest) in cases {
@@ -213,10 +255,16 @@ mod tests {
             ("Octo/api", ImageRefError::BadComponent("Octo".into())),
             ("octo/api:", ImageRefError::BadTag(String::new())),
             ("octo/api:-x", ImageRefError::BadTag("-x".into())),
-            ("octo/api@sha256:abc", ImageRefError::BadDigest("sha256:abc".into())),
+            (
+                "octo/api@sha256:abc",
+                ImageRefError::BadDigest("sha256:abc".into()),
+            ),
             ("octo//api", ImageRefError::BadComponent(String::new())),
             ("octo/a..b", ImageRefError::BadComponent("a..b".into())),
-            ("reg.io:x/api", ImageRefError::BadRegistry("reg.io:x".into())),
+            (
+                "reg.io:x/api",
+                ImageRefError::BadRegistry("reg.io:x".into()),
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(ImageRef::parse(text).unwrap_err(), *want, "{text}");
@@ -230,6 +278,10 @@ mod tests {
         assert!(a.same_repository(&ImageRef::parse("REG.IO/octo/api").unwrap()));
         assert!(!a.same_repository(&ImageRef::parse("reg.io/octo/api-sidecar").unwrap()));
         assert!(!a.same_repository(&ImageRef::parse("other.io/octo/api").unwrap()));
-        assert!(ImageRef::parse("nginx").unwrap().same_repository(&ImageRef::parse("docker.io/library/nginx:1").unwrap()));
+        assert!(
+            ImageRef::parse("nginx")
+                .unwrap()
+                .same_repository(&ImageRef::parse("docker.io/library/nginx:1").unwrap())
+        );
     }
 }

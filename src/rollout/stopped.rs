@@ -54,7 +54,11 @@ const MAX_LINE: usize = 400;
 /// not the cause), unless no container has anything to say.
 pub fn summarise_stopped_task(task: &StoppedTask) -> Vec<String> {
     let id = short_id(&task.task_id);
-    let why = task.stopped_reason.as_deref().or(task.stop_code.as_deref()).unwrap_or("stopped (no reason given)");
+    let why = task
+        .stopped_reason
+        .as_deref()
+        .or(task.stop_code.as_deref())
+        .unwrap_or("stopped (no reason given)");
     let mut lines = vec![format!("task {id}  {}", one_line(why))];
 
     let causes = std::iter::once(task.stopped_reason.as_deref())
@@ -68,13 +72,24 @@ pub fn summarise_stopped_task(task: &StoppedTask) -> Vec<String> {
     let telling: Vec<&StoppedContainer> = task
         .containers
         .iter()
-        .filter(|c| c.exit_code.is_some_and(|e| e != 0) || c.reason.is_some() || !c.last_log_lines.is_empty())
+        .filter(|c| {
+            c.exit_code.is_some_and(|e| e != 0)
+                || c.reason.is_some()
+                || !c.last_log_lines.is_empty()
+        })
         .collect();
-    let shown = if telling.is_empty() { task.containers.iter().collect() } else { telling };
+    let shown = if telling.is_empty() {
+        task.containers.iter().collect()
+    } else {
+        telling
+    };
     for c in shown {
         let mut line = format!("  container {}: ", one_line(&c.name));
         match c.exit_code {
-            Some(code) => line.push_str(&format!("exit code {code}{}", signal_note(code, c.reason.is_some()))),
+            Some(code) => line.push_str(&format!(
+                "exit code {code}{}",
+                signal_note(code, c.reason.is_some())
+            )),
             None => line.push_str("no exit code"),
         }
         if let Some(reason) = &c.reason {
@@ -87,7 +102,11 @@ pub fn summarise_stopped_task(task: &StoppedTask) -> Vec<String> {
                 lines.push(format!("  no log lines in ({at})"));
             } else {
                 lines.push(format!("  last log lines ({at}):"));
-                lines.extend(c.last_log_lines.iter().map(|l| format!("    {}", one_line(l))));
+                lines.extend(
+                    c.last_log_lines
+                        .iter()
+                        .map(|l| format!("    {}", one_line(l))),
+                );
             }
         }
     }
@@ -97,7 +116,9 @@ pub fn summarise_stopped_task(task: &StoppedTask) -> Vec<String> {
 /// What an exit code past 128 says about the signal, when ECS gave no reason of its own.
 fn signal_note(code: i32, has_reason: bool) -> &'static str {
     match (code, has_reason) {
-        (137, false) => " (killed by SIGKILL: out of memory, or it did not stop within stopTimeout)",
+        (137, false) => {
+            " (killed by SIGKILL: out of memory, or it did not stop within stopTimeout)"
+        }
         (139, false) => " (segmentation fault)",
         (143, false) => " (stopped by SIGTERM)",
         _ => "",
@@ -108,13 +129,21 @@ fn signal_note(code: i32, has_reason: bool) -> &'static str {
 /// log stream printed below carries the full id.
 fn short_id(task_id: &str) -> String {
     let id = task_id.rsplit('/').next().unwrap_or(task_id);
-    if id.len() > 12 && id.is_char_boundary(8) { format!("{}...", &id[..8]) } else { id.to_string() }
+    if id.len() > 12 && id.is_char_boundary(8) {
+        format!("{}...", &id[..8])
+    } else {
+        id.to_string()
+    }
 }
 
 /// Control characters (CR, LF, ESC, ...) become spaces: the text must stay one line and must
 /// not move the terminal's cursor; long lines are cut.
 fn one_line(text: &str) -> String {
-    let mut s: String = text.trim_end().chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let mut s: String = text
+        .trim_end()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     if s.len() > MAX_LINE {
         let mut cut = MAX_LINE;
         while !s.is_char_boundary(cut) {
@@ -132,7 +161,9 @@ mod tests {
 
     fn crashed() -> StoppedTask {
         StoppedTask {
-            task_id: "arn:aws:ecs:eu-west-1:111122223333:task/prod/9f2c1a7b4d5e6f708192a3b4c5d6e7f8".into(),
+            task_id:
+                "arn:aws:ecs:eu-west-1:111122223333:task/prod/9f2c1a7b4d5e6f708192a3b4c5d6e7f8"
+                    .into(),
             task_definition: "payments:42".into(),
             stopped_reason: Some("Essential container in task exited".into()),
             stop_code: Some("EssentialContainerExited".into()),
@@ -141,23 +172,38 @@ mod tests {
                     name: "api".into(),
                     exit_code: Some(1),
                     reason: None,
-                    log: Some(LogRef { group: "/ecs/payments".into(), stream: "ecs/api/9f2c1a7b4d5e6f708192a3b4c5d6e7f8".into() }),
-                    last_log_lines: vec!["starting".into(), "Error: DATABASE_URL is not set\r".into()],
+                    log: Some(LogRef {
+                        group: "/ecs/payments".into(),
+                        stream: "ecs/api/9f2c1a7b4d5e6f708192a3b4c5d6e7f8".into(),
+                    }),
+                    last_log_lines: vec![
+                        "starting".into(),
+                        "Error: DATABASE_URL is not set\r".into(),
+                    ],
                 },
-                StoppedContainer { name: "envoy".into(), exit_code: Some(0), reason: None, log: None, last_log_lines: vec![] },
+                StoppedContainer {
+                    name: "envoy".into(),
+                    exit_code: Some(0),
+                    reason: None,
+                    log: None,
+                    last_log_lines: vec![],
+                },
             ],
         }
     }
 
     #[test]
     fn a_crash_loop_reads_like_the_example() {
-        assert_eq!(summarise_stopped_task(&crashed()), [
-            "task 9f2c1a7b...  Essential container in task exited",
-            "  container api: exit code 1",
-            "  last log lines (/ecs/payments, ecs/api/9f2c1a7b4d5e6f708192a3b4c5d6e7f8):",
-            "    starting",
-            "    Error: DATABASE_URL is not set",
-        ]);
+        assert_eq!(
+            summarise_stopped_task(&crashed()),
+            [
+                "task 9f2c1a7b...  Essential container in task exited",
+                "  container api: exit code 1",
+                "  last log lines (/ecs/payments, ecs/api/9f2c1a7b4d5e6f708192a3b4c5d6e7f8):",
+                "    starting",
+                "    Error: DATABASE_URL is not set",
+            ]
+        );
     }
 
     #[test]
@@ -170,9 +216,18 @@ mod tests {
             containers: vec![StoppedContainer { name: "api".into(), exit_code: None, reason: Some("CannotPullContainerError: ...".into()), log: None, last_log_lines: vec![] }],
         };
         let lines = summarise_stopped_task(&task);
-        assert!(lines[0].starts_with("task 01234567...  CannotPullContainerError"), "{lines:?}");
-        assert!(lines[1].starts_with("  cause: the image cannot be pulled"), "{lines:?}");
-        assert_eq!(lines[2], "  container api: no exit code (CannotPullContainerError: ...)");
+        assert!(
+            lines[0].starts_with("task 01234567...  CannotPullContainerError"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[1].starts_with("  cause: the image cannot be pulled"),
+            "{lines:?}"
+        );
+        assert_eq!(
+            lines[2],
+            "  container api: no exit code (CannotPullContainerError: ...)"
+        );
     }
 
     #[test]
@@ -181,14 +236,27 @@ mod tests {
         task.containers[0].exit_code = Some(137);
         task.containers[0].last_log_lines.clear();
         let lines = summarise_stopped_task(&task);
-        assert!(lines[1].contains("exit code 137 (killed by SIGKILL: out of memory"), "{lines:?}");
-        assert_eq!(lines[2], "  no log lines in (/ecs/payments, ecs/api/9f2c1a7b4d5e6f708192a3b4c5d6e7f8)");
+        assert!(
+            lines[1].contains("exit code 137 (killed by SIGKILL: out of memory"),
+            "{lines:?}"
+        );
+        assert_eq!(
+            lines[2],
+            "  no log lines in (/ecs/payments, ecs/api/9f2c1a7b4d5e6f708192a3b4c5d6e7f8)"
+        );
         // Nothing telling at all: every container is listed rather than none.
         task.containers[0].exit_code = Some(0);
         task.containers[0].log = None;
         task.stopped_reason = None;
         let lines = summarise_stopped_task(&task);
-        assert_eq!(lines, ["task 9f2c1a7b...  EssentialContainerExited", "  container api: exit code 0", "  container envoy: exit code 0"]);
+        assert_eq!(
+            lines,
+            [
+                "task 9f2c1a7b...  EssentialContainerExited",
+                "  container api: exit code 0",
+                "  container envoy: exit code 0"
+            ]
+        );
     }
 
     #[test]

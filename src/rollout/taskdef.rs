@@ -88,8 +88,13 @@ pub enum TaskDefError {
          containers to update with `container-name` or `containers`",
         .containers.iter().map(|(n, i)| format!("{n}: {i}")).collect::<Vec<_>>().join(", ")
     )]
-    NoContainerFromRepository { repository: String, containers: Vec<(String, String)> },
-    #[error("the image {image:?} for container {container:?} is not a valid image reference: {source}")]
+    NoContainerFromRepository {
+        repository: String,
+        containers: Vec<(String, String)>,
+    },
+    #[error(
+        "the image {image:?} for container {container:?} is not a valid image reference: {source}"
+    )]
     InvalidImage {
         container: String,
         image: String,
@@ -123,13 +128,22 @@ pub struct ImageUpdate {
 impl ImageUpdate {
     /// `container-name`: that container runs `image` (normally `registry/repo@sha256:...`).
     pub fn container(name: impl Into<String>, image: impl Into<String>) -> ImageUpdate {
-        let assignment = ImageAssignment::Container { name: name.into(), image: image.into() };
-        ImageUpdate { assignments: vec![assignment] }
+        let assignment = ImageAssignment::Container {
+            name: name.into(),
+            image: image.into(),
+        };
+        ImageUpdate {
+            assignments: vec![assignment],
+        }
     }
 
     /// No container named: update every container already running an image of this repository.
     pub fn same_repository(image: impl Into<String>) -> ImageUpdate {
-        ImageUpdate { assignments: vec![ImageAssignment::SameRepository { image: image.into() }] }
+        ImageUpdate {
+            assignments: vec![ImageAssignment::SameRepository {
+                image: image.into(),
+            }],
+        }
     }
 
     /// The `containers` input: one `name=image` a line; blank lines and `#` comments skipped.
@@ -141,19 +155,25 @@ impl ImageUpdate {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let bad = || TaskDefError::BadContainerLine { line_no: i + 1, line: line.to_string() };
+            let bad = || TaskDefError::BadContainerLine {
+                line_no: i + 1,
+                line: line.to_string(),
+            };
             let (name, image) = line.split_once('=').ok_or_else(bad)?;
             let (name, image) = (name.trim(), image.trim());
             if name.is_empty() || image.is_empty() {
                 return Err(bad());
             }
-            let seen = assignments.iter().any(
-                |a| matches!(a, ImageAssignment::Container { name: n, .. } if n == name),
-            );
+            let seen = assignments
+                .iter()
+                .any(|a| matches!(a, ImageAssignment::Container { name: n, .. } if n == name));
             if seen {
                 return Err(TaskDefError::DuplicateContainer(name.to_string()));
             }
-            assignments.push(ImageAssignment::Container { name: name.into(), image: image.into() });
+            assignments.push(ImageAssignment::Container {
+                name: name.into(),
+                image: image.into(),
+            });
         }
         Ok(ImageUpdate { assignments })
     }
@@ -195,12 +215,21 @@ pub fn parse_task_definition_file(text: &str, file_name: &str) -> Result<Value, 
     };
     let file = file_name.to_string();
     let value: Value = if json {
-        serde_json::from_str(text).map_err(|source| TaskDefError::Json { file: file.clone(), source })?
+        serde_json::from_str(text).map_err(|source| TaskDefError::Json {
+            file: file.clone(),
+            source,
+        })?
     } else {
-        serde_yaml_ng::from_str(text).map_err(|source| TaskDefError::Yaml { file: file.clone(), source })?
+        serde_yaml_ng::from_str(text).map_err(|source| TaskDefError::Yaml {
+            file: file.clone(),
+            source,
+        })?
     };
     if !value.is_object() {
-        return Err(TaskDefError::NotAnObject { file, found: json_kind(&value) });
+        return Err(TaskDefError::NotAnObject {
+            file,
+            found: json_kind(&value),
+        });
     }
     Ok(request_shape(&value))
 }
@@ -210,7 +239,9 @@ pub fn parse_task_definition_file(text: &str, file_name: &str) -> Result<Value, 
 /// move inside (they are a request member); read-only fields are removed. A value that is not
 /// an object comes back unchanged (callers check the shape).
 pub fn request_shape(value: &Value) -> Value {
-    let Some(obj) = value.as_object() else { return value.clone() };
+    let Some(obj) = value.as_object() else {
+        return value.clone();
+    };
     let mut def = match obj.get("taskDefinition") {
         Some(Value::Object(inner)) if !obj.contains_key("containerDefinitions") => {
             let mut def = inner.clone();
@@ -228,7 +259,10 @@ pub fn request_shape(value: &Value) -> Value {
     }
     // `tags: []` is what describe prints for an untagged definition; an empty list in the
     // request would only add noise to the request and to the diff.
-    if def.get("tags").is_some_and(|t| t.as_array().is_some_and(Vec::is_empty) || t.is_null()) {
+    if def
+        .get("tags")
+        .is_some_and(|t| t.as_array().is_some_and(Vec::is_empty) || t.is_null())
+    {
         def.remove("tags");
     }
     Value::Object(def)
@@ -238,8 +272,10 @@ pub fn request_shape(value: &Value) -> Value {
 /// with the images of the selected containers set. Pure; registers nothing.
 pub fn render(current: &Value, update: &ImageUpdate) -> Result<Rendered, TaskDefError> {
     let mut request = request_shape(current);
-    let def = request.as_object_mut().ok_or(TaskDefError::NoContainerDefinitions)?;
-    if !def.get("family").is_some_and(|f| f.as_str().is_some_and(|s| !s.is_empty())) {
+    let def = request
+        .as_object_mut()
+        .ok_or(TaskDefError::NoContainerDefinitions)?;
+    if !matches!(def.get("family"), Some(Value::String(f)) if !f.is_empty()) {
         return Err(TaskDefError::MissingFamily);
     }
     let unknown_fields = def
@@ -299,16 +335,29 @@ pub fn render(current: &Value, update: &ImageUpdate) -> Result<Rendered, TaskDef
     for (c, new) in containers.iter_mut().zip(new_images) {
         let Some(new) = new else { continue };
         let name = display_name(c);
-        let old = c.get("image").and_then(Value::as_str).unwrap_or_default().to_string();
+        let old = c
+            .get("image")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         if old != new {
-            changed_containers.push(ImageChange { container: name.clone(), old, new: new.clone() });
+            changed_containers.push(ImageChange {
+                container: name.clone(),
+                old,
+                new: new.clone(),
+            });
         }
         targeted.push(name);
         if let Some(obj) = c.as_object_mut() {
             obj.insert("image".into(), Value::String(new));
         }
     }
-    Ok(Rendered { request, changed_containers, targeted, unknown_fields })
+    Ok(Rendered {
+        request,
+        changed_containers,
+        targeted,
+        unknown_fields,
+    })
 }
 
 fn check_image(container: &str, image: &str) -> Result<ImageRef, TaskDefError> {
@@ -340,7 +389,10 @@ pub(crate) fn json_kind(v: &Value) -> &'static str {
 
 /// The containers of a definition in either shape, for callers that print or check them.
 pub fn containers(def: &Value) -> Vec<&Map<String, Value>> {
-    let def = def.get("taskDefinition").filter(|_| def.get("containerDefinitions").is_none()).unwrap_or(def);
+    let def = def
+        .get("taskDefinition")
+        .filter(|_| def.get("containerDefinitions").is_none())
+        .unwrap_or(def);
     def.get("containerDefinitions")
         .and_then(Value::as_array)
         .map(|list| list.iter().filter_map(Value::as_object).collect())

@@ -57,11 +57,17 @@ fn describe_shape_is_unwrapped_stripped_and_keeps_tags_and_unknown_fields() {
         assert!(!obj.contains_key(*field), "{field} kept");
     }
     assert!(!obj.contains_key("taskDefinition"));
-    assert_eq!(r.request["tags"], json!([{"key": "team", "value": "payments"}]));
+    assert_eq!(
+        r.request["tags"],
+        json!([{"key": "team", "value": "payments"}])
+    );
     // Fields the user set are kept as they were, including ones a typed SDK struct may lack.
     assert_eq!(r.request["runtimePlatform"]["cpuArchitecture"], "ARM64");
     assert_eq!(r.request["ephemeralStorage"]["sizeInGiB"], 30);
-    assert_eq!(r.request["containerDefinitions"][0]["secrets"][0]["name"], "DATABASE_URL");
+    assert_eq!(
+        r.request["containerDefinitions"][0]["secrets"][0]["name"],
+        "DATABASE_URL"
+    );
     assert!(r.unknown_fields.is_empty(), "{:?}", r.unknown_fields);
 }
 
@@ -70,11 +76,18 @@ fn only_the_named_container_changes() {
     let r = render(&described(), &ImageUpdate::container("api", pushed())).unwrap();
     assert_eq!(image_of(&r.request, "api"), pushed());
     assert!(image_of(&r.request, "worker").ends_with("aaaa"));
-    assert_eq!(image_of(&r.request, "envoy"), "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29");
+    assert_eq!(
+        image_of(&r.request, "envoy"),
+        "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29"
+    );
     assert_eq!(r.targeted, ["api"]);
     assert_eq!(
         r.changed_containers,
-        [ImageChange { container: "api".into(), old: format!("{REG}/payments/api:v41"), new: pushed() }]
+        [ImageChange {
+            container: "api".into(),
+            old: format!("{REG}/payments/api:v41"),
+            new: pushed()
+        }]
     );
 }
 
@@ -84,18 +97,30 @@ fn default_selects_every_container_of_the_pushed_repository() {
     assert_eq!(r.targeted, ["api", "worker"]);
     assert_eq!(image_of(&r.request, "api"), pushed());
     assert_eq!(image_of(&r.request, "worker"), pushed());
-    assert_eq!(image_of(&r.request, "envoy"), "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29");
+    assert_eq!(
+        image_of(&r.request, "envoy"),
+        "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29"
+    );
     // Container order and the other fields of the selected containers are untouched.
-    assert_eq!(r.request["containerDefinitions"][1]["command"], json!(["worker"]));
+    assert_eq!(
+        r.request["containerDefinitions"][1]["command"],
+        json!(["worker"])
+    );
 }
 
 #[test]
 fn containers_lines_set_each_named_container() {
-    let lines = format!("# api and the sidecar\napi={}\n\n envoy = public.ecr.aws/appmesh/aws-appmesh-envoy:v1.30 \n", pushed());
+    let lines = format!(
+        "# api and the sidecar\napi={}\n\n envoy = public.ecr.aws/appmesh/aws-appmesh-envoy:v1.30 \n",
+        pushed()
+    );
     let update = ImageUpdate::from_lines(&lines).unwrap();
     let r = render(&described(), &update).unwrap();
     assert_eq!(image_of(&r.request, "api"), pushed());
-    assert_eq!(image_of(&r.request, "envoy"), "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.30");
+    assert_eq!(
+        image_of(&r.request, "envoy"),
+        "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.30"
+    );
     assert_eq!(r.changed_containers.len(), 2);
     assert_eq!(r.targeted, ["api", "envoy"]);
 }
@@ -124,7 +149,11 @@ fn yaml_and_json_files_give_the_same_request() {
     ];
     let want: Value = serde_json::from_str(json_text).unwrap();
     for (name, text) in cases {
-        assert_eq!(parse_task_definition_file(text, name).unwrap(), want, "{name}");
+        assert_eq!(
+            parse_task_definition_file(text, name).unwrap(),
+            want,
+            "{name}"
+        );
     }
 }
 
@@ -148,41 +177,78 @@ fn untagged_describe_output_has_no_empty_tags() {
 #[test]
 fn errors_name_the_problem_and_the_fix() {
     let one = |def: Value, update: ImageUpdate| render(&def, &update).unwrap_err().to_string();
-    let bare = |containers: Value| json!({"family": "payments", "containerDefinitions": containers});
+    let bare =
+        |containers: Value| json!({"family": "payments", "containerDefinitions": containers});
 
     let e = one(described(), ImageUpdate::container("web", pushed()));
-    assert!(e.contains("no container named \"web\"") && e.contains("it has: api, worker, envoy"), "{e}");
+    assert!(
+        e.contains("no container named \"web\"") && e.contains("it has: api, worker, envoy"),
+        "{e}"
+    );
 
-    let e = one(described(), ImageUpdate::same_repository(format!("{REG}/billing/api@{NEW}")));
+    let e = one(
+        described(),
+        ImageUpdate::same_repository(format!("{REG}/billing/api@{NEW}")),
+    );
     assert!(e.contains(&format!("from {REG}/billing/api")), "{e}");
-    assert!(e.contains("api: 111122223333") && e.contains("envoy: public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29"), "{e}");
+    assert!(
+        e.contains("api: 111122223333")
+            && e.contains("envoy: public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29"),
+        "{e}"
+    );
     assert!(e.contains("`container-name` or `containers`"), "{e}");
 
     let e = one(bare(json!([])), ImageUpdate::container("api", pushed()));
     assert!(e.contains("no containerDefinitions"), "{e}");
-    let e = one(json!({"family": "payments"}), ImageUpdate::container("api", pushed()));
+    let e = one(
+        json!({"family": "payments"}),
+        ImageUpdate::container("api", pushed()),
+    );
     assert!(e.contains("no containerDefinitions"), "{e}");
 
-    let e = one(json!({"containerDefinitions": [{"name": "api", "image": "x"}]}), ImageUpdate::container("api", pushed()));
+    let e = one(
+        json!({"containerDefinitions": [{"name": "api", "image": "x"}]}),
+        ImageUpdate::container("api", pushed()),
+    );
     assert!(e.contains("no `family`"), "{e}");
 
     let update = ImageUpdate::from_lines("api=reg.io/Payments/api:v1").unwrap();
     let e = one(described(), update);
-    assert!(e.contains("\"reg.io/Payments/api:v1\" for container \"api\" is not a valid image reference"), "{e}");
+    assert!(
+        e.contains(
+            "\"reg.io/Payments/api:v1\" for container \"api\" is not a valid image reference"
+        ),
+        "{e}"
+    );
     assert!(e.contains("\"Payments\""), "{e}");
 
-    let e = ImageUpdate::from_lines("api=reg.io/a:1\nworker reg.io/a:1").unwrap_err().to_string();
-    assert!(e.contains("line 2") && e.contains("not `name=image`"), "{e}");
-    let e = ImageUpdate::from_lines("api=reg.io/a:1\napi=reg.io/a:2").unwrap_err().to_string();
+    let e = ImageUpdate::from_lines("api=reg.io/a:1\nworker reg.io/a:1")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("line 2") && e.contains("not `name=image`"),
+        "{e}"
+    );
+    let e = ImageUpdate::from_lines("api=reg.io/a:1\napi=reg.io/a:2")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("names \"api\" twice"), "{e}");
-    let e = ImageUpdate::from_lines("=reg.io/a:1").unwrap_err().to_string();
+    let e = ImageUpdate::from_lines("=reg.io/a:1")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("line 1"), "{e}");
 
-    let e = parse_task_definition_file("{\"family\": ", "td.json").unwrap_err().to_string();
+    let e = parse_task_definition_file("{\"family\": ", "td.json")
+        .unwrap_err()
+        .to_string();
     assert!(e.starts_with("td.json is not valid JSON"), "{e}");
-    let e = parse_task_definition_file("family: [unclosed", "td.yaml").unwrap_err().to_string();
+    let e = parse_task_definition_file("family: [unclosed", "td.yaml")
+        .unwrap_err()
+        .to_string();
     assert!(e.starts_with("td.yaml is not valid YAML"), "{e}");
-    let e = parse_task_definition_file("[1, 2]", "td.json").unwrap_err().to_string();
+    let e = parse_task_definition_file("[1, 2]", "td.json")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("holds an array, not a task definition"), "{e}");
 }
 
@@ -190,7 +256,10 @@ fn errors_name_the_problem_and_the_fix() {
 fn a_failed_render_leaves_no_partial_result() {
     // The second line names a missing container: nothing is returned, not a half-updated value.
     let update = ImageUpdate::from_lines(&format!("api={}\nweb={}", pushed(), pushed())).unwrap();
-    assert!(matches!(render(&described(), &update), Err(TaskDefError::ContainerNotFound { .. })));
+    assert!(matches!(
+        render(&described(), &update),
+        Err(TaskDefError::ContainerNotFound { .. })
+    ));
 }
 
 #[test]
