@@ -290,6 +290,13 @@ async fn circuit_breaker_rolls_back_by_itself() {
         Some(seeded.task_definition_arn.as_str())
     );
     assert_ne!(d[0].id(), Some(id.as_str()));
+    assert_eq!(
+        d[0].rollout_state_reason(),
+        Some(
+            format!("ECS deployment circuit breaker: rolling back to deploymentId {first}.")
+                .as_str()
+        )
+    );
     assert_eq!(d[1].id(), Some(id.as_str()));
     assert_eq!(d[1].rollout_state().unwrap().as_str(), "FAILED");
     assert_eq!(d[1].rollout_state_reason(), Some(CIRCUIT_BREAKER_REASON));

@@ -21,6 +21,7 @@
 mod elbv2;
 mod logs;
 mod protocol;
+mod render;
 mod scenarios;
 mod seed;
 mod state;

@@ -6,8 +6,10 @@
 //! 1. live tasks move one step along their deployment's `Behavior` (PENDING -> RUNNING ->
 //!    targets initial -> healthy; or the scenario's failure);
 //! 2. the circuit breaker trips when enabled and the PRIMARY deployment's failed tasks reach
-//!    max(3, min(200, desired/2)); with rollback, a new PRIMARY of the last COMPLETED
-//!    deployment's revision is created;
+//!    max(3, min(200, desired/2)): that deployment becomes FAILED ("ECS deployment circuit
+//!    breaker: tasks failed to start."); with rollback, a new PRIMARY of the last COMPLETED
+//!    deployment's revision is created (reason "ECS deployment circuit breaker: rolling back
+//!    to deploymentId <that id>.");
 //! 3. the PRIMARY deployment launches the tasks it lacks (or logs why it cannot);
 //! 4. once the PRIMARY's tasks all run with healthy targets, the other deployments' tasks are
 //!    stopped (targets draining); on the next poll those deployments vanish and the rollout is
@@ -229,6 +231,8 @@ impl SimState {
         };
         svc.deployments[0].desired = 0;
         self.new_deployment(svc, back_td);
+        svc.deployments[0].rollout_reason =
+            format!("ECS deployment circuit breaker: rolling back to deploymentId {back_id}.");
         svc.event(
             now,
             format!(
