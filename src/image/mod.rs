@@ -1,8 +1,8 @@
 //! The image stage's core: read an image from a local source (OCI layout directory or tar,
 //! `docker save` archive) and push it to a registry over the distribution v2 HTTP API,
 //! streaming every blob from disk and verifying it against its descriptor as it goes.
-//! ECR specifics (GetAuthorizationToken, tag mutability, scan gate) belong to the callers:
-//! this module only needs an endpoint and a `user:password`.
+//! The push itself needs only an endpoint and a `user:password`; ECR's API side
+//! (GetAuthorizationToken, tag mutability, scan gate) is `ecr.rs`, used by the callers.
 //!
 //! ```text
 //! let image = SourceRef::parse("oci:build/oci:v1")?.open().await?;   // reads only small files

@@ -26,7 +26,7 @@ pub enum UploadMode {
     /// `POST` then one streamed `PUT ?digest=` with a Content-Length: what ECR needs.
     Monolithic,
     /// `PATCH` chunks of this many bytes, then `PUT ?digest=`; falls back to monolithic when
-    /// the registry does not honour it.
+    /// the registry does not honour it. Each upload in flight holds one chunk in memory.
     Chunked { chunk_size: usize },
 }
 

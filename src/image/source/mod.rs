@@ -107,6 +107,20 @@ impl SourceError {
     }
 }
 
+impl std::fmt::Display for SourceRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (scheme, path, reference) = match self {
+            SourceRef::Oci { path, reference } => ("oci", path, reference),
+            SourceRef::DockerArchive { path, reference } => ("docker-archive", path, reference),
+        };
+        write!(f, "{scheme}:{}", path.display())?;
+        match reference {
+            Some(r) => write!(f, ":{r}"),
+            None => Ok(()),
+        }
+    }
+}
+
 impl SourceRef {
     /// `oci:PATH[:REF]`, `oci-archive:PATH[:REF]` (the same, skopeo's name for the tar form),
     /// `docker-archive:PATH[:REF]`. The last `:REF` is a reference only when it has no `/` and
@@ -220,6 +234,20 @@ impl LocalImage {
         self.blobs.iter().map(|b| b.descriptor.size).sum()
     }
 
+    /// One log line: what was read and what it holds.
+    pub fn summary(&self) -> String {
+        let top = self.top();
+        format!(
+            "{} {} ({} manifest(s), {} blobs, {:.1} MiB) from {}",
+            top.media_type,
+            top.digest,
+            self.manifests.len(),
+            self.blobs.len(),
+            self.total_blob_bytes() as f64 / (1024.0 * 1024.0),
+            self.store.path().display()
+        )
+    }
+
     fn push_blob(blobs: &mut Vec<LocalBlob>, blob: LocalBlob) {
         if !blobs
             .iter()
@@ -283,7 +311,13 @@ mod tests {
             ),
         ];
         for (input, want) in cases {
-            assert_eq!(SourceRef::parse(input).unwrap(), want, "{input}");
+            let parsed = SourceRef::parse(input).unwrap();
+            assert_eq!(parsed, want, "{input}");
+            let shown = parsed.to_string();
+            assert_eq!(
+                shown.replace("oci-archive:", "oci:"),
+                input.replace("oci-archive:", "oci:")
+            );
         }
         for bad in ["nope", "oci:", "docker-daemon:alpine", "zip:a.zip"] {
             let err = SourceRef::parse(bad).unwrap_err().to_string();
