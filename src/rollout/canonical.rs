@@ -15,7 +15,9 @@
 //! - `networkMode: bridge` is the Linux default and equals its absence;
 //! - `requiresCompatibilities` is a set (sorted); `tags` sorted by key;
 //! - containers are compared by name, not position; `environment` and `secrets` sorted by name;
-//! - a container's `essential: true` equals its absence (the ECS default), as does `cpu: 0`;
+//! - a container's `essential: true` equals its absence (the ECS default), as do `cpu: 0` and
+//!   `versionConsistency: enabled`;
+//! - tags under the reserved `aws:` prefix are dropped (AWS sets them; register refuses them);
 //! - a port mapping's `protocol: tcp` equals its absence; `hostPort` equal to `containerPort`
 //!   under `awsvpc`/`host` (ECS fills it in) and `hostPort: 0` under `bridge` (dynamic port)
 //!   equal its absence;
@@ -83,6 +85,10 @@ fn canonical_container(c: &mut Map<String, Value>, network: &str) {
     }
     if c.get("cpu").and_then(Value::as_i64) == Some(0) {
         c.remove("cpu");
+    }
+    // The documented default of image-digest resolution ("software version consistency").
+    if c.get("versionConsistency").and_then(Value::as_str) == Some("enabled") {
+        c.remove("versionConsistency");
     }
     for key in ["environment", "secrets"] {
         if let Some(Value::Array(list)) = c.get_mut(key) {

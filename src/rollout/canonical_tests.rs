@@ -256,3 +256,12 @@ fn canonical_is_total_on_non_definitions() {
     assert_eq!(canonical(&json!([1.0, null, {}])), json!([1, null, {}]));
     assert_eq!(canonical(&json!({"a": [], "b": {"c": null}})), json!({}));
 }
+
+#[test]
+fn version_consistency_enabled_is_the_default() {
+    let mut served = served();
+    served["taskDefinition"]["containerDefinitions"][1]["versionConsistency"] = json!("enabled");
+    assert!(is_identical(&request(), &served));
+    served["taskDefinition"]["containerDefinitions"][1]["versionConsistency"] = json!("disabled");
+    assert!(!is_identical(&request(), &served));
+}

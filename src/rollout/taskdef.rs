@@ -257,6 +257,15 @@ pub fn request_shape(value: &Value) -> Value {
     for field in READ_ONLY_FIELDS {
         def.remove(*field);
     }
+    // Tags under the reserved `aws:` prefix (CloudFormation puts `aws:cloudformation:*` on what
+    // it creates) come back from describe, but RegisterTaskDefinition refuses them: AWS sets
+    // them, as it does the read-only fields.
+    if let Some(Value::Array(tags)) = def.get_mut("tags") {
+        tags.retain(|t| {
+            let key = t.get("key").and_then(Value::as_str).unwrap_or_default();
+            !key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:"))
+        });
+    }
     // `tags: []` is what describe prints for an untagged definition; an empty list in the
     // request would only add noise to the request and to the diff.
     if def
@@ -266,6 +275,49 @@ pub fn request_shape(value: &Value) -> Value {
         def.remove("tags");
     }
     Value::Object(def)
+}
+
+/// The API types these members as strings; a YAML file says `cpu: 256` or `value: 8080` and
+/// means the string. Sent as numbers or booleans, ECS would refuse the request, so they are
+/// written as the strings the user meant: task `cpu`/`memory`, tag values, each container's
+/// environment values, `dockerLabels` and `logConfiguration.options`.
+fn coerce_strings(def: &mut Map<String, Value>) {
+    fn stringify(v: &mut Value) {
+        match v {
+            Value::Number(n) => *v = Value::String(n.to_string()),
+            Value::Bool(b) => *v = Value::String(b.to_string()),
+            _ => {}
+        }
+    }
+    for key in ["cpu", "memory"] {
+        if let Some(v) = def.get_mut(key) {
+            stringify(v);
+        }
+    }
+    if let Some(Value::Array(tags)) = def.get_mut("tags") {
+        tags.iter_mut()
+            .filter_map(|t| t.get_mut("value"))
+            .for_each(stringify);
+    }
+    let Some(Value::Array(containers)) = def.get_mut("containerDefinitions") else {
+        return;
+    };
+    for c in containers.iter_mut().filter_map(Value::as_object_mut) {
+        if let Some(Value::Array(env)) = c.get_mut("environment") {
+            env.iter_mut()
+                .filter_map(|e| e.get_mut("value"))
+                .for_each(stringify);
+        }
+        if let Some(Value::Object(labels)) = c.get_mut("dockerLabels") {
+            labels.values_mut().for_each(stringify);
+        }
+        if let Some(Value::Object(options)) = c
+            .get_mut("logConfiguration")
+            .and_then(|l| l.get_mut("options"))
+        {
+            options.values_mut().for_each(stringify);
+        }
+    }
 }
 
 /// Render the revision to register: `current` (the serving definition as described, or a file)
@@ -278,6 +330,7 @@ pub fn render(current: &Value, update: &ImageUpdate) -> Result<Rendered, TaskDef
     if !matches!(def.get("family"), Some(Value::String(f)) if !f.is_empty()) {
         return Err(TaskDefError::MissingFamily);
     }
+    coerce_strings(def);
     let unknown_fields = def
         .keys()
         .filter(|k| !REQUEST_FIELDS.contains(&k.as_str()))

@@ -270,3 +270,46 @@ fn unknown_top_level_fields_are_kept_and_reported() {
     assert_eq!(r.unknown_fields, ["fieldEcsAddsIn2027"]);
     assert_eq!(r.request["fieldEcsAddsIn2027"]["enabled"], true);
 }
+
+#[test]
+fn yaml_scalars_become_the_strings_the_api_wants() {
+    let yaml = "family: payments\ncpu: 256\nmemory: 512\ntags:\n  - {key: tier, value: 1}\n\
+                containerDefinitions:\n  - name: api\n    image: reg.io/payments/api:v1\n\
+                \x20   environment:\n      - {name: PORT, value: 8080}\n      - {name: DEBUG, value: false}\n\
+                \x20   dockerLabels: {version: 2}\n\
+                \x20   logConfiguration: {logDriver: awslogs, options: {awslogs-create-group: true}}\n";
+    let def = parse_task_definition_file(yaml, "td.yaml").unwrap();
+    let r = render(&def, &ImageUpdate::container("api", pushed())).unwrap();
+    let q = &r.request;
+    assert_eq!((&q["cpu"], &q["memory"]), (&json!("256"), &json!("512")));
+    assert_eq!(q["tags"][0]["value"], "1");
+    let api = &q["containerDefinitions"][0];
+    assert_eq!(
+        api["environment"],
+        json!([{"name": "PORT", "value": "8080"}, {"name": "DEBUG", "value": "false"}])
+    );
+    assert_eq!(api["dockerLabels"]["version"], "2");
+    assert_eq!(
+        api["logConfiguration"]["options"]["awslogs-create-group"],
+        "true"
+    );
+    // Members the API types as numbers stay numbers.
+    assert!(!q.to_string().contains("\"essential\":\""));
+}
+
+#[test]
+fn reserved_aws_tags_are_not_sent_back() {
+    let mut d = described();
+    d["tags"] = json!([
+        {"key": "aws:cloudformation:stack-name", "value": "payments"},
+        {"key": "AWS:other", "value": "x"},
+        {"key": "team", "value": "payments"}
+    ]);
+    let r = render(&d, &ImageUpdate::container("api", pushed())).unwrap();
+    assert_eq!(
+        r.request["tags"],
+        json!([{"key": "team", "value": "payments"}])
+    );
+    d["tags"] = json!([{"key": "aws:cloudformation:stack-name", "value": "payments"}]);
+    assert!(request_shape(&d).get("tags").is_none());
+}
