@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use futures_util::{StreamExt, TryStreamExt, stream};
+
 use super::digest::Digest;
 use super::push::{PushError, PushOptions, valid_repository, valid_tag};
 use super::registry::RegistryClient;
@@ -141,28 +143,35 @@ pub async fn plan(
             current,
         });
     }
-    let mut blobs = Vec::new();
-    for blob in &image.blobs {
-        let d = &blob.descriptor.digest;
-        let what = format!("check blob {d}");
-        let action = with_retries(&what, opts.retry, || async {
-            if client.blob_exists(repo, d).await? {
-                return Ok(BlobAction::Present);
+    // HEADs are cheap and independent: as many in flight as uploads would be.
+    let blobs: Vec<BlobPlan> = stream::iter(&image.blobs)
+        .map(|blob| {
+            let mount_from = &mount_from;
+            async move {
+                let d = &blob.descriptor.digest;
+                let what = format!("check blob {d}");
+                let action = with_retries(&what, opts.retry, || async {
+                    if client.blob_exists(repo, d).await? {
+                        return Ok(BlobAction::Present);
+                    }
+                    for from in mount_from {
+                        if client.blob_exists(from, d).await? {
+                            return Ok(BlobAction::Mount { from: from.clone() });
+                        }
+                    }
+                    Ok(BlobAction::Upload)
+                })
+                .await?;
+                Ok::<_, PushError>(BlobPlan {
+                    digest: d.clone(),
+                    size: blob.descriptor.size,
+                    action,
+                })
             }
-            for from in &mount_from {
-                if client.blob_exists(from, d).await? {
-                    return Ok(BlobAction::Mount { from: from.clone() });
-                }
-            }
-            Ok(BlobAction::Upload)
         })
+        .buffered(opts.concurrency.max(1))
+        .try_collect()
         .await?;
-        blobs.push(BlobPlan {
-            digest: d.clone(),
-            size: blob.descriptor.size,
-            action,
-        });
-    }
     let top = image.top();
     Ok(PushPlan {
         registry: client.host().to_owned(),
