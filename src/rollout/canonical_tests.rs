@@ -7,6 +7,7 @@ const IMG: &str =
     "reg.io/payments/api@sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 
 /// A request as a user writes it: terse, defaults left out, unit strings.
+#[rustfmt::skip]
 fn request() -> Value {
     json!({
         "family": "payments",
@@ -28,6 +29,7 @@ fn request() -> Value {
 
 /// The same definition as `describe-task-definition --include TAGS` returns it once registered:
 /// wrapped, read-only fields, defaults filled in, empty lists, other orders.
+#[rustfmt::skip]
 fn served() -> Value {
     json!({
         "taskDefinition": {
@@ -79,49 +81,20 @@ fn a_rerendered_serving_definition_is_identical() {
 }
 
 #[test]
+#[rustfmt::skip]
 fn each_normalisation_is_what_ecs_does() {
     // (what the request says, what describe prints) for one field; each pair must compare equal.
     let base = || request();
     type Edit = fn(&mut Value);
     let equal: &[(&str, Edit, Edit)] = &[
-        (
-            "task cpu number vs string",
-            |v| v["cpu"] = json!(512),
-            |v| v["cpu"] = json!("512"),
-        ),
-        (
-            "task memory 0.5GB",
-            |v| v["memory"] = json!("0.5GB"),
-            |v| v["memory"] = json!("512"),
-        ),
-        (
-            "bridge is the default",
-            |v| {
-                v.as_object_mut().unwrap().remove("networkMode");
-                v["containerDefinitions"][0]["portMappings"] = json!([{"containerPort": 8080}]);
-            },
-            |v| {
-                v["networkMode"] = json!("bridge");
-                v["containerDefinitions"][0]["portMappings"] =
-                    json!([{"containerPort": 8080, "hostPort": 0}]);
-            },
-        ),
-        (
-            "integral float",
-            |v| v["containerDefinitions"][0]["memory"] = json!(512.0),
-            |v| v["containerDefinitions"][0]["memory"] = json!(512),
-        ),
-        (
-            "dockerLabels {}",
-            |_| {},
-            |v| v["containerDefinitions"][0]["dockerLabels"] = json!({}),
-        ),
+        ("task cpu number vs string", |v| v["cpu"] = json!(512), |v| v["cpu"] = json!("512")),
+        ("task memory 0.5GB", |v| v["memory"] = json!("0.5GB"), |v| v["memory"] = json!("512")),
+        ("bridge is the default", |v| { v.as_object_mut().unwrap().remove("networkMode"); v["containerDefinitions"][0]["portMappings"] = json!([{"containerPort": 8080}]); },
+            |v| { v["networkMode"] = json!("bridge"); v["containerDefinitions"][0]["portMappings"] = json!([{"containerPort": 8080, "hostPort": 0}]); }),
+        ("integral float", |v| v["containerDefinitions"][0]["memory"] = json!(512.0), |v| v["containerDefinitions"][0]["memory"] = json!(512)),
+        ("dockerLabels {}", |_| {}, |v| v["containerDefinitions"][0]["dockerLabels"] = json!({})),
         ("null member", |_| {}, |v| v["pidMode"] = Value::Null),
-        (
-            "container order",
-            |_| {},
-            |v| v["containerDefinitions"].as_array_mut().unwrap().reverse(),
-        ),
+        ("container order", |_| {}, |v| v["containerDefinitions"].as_array_mut().unwrap().reverse()),
     ];
     for (what, edit_request, edit_served) in equal {
         let (mut a, mut b) = (base(), base());
@@ -132,77 +105,30 @@ fn each_normalisation_is_what_ecs_does() {
 }
 
 #[test]
+#[rustfmt::skip]
 fn real_differences_are_not_normalised_away() {
     type Edit = fn(&mut Value);
     let differ: &[(&str, Edit, &str)] = &[
-        (
-            "image",
-            |v| v["containerDefinitions"][0]["image"] = json!("reg.io/payments/api:v2"),
-            &format!("containerDefinitions[api].image: {IMG} -> reg.io/payments/api:v2"),
-        ),
-        (
-            "env value",
-            |v| v["containerDefinitions"][0]["environment"][0]["value"] = json!("3"),
-            "containerDefinitions[api].environment[B].value: 2 -> 3",
-        ),
-        (
-            "env added",
-            |v| {
-                v["containerDefinitions"][0]["environment"]
-                    .as_array_mut()
-                    .unwrap()
-                    .push(json!({"name": "C", "value": "x"}))
-            },
-            "containerDefinitions[api].environment[C].value: (none) -> x",
-        ),
-        (
-            "essential false is not the default",
-            |v| v["containerDefinitions"][0]["essential"] = json!(false),
-            "containerDefinitions[api].essential: (none) -> false",
-        ),
-        (
-            "hostPort differs from containerPort",
-            |v| v["containerDefinitions"][0]["portMappings"][0]["hostPort"] = json!(9090),
-            "containerDefinitions[api].portMappings[0].hostPort: (none) -> 9090",
-        ),
-        (
-            "non-default health interval",
-            |v| v["containerDefinitions"][0]["healthCheck"]["interval"] = json!(10),
-            "containerDefinitions[api].healthCheck.interval: (none) -> 10",
-        ),
-        (
-            "task cpu",
-            |v| v["cpu"] = json!("1 vCPU"),
-            "cpu: 512 -> 1024",
-        ),
-        (
-            "tag value",
-            |v| v["tags"][0]["value"] = json!("billing"),
-            "tags[team].value: payments -> billing",
-        ),
-        (
-            "secret source",
-            |v| {
-                v["containerDefinitions"][0]["secrets"][0]["valueFrom"] =
-                    json!("arn:aws:ssm:eu-west-1:111122223333:parameter/db2")
-            },
-            "containerDefinitions[api].secrets[DB]: changed",
-        ),
-        (
-            "secret removed",
-            |v| {
-                v["containerDefinitions"][0]
-                    .as_object_mut()
-                    .unwrap()
-                    .remove("secrets");
-            },
-            "containerDefinitions[api].secrets[DB]: removed",
-        ),
-        (
-            "command",
-            |v| v["containerDefinitions"][1]["command"] = json!(["run", "--fast"]),
-            "containerDefinitions[envoy].command: (none) -> [\"run\",\"--fast\"]",
-        ),
+        ("image", |v| v["containerDefinitions"][0]["image"] = json!("reg.io/payments/api:v2"),
+            &format!("containerDefinitions[api].image: {IMG} -> reg.io/payments/api:v2")),
+        ("env value", |v| v["containerDefinitions"][0]["environment"][0]["value"] = json!("3"),
+            "containerDefinitions[api].environment[B].value: 2 -> 3"),
+        ("env added", |v| v["containerDefinitions"][0]["environment"].as_array_mut().unwrap().push(json!({"name": "C", "value": "x"})),
+            "containerDefinitions[api].environment[C].value: (none) -> x"),
+        ("essential false is not the default", |v| v["containerDefinitions"][0]["essential"] = json!(false),
+            "containerDefinitions[api].essential: (none) -> false"),
+        ("hostPort differs from containerPort", |v| v["containerDefinitions"][0]["portMappings"][0]["hostPort"] = json!(9090),
+            "containerDefinitions[api].portMappings[0].hostPort: (none) -> 9090"),
+        ("non-default health interval", |v| v["containerDefinitions"][0]["healthCheck"]["interval"] = json!(10),
+            "containerDefinitions[api].healthCheck.interval: (none) -> 10"),
+        ("task cpu", |v| v["cpu"] = json!("1 vCPU"), "cpu: 512 -> 1024"),
+        ("tag value", |v| v["tags"][0]["value"] = json!("billing"), "tags[team].value: payments -> billing"),
+        ("secret source", |v| v["containerDefinitions"][0]["secrets"][0]["valueFrom"] = json!("arn:aws:ssm:eu-west-1:111122223333:parameter/db2"),
+            "containerDefinitions[api].secrets[DB]: changed"),
+        ("secret removed", |v| { v["containerDefinitions"][0].as_object_mut().unwrap().remove("secrets"); },
+            "containerDefinitions[api].secrets[DB]: removed"),
+        ("command", |v| v["containerDefinitions"][1]["command"] = json!(["run", "--fast"]),
+            "containerDefinitions[envoy].command: (none) -> [\"run\",\"--fast\"]"),
     ];
     for (what, edit, line) in differ {
         let mut after = request();
