@@ -517,3 +517,131 @@ async fn admin_http_api_seeds_and_reports() {
         .unwrap();
     assert!(bad.status().is_client_error());
 }
+
+#[tokio::test]
+async fn register_validates_fargate_and_keeps_tags() {
+    let sim = EcsSimulator::start().await.unwrap();
+    let c = clients(&sim).await;
+    let app = aws_sdk_ecs::types::ContainerDefinition::builder()
+        .name("app")
+        .image("example/app:1")
+        .build();
+    let err = c
+        .ecs
+        .register_task_definition()
+        .family("f")
+        .requires_compatibilities(aws_sdk_ecs::types::Compatibility::Fargate)
+        .network_mode(aws_sdk_ecs::types::NetworkMode::Awsvpc)
+        .container_definitions(app.clone())
+        .send()
+        .await
+        .unwrap_err();
+    let err = err.into_service_error();
+    assert_eq!(err.code(), Some("ClientException"));
+    assert_eq!(
+        err.message(),
+        Some("Fargate requires that 'cpu' be defined at the task level.")
+    );
+    let tag = aws_sdk_ecs::types::Tag::builder()
+        .key("team")
+        .value("payments")
+        .build();
+    let out = c
+        .ecs
+        .register_task_definition()
+        .family("f")
+        .container_definitions(app)
+        .tags(tag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.tags()[0].key(), Some("team"));
+    let td = out.task_definition().unwrap();
+    assert_eq!(
+        td.compatibilities()
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>(),
+        ["EC2"]
+    );
+    let plain = c
+        .ecs
+        .describe_task_definition()
+        .task_definition("f:1")
+        .send()
+        .await
+        .unwrap();
+    assert!(plain.tags().is_empty());
+    let tagged = c
+        .ecs
+        .describe_task_definition()
+        .task_definition("f")
+        .include(aws_sdk_ecs::types::TaskDefinitionField::Tags)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tagged.tags()[0].value(), Some("payments"));
+}
+
+#[tokio::test]
+async fn injected_throttling_on_any_operation() {
+    let sim = EcsSimulator::start().await.unwrap();
+    let seeded = sim.seed_service(ServiceSeed::default()).unwrap();
+    let c = clients(&sim).await;
+    sim.throttle("DescribeTargetHealth", 1);
+    sim.throttle("ListTasks", 1);
+    let err = c
+        .elb
+        .describe_target_health()
+        .target_group_arn(&seeded.target_group_arns[0])
+        .send()
+        .await
+        .unwrap_err();
+    let err = err.into_service_error();
+    assert_eq!(
+        (err.code(), err.message()),
+        (Some("Throttling"), Some("Rate exceeded"))
+    );
+    assert_eq!(c.target_states(&seeded.target_group_arns[0]).await.len(), 1);
+    let err = c.ecs.list_tasks().send().await.unwrap_err();
+    assert_eq!(err.into_service_error().code(), Some("ThrottlingException"));
+    let http = testbed::http_client();
+    let r = http
+        .post(format!("{}/_sim/throttle", sim.endpoint()))
+        .json(&json!({"op": "DescribeClusters", "count": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(c.ecs.describe_clusters().send().await.is_err());
+    assert!(c.ecs.describe_clusters().send().await.is_ok());
+}
+
+#[tokio::test]
+async fn scenario_switch_and_served_revisions_stay_good() {
+    let sim = EcsSimulator::start().await.unwrap();
+    sim.seed_service(ServiceSeed::default()).unwrap();
+    let c = clients(&sim).await;
+    let v2 = c.register("web", "example/app:v2").await;
+    c.update("default", "web", &v2).await;
+    c.until_completed("default", "web", 10).await;
+    let http = testbed::http_client();
+    let r = http
+        .post(format!("{}/_sim/scenario", sim.endpoint()))
+        .json(&json!({"cluster": "default", "service": "web", "scenario": "CrashLoop"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert!(!sim.set_scenario("default", "nope", Scenario::CrashLoop));
+    let v3 = c.register("web", "example/app:v3").await;
+    let id = c.update("default", "web", &v3).await;
+    for _ in 0..3 {
+        c.poll("default", "web").await;
+    }
+    assert_eq!(c.stopped_tasks("default", "web", &id).await.len(), 1);
+    // v2 served, so rolling back to it is healthy even under CrashLoop.
+    c.update("default", "web", &v2).await;
+    let (s, _) = c.until_completed("default", "web", 10).await;
+    assert_eq!(s.task_definition(), Some(v2.as_str()));
+}

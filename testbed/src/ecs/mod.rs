@@ -16,7 +16,9 @@
 //! - `POST /_sim/cluster` with a `ClusterSeed` -> `{"clusterArn": ...}`;
 //! - `GET /_sim/service/{cluster}/{service}` -> `ServiceView` (404 when missing);
 //! - `GET /_sim/calls` -> `{"DescribeServices": 12, ...}`;
-//! - `GET /_sim/calls/log` -> `[{"op": ..., "unixMs": ...}, ...]`.
+//! - `GET /_sim/calls/log` -> `[{"op": ..., "unixMs": ...}, ...]`;
+//! - `POST /_sim/scenario` with `{"cluster", "service", "scenario"}` -> 204 (404 when missing);
+//! - `POST /_sim/throttle` with `{"op": "DescribeServices", "count": 3}` -> 204.
 
 mod elbv2;
 mod logs;
@@ -95,6 +97,8 @@ impl EcsSimulator {
             .route("/_sim/service/{cluster}/{service}", get(admin_service))
             .route("/_sim/calls", get(admin_calls))
             .route("/_sim/calls/log", get(admin_call_log))
+            .route("/_sim/scenario", post(admin_scenario))
+            .route("/_sim/throttle", post(admin_throttle))
             .fallback(aws)
             .with_state(state.clone());
         let task = tokio::spawn(async move {
@@ -151,6 +155,18 @@ impl EcsSimulator {
             .as_str()
             .unwrap_or_default()
             .to_owned())
+    }
+
+    /// The next `n` calls of operation `op` (any of ECS, ELBv2, Logs) answer 400 "Rate
+    /// exceeded": `ThrottlingException` (JSON) or `Throttling` (ELBv2 XML).
+    pub fn throttle(&self, op: &str, n: u32) {
+        *self.lock().throttles.entry(op.to_owned()).or_insert(0) += n;
+    }
+
+    /// Switches service `name` to `scenario` for deployments created from now on (revisions
+    /// that already served stay good); false when there is no such service.
+    pub fn set_scenario(&self, cluster: &str, name: &str, scenario: Scenario) -> bool {
+        self.lock().set_scenario(cluster, name, scenario)
     }
 
     /// How many calls of operation `op` arrived (throttled and failed ones included).
@@ -229,19 +245,32 @@ impl EcsSimulator {
     }
 }
 
-fn record(st: &mut SimState, op: &str) {
+/// Records a call; true when it must be throttled (`EcsSimulator::throttle`).
+fn record(st: &mut SimState, op: &str) -> bool {
     st.calls.push(CallRecord {
         op: op.to_owned(),
         at: Instant::now(),
         unix_ms: unix_now_ms(),
     });
+    match st.throttles.get_mut(op) {
+        Some(n) if *n > 0 => {
+            *n -= 1;
+            true
+        }
+        _ => false,
+    }
 }
 
 async fn aws(State(state): State<Shared>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
         let (prefix, op) = target.split_once('.').unwrap_or((target, ""));
-        record(&mut st, op);
+        if record(&mut st, op) {
+            return json_answer(Err(ApiError::client(
+                "ThrottlingException",
+                "Rate exceeded",
+            )));
+        }
         let req: Value = if body.iter().all(u8::is_ascii_whitespace) {
             json!({})
         } else {
@@ -273,8 +302,12 @@ async fn aws(State(state): State<Shared>, uri: Uri, headers: HeaderMap, body: By
         .find(|(k, _)| k == "Action")
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
-    record(&mut st, &action);
-    match elbv2::dispatch(&st, &form) {
+    let result = if record(&mut st, &action) {
+        Err(ApiError::client("Throttling", "Rate exceeded"))
+    } else {
+        elbv2::dispatch(&st, &form)
+    };
+    match result {
         Ok(xml) => {
             let id = random_uuid();
             (
@@ -386,4 +419,32 @@ async fn admin_call_log(State(state): State<Shared>) -> Json<Value> {
             .map(|c| json!({"op": c.op, "unixMs": c.unix_ms}))
             .collect(),
     ))
+}
+
+#[derive(serde::Deserialize)]
+struct ScenarioChange {
+    cluster: String,
+    service: String,
+    scenario: Scenario,
+}
+
+async fn admin_scenario(State(state): State<Shared>, Json(c): Json<ScenarioChange>) -> StatusCode {
+    let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+    if st.set_scenario(&c.cluster, &c.service, c.scenario) {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_FOUND
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ThrottleRequest {
+    op: String,
+    count: u32,
+}
+
+async fn admin_throttle(State(state): State<Shared>, Json(t): Json<ThrottleRequest>) -> StatusCode {
+    let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+    *st.throttles.entry(t.op).or_insert(0) += t.count;
+    StatusCode::NO_CONTENT
 }

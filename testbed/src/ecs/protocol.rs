@@ -236,6 +236,9 @@ fn update_service(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
     if let Some(v) = dc["deploymentCircuitBreaker"]["rollback"].as_bool() {
         svc.cb_rollback = v;
     }
+    // A mutating call takes a second of simulated time, so what it starts is newer than
+    // anything already shown.
+    st.clock += 1;
     let force = req["forceNewDeployment"].as_bool().unwrap_or(false);
     let current = svc.task_definition();
     let target = new_td.unwrap_or_else(|| current.clone());
@@ -252,7 +255,13 @@ fn describe_task_definition(st: &mut SimState, req: &Value) -> Result<Value, Api
     let td = st.task_def(name).ok_or_else(|| {
         ApiError::client("ClientException", "Unable to describe task definition.")
     })?;
-    Ok(json!({"taskDefinition": td.def, "tags": []}))
+    let with_tags = strings(&req["include"]).iter().any(|i| i == "TAGS");
+    let tags = if with_tags {
+        td.tags.clone()
+    } else {
+        json!([])
+    };
+    Ok(json!({"taskDefinition": td.def, "tags": tags}))
 }
 
 fn register_task_definition(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {

@@ -367,6 +367,8 @@ impl SimState {
             let d = &mut svc.deployments[0];
             d.rollout_state = "COMPLETED".into();
             d.rollout_reason = format!("ECS deployment {p_id} completed.");
+            let td = d.task_definition.clone();
+            self.mark_good(&td);
             d.updated_at = now;
             svc.event(
                 now,

@@ -187,6 +187,26 @@ pub struct DeploymentView {
 }
 
 impl SimState {
+    /// Switches an existing service to `scenario` for the deployments created from now on.
+    pub fn set_scenario(&mut self, cluster: &str, service: &str, scenario: Scenario) -> bool {
+        let Some(svc) = self
+            .services
+            .get_mut(&(cluster.to_owned(), service.to_owned()))
+        else {
+            return false;
+        };
+        svc.scenario = scenario;
+        match scenario {
+            Scenario::Throttling { first_n } => svc.throttle_left = first_n,
+            Scenario::CircuitBreakerRollback => {
+                svc.cb_enable = true;
+                svc.cb_rollback = true;
+            }
+            _ => {}
+        }
+        true
+    }
+
     pub fn seed_cluster(&mut self, seed: ClusterSeed) -> String {
         let c = Cluster {
             name: seed.name.clone(),

@@ -163,7 +163,10 @@ impl Service {
 
 pub(crate) struct TaskDef {
     pub def: Value,
+    /// Seeded as serving, or has completed a deployment: deploys healthily under any scenario.
     pub good: bool,
+    /// The `tags` it was registered with (DescribeTaskDefinition returns them with TAGS).
+    pub tags: Value,
 }
 
 pub(crate) struct Container {
@@ -240,6 +243,8 @@ pub(crate) struct SimState {
     /// (group, stream) -> events.
     pub logs: BTreeMap<(String, String), Vec<LogEvent>>,
     pub calls: Vec<CallRecord>,
+    /// Operation -> how many of its next calls answer a throttling error.
+    pub throttles: BTreeMap<String, u32>,
     pub next_ip: u32,
 }
 
@@ -255,6 +260,7 @@ impl SimState {
             targets: BTreeMap::new(),
             logs: BTreeMap::new(),
             calls: Vec::new(),
+            throttles: BTreeMap::new(),
             next_ip: 0,
         }
     }
@@ -275,12 +281,26 @@ impl SimState {
         }
     }
 
+    /// Marks the revision `arn` as good (it has served).
+    pub fn mark_good(&mut self, arn: &str) {
+        let name = arn.rsplit_once(":task-definition/").map_or(arn, |(_, r)| r);
+        if let Some((family, rev)) = name.split_once(':')
+            && let Ok(rev) = rev.parse::<usize>()
+            && let Some(td) = self
+                .task_defs
+                .get_mut(family)
+                .and_then(|v| v.get_mut(rev.wrapping_sub(1)))
+        {
+            td.good = true;
+        }
+    }
+
     /// Registers a revision, adding the fields ECS adds; returns the stored definition.
     pub fn register(&mut self, mut def: Value, good: bool) -> Result<Value, ApiError> {
         let obj = def.as_object_mut().ok_or_else(|| {
             ApiError::client("ClientException", "Task definition must be a JSON object.")
         })?;
-        obj.remove("tags");
+        let tags = obj.remove("tags").unwrap_or_else(|| json!([]));
         for k in [
             "taskDefinitionArn",
             "revision",
@@ -325,6 +345,24 @@ impl SimState {
                 return Err(ApiError::client(
                     "ClientException",
                     "Container.image should not be null or empty.",
+                ));
+            }
+        }
+        let fargate = obj
+            .get("requiresCompatibilities")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.iter().any(|c| c == "FARGATE"));
+        if fargate && obj.get("networkMode").and_then(Value::as_str) != Some("awsvpc") {
+            return Err(ApiError::client(
+                "ClientException",
+                "Fargate only supports network mode 'awsvpc'.",
+            ));
+        }
+        for what in ["cpu", "memory"] {
+            if fargate && !obj.contains_key(what) {
+                return Err(ApiError::client(
+                    "ClientException",
+                    format!("Fargate requires that '{what}' be defined at the task level."),
                 ));
             }
         }
@@ -379,6 +417,7 @@ impl SimState {
         self.task_defs.entry(family).or_default().push(TaskDef {
             def: def.clone(),
             good,
+            tags,
         });
         Ok(def)
     }
