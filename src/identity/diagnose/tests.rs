@@ -1,4 +1,5 @@
 use super::*;
+use serde_json::json;
 
 const ROLE: &str = "arn:aws:iam::111122223333:role/deploy-payments";
 const GH: &str = "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com";

@@ -33,6 +33,7 @@ mod matching;
 mod operators;
 mod parse;
 
+pub(crate) use arn::arn_fields;
 pub use arn::{ProviderArn, parse_provider_arn};
 pub use evaluate::{
     ConditionOutcome, Decision, Evaluation, StatementOutcome, claim_name, evaluate,
