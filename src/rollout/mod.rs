@@ -1,8 +1,29 @@
-//! Rollout: the new task-definition revision and the health verdict, as pure cores the watch
-//! loop (to come) drives. `taskdef` renders the revision (JSON `Value`s end to end so no field
-//! is lost), `canonical` decides whether the serving revision is already it and prints the
-//! dry-run diff, `imageref` parses image references. Nothing here calls AWS or reads a clock;
-//! this module never imports `identity` or `image` (`app` wires the stages).
+//! Rollout: the new task-definition revision and the health verdict, as pure cores that the
+//! watch loop (to come) drives. Nothing here calls AWS or reads a clock; this module never
+//! imports `identity` or `image` (`app` wires the stages).
+//!
+//! ```text
+//! // decide...
+//! let current = parse_task_definition_file(&text, "taskdef.yaml")?;     // or DescribeTaskDefinition
+//! let update = ImageUpdate::same_repository(pushed_ref);                 // or ::container / ::from_lines
+//! let rendered = render(&current, &update)?;                              // request + changed containers
+//! if is_identical(&rendered.request, &serving) { /* register nothing, reuse serving's ARN */ }
+//! if dry_run { for line in diff(&serving, &rendered.request) { println!("{line}") } return }
+//! // ...act (watch.rs): RegisterTaskDefinition, UpdateService, then each poll:
+//! for e in new_events(&seen, &snapshot) { /* print, remember e.id */ }
+//! match assess(&watch, &snapshot) {
+//!     Verdict::Pending { progress } => { /* print when it changed */ }
+//!     Verdict::Healthy => { /* commit */ }
+//!     Verdict::Failed(f) if !f.kind.needs_rollback() => { /* ECS rolled back, or superseded */ }
+//!     Verdict::Failed(_) | Verdict::TimedOut { .. } => { /* stopped tasks, then roll back */ }
+//! }
+//! for task in &stopped { lines.extend(summarise_stopped_task(task)) }
+//! ```
+//!
+//! Files: `taskdef` (file parsing, request shape, image selection, render), `canonical`
+//! (the normalised form behind `is_identical` and `diff`), `imageref` (image references),
+//! `assess` (snapshot types, verdict, progress, event deltas), `events` (the table of ECS texts
+//! and their causes), `stopped` (stopped-task evidence).
 
 pub mod assess;
 pub mod canonical;
@@ -19,7 +40,7 @@ pub use assess::{
 pub use canonical::{diff, is_identical};
 pub use events::{KNOWN_CAUSES, KnownCause, classify};
 pub use imageref::{ImageRef, ImageRefError};
-pub use stopped::{LogRef, StoppedContainer, StoppedTask, summarise_stopped_task};
+pub use stopped::{LogRef, StoppedContainer, StoppedTask, known_cause, summarise_stopped_task};
 pub use taskdef::{
     ImageAssignment, ImageChange, ImageUpdate, Rendered, TaskDefError, parse_task_definition_file,
     render,

@@ -6,7 +6,7 @@
 //! replaced so each returned string is one line. Escaping for workflow commands is still the
 //! runner's job.
 
-use super::events::classify;
+use super::events::{KnownCause, classify};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoppedTask {
@@ -61,11 +61,7 @@ pub fn summarise_stopped_task(task: &StoppedTask) -> Vec<String> {
         .unwrap_or("stopped (no reason given)");
     let mut lines = vec![format!("task {id}  {}", one_line(why))];
 
-    let causes = std::iter::once(task.stopped_reason.as_deref())
-        .chain(task.containers.iter().map(|c| c.reason.as_deref()))
-        .flatten()
-        .find_map(classify);
-    if let Some(cause) = causes {
+    if let Some(cause) = known_cause(task) {
         lines.push(format!("  cause: {}", cause.cause));
     }
 
@@ -111,6 +107,16 @@ pub fn summarise_stopped_task(task: &StoppedTask) -> Vec<String> {
         }
     }
     lines
+}
+
+/// The recognised cause of a task's stop (`events::KNOWN_CAUSES`), from its stopped reason or
+/// a container's reason, for the caller to put the hint under a failure that had none (a
+/// circuit-breaker failure says only "tasks failed to start"; the tasks say why).
+pub fn known_cause(task: &StoppedTask) -> Option<&'static KnownCause> {
+    std::iter::once(task.stopped_reason.as_deref())
+        .chain(task.containers.iter().map(|c| c.reason.as_deref()))
+        .flatten()
+        .find_map(classify)
 }
 
 /// What an exit code past 128 says about the signal, when ECS gave no reason of its own.
