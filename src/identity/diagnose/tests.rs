@@ -37,6 +37,14 @@ fn policy_doc(condition: Value) -> Value {
     }]})
 }
 
+/// The usual least-privilege policy: the audience and the exact `sub` of the main branch.
+fn main_branch_policy() -> Value {
+    policy_doc(json!({"StringEquals": {
+        "token.actions.githubusercontent.com:aud": AUD,
+        "token.actions.githubusercontent.com:sub": "repo:octo-org/payments:ref:refs/heads/main"
+    }}))
+}
+
 fn diagnose(doc: &Value, claims: &Claims) -> Diagnosis {
     let policy = TrustPolicy::parse(&doc.to_string()).unwrap();
     let eval = evaluate(&policy, claims);
@@ -121,10 +129,7 @@ hint: this job runs in the environment "production", so GitHub puts the environm
 
 #[test]
 fn id_form_token_against_a_plain_policy() {
-    let doc = policy_doc(json!({"StringEquals": {
-        "token.actions.githubusercontent.com:aud": AUD,
-        "token.actions.githubusercontent.com:sub": "repo:octo-org/payments:ref:refs/heads/main"
-    }}));
+    let doc = main_branch_policy();
     let sub = "repo:octo-org@1342004/payments@88120:ref:refs/heads/main";
     let job =
         claims(json!({"sub": sub, "repository_id": "88120", "repository_owner_id": "1342004"}));
@@ -202,10 +207,7 @@ fn owner_differing_only_in_case() {
 
 #[test]
 fn audience_mismatch_says_which_input_to_change_and_suggests_no_policy_change() {
-    let doc = policy_doc(json!({"StringEquals": {
-        "token.actions.githubusercontent.com:aud": AUD,
-        "token.actions.githubusercontent.com:sub": "repo:octo-org/payments:ref:refs/heads/main"
-    }}));
+    let doc = main_branch_policy();
     let job = claims(json!({"aud": "https://github.com/octo-org"}));
     let d = diagnose(&doc, &job);
     println!("{d}");
