@@ -4,15 +4,17 @@
 //! exit category (`failures.rs`).
 
 mod authenticate;
+mod aws;
 mod failures;
 mod offline;
+mod push_image;
 
 use std::io::Write;
 
 use crate::cli::Invocation;
 use crate::envvars::EnvVars;
 use crate::failure::{Category, Failure};
-use crate::inputs::{Config, RawInputs};
+use crate::inputs::{Config, ImageConfig, ImageSource, RawInputs};
 use crate::runner::{Annotation, EnvFile, Mode, OutputFile, SummaryFile, Workflow, neutralize_line};
 
 /// Where a run writes what the user and the runner read.
@@ -80,17 +82,19 @@ async fn deploy(raw: RawInputs, env: &EnvVars, console: &mut Console) -> Result<
     let config = Config::validate(&raw, env).map_err(failures::inputs)?;
     refuse_unbuilt_stages(&config)?;
     let session = authenticate::run(&config.identity, env, console).await?;
-    // The image and rollout stages take `session` from here once they exist.
-    let _ = session;
+    if let Some(image) = &config.image {
+        let aws = aws::sdk_config(&session).await;
+        push_image::run(image, &aws, console).await?;
+    }
     Ok(())
 }
 
-/// Image push and rollout are declared in action.yml (so workflows can be written against the
-/// final contract) but not built yet: refuse before any AWS call rather than pretend to deploy.
+/// What action.yml declares (so workflows can be written against the final contract) but this
+/// version does not do yet: refuse before any AWS call rather than pretend to deploy.
 fn refuse_unbuilt_stages(config: &Config) -> Result<(), Failure> {
     let mut unbuilt = Vec::new();
-    if config.image.is_some() {
-        unbuilt.push("`image-source` (the ECR push)");
+    if let Some(ImageConfig { source: ImageSource::DockerDaemon { .. }, .. }) = &config.image {
+        unbuilt.push("`image-source: docker-daemon:` (export from the Docker Engine)");
     }
     if config.rollout.is_some() {
         unbuilt.push("`cluster` (the ECS rollout)");
@@ -99,7 +103,7 @@ fn refuse_unbuilt_stages(config: &Config) -> Result<(), Failure> {
         return Ok(());
     }
     Err(Failure::new(Category::BadInput, format!("{} {} not available in this version yet", unbuilt.join(" and "), if unbuilt.len() == 1 { "is" } else { "are" }))
-        .hint("leave these inputs empty to authenticate only (this version replaces configure-aws-credentials),\nand keep your current push and deploy steps for now"))
+        .hint("leave these inputs empty (authenticate, and push from an OCI layout, a docker save archive or an\nexisting ecr: tag), and keep your current steps for the rest for now"))
 }
 
 /// Print the failure: the full text on stderr; under Actions also an `::error` annotation with a

@@ -9,6 +9,8 @@ use super::{IdentityConfig, ImageConfig, InputErrors, InputProblem, RawInputs, R
 use crate::envvars::EnvVars;
 use crate::identity::guards::{GuardError, Guards};
 use crate::identity::trust::TrustPolicy;
+use crate::image::push::{valid_repository, valid_tag};
+use crate::image::{SourceError, SourceRef};
 use crate::secret::Secret;
 
 /// An IAM role ARN, split into the parts later stages need.
@@ -105,51 +107,26 @@ pub fn default_session_name(env: &EnvVars) -> String {
     format!("gha-{repo}{suffix}")
 }
 
-/// ECR repository names: lowercase path components of `[a-z0-9]` separated by `.`, `_`, `-`.
-fn repository_is_valid(name: &str) -> bool {
-    (2..=256).contains(&name.len())
-        && name.split('/').all(|component| {
-            !component.is_empty()
-                && component.split(['.', '_', '-']).all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
-        })
-}
-
-/// Image tags: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
-fn tag_is_valid(tag: &str) -> bool {
-    let mut chars = tag.chars();
-    tag.len() <= 128
-        && chars.next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-}
-
 /// Where the image to push comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageSource {
-    OciLayout { path: PathBuf, reference: Option<String> },
-    DockerArchive { path: PathBuf },
+    /// An OCI layout (directory or tar) or a `docker save` archive on disk.
+    Local(SourceRef),
     DockerDaemon { name: String },
+    /// Promote a tag already in the repository.
     Ecr { tag: String },
 }
 
 fn parse_image_source(text: &str) -> Result<ImageSource, String> {
-    let (kind, rest) = text.split_once(':').ok_or_else(|| format!("`{text}` has no `KIND:` prefix"))?;
-    if rest.is_empty() {
-        return Err(format!("`{kind}:` names nothing after the colon"));
-    }
-    match kind {
-        "oci" => {
-            // `oci:DIR:REF`: a REF never holds `/`, so a last `:` followed by a slash-free text is a REF.
-            let (path, reference) = match rest.rsplit_once(':') {
-                Some((path, r)) if !r.contains('/') && !path.is_empty() => (path, Some(r.to_owned())),
-                _ => (rest, None),
-            };
-            Ok(ImageSource::OciLayout { path: PathBuf::from(path), reference })
-        }
-        "docker-archive" => Ok(ImageSource::DockerArchive { path: PathBuf::from(rest) }),
-        "docker-daemon" => Ok(ImageSource::DockerDaemon { name: rest.to_owned() }),
-        "ecr" if tag_is_valid(rest) => Ok(ImageSource::Ecr { tag: rest.to_owned() }),
-        "ecr" => Err(format!("`{rest}` is not a valid image tag")),
-        other => Err(format!("source kind `{other}` is unknown")),
+    match text.split_once(':') {
+        Some(("docker-daemon", "")) | Some(("ecr", "")) => Err(format!("`{text}` names nothing after the colon")),
+        Some(("docker-daemon", name)) => Ok(ImageSource::DockerDaemon { name: name.to_owned() }),
+        Some(("ecr", tag)) if valid_tag(tag) => Ok(ImageSource::Ecr { tag: tag.to_owned() }),
+        Some(("ecr", tag)) => Err(format!("`{tag}` is not a valid image tag")),
+        _ => SourceRef::parse(text).map(ImageSource::Local).map_err(|e| match e {
+            SourceError::BadReference { reason, .. } => reason,
+            other => other.to_string(),
+        }),
     }
 }
 
@@ -366,8 +343,14 @@ impl<'a> Validator<'a> {
         let source = parse_image_source(source_text)
             .map_err(|why| self.problem("image-source", why, "`oci:DIR[:REF]`, `docker-archive:FILE`, `docker-daemon:NAME[:TAG]` or `ecr:TAG`"))
             .ok();
+        if let Some(ImageSource::Local(local)) = &source
+            && !local.path().exists()
+        {
+            let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
+            self.problem("image-source", format!("`{}` does not exist (working directory: {cwd})", local.path().display()), "the path of an OCI layout (directory or tar) or a `docker save` archive");
+        }
         let repository = self.required("repository", "when `image-source` is set").map(str::to_owned);
-        if let Some(r) = repository.as_deref().filter(|r| !repository_is_valid(r)) {
+        if let Some(r) = repository.as_deref().filter(|r| !valid_repository(r)) {
             self.problem("repository", format!("`{r}` is not a valid ECR repository name"), "2-256 lowercase letters, digits and `._-/`, e.g. `payments/api`");
         }
         let primary = self.get("image-tag").or(self.env.non_empty("GITHUB_SHA")).map(str::to_owned);
@@ -376,7 +359,7 @@ impl<'a> Validator<'a> {
         }
         let mut tags: Vec<String> = primary.into_iter().collect();
         tags.extend(self.get("image-tags").map(split_list).unwrap_or_default());
-        for tag in tags.iter().filter(|t| !tag_is_valid(t)).cloned().collect::<Vec<_>>() {
+        for tag in tags.iter().filter(|t| !valid_tag(t)).cloned().collect::<Vec<_>>() {
             self.problem("image-tag", format!("`{tag}` is not a valid image tag"), "up to 128 characters of letters, digits and `_.-`, not starting with `.` or `-`");
         }
         tags.dedup();

@@ -150,15 +150,19 @@ fn oidc_only_inputs_need_a_role() {
 fn image_inputs() {
     let base = [("aws-region", "us-east-1"), ("role-to-assume", ROLE)];
     let with = |extra: &[(&'static str, &'static str)]| [base.as_slice(), extra].concat();
-    assert_refused(&with(&[("image-source", "oci:./img")]), "repository", "is required");
+    assert_refused(&with(&[("image-source", "ecr:v1")]), "repository", "is required");
     assert_refused(&with(&[("image-source", "tarball:x"), ("repository", "app")]), "image-source", "unknown");
-    assert_refused(&with(&[("image-source", "oci:./img"), ("repository", "App")]), "repository", "not a valid ECR repository");
-    assert_refused(&with(&[("image-source", "oci:./img"), ("repository", "app"), ("image-tag", "-bad")]), "image-tag", "not a valid image tag");
-    assert_refused(&with(&[("image-source", "oci:./img"), ("repository", "app"), ("scan-severity-threshold", "SEVERE")]), "scan-severity-threshold", "not a severity");
+    assert_refused(&with(&[("image-source", "ecr:v1"), ("repository", "App")]), "repository", "not a valid ECR repository");
+    assert_refused(&with(&[("image-source", "ecr:v1"), ("repository", "app"), ("image-tag", "-bad")]), "image-tag", "not a valid image tag");
+    assert_refused(&with(&[("image-source", "ecr:v1"), ("repository", "app"), ("scan-severity-threshold", "SEVERE")]), "scan-severity-threshold", "not a severity");
     assert_refused(&with(&[("repository", "app")]), "repository", "`image-source` is empty");
-    let config = Config::validate(&raw(&with(&[("image-source", "oci:./build/img:v1"), ("repository", "team/app"), ("image-tags", "latest, v1")])), &ctx()).unwrap();
+    assert_refused(&with(&[("image-source", "oci:./no/such/layout"), ("repository", "app")]), "image-source", "does not exist");
+    let layout = tempfile::tempdir().unwrap();
+    let source = format!("oci:{}:v1", layout.path().display());
+    let source: &'static str = Box::leak(source.into_boxed_str());
+    let config = Config::validate(&raw(&with(&[("image-source", source), ("repository", "team/app"), ("image-tags", "latest, v1")])), &ctx()).unwrap();
     let image = config.image.unwrap();
-    assert_eq!(image.source, ImageSource::OciLayout { path: "./build/img".into(), reference: Some("v1".into()) });
+    assert_eq!(image.source, ImageSource::Local(crate::image::SourceRef::Oci { path: layout.path().to_owned(), reference: Some("v1".into()) }));
     assert_eq!(image.tags, ["0123456789abcdef0123456789abcdef01234567", "latest", "v1"]);
 }
 
