@@ -645,3 +645,36 @@ async fn scenario_switch_and_served_revisions_stay_good() {
     let (s, _) = c.until_completed("default", "web", 10).await;
     assert_eq!(s.task_definition(), Some(v2.as_str()));
 }
+
+#[tokio::test]
+async fn desired_count_changes_scale_the_primary_deployment() {
+    let sim = EcsSimulator::start().await.unwrap();
+    sim.seed_service(ServiceSeed {
+        desired_count: 2,
+        ..Default::default()
+    })
+    .unwrap();
+    let c = clients(&sim).await;
+    c.ecs
+        .update_service()
+        .service("web")
+        .desired_count(1)
+        .send()
+        .await
+        .unwrap();
+    let s = c.poll("default", "web").await;
+    assert_eq!((s.desired_count(), s.running_count()), (1, 1));
+    assert!(events(&s)[0].starts_with("(service web) has stopped 1 running tasks: (task "));
+    c.ecs
+        .update_service()
+        .service("web")
+        .desired_count(3)
+        .send()
+        .await
+        .unwrap();
+    let s = c.poll("default", "web").await;
+    assert_eq!((s.running_count(), s.pending_count()), (1, 2));
+    let s = c.poll("default", "web").await;
+    assert_eq!(s.running_count(), 3);
+    assert_eq!(s.deployments().len(), 1);
+}

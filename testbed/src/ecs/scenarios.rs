@@ -263,16 +263,42 @@ impl SimState {
             }
             return;
         }
-        let p_id = p.id.clone();
-        let live = self
-            .tasks
-            .iter()
-            .filter(|t| t.deployment == p_id && t.live())
-            .count() as u32;
-        if live >= p.desired {
+        let (p_id, desired) = (p.id.clone(), p.desired);
+        let live: Vec<usize> = (0..self.tasks.len())
+            .filter(|&i| self.tasks[i].deployment == p_id && self.tasks[i].live())
+            .collect();
+        if live.len() as u32 > desired {
+            // Scaled in (UpdateService desiredCount): stop the newest extra tasks.
+            let extra: Vec<usize> = live
+                .iter()
+                .rev()
+                .take(live.len() - desired as usize)
+                .copied()
+                .collect();
+            let names: Vec<String> = extra
+                .iter()
+                .map(|&i| format!("(task {})", self.tasks[i].id))
+                .collect();
+            for &i in &extra {
+                for c in &mut self.tasks[i].containers {
+                    c.exit_code.get_or_insert(0);
+                }
+                let reason = format!("Scaling activity initiated by (deployment {p_id})");
+                self.stop(svc, i, "ServiceSchedulerInitiated", reason, false);
+            }
+            let m = format!(
+                "(service {}) has stopped {} running tasks: {}.",
+                svc.name,
+                extra.len(),
+                names.join(" ")
+            );
+            svc.event(now, m);
             return;
         }
-        let ids = self.launch(svc, 0, p.desired - live);
+        if live.len() as u32 == desired {
+            return;
+        }
+        let ids = self.launch(svc, 0, desired - live.len() as u32);
         let names: Vec<String> = ids.iter().map(|id| format!("(task {id})")).collect();
         svc.event(
             now,
