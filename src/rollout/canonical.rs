@@ -182,13 +182,19 @@ enum Leaf {
 /// `after` (rendered), both compared in canonical form so defaults and read-only fields make
 /// no noise. Lists of named things are keyed by name (`containerDefinitions[api].image`,
 /// `environment[LOG_LEVEL]`, `tags[team]`), so reordering shows nothing. `secrets` and
-/// `secretOptions` print by name only: their `valueFrom` ARNs name accounts and secret paths,
+/// `secretOptions` print by name only (`repositoryCredentials` as changed or not): their ARNs
+/// name accounts and secret paths,
 /// which do not belong in a CI log. Environment values print: ECS does not treat them as secret
 /// (it shows them to anyone who can describe the definition).
 pub fn diff(before: &Value, after: &Value) -> Vec<String> {
     let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
-    flatten(&canonical(before), String::new(), false, &mut a);
-    flatten(&canonical(after), String::new(), false, &mut b);
+    // Not a definition (no serving revision yet: a first deploy) diffs as an empty one.
+    for (v, out) in [(before, &mut a), (after, &mut b)] {
+        let v = canonical(v);
+        if v.is_object() {
+            flatten(&v, String::new(), false, out);
+        }
+    }
     let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
     keys.sort();
     keys.dedup();
@@ -227,7 +233,12 @@ fn flatten(v: &Value, path: String, hidden: bool, out: &mut BTreeMap<String, Lea
                 } else {
                     format!("{path}.{k}")
                 };
-                flatten(child, p, hidden, out);
+                if k == "repositoryCredentials" {
+                    // The ARN of the registry credentials secret: shown as changed, never printed.
+                    out.insert(p, Leaf::Hidden(child.to_string()));
+                } else {
+                    flatten(child, p, hidden, out);
+                }
             }
         }
         Value::Array(list) if list.iter().all(Value::is_object) => {

@@ -191,3 +191,33 @@ fn version_consistency_enabled_is_the_default() {
     served["taskDefinition"]["containerDefinitions"][1]["versionConsistency"] = json!("disabled");
     assert!(!is_identical(&request(), &served));
 }
+
+#[test]
+fn a_first_deploy_diffs_against_nothing() {
+    let lines = diff(&Value::Null, &request());
+    assert!(
+        lines.contains(&"family: (none) -> payments".to_string()),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"containerDefinitions[api].secrets[DB]: added".to_string()),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| !l.starts_with(':') && !l.contains("arn:aws:ssm")),
+        "{lines:?}"
+    );
+}
+
+#[test]
+fn registry_credentials_are_not_printed() {
+    let mut after = request();
+    after["containerDefinitions"][0]["repositoryCredentials"] =
+        json!({"credentialsParameter": "arn:aws:secretsmanager:eu-west-1:111122223333:secret:hub"});
+    assert_eq!(
+        diff(&served(), &after),
+        ["containerDefinitions[api].repositoryCredentials: added"]
+    );
+}
