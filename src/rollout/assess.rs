@@ -320,8 +320,8 @@ pub fn unmet_conditions(watch: &Watch, snapshot: &ServiceSnapshot) -> Vec<String
         .find(|d| d.id == watch.our_deployment_id);
     match ours {
         None => unmet.push(format!(
-            "deployment {} is not visible yet",
-            watch.our_deployment_id
+            "deployment {} ({}) is not visible yet",
+            watch.our_deployment_id, watch.our_task_definition
         )),
         Some(d) if d.status != "PRIMARY" => {
             unmet.push(format!("deployment {} is {}, not PRIMARY", d.id, d.status))
@@ -410,8 +410,8 @@ pub fn progress(watch: &Watch, snapshot: &ServiceSnapshot) -> String {
         .find(|d| d.id == watch.our_deployment_id)
     else {
         return format!(
-            "{service}: waiting for deployment {} to appear",
-            watch.our_deployment_id
+            "{service}: waiting for deployment {} ({}) to appear",
+            watch.our_deployment_id, watch.our_task_definition
         );
     };
     let mut line = format!(

@@ -289,7 +289,7 @@ fn progress_line() {
     s.deployments.remove(0);
     assert_eq!(
         progress(&watch(), &s),
-        "payments-api: waiting for deployment ecs-svc/new to appear"
+        "payments-api: waiting for deployment ecs-svc/new (payments:42) to appear"
     );
 }
 

@@ -221,3 +221,12 @@ fn registry_credentials_are_not_printed() {
         ["containerDefinitions[api].repositoryCredentials: added"]
     );
 }
+
+#[test]
+fn canonical_is_idempotent() {
+    for v in [request(), served(), canonical(&served())] {
+        let once = canonical(&v);
+        assert_eq!(canonical(&once), once);
+        assert!(is_identical(&once, &v));
+    }
+}
