@@ -47,4 +47,24 @@ set -e
 echo "--- exit code $code"
 [ "$code" = 3 ] || { echo "demo: expected exit 3" >&2; exit 1; }
 
-say "demo complete: image push and ECS rollout join these steps in the next versions"
+say "4. the job on main pushes its image (an OCI layout) to ECR under the commit SHA"
+scripts/make-oci-layout.py "$work/image" --layers 2 --mib 4 --ref v1 >/dev/null
+sha=3f1e2d4c5b6a798812f0e1d2c3b4a5968778695a
+push_inputs=("GITHUB_SHA=$sha" "INPUT_IMAGE-SOURCE=oci:$work/image" "INPUT_REPOSITORY=payments/api"
+  "INPUT_CREATE-REPOSITORY=true" "INPUT_REGISTRY-ENDPOINT=$REGISTRY_URL")
+run_action "${push_inputs[@]}" | grep -v '^::add-mask::' || true
+echo "--- GITHUB_OUTPUT"; grep -v '^ghadelimiter_' "$work/output" | paste - - | sed 's/<<.*\t/ = /'
+
+say "5. a re-run of the same job: the tag already names this image, nothing is uploaded"
+run_action "${push_inputs[@]}" | grep -v '^::add-mask::' || true
+
+say "6. another build under the same commit SHA: the immutable tag is refused, nothing uploaded (exit 3)"
+scripts/make-oci-layout.py "$work/image" --layers 2 --mib 4 --ref v1 >/dev/null
+set +e
+run_action "${push_inputs[@]}" | grep -v '^::add-mask::'
+code=${PIPESTATUS[0]}
+set -e
+echo "--- exit code $code"
+[ "$code" = 3 ] || { echo "demo: expected exit 3" >&2; exit 1; }
+
+say "demo complete: the ECS rollout joins these steps in the next version"
