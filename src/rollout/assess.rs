@@ -447,6 +447,9 @@ pub fn new_events<'a>(
     let mut fresh: Vec<&ServiceEvent> = snapshot
         .events
         .iter()
+        // DescribeServices lists newest first: reversed, a stable sort keeps events stamped in
+        // the same millisecond in the order they happened.
+        .rev()
         .filter(|e| !seen.contains(&e.id))
         .collect();
     fresh.sort_by_key(|e| e.created_at);

@@ -312,15 +312,24 @@ fn new_events_are_the_unseen_ones_oldest_first() {
             "(service payments-api) registered 1 targets in (target-group tg)",
         ),
     );
+    // Same timestamp: the one listed later (older in DescribeServices' order) comes first.
+    s.events.insert(
+        0,
+        event(
+            "e6",
+            50,
+            "(service payments-api) has reached a steady state.",
+        ),
+    );
     let seen: HashSet<String> = ["e1", "e2"].into_iter().map(String::from).collect();
     let ids: Vec<&str> = new_events(&seen, &s)
         .iter()
         .map(|e| e.id.as_str())
         .collect();
-    assert_eq!(ids, ["e4", "e5"]);
+    assert_eq!(ids, ["e4", "e5", "e6"]);
     let all: Vec<&str> = new_events(&HashSet::new(), &s)
         .iter()
         .map(|e| e.id.as_str())
         .collect();
-    assert_eq!(all, ["e1", "e2", "e4", "e5"]);
+    assert_eq!(all, ["e1", "e2", "e4", "e5", "e6"]);
 }
