@@ -8,6 +8,7 @@ pub mod inputs;
 pub mod cli;
 pub mod app;
 pub mod identity;
+pub mod retry;
 pub mod runner;
 pub mod secret;
 pub mod image;

@@ -1,10 +1,11 @@
-//! One retry loop for every remote call that can fail transiently (the OIDC token request, STS):
-//! jittered exponential backoff bounded by a [`RetryPolicy`], with the caller's classifier
-//! deciding what is worth another attempt. The result records how many attempts were made over
-//! how long, so the final error can say so.
+//! One retry loop for every remote call that can fail transiently (the OIDC token request, STS,
+//! every registry request of an image push): jittered exponential backoff bounded by a
+//! [`RetryPolicy`], with the caller's classifier deciding what is worth another attempt. The
+//! result records how many attempts were made over how long, so the final error can say so.
+//! Each stage keeps its own classifier (`runner::oidc`, `identity::sts`, `image::retry`) and
+//! its own final error; the loop and its timing live here once.
 //!
 //! Sleeping goes through `tokio::time`, so tests under `tokio::time::pause()` run instantly.
-//! Nothing here is GitHub-specific; it sits in `runner` only until it has a shared home.
 
 use std::fmt;
 use std::future::Future;
@@ -14,7 +15,7 @@ use rand::Rng;
 use tokio::time::Instant;
 
 /// How hard to try. `max_attempts` counts the first attempt too; 1 means no retry.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
     pub max_attempts: u32,
     pub base_delay: Duration,
@@ -94,7 +95,27 @@ pub fn seconds(d: Duration) -> String {
 /// Runs `op` until it succeeds, fails fatally, or `policy.max_attempts` is reached, sleeping
 /// [`RetryPolicy::delay_after`] between attempts. Each retry is logged at warn level with the
 /// error, so a slow step explains itself.
-pub async fn retry<T, E, F, Fut>(policy: &RetryPolicy, classify: impl Fn(&E) -> Retry, mut op: F) -> Result<T, Retried<E>>
+pub async fn retry<T, E, F, Fut>(policy: &RetryPolicy, classify: impl Fn(&E) -> Retry, op: F) -> Result<T, Retried<E>>
+where
+    E: fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    run_loop(None, policy, classify, op).await
+}
+
+/// [`retry`] for one of many operations in flight (a blob among blobs): the warn line for each
+/// retry starts with `what`, so interleaved retries stay apart in the log.
+pub async fn retry_named<T, E, F, Fut>(what: &str, policy: &RetryPolicy, classify: impl Fn(&E) -> Retry, op: F) -> Result<T, Retried<E>>
+where
+    E: fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    run_loop(Some(what), policy, classify, op).await
+}
+
+async fn run_loop<T, E, F, Fut>(what: Option<&str>, policy: &RetryPolicy, classify: impl Fn(&E) -> Retry, mut op: F) -> Result<T, Retried<E>>
 where
     E: fmt::Display,
     F: FnMut() -> Fut,
@@ -115,7 +136,8 @@ where
             return Err(Retried { error, attempts: attempt, elapsed: start.elapsed(), exhausted });
         }
         let delay = policy.delay_after(attempt);
-        tracing::warn!("attempt {attempt} of {max_attempts} failed, retrying in {}: {error}", seconds(delay));
+        let prefix = what.map(|w| format!("{w}: ")).unwrap_or_default();
+        tracing::warn!("{prefix}attempt {attempt} of {max_attempts} failed, retrying in {}: {error}", seconds(delay));
         tokio::time::sleep(delay).await;
     }
 }

@@ -481,8 +481,9 @@ async fn transient_failures_are_retried_and_fatal_ones_are_not() {
         .await
         .unwrap();
     let retry = oidc_ecs_deploy::image::RetryPolicy {
-        attempts: 3,
-        first_delay: std::time::Duration::from_millis(10),
+        max_attempts: 3,
+        base_delay: std::time::Duration::from_millis(10),
+        max_delay: std::time::Duration::from_millis(40),
     };
     let opts = PushOptions {
         concurrency: 1,

@@ -10,7 +10,7 @@ use futures_util::{StreamExt, TryStreamExt, stream};
 use super::digest::Digest;
 use super::registry::{RegistryClient, UploadMode};
 use super::registry_error::RegistryError;
-use super::retry::{RetryPolicy, with_retries};
+use super::retry::{RetryPolicy, default_policy, with_retries};
 use super::source::{LocalBlob, LocalImage, SourceError};
 use super::upload::Mount;
 
@@ -29,7 +29,7 @@ impl Default for PushOptions {
         PushOptions {
             concurrency: 3,
             mount_from: Vec::new(),
-            retry: RetryPolicy::default(),
+            retry: default_policy(),
         }
     }
 }

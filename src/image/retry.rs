@@ -1,33 +1,23 @@
-//! Which push failures deserve another attempt, and the bounded loop that makes them. A blob
-//! is retried as a whole (HEAD, mount, upload from a freshly opened source), so a half-sent
-//! body is never resumed; a manifest PUT is idempotent and is retried the same way.
+//! Which push failures deserve another attempt. The loop itself is the crate's shared one
+//! (`crate::retry`); `with_retries` runs it with this classifier and turns its result into a
+//! `PushError` naming the operation. A blob is retried as a whole (HEAD, mount, upload from a
+//! freshly opened source), so a half-sent body is never resumed; a manifest PUT is idempotent
+//! and is retried the same way.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+pub use crate::retry::{Retry, RetryPolicy};
 
 use super::push::PushError;
 use super::registry_error::RegistryError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Retry {
-    Transient,
-    Fatal,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts in all, the first included (1 = no retries).
-    pub attempts: u32,
-    /// Wait before the second attempt; doubled for each further one.
-    pub first_delay: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            attempts: 4,
-            first_delay: Duration::from_millis(500),
-        }
+/// A push's default budget: 4 attempts, waits of about 0.5, 1 and 2 s (jittered, capped at 4 s).
+pub fn default_policy() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 4,
+        base_delay: Duration::from_millis(500),
+        max_delay: Duration::from_secs(4),
     }
 }
 
@@ -66,43 +56,32 @@ pub fn classify(e: &PushError) -> Retry {
     }
 }
 
-/// Run `op` until it succeeds, fails fatally, or `policy.attempts` are spent; the final error
-/// says how many attempts over how long.
+/// Run `op` until it succeeds, fails fatally, or `policy.max_attempts` are spent. An error after
+/// a retry becomes `PushError::GaveUp` (how many attempts over how long, the last error as its
+/// source); an error on the first attempt is returned as it is.
 pub async fn with_retries<T, F, Fut>(
     what: &str,
     policy: RetryPolicy,
-    mut op: F,
+    op: F,
 ) -> Result<T, PushError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, PushError>>,
 {
-    let started = Instant::now();
-    let mut delay = policy.first_delay;
-    let mut attempt = 1;
-    loop {
-        match op().await {
-            Ok(v) => return Ok(v),
-            Err(e) if attempt < policy.attempts.max(1) && classify(&e) == Retry::Transient => {
-                tracing::warn!(
-                    "{what}: attempt {attempt} failed, retrying in {:.1} s: {e}",
-                    delay.as_secs_f64()
-                );
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-                attempt += 1;
-            }
-            Err(e) if attempt > 1 => {
-                return Err(PushError::GaveUp {
+    crate::retry::retry_named(what, &policy, classify, op)
+        .await
+        .map_err(|r| {
+            if r.attempts > 1 {
+                PushError::GaveUp {
                     what: what.to_owned(),
-                    attempts: attempt,
-                    elapsed: started.elapsed(),
-                    last: Box::new(e),
-                });
+                    attempts: r.attempts,
+                    elapsed: r.elapsed,
+                    last: Box::new(r.error),
+                }
+            } else {
+                r.error
             }
-            Err(e) => return Err(e),
-        }
-    }
+        })
 }
 
 #[cfg(test)]
@@ -138,8 +117,9 @@ mod tests {
     #[tokio::test]
     async fn retries_transient_then_reports_attempts() {
         let policy = RetryPolicy {
-            attempts: 3,
-            first_delay: Duration::from_millis(1),
+            max_attempts: 3,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(4),
         };
         let mut calls = 0;
         let err = with_retries("op", policy, || {

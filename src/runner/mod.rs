@@ -2,13 +2,13 @@
 //! `GITHUB_OUTPUT` / `GITHUB_ENV` / `GITHUB_STEP_SUMMARY`, and the OIDC token request. This is
 //! the only module that knows GitHub's formats; the stages hand it plain strings and `Secret`s.
 //!
-//! `retry` lives here for now because the OIDC request was its first user; it knows nothing of
-//! GitHub, and `identity::sts` may use it as it is.
+//! `runner::retry` is the crate's shared loop (`crate::retry`), re-exported here for the callers
+//! that knew it by this path when the OIDC request was its first user.
 
 pub mod commands;
 pub mod files;
 pub mod oidc;
-pub mod retry;
+pub use crate::retry;
 
 pub use commands::{Annotation, Group, Mode, Workflow, escape_data, escape_property, neutralize_line};
 pub use files::{EnvFile, FileError, OutputFile, SummaryFile, escape_markdown, table};

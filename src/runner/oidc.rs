@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use super::retry::{self, Retry, RetryPolicy};
+use crate::retry::{self, Retry, RetryPolicy};
 use crate::envvars::EnvVars;
 use crate::secret::Secret;
 
