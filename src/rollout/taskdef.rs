@@ -50,13 +50,15 @@ pub const REQUEST_FIELDS: &[&str] = &[
 
 #[derive(Debug, thiserror::Error)]
 pub enum TaskDefError {
-    #[error("{file} is not valid JSON: {source}; fix the syntax, or name it .yaml if it is YAML")]
+    #[error(
+        "{file} is not valid JSON; fix the syntax at the position below, or name it .yaml if it is YAML"
+    )]
     Json {
         file: String,
         #[source]
         source: serde_json::Error,
     },
-    #[error("{file} is not valid YAML: {source}; fix the syntax at the position given")]
+    #[error("{file} is not valid YAML; fix the syntax at the position below")]
     Yaml {
         file: String,
         #[source]
@@ -93,7 +95,8 @@ pub enum TaskDefError {
         containers: Vec<(String, String)>,
     },
     #[error(
-        "the image {image:?} for container {container:?} is not a valid image reference: {source}"
+        "the image {image:?} for container {container:?} is not a valid image reference; write \
+         it as registry/repository[:tag][@sha256:digest]"
     )]
     InvalidImage {
         container: String,

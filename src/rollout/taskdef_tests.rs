@@ -213,14 +213,21 @@ fn errors_name_the_problem_and_the_fix() {
     assert!(e.contains("no `family`"), "{e}");
 
     let update = ImageUpdate::from_lines("api=reg.io/Payments/api:v1").unwrap();
-    let e = one(described(), update);
+    let err = render(&described(), &update).unwrap_err();
+    // The message names the problem; the cause (printed under it) names the bad component.
+    let cause = std::error::Error::source(&err).unwrap().to_string();
+    assert!(cause.contains("\"Payments\" is not valid"), "{cause}");
+    let e = err.to_string();
     assert!(
         e.contains(
             "\"reg.io/Payments/api:v1\" for container \"api\" is not a valid image reference"
         ),
         "{e}"
     );
-    assert!(e.contains("\"Payments\""), "{e}");
+    assert!(
+        e.contains("registry/repository[:tag][@sha256:digest]"),
+        "{e}"
+    );
 
     let e = ImageUpdate::from_lines("api=reg.io/a:1\nworker reg.io/a:1")
         .unwrap_err()
