@@ -410,3 +410,89 @@ async fn deployment_already_in_progress_is_visible_then_superseded() {
     assert_eq!(s.deployments()[0].id(), Some(id.as_str()));
     assert_eq!(s.task_definition(), Some(new_td.as_str()));
 }
+
+#[tokio::test]
+async fn multi_container_crash_blames_the_changed_container() {
+    use aws_sdk_ecs::types::{ContainerDefinition, LogConfiguration, LogDriver};
+    let sim = EcsSimulator::start().await.unwrap();
+    let def = serde_json::json!({
+        "family": "shop",
+        "networkMode": "awsvpc",
+        "requiresCompatibilities": ["FARGATE"],
+        "cpu": "512",
+        "memory": "1024",
+        "containerDefinitions": [
+            {"name": "envoy", "image": "envoyproxy/envoy:v1.31", "essential": false},
+            {"name": "app", "image": "example/shop:v1", "essential": true,
+             "logConfiguration": {"logDriver": "awslogs", "options": {
+                 "awslogs-group": "/svc/shop", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "web"}}}
+        ]
+    });
+    sim.seed_service(ServiceSeed {
+        service: "shop".into(),
+        task_definition: Some(def),
+        container_port: 8080,
+        scenario: Scenario::CrashLoop,
+        ..ServiceSeed::default()
+    })
+    .unwrap();
+    let c = clients(&sim).await;
+    let log = LogConfiguration::builder()
+        .log_driver(LogDriver::Awslogs)
+        .options("awslogs-group", "/svc/shop")
+        .options("awslogs-region", "us-east-1")
+        .options("awslogs-stream-prefix", "web")
+        .build()
+        .unwrap();
+    let out = c
+        .ecs
+        .register_task_definition()
+        .family("shop")
+        .network_mode(aws_sdk_ecs::types::NetworkMode::Awsvpc)
+        .requires_compatibilities(aws_sdk_ecs::types::Compatibility::Fargate)
+        .cpu("512")
+        .memory("1024")
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("envoy")
+                .image("envoyproxy/envoy:v1.31")
+                .essential(false)
+                .build(),
+        )
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("app")
+                .image("example/shop:v2")
+                .essential(true)
+                .log_configuration(log)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let td = out
+        .task_definition()
+        .unwrap()
+        .task_definition_arn()
+        .unwrap()
+        .to_owned();
+    let id = c.update("default", "shop", &td).await;
+    for _ in 0..3 {
+        c.poll("default", "shop").await;
+    }
+    let t = &c.stopped_tasks("default", "shop", &id).await[0];
+    let codes: Vec<(&str, Option<i32>)> = t
+        .containers()
+        .iter()
+        .map(|c| (c.name().unwrap(), c.exit_code()))
+        .collect();
+    assert_eq!(codes, [("envoy", Some(0)), ("app", Some(1))]);
+    let svc = c.poll("default", "shop").await;
+    assert_eq!(svc.load_balancers()[0].container_name(), Some("app"));
+    let task_id = t.task_arn().unwrap().rsplit('/').next().unwrap();
+    let lines = sim.log_messages("/svc/shop", &format!("web/app/{task_id}"));
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some("Error: DATABASE_URL is not set")
+    );
+}

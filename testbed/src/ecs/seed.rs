@@ -247,8 +247,23 @@ impl SimState {
             .as_str()
             .unwrap_or_default()
             .to_owned();
-        let first_container = td["containerDefinitions"][0]["name"]
-            .as_str()
+        // The load-balanced container: the one mapping the port, else the first essential one.
+        let containers = td["containerDefinitions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let maps_port = |c: &&Value| {
+            c["portMappings"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|m| m["containerPort"].as_u64() == Some(u64::from(seed.container_port)))
+        };
+        let lb_container = containers
+            .iter()
+            .find(maps_port)
+            .or_else(|| containers.iter().find(|c| c["essential"] != false))
+            .and_then(|c| c["name"].as_str())
             .unwrap_or("app")
             .to_owned();
         let mut load_balancers = Vec::new();
@@ -263,7 +278,7 @@ impl SimState {
             self.targets.insert(tg.clone(), Vec::new());
             load_balancers.push(LoadBalancer {
                 target_group_arn: tg,
-                container_name: first_container,
+                container_name: lb_container,
                 container_port: seed.container_port,
             });
         }
