@@ -11,6 +11,16 @@
 //! answered `DescribeServices` call moves the clock by `step` seconds (15 by default) and the
 //! services it names by one poll; no other call changes anything over time.
 //!
+//! Whatever the scenario: a service with launch type EC2 (or neither launch type nor capacity
+//! providers) on a cluster with no container instances starts no task and logs "(service S)
+//! was unable to place a task because no container instance met all of its requirements.
+//! Reason: No Container Instances were found in your cluster. ..." at seed and on polls 1, 6,
+//! ...; UpdateService with the same revision and no `forceNewDeployment` starts nothing;
+//! CODE_DEPLOY / EXTERNAL services refuse a new task definition (InvalidParameterException);
+//! INACTIVE services answer ServiceNotActiveException; missing ones are DescribeServices
+//! `failures` (MISSING) and ServiceNotFoundException; a `desiredCount` change scales the
+//! PRIMARY deployment on the next poll.
+//!
 //! Admin API (JSON), for the demo and scripts:
 //! - `POST /_sim/seed` with a `ServiceSeed` -> `SeededService`;
 //! - `POST /_sim/cluster` with a `ClusterSeed` -> `{"clusterArn": ...}`;

@@ -9,28 +9,55 @@ use super::scenarios::count;
 use super::state::{ApiError, Behavior, Cluster, LoadBalancer, Service, SimState, hex};
 use super::{SIM_ACCOUNT, SIM_REGION};
 
-/// How a service's new (not seeded) task-definition revisions behave once deployed. Seeded
-/// revisions are "good": deploying one (a rollback) always goes like `HealthyRolling`.
+/// How a service's new task-definition revisions behave once deployed. "Good" revisions (the
+/// seeded serving one, and any that completed a deployment) always deploy like
+/// `HealthyRolling`, so a rollback heals under every scenario. Poll N below is the N-th
+/// answered DescribeServices naming the service after UpdateService (desired count 1; see
+/// `tests/ecs_sim_timeline.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub enum Scenario {
-    /// Tasks start, targets turn healthy, the old deployment drains, COMPLETED.
+    /// 1: task PENDING, "has started 1 tasks: (task ID)."; 2: RUNNING, target `initial`;
+    /// 3: target `healthy`, old tasks stopped ("has stopped 1 running tasks: ...",
+    /// "deregistered 1 targets in (target-group ARN)"), old target `draining`; 4: old
+    /// deployment gone, COMPLETED, "(deployment ID) deployment completed.", "has reached a
+    /// steady state.".
     #[default]
     HealthyRolling,
-    /// The essential container exits 1 one poll after it starts, again and again.
+    /// 1: PENDING; 2: RUNNING (log lines but the last); 3: STOPPED "Essential container in task
+    /// exited", stopCode EssentialContainerExited, exit code 1, last log line written,
+    /// failedTasks 1, a replacement PENDING; repeats every 2 polls; stays IN_PROGRESS unless
+    /// the service's circuit breaker is on.
     CrashLoop,
-    /// Tasks stop before running: `CannotPullContainerError`.
+    /// 1: PENDING; 2: STOPPED, stopCode TaskFailedToStart, "CannotPullContainerError: pull
+    /// image manifest has been retried 5 time(s): failed to resolve ref IMAGE: IMAGE: not
+    /// found" (also the container's reason, no exit code), failedTasks 1, a replacement; every
+    /// poll after that another failure.
     CannotPull,
-    /// Tasks run but their targets answer 500 and ECS replaces them.
+    /// 1: PENDING; 2: RUNNING, `initial`; 3: `unhealthy` (Target.ResponseCodeMismatch, "Health
+    /// checks failed with these codes: [500]") and the event "(task ID) (port P) is unhealthy
+    /// in (target-group ARN) due to (reason Health checks failed with these codes: [500]).";
+    /// 5: STOPPED "Task failed ELB health checks in (target-group ARN)", stopCode
+    /// ServiceSchedulerInitiated, exit code 143, failedTasks 1, a replacement; and so on.
     TargetsUnhealthy,
-    /// A crash loop with the circuit breaker (enable + rollback) forced on: ECS rolls back.
+    /// `CrashLoop` with the circuit breaker (enable + rollback) forced on. 7: the third failure:
+    /// our deployment FAILED ("ECS deployment circuit breaker: tasks failed to start."), events
+    /// "(deployment ID) deployment failed: tasks failed to start." and "rolling back to
+    /// deployment OLD_ID.", a new PRIMARY of the serving revision ("ECS deployment circuit
+    /// breaker: rolling back to deploymentId OLD_ID.") starts a task; 10: COMPLETED, our
+    /// deployment gone.
     CircuitBreakerRollback,
-    /// One task runs, the others stay PENDING forever: IN_PROGRESS for good.
+    /// The first task of the deployment runs healthy, every other one stays PENDING forever:
+    /// IN_PROGRESS with 1 of 2 running (desired 2), no failure.
     NeverSettles,
-    /// Seeded with a second deployment (PRIMARY, IN_PROGRESS) over the serving one.
+    /// Seeded with a second deployment (PRIMARY, IN_PROGRESS, a second good revision) over
+    /// the serving one; it progresses like `HealthyRolling` when polled. New revisions deploy
+    /// healthily.
     DeploymentInProgress,
-    /// ECS cannot assume its service-linked role: an event, no tasks.
+    /// No task starts; on polls 1, 6, 11, ... the event "was unable to assume the service
+    /// linked role. Please verify that the ECS service linked role exists."; IN_PROGRESS.
     ServiceLinkedRoleMissing,
-    /// The first `first_n` DescribeServices calls naming the service are throttled; then healthy.
+    /// The first `first_n` DescribeServices calls naming the service answer 400
+    /// ThrottlingException "Rate exceeded" (the clock does not move); then healthy.
     Throttling {
         #[serde(rename = "firstN", alias = "first_n")]
         first_n: u32,
