@@ -45,3 +45,4 @@ pub use taskdef::{
     ImageAssignment, ImageChange, ImageUpdate, Rendered, TaskDefError, parse_task_definition_file,
     render,
 };
+pub mod raw_ecs;
