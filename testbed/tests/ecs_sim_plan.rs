@@ -678,3 +678,40 @@ async fn desired_count_changes_scale_the_primary_deployment() {
     assert_eq!(s.running_count(), 3);
     assert_eq!(s.deployments().len(), 1);
 }
+
+#[tokio::test]
+async fn services_seeded_from_one_definition_share_a_revision_and_reseeding_replaces() {
+    let sim = EcsSimulator::start().await.unwrap();
+    let shared = |service: &str| ServiceSeed {
+        service: service.into(),
+        family: Some("shared".into()),
+        ..Default::default()
+    };
+    let a = sim.seed_service(shared("a")).unwrap();
+    let b = sim.seed_service(shared("b")).unwrap();
+    assert_eq!(a.task_definition_arn, b.task_definition_arn);
+    assert!(a.task_definition_arn.ends_with("task-definition/shared:1"));
+    let c = clients(&sim).await;
+    let td = c.register("shared", "example/app:v2").await;
+    c.update("default", "a", &td).await;
+    c.update("default", "b", &td).await;
+    for _ in 0..4 {
+        c.ecs
+            .describe_services()
+            .services("a")
+            .services("b")
+            .send()
+            .await
+            .unwrap();
+    }
+    for name in ["a", "b"] {
+        assert_eq!(sim.service("default", name).unwrap().task_definition, td);
+    }
+    // Re-seeding b starts it over: one deployment, one task, one target.
+    let b2 = sim.seed_service(shared("b")).unwrap();
+    let s = c.poll("default", "b").await;
+    assert_eq!((s.deployments().len(), s.running_count()), (1, 1));
+    assert_eq!(c.target_states(&b2.target_group_arns[0]).await.len(), 1);
+    let tasks = c.ecs.list_tasks().service_name("b").send().await.unwrap();
+    assert_eq!(tasks.task_arns().len(), 1);
+}

@@ -248,6 +248,17 @@ impl SimState {
 
     pub fn seed_service(&mut self, seed: ServiceSeed) -> Result<SeededService, ApiError> {
         let ec2 = is_ec2(seed.launch_type.as_deref(), &seed.capacity_providers);
+        // Re-seeding replaces the service: its old tasks and targets go too.
+        if let Some(old) = self
+            .services
+            .remove(&(seed.cluster.clone(), seed.service.clone()))
+        {
+            self.tasks
+                .retain(|t| !(t.cluster == old.cluster && t.service == old.name));
+            for lb in &old.load_balancers {
+                self.targets.remove(&lb.target_group_arn);
+            }
+        }
         if !self.clusters.contains_key(&seed.cluster) {
             self.seed_cluster(ClusterSeed {
                 name: seed.cluster.clone(),
@@ -269,7 +280,10 @@ impl SimState {
                 seed.container_port,
             )
         });
-        let td = self.register(def.clone(), true)?;
+        let td = match self.identical_revision(&def) {
+            Some(existing) => existing,
+            None => self.register(def.clone(), true)?,
+        };
         let td_arn = td["taskDefinitionArn"]
             .as_str()
             .unwrap_or_default()

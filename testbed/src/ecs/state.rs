@@ -281,6 +281,37 @@ impl SimState {
         }
     }
 
+    /// A good revision of the same family with exactly this content (read-only fields and
+    /// tags aside), so that services seeded from one definition share one revision.
+    pub fn identical_revision(&self, def: &Value) -> Option<Value> {
+        const ADDED: [&str; 8] = [
+            "taskDefinitionArn",
+            "revision",
+            "status",
+            "requiresAttributes",
+            "compatibilities",
+            "registeredAt",
+            "registeredBy",
+            "deregisteredAt",
+        ];
+        let strip = |v: &Value| {
+            let mut m = v.as_object().cloned().unwrap_or_default();
+            m.remove("tags");
+            for k in ADDED {
+                m.remove(k);
+            }
+            m
+        };
+        let want = strip(def);
+        let family = want.get("family")?.as_str()?;
+        self.task_defs
+            .get(family)?
+            .iter()
+            .rev()
+            .find(|t| t.good && strip(&t.def) == want)
+            .map(|t| t.def.clone())
+    }
+
     /// Marks the revision `arn` as good (it has served).
     pub fn mark_good(&mut self, arn: &str) {
         let name = arn.rsplit_once(":task-definition/").map_or(arn, |(_, r)| r);
