@@ -1,5 +1,6 @@
 //! The command line: `action` (run as the GitHub Action, from `INPUT_*`), `deploy` (the same run
-//! with flags named like the inputs), and the offline helpers `check-trust` and `trust-policy`.
+//! with flags named like the inputs), `push` (an image to any registry, no AWS), and the
+//! offline helpers `check-trust` and `trust-policy`.
 //! `deploy`'s flags are generated from action.yml, so every input is a flag of the same name.
 
 use std::collections::BTreeMap;
@@ -18,6 +19,26 @@ pub enum Invocation {
     Deploy(RawInputs),
     CheckTrust(CheckTrustArgs),
     TrustPolicy(TrustPolicyArgs),
+    Push(PushArgs),
+}
+
+/// `push`: an image source to a registry, with no AWS call.
+#[derive(Debug)]
+pub struct PushArgs {
+    /// `oci:DIR[:REF]`, `docker-archive:FILE[:REF]`, `docker-daemon:NAME[:TAG]`.
+    pub source: String,
+    /// `https://host[:port]`, `host[:port]`, or `http://` for a loopback registry.
+    pub registry: String,
+    pub repository: String,
+    /// At least one.
+    pub tags: Vec<String>,
+    pub username: Option<String>,
+    /// Read the password from stdin (requires `username`).
+    pub password_stdin: bool,
+    /// `monolithic` (one streamed PUT per blob) or `chunked`.
+    pub upload_mode: String,
+    pub concurrency: usize,
+    pub dry_run: bool,
 }
 
 #[derive(Debug)]
@@ -69,6 +90,19 @@ fn command() -> Command {
                 .arg(Arg::new("role-arn").long("role-arn").value_name("ARN").help("The role's ARN, for the report")),
         )
         .subcommand(
+            Command::new("push")
+                .about("Push an image to any registry (no AWS): streamed, verified, and skipping what the registry has")
+                .arg(Arg::new("source").long("source").value_name("SOURCE").required(true).help("oci:DIR[:REF], docker-archive:FILE[:REF] or docker-daemon:NAME[:TAG]"))
+                .arg(Arg::new("registry").long("registry").value_name("URL").required(true).help("https://host[:port], host[:port], or http:// for a loopback registry"))
+                .arg(Arg::new("repository").long("repository").value_name("NAME").required(true))
+                .arg(Arg::new("tag").long("tag").value_name("T").required(true).action(ArgAction::Append).help("A tag to push under (repeatable)"))
+                .arg(Arg::new("username").long("username").value_name("U").requires("password-stdin").help("Log in as this user (the password comes from stdin)"))
+                .arg(Arg::new("password-stdin").long("password-stdin").action(ArgAction::SetTrue).requires("username").help("Read the password from stdin"))
+                .arg(Arg::new("upload-mode").long("upload-mode").default_value("monolithic").value_parser(["monolithic", "chunked"]).help("One streamed PUT per blob, or chunked PATCHes (falls back to monolithic)"))
+                .arg(Arg::new("concurrency").long("concurrency").value_name("N").default_value("3").value_parser(clap::value_parser!(u16).range(1..=64)).help("Blob uploads in flight at once"))
+                .arg(Arg::new("dry-run").long("dry-run").action(ArgAction::SetTrue).help("Print what the push would do (HEAD requests only) and change nothing")),
+        )
+        .subcommand(
             Command::new("trust-policy")
                 .about("Print a least-privilege trust policy for a repository's branches and environments")
                 .arg(Arg::new("account").long("account").value_name("ID").required(true).help("The 12-digit AWS account id"))
@@ -104,6 +138,17 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Invocation {
             audience: string(m, "audience").expect("has a default"),
             partition: string(m, "partition").expect("has a default"),
         }),
+        Some(("push", m)) => Invocation::Push(PushArgs {
+            source: string(m, "source").expect("required"),
+            registry: string(m, "registry").expect("required"),
+            repository: string(m, "repository").expect("required"),
+            tags: strings(m, "tag"),
+            username: string(m, "username"),
+            password_stdin: m.get_flag("password-stdin"),
+            upload_mode: string(m, "upload-mode").expect("has a default"),
+            concurrency: usize::from(*m.get_one::<u16>("concurrency").expect("has a default")),
+            dry_run: m.get_flag("dry-run"),
+        }),
         _ => unreachable!("clap requires a known subcommand"),
     }
 }
@@ -138,5 +183,13 @@ mod tests {
         // Absent flags take action.yml's defaults.
         assert_eq!(raw.get("audience"), Some("sts.amazonaws.com"));
         assert_eq!(raw.get("role-duration-seconds"), Some("3600"));
+    }
+
+    #[test]
+    fn push_takes_repeated_tags_and_defaults() {
+        let args = ["oidc-ecs-deploy", "push", "--source", "oci:build", "--registry", "localhost:5000", "--repository", "app", "--tag", "v1", "--tag", "latest"];
+        let Invocation::Push(p) = parse(args.map(Into::into)) else { panic!("not push") };
+        assert_eq!(p.tags, ["v1", "latest"]);
+        assert_eq!((p.upload_mode.as_str(), p.concurrency, p.dry_run, p.password_stdin), ("monolithic", 3, false, false));
     }
 }

@@ -7,6 +7,7 @@ mod authenticate;
 mod aws;
 mod failures;
 mod offline;
+mod push_cli;
 mod push_image;
 
 use std::io::Write;
@@ -70,6 +71,7 @@ pub async fn run(invocation: Invocation, env: &EnvVars) -> Result<(), Failure> {
         Invocation::Deploy(raw) => deploy(raw, env, &mut console).await,
         Invocation::CheckTrust(args) => offline::check_trust(&args),
         Invocation::TrustPolicy(args) => offline::trust_policy(&args),
+        Invocation::Push(args) => push_cli::run(&args, &mut console).await,
     };
     if let Err(failure) = &result {
         report_failure(failure, &mut console);

@@ -172,7 +172,7 @@ fn ecr_failure(error: &EcrError) -> Failure {
     }
 }
 
-fn push_failure(error: &PushError) -> Failure {
+pub(super) fn push_failure(error: &PushError) -> Failure {
     let failure = Failure::unexpected(error);
     match error {
         PushError::CorruptBlob { .. } => failure.recategorised(Category::BadInput).hint("the image source on disk does not match its own index: rebuild or re-export it"),
