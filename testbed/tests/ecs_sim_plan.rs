@@ -715,3 +715,37 @@ async fn services_seeded_from_one_definition_share_a_revision_and_reseeding_repl
     let tasks = c.ecs.list_tasks().service_name("b").send().await.unwrap();
     assert_eq!(tasks.task_arns().len(), 1);
 }
+
+#[tokio::test]
+async fn health_probe_answers_for_the_healthy_targets() {
+    let sim = EcsSimulator::start().await.unwrap();
+    let seeded = sim.seed_service(ServiceSeed::default()).unwrap();
+    sim.seed_service(ServiceSeed {
+        service: "idle".into(),
+        desired_count: 0,
+        ..Default::default()
+    })
+    .unwrap();
+    let http = testbed::http_client();
+    let probe = |s: &str| {
+        http.get(format!("{}/_sim/health/default/{s}", sim.endpoint()))
+            .send()
+    };
+    let r = probe("web").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.text().await.unwrap(),
+        format!("ok {}\n", seeded.task_definition_arn)
+    );
+    let c = clients(&sim).await;
+    let td = c.register("web", "example/app:v2").await;
+    c.update("default", "web", &td).await;
+    c.until_completed("default", "web", 10).await;
+    assert_eq!(
+        probe("web").await.unwrap().text().await.unwrap(),
+        format!("ok {td}\n")
+    );
+    assert_eq!(probe("idle").await.unwrap().status(), 503);
+    assert_eq!(probe("nope").await.unwrap().status(), 404);
+    assert_eq!(sim.calls("HealthProbe"), 4);
+}

@@ -28,7 +28,10 @@
 //! - `GET /_sim/calls` -> `{"DescribeServices": 12, ...}`;
 //! - `GET /_sim/calls/log` -> `[{"op": ..., "unixMs": ...}, ...]`;
 //! - `POST /_sim/scenario` with `{"cluster", "service", "scenario"}` -> 204 (404 when missing);
-//! - `POST /_sim/throttle` with `{"op": "DescribeServices", "count": 3}` -> 204.
+//! - `POST /_sim/throttle` with `{"op": "DescribeServices", "count": 3}` -> 204;
+//! - `GET /_sim/health/{cluster}/{service}`: the service behind its load balancer, for an
+//!   HTTP health probe: 200 `ok <task definition ARN>` (the revision of the newest task with a
+//!   healthy target) while any target is healthy, else 503; recorded as call `HealthProbe`.
 
 mod elbv2;
 mod logs;
@@ -108,6 +111,7 @@ impl EcsSimulator {
             .route("/_sim/calls", get(admin_calls))
             .route("/_sim/calls/log", get(admin_call_log))
             .route("/_sim/scenario", post(admin_scenario))
+            .route("/_sim/health/{cluster}/{service}", get(health))
             .route("/_sim/throttle", post(admin_throttle))
             .fallback(aws)
             .with_state(state.clone());
@@ -457,4 +461,32 @@ async fn admin_throttle(State(state): State<Shared>, Json(t): Json<ThrottleReque
     let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
     *st.throttles.entry(t.op).or_insert(0) += t.count;
     StatusCode::NO_CONTENT
+}
+
+async fn health(
+    State(state): State<Shared>,
+    Path((cluster, service)): Path<(String, String)>,
+) -> Response {
+    let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+    record(&mut st, "HealthProbe");
+    let Some(svc) = st.services.get(&(cluster, service)) else {
+        return (StatusCode::NOT_FOUND, "no such service\n").into_response();
+    };
+    let healthy: Vec<&str> = svc
+        .load_balancers
+        .iter()
+        .filter_map(|lb| st.targets.get(&lb.target_group_arn))
+        .flatten()
+        .filter(|t| t.state == "healthy")
+        .map(|t| t.task.as_str())
+        .collect();
+    let newest = st
+        .tasks
+        .iter()
+        .rev()
+        .find(|t| healthy.contains(&t.arn().as_str()));
+    match newest {
+        Some(t) => (StatusCode::OK, format!("ok {}\n", t.task_definition)).into_response(),
+        None => (StatusCode::SERVICE_UNAVAILABLE, "no healthy targets\n").into_response(),
+    }
 }
