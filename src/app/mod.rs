@@ -9,13 +9,14 @@ mod failures;
 mod offline;
 mod push_cli;
 mod push_image;
+mod rollout_stage;
 
 use std::io::Write;
 
 use crate::cli::Invocation;
 use crate::envvars::EnvVars;
 use crate::failure::{Category, Failure};
-use crate::inputs::{Config, ImageConfig, ImageSource, RawInputs};
+use crate::inputs::{Config, RawInputs};
 use crate::runner::{Annotation, EnvFile, Mode, OutputFile, SummaryFile, Workflow, neutralize_line};
 
 /// Where a run writes what the user and the runner read.
@@ -71,7 +72,7 @@ pub async fn run(invocation: Invocation, env: &EnvVars) -> Result<(), Failure> {
         Invocation::Deploy(raw) => deploy(raw, env, &mut console).await,
         Invocation::CheckTrust(args) => offline::check_trust(&args),
         Invocation::TrustPolicy(args) => offline::trust_policy(&args),
-        Invocation::Push(args) => push_cli::run(&args, &mut console).await,
+        Invocation::Push(args) => push_cli::run(&args, env, &mut console).await,
     };
     if let Err(failure) = &result {
         report_failure(failure, &mut console);
@@ -84,9 +85,16 @@ async fn deploy(raw: RawInputs, env: &EnvVars, console: &mut Console) -> Result<
     let config = Config::validate(&raw, env).map_err(failures::inputs)?;
     refuse_unbuilt_stages(&config)?;
     let session = authenticate::run(&config.identity, env, console).await?;
+    if config.image.is_none() && config.rollout.is_none() {
+        return Ok(());
+    }
+    let aws = aws::sdk_config(&session).await;
+    let mut pushed = None;
     if let Some(image) = &config.image {
-        let aws = aws::sdk_config(&session).await;
-        push_image::run(image, &aws, console).await?;
+        pushed = Some(push_image::run(image, &aws, env.get("DOCKER_HOST"), console).await?);
+    }
+    if let Some(rollout) = &config.rollout {
+        rollout_stage::run(rollout, &aws, pushed.as_ref().map(|p| p.pinned.as_str()), env, console).await?;
     }
     Ok(())
 }
@@ -95,17 +103,14 @@ async fn deploy(raw: RawInputs, env: &EnvVars, console: &mut Console) -> Result<
 /// version does not do yet: refuse before any AWS call rather than pretend to deploy.
 fn refuse_unbuilt_stages(config: &Config) -> Result<(), Failure> {
     let mut unbuilt = Vec::new();
-    if let Some(ImageConfig { source: ImageSource::DockerDaemon { .. }, .. }) = &config.image {
-        unbuilt.push("`image-source: docker-daemon:` (export from the Docker Engine)");
-    }
-    if config.rollout.is_some() {
-        unbuilt.push("`cluster` (the ECS rollout)");
+    if config.rollout.as_ref().is_some_and(|r| r.health_check_url.is_some()) {
+        unbuilt.push("`health-check-url` (the HTTP probe of the rollout)");
     }
     if unbuilt.is_empty() {
         return Ok(());
     }
     Err(Failure::new(Category::BadInput, format!("{} {} not available in this version yet", unbuilt.join(" and "), if unbuilt.len() == 1 { "is" } else { "are" }))
-        .hint("leave these inputs empty (authenticate, and push from an OCI layout, a docker save archive or an\nexisting ecr: tag), and keep your current steps for the rest for now"))
+        .hint("leave these inputs empty (authenticate, and push from an OCI layout, a docker save archive, the Docker\nEngine or an existing ecr: tag), and keep your current steps for the rest for now"))
 }
 
 /// Print the failure: the full text on stderr; under Actions also an `::error` annotation with a

@@ -1,12 +1,14 @@
 //! `oidc-ecs-deploy push`: the image core without AWS. Open a source (OCI layout, `docker save`
-//! archive), log in to any registry (anonymous, or `--username` with the password on stdin), and
-//! push under the tags; or, with `--dry-run`, print the plan (HEAD requests only). Progress goes
-//! to stderr through the core's log lines (per blob: skipped, mounted, uploaded N MiB in T s);
-//! the result goes to stdout as `image-digest=...` and `image-ref=...` lines.
+//! archive, or `docker-daemon:` exported from the Docker Engine), log in to any registry
+//! (anonymous, or `--username` with the password on stdin), and push under the tags; or, with
+//! `--dry-run`, print the plan (HEAD requests only). Progress goes to stderr through the core's
+//! log lines (per blob: skipped, mounted, uploaded N MiB in T s); the result goes to stdout as
+//! `image-digest=...` and `image-ref=...` lines.
 
 use std::io::Read;
 
 use crate::cli::PushArgs;
+use crate::envvars::EnvVars;
 use crate::failure::{Category, Failure};
 use crate::image::registry_error::RegistryError;
 use crate::image::{Credentials, LocalImage, PushError, PushOptions, RegistryClient, SourceRef, UploadMode, plan, push};
@@ -16,9 +18,14 @@ use super::{Console, push_image};
 /// Each chunk of a chunked upload is held in memory, once per upload in flight.
 const CHUNK_SIZE: usize = 8 * 1024 * 1024;
 
-pub async fn run(args: &PushArgs, console: &mut Console) -> Result<(), Failure> {
+pub async fn run(args: &PushArgs, env: &EnvVars, console: &mut Console) -> Result<(), Failure> {
     let credentials = credentials(args)?;
-    let image = open_source(&args.source).await?;
+    // An Engine export lives in a temporary file as long as `export` does.
+    let (opened, export) = match args.source.strip_prefix("docker-daemon:") {
+        Some(name) if !name.is_empty() => (None, Some(push_image::export_from_daemon(name, env.get("DOCKER_HOST")).await?)),
+        _ => (Some(open_source(&args.source).await?), None),
+    };
+    let image = opened.as_ref().or(export.as_ref().map(|e| &e.image)).expect("one source was opened");
     let mode = match args.upload_mode.as_str() {
         "chunked" => UploadMode::Chunked { chunk_size: CHUNK_SIZE },
         _ => UploadMode::Monolithic,
@@ -29,14 +36,14 @@ pub async fn run(args: &PushArgs, console: &mut Console) -> Result<(), Failure> 
     let options = PushOptions { concurrency: args.concurrency.max(1), ..PushOptions::default() };
 
     if args.dry_run {
-        let plan = plan(&image, &client, &args.repository, &args.tags, &options).await.map_err(|e| failure(&e, args))?;
+        let plan = plan(image, &client, &args.repository, &args.tags, &options).await.map_err(|e| failure(&e, args))?;
         println!("{plan}");
         tracing::info!("dry run: nothing was uploaded or tagged");
         return Ok(());
     }
 
     // The core logs each blob (skipped, mounted, uploaded N MiB in T s) and the totals.
-    let report = push(&image, &client, &args.repository, &args.tags, &options).await.map_err(|e| failure(&e, args))?;
+    let report = push(image, &client, &args.repository, &args.tags, &options).await.map_err(|e| failure(&e, args))?;
     console.output("image-digest", &report.manifest_digest.to_string())?;
     console.output("image-ref", &report.pinned_reference())?;
     Ok(())

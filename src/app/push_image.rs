@@ -1,7 +1,8 @@
 //! The image stage as a run performs it: make sure the repository exists (creating it carefully
 //! when asked), log in to the registry, decide what each tag means (already there, a conflict an
 //! immutable repository must refuse, a mutable tag to move), push or promote, gate on the scan,
-//! and publish outputs. Every decision is made before the first byte is uploaded.
+//! and publish outputs. Every decision is made before the first byte is uploaded. A
+//! `docker-daemon:` source is exported from the Docker Engine first, before any AWS call.
 
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use aws_config::SdkConfig;
 
 use crate::failure::{Category, Failure};
 use crate::image::ecr::{self, EcrError, EcrLogin, RepositoryInfo, ScanOutcome};
+use crate::image::source::daemon::{self, DaemonError, DaemonExport};
 use crate::image::{Credentials, Digest, PushError, PushOptions, RegistryClient, TagState, plan, push, retag};
 use crate::inputs::{ImageConfig, ImageSource};
 use crate::runner::Annotation;
@@ -25,9 +27,14 @@ pub struct PushedImage {
     pub pinned: String,
 }
 
-pub async fn run(cfg: &ImageConfig, aws: &SdkConfig, console: &mut Console) -> Result<PushedImage, Failure> {
-    // Read the source first: a bad one must fail before anything is created in AWS.
-    let local = match &cfg.source {
+pub async fn run(cfg: &ImageConfig, aws: &SdkConfig, docker_host: Option<&str>, console: &mut Console) -> Result<PushedImage, Failure> {
+    // Read the source first: a bad one must fail before anything is created in AWS. An image
+    // from the Docker Engine is exported to a temporary file that lives as long as `export`.
+    let export = match &cfg.source {
+        ImageSource::DockerDaemon { name } => Some(export_from_daemon(name, docker_host).await?),
+        _ => None,
+    };
+    let opened = match &cfg.source {
         ImageSource::Local(source) => {
             let image = source.open().await.map_err(|e| Failure::unexpected(&e).recategorised(Category::BadInput))?;
             tracing::info!("image {source}: {}", image.summary());
@@ -35,6 +42,7 @@ pub async fn run(cfg: &ImageConfig, aws: &SdkConfig, console: &mut Console) -> R
         }
         _ => None,
     };
+    let local = opened.as_ref().or(export.as_ref().map(|e| &e.image));
     let ecr_client = aws_sdk_ecr::Client::new(aws);
     let repository = ensure_repository(cfg, &ecr_client).await?;
     let login = ecr::login(&ecr_client, cfg.registry_endpoint.as_deref()).await.map_err(|e| ecr_failure(&e))?;
@@ -44,17 +52,17 @@ pub async fn run(cfg: &ImageConfig, aws: &SdkConfig, console: &mut Console) -> R
 
     let digest = match (&cfg.source, local) {
         (_, Some(image)) => {
-            let plan = plan(&image, &registry, &cfg.repository, &cfg.tags, &options).await.map_err(|e| push_failure(&e))?;
+            let plan = plan(image, &registry, &cfg.repository, &cfg.tags, &options).await.map_err(|e| push_failure(&e))?;
             check_tags(&plan.tags, &plan.manifest_digest, &repository, console)?;
             if plan.up_to_date() {
                 tracing::info!("{}/{} already has {} under every tag: nothing to upload", plan.registry, cfg.repository, plan.manifest_digest);
             } else {
-                push(&image, &registry, &cfg.repository, &cfg.tags, &options).await.map_err(|e| push_failure(&e))?;
+                push(image, &registry, &cfg.repository, &cfg.tags, &options).await.map_err(|e| push_failure(&e))?;
             }
             plan.manifest_digest
         }
         (ImageSource::Ecr { tag: from }, None) => promote(cfg, &registry, from, &repository, &options, console).await?,
-        (ImageSource::DockerDaemon { .. } | ImageSource::Local(_), None) => unreachable!("docker-daemon is refused before any AWS call; a local source was opened above"),
+        (ImageSource::DockerDaemon { .. } | ImageSource::Local(_), None) => unreachable!("local and docker-daemon sources were opened above"),
     };
 
     if let Some(threshold) = cfg.scan_threshold {
@@ -126,7 +134,7 @@ async fn promote(cfg: &ImageConfig, registry: &RegistryClient, from: &str, repos
 /// Fail closed: a scan that finds something at or above the threshold, that does not finish in
 /// time, or that cannot run, all stop the deploy.
 async fn scan_gate(client: &aws_sdk_ecr::Client, cfg: &ImageConfig, digest: &Digest, threshold: &str) -> Result<(), Failure> {
-    let outcome = ecr::scan_findings(client, &cfg.repository, &digest.to_string(), threshold, Duration::from_secs(300), Duration::from_secs(5))
+    let outcome = ecr::scan_findings(client, &cfg.repository, &digest.to_string(), threshold, Duration::from_secs(300), Duration::from_secs(3))
         .await
         .map_err(|e| ecr_failure(&e))?;
     match outcome {
@@ -161,6 +169,24 @@ fn publish(cfg: &ImageConfig, pushed: &PushedImage, console: &mut Console) -> Re
     let rows = [["image", uri.as_str()], ["digest", digest.as_str()], ["tags", tags.as_str()]];
     let markdown = format!("### oidc-ecs-deploy: image pushed\n\n{}", crate::runner::table(&["field", "value"], rows));
     console.summary.append_markdown(&markdown).map_err(|e| failures::runner_file(&e))
+}
+
+/// `docker-daemon:NAME`: export the image from the Engine on `DOCKER_HOST`'s socket (else
+/// /var/run/docker.sock) and open it; a missing image, socket or Engine is the user's to fix.
+pub(super) async fn export_from_daemon(name: &str, docker_host: Option<&str>) -> Result<DaemonExport, Failure> {
+    let bad = |e: &DaemonError| {
+        let failure = Failure::unexpected(e);
+        match e {
+            DaemonError::Connect { .. } => failure.recategorised(Category::BadInput).hint("a container action reaches the Engine through the socket the runner mounts (/var/run/docker.sock);\nelsewhere set DOCKER_HOST=unix:///path/to/docker.sock, or export the image with `docker save` and use docker-archive:FILE"),
+            DaemonError::NotFound { .. } => failure.recategorised(Category::BadInput).hint("build or pull the image in an earlier step, or name it as `docker images` lists it (NAME:TAG or its Id)"),
+            _ if e.is_bad_input() => failure.recategorised(Category::BadInput),
+            _ => failure,
+        }
+    };
+    let socket = daemon::socket_path(docker_host).map_err(|e| bad(&e))?;
+    let export = daemon::export(name, &socket).await.map_err(|e| bad(&e))?;
+    tracing::info!("image docker-daemon:{name}: {}", export.image.summary());
+    Ok(export)
 }
 
 fn ecr_failure(error: &EcrError) -> Failure {

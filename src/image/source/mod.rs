@@ -2,7 +2,10 @@
 //! unpacked or as a tar) and `docker-archive:FILE[:REF]` (what `docker save` writes). Opening a
 //! source reads only the small documents (index.json, manifests, manifest.json) and locates
 //! every blob; blobs are streamed from disk later, each through a `VerifyingReader`.
+//! `daemon` exports `docker-daemon:NAME[:TAG]` from the Docker Engine into a `docker save` tar
+//! and opens that.
 
+pub mod daemon;
 mod docker;
 mod oci;
 pub mod store;
