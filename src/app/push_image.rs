@@ -143,7 +143,9 @@ async fn scan_gate(client: &aws_sdk_ecr::Client, cfg: &ImageConfig, digest: &Dig
             Ok(())
         }
         ScanOutcome::Complete { blocking, counts } => {
-            let mut failure = Failure::new(Category::Refused, format!("the image scan found {} finding(s) at or above {threshold}", blocking.len()));
+            let worst = &blocking[0];
+            let headline = format!("the image scan found {} finding(s) at or above {threshold} (worst: {} {})", blocking.len(), worst.severity, worst.name);
+            let mut failure = Failure::new(Category::Refused, headline);
             for f in blocking.iter().take(5) {
                 failure.details.push(format!("{:<9} {}{}", f.severity, f.name, f.uri.as_deref().map(|u| format!("  {u}")).unwrap_or_default()));
             }

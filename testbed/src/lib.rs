@@ -11,6 +11,7 @@
 //! Child processes are killed on drop and die with the test process even when it panics.
 
 pub mod claims;
+pub mod ecr_sync;
 pub mod ecs;
 pub mod fault;
 pub mod moto;
@@ -31,6 +32,7 @@ pub use moto_api::{EcrAuthorization, moto_ecr_password};
 pub use net::{free_port, http_client};
 pub use oidc::{OidcIssuer, TokenRequest};
 pub use proxy::{FaultProxy, Matcher, RecordedRequest, StsFault};
+pub use ecr_sync::EcrSync;
 pub use registry::Registry;
 
 /// The workspace root: the parent of this crate's manifest directory.

@@ -89,24 +89,7 @@ impl Moto {
     /// POSTs an AWS JSON-protocol (1.1) request, e.g. `json("ecr",
     /// "AmazonEC2ContainerRegistry_V20150921.CreateRepository", &body)`.
     pub async fn json(&self, service: &str, target: &str, body: &Value) -> Result<Value> {
-        let resp = http_client()
-            .post(format!("{}/", self.endpoint))
-            .header("content-type", "application/x-amz-json-1.1")
-            .header("x-amz-target", target)
-            .header(
-                "authorization",
-                dummy_authorization(DUMMY_ACCESS_KEY, service),
-            )
-            .body(body.to_string())
-            .send()
-            .await
-            .with_context(|| format!("moto {target}"))?;
-        let status = resp.status();
-        let text = resp.text().await?;
-        if !status.is_success() {
-            bail!("moto {target} answered {status}: {text}");
-        }
-        serde_json::from_str(&text).with_context(|| format!("moto {target} body: {text}"))
+        moto_json(&self.endpoint, service, target, body).await
     }
 
     /// Creates IAM role `name` with trust policy `trust_policy_json`; returns its ARN
@@ -185,4 +168,27 @@ impl Moto {
             token,
         })
     }
+}
+
+/// An AWS JSON-protocol (1.1) request to the moto server at `endpoint` (see [`Moto::json`]); for
+/// tasks that outlive a borrow of the `Moto`.
+pub async fn moto_json(endpoint: &str, service: &str, target: &str, body: &Value) -> Result<Value> {
+    let resp = http_client()
+        .post(format!("{endpoint}/"))
+        .header("content-type", "application/x-amz-json-1.1")
+        .header("x-amz-target", target)
+        .header(
+            "authorization",
+            dummy_authorization(DUMMY_ACCESS_KEY, service),
+        )
+        .body(body.to_string())
+        .send()
+        .await
+        .with_context(|| format!("moto {target}"))?;
+    let status = resp.status();
+    let text = resp.text().await?;
+    if !status.is_success() {
+        bail!("moto {target} answered {status}: {text}");
+    }
+    serde_json::from_str(&text).with_context(|| format!("moto {target} body: {text}"))
 }

@@ -14,6 +14,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use rand::Rng;
 
+use crate::ecr_sync::EcrSync;
 use crate::moto::Moto;
 use crate::moto_api::moto_ecr_password;
 use crate::net::{free_port, random_token};
@@ -29,6 +30,7 @@ pub struct Registry {
     credentials: Option<(String, String)>,
     _child: ChildProcess,
     dir: tempfile::TempDir,
+    sync: Option<EcrSync>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -43,12 +45,26 @@ impl std::fmt::Debug for Registry {
 impl Registry {
     /// A registry that requires HTTP basic auth `user:password` (401 without it).
     pub async fn start(user: &str, password: &str) -> Result<Registry> {
-        Self::launch(Some((user.to_owned(), password.to_owned()))).await
+        Self::launch(Some((user.to_owned(), password.to_owned())), None).await
     }
 
     /// A registry without authentication.
     pub async fn start_anonymous() -> Result<Registry> {
-        Self::launch(None).await
+        Self::launch(None, None).await
+    }
+
+    /// Like `start_for_moto_ecr`, and moto's ECR API also sees every tagged manifest pushed
+    /// here (see `ecr_sync.rs`), scans included: for tests of calls such as
+    /// `DescribeImageScanFindings`.
+    pub async fn start_synced_with_moto(moto: &Moto) -> Result<Registry> {
+        let auth = moto.ecr_authorization().await?;
+        let sync = EcrSync::start(moto.endpoint(), Some((&auth.username, &auth.password))).await?;
+        Self::launch(Some((auth.username.clone(), auth.password.clone())), Some(sync)).await
+    }
+
+    /// The moto sync listener, when started with `start_synced_with_moto`.
+    pub fn ecr_sync(&self) -> Option<&EcrSync> {
+        self.sync.as_ref()
     }
 
     /// A registry accepting the login that `moto`'s ECR hands to its default account: asks
@@ -86,7 +102,7 @@ impl Registry {
         self.dir.path().join("data")
     }
 
-    async fn launch(credentials: Option<(String, String)>) -> Result<Registry> {
+    async fn launch(credentials: Option<(String, String)>, sync: Option<EcrSync>) -> Result<Registry> {
         let exe = find_docker_registry()?;
         let dir = tempfile::Builder::new()
             .prefix("testbed-registry-")
@@ -101,7 +117,7 @@ impl Registry {
             let config = dir.path().join(format!("config-{attempt}.yml"));
             std::fs::write(
                 &config,
-                config_yaml(dir.path(), port, credentials.is_some()),
+                config_yaml(dir.path(), port, credentials.is_some(), sync.as_ref().map(EcrSync::url)),
             )?;
             let mut cmd = Command::new(&exe);
             cmd.arg("serve").arg(&config);
@@ -120,6 +136,7 @@ impl Registry {
                         credentials,
                         _child: child,
                         dir,
+                        sync,
                     });
                 }
                 Err(e) if child.exited().is_some() => last = Some(e),
@@ -139,7 +156,7 @@ fn htpasswd_line(user: &str, password: &str) -> Result<String> {
     Ok(format!("{user}:{hash}\n"))
 }
 
-fn config_yaml(dir: &Path, port: u16, auth: bool) -> String {
+fn config_yaml(dir: &Path, port: u16, auth: bool, notify: Option<&str>) -> String {
     let root = dir.join("data");
     let mut yaml = format!(
         "version: 0.1\n\
@@ -155,6 +172,11 @@ fn config_yaml(dir: &Path, port: u16, auth: bool) -> String {
         yaml.push_str(&format!(
             "auth:\n  htpasswd:\n    realm: basic-realm\n    path: {}\n",
             htpasswd.display()
+        ));
+    }
+    if let Some(url) = notify {
+        yaml.push_str(&format!(
+            "notifications:\n  endpoints:\n    - name: moto-ecr\n      url: {url}\n      timeout: 2s\n      threshold: 3\n      backoff: 100ms\n"
         ));
     }
     yaml
