@@ -27,10 +27,14 @@
 
 pub mod assess;
 pub mod canonical;
+pub mod ecs_api;
 pub mod events;
 pub mod imageref;
+pub mod plan;
+pub mod rollback;
 pub mod stopped;
 pub mod taskdef;
+pub mod watch;
 
 pub use assess::{
     DeploymentView, Failure, FailureKind, ProbeView, ServiceEvent, ServiceSnapshot, TargetView,

@@ -1,0 +1,535 @@
+//! The effectful shell over the AWS SDK clients the rollout uses (ECS, ELBv2, CloudWatch Logs):
+//! each method is one question or one change, answered in the plain types of `assess` and
+//! `stopped`, so nothing above this file sees an SDK type.
+//!
+//! Task definitions travel as raw JSON through `raw_ecs` (`taskdef` keeps them as
+//! `serde_json::Value`; the SDK's typed shapes would drop every member they do not model).
+//!
+//! Throttling and 5xx are retried by the SDK's standard retry (5 attempts, jittered
+//! exponential backoff; `raw_ecs` has its own classifier); what still fails comes back as
+//! [`ApiError`] with the service's error code.
+
+use std::time::SystemTime;
+
+use aws_config::SdkConfig;
+use aws_sdk_ecs::error::ProvideErrorMetadata;
+use aws_sdk_ecs::types::DesiredStatus;
+use aws_smithy_types::retry::RetryConfig;
+use serde_json::Value;
+
+use super::assess::{DeploymentView, ServiceEvent, TargetView};
+use super::raw_ecs::{RawEcs, RawEcsError};
+use super::stopped::{LogRef, StoppedContainer, StoppedTask};
+
+/// One failed call, with the operation and ECS's (or ELB's, or Logs') error code.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{op} failed: {message}{}", .code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
+pub struct ApiError {
+    pub op: &'static str,
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl ApiError {
+    fn local(op: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            op,
+            code: None,
+            message: message.into(),
+        }
+    }
+
+    /// Access refused: the role's permissions policy, not the service.
+    pub fn is_access_denied(&self) -> bool {
+        self.code
+            .as_deref()
+            .is_some_and(|c| c.contains("AccessDenied") || c == "UnauthorizedOperation")
+    }
+}
+
+fn call_error<E>(op: &'static str, e: aws_sdk_ecs::error::SdkError<E>) -> ApiError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    ApiError {
+        op,
+        code: e.code().map(str::to_owned),
+        message: e.message().map(str::to_owned).unwrap_or_else(|| {
+            aws_sdk_ecs::error::DisplayErrorContext(&e).to_string()
+        }),
+    }
+}
+
+/// A cluster as the plan needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterInfo {
+    pub arn: String,
+    pub status: String,
+    pub container_instances: u32,
+}
+
+/// One target group the service registers a container in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadBalancerRef {
+    pub target_group_arn: String,
+    pub container_name: Option<String>,
+    pub container_port: Option<u16>,
+}
+
+/// A service as DescribeServices or UpdateService returned it, in the plan's and assess's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceState {
+    pub name: String,
+    pub arn: String,
+    pub status: String,
+    pub desired_count: u32,
+    pub running_count: u32,
+    pub task_definition: String,
+    /// `FARGATE`, `EC2`, `EXTERNAL`; `None` with a capacity provider strategy or nothing.
+    pub launch_type: Option<String>,
+    pub capacity_providers: Vec<String>,
+    /// `ECS`, `CODE_DEPLOY`, `EXTERNAL` (ECS when the API did not say).
+    pub deployment_controller: String,
+    pub minimum_healthy_percent: Option<u32>,
+    pub circuit_breaker: bool,
+    pub circuit_breaker_rollback: bool,
+    pub subnets: Vec<String>,
+    pub load_balancers: Vec<LoadBalancerRef>,
+    pub deployments: Vec<DeploymentView>,
+    pub events: Vec<ServiceEvent>,
+}
+
+pub struct EcsApi {
+    ecs: aws_sdk_ecs::Client,
+    elb: aws_sdk_elasticloadbalancingv2::Client,
+    logs: aws_sdk_cloudwatchlogs::Client,
+    raw: RawEcs,
+    cluster: String,
+}
+
+/// ECS's limit on services per DescribeServices call.
+pub const DESCRIBE_SERVICES_MAX: usize = 10;
+
+impl EcsApi {
+    /// `ecs_endpoint`: the ECS endpoint override the SDK clients read from the environment
+    /// (`AWS_ENDPOINT_URL_ECS`, `AWS_ENDPOINT_URL`), which the raw client must be told.
+    pub fn new(config: &SdkConfig, cluster: &str, ecs_endpoint: Option<&str>) -> EcsApi {
+        let retry = RetryConfig::standard().with_max_attempts(5);
+        let ecs = aws_sdk_ecs::config::Builder::from(config)
+            .retry_config(retry.clone())
+            .build();
+        let elb = aws_sdk_elasticloadbalancingv2::config::Builder::from(config)
+            .retry_config(retry.clone())
+            .build();
+        let logs = aws_sdk_cloudwatchlogs::config::Builder::from(config)
+            .retry_config(retry)
+            .build();
+        EcsApi {
+            ecs: aws_sdk_ecs::Client::from_conf(ecs),
+            elb: aws_sdk_elasticloadbalancingv2::Client::from_conf(elb),
+            logs: aws_sdk_cloudwatchlogs::Client::from_conf(logs),
+            raw: RawEcs::new(config, ecs_endpoint),
+            cluster: cluster.to_owned(),
+        }
+    }
+
+    pub fn cluster(&self) -> &str {
+        &self.cluster
+    }
+
+    /// `None` when ECS does not know the cluster.
+    pub async fn describe_cluster(&self) -> Result<Option<ClusterInfo>, ApiError> {
+        let out = self
+            .ecs
+            .describe_clusters()
+            .clusters(&self.cluster)
+            .send()
+            .await
+            .map_err(|e| call_error("DescribeClusters", e))?;
+        Ok(out.clusters().first().map(|c| ClusterInfo {
+            arn: c.cluster_arn().unwrap_or_default().to_owned(),
+            status: c.status().unwrap_or_default().to_owned(),
+            container_instances: c.registered_container_instances_count().max(0) as u32,
+        }))
+    }
+
+    /// Whether at least one container instance is registered (ListContainerInstances, one page).
+    pub async fn has_container_instances(&self) -> Result<bool, ApiError> {
+        let out = self
+            .ecs
+            .list_container_instances()
+            .cluster(&self.cluster)
+            .max_results(1)
+            .send()
+            .await
+            .map_err(|e| call_error("ListContainerInstances", e))?;
+        Ok(!out.container_instance_arns().is_empty())
+    }
+
+    /// The services found (in the order asked) and the names ECS reported missing; at most
+    /// [`DESCRIBE_SERVICES_MAX`] names a call.
+    pub async fn describe_services(
+        &self,
+        names: &[String],
+    ) -> Result<(Vec<ServiceState>, Vec<String>), ApiError> {
+        let (mut found, mut missing) = (Vec::new(), Vec::new());
+        for chunk in names.chunks(DESCRIBE_SERVICES_MAX) {
+            let out = self
+                .ecs
+                .describe_services()
+                .cluster(&self.cluster)
+                .set_services(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|e| call_error("DescribeServices", e))?;
+            found.extend(out.services().iter().map(service_state));
+            for f in out.failures() {
+                let arn = f.arn().unwrap_or_default();
+                missing.push(arn.rsplit('/').next().unwrap_or(arn).to_owned());
+            }
+        }
+        Ok((found, missing))
+    }
+
+    /// `{"taskDefinition": {...}, "tags": [...]}` as ECS sent it.
+    pub async fn describe_task_definition(&self, arn: &str) -> Result<Value, ApiError> {
+        self.raw
+            .describe_task_definition(arn)
+            .await
+            .map_err(|e| raw_error("DescribeTaskDefinition", e))
+    }
+
+    /// Registers `request` (a `RegisterTaskDefinition` body) as it is; returns the new ARN.
+    pub async fn register_task_definition(&self, request: &Value) -> Result<String, ApiError> {
+        let out = self
+            .raw
+            .register_task_definition(request)
+            .await
+            .map_err(|e| raw_error("RegisterTaskDefinition", e))?;
+        out["taskDefinition"]["taskDefinitionArn"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| ApiError::local("RegisterTaskDefinition", "the answer has no ARN"))
+    }
+
+    /// Points `service` at `task_definition`; never touches the desired count.
+    pub async fn update_service(
+        &self,
+        service: &str,
+        task_definition: &str,
+        force_new_deployment: bool,
+    ) -> Result<ServiceState, ApiError> {
+        let out = self
+            .ecs
+            .update_service()
+            .cluster(&self.cluster)
+            .service(service)
+            .task_definition(task_definition)
+            .force_new_deployment(force_new_deployment)
+            .send()
+            .await
+            .map_err(|e| call_error("UpdateService", e))?;
+        out.service()
+            .map(service_state)
+            .ok_or_else(|| ApiError::local("UpdateService", "the answer has no service"))
+    }
+
+    /// Private IPs of the running tasks a deployment started (its targets under awsvpc).
+    pub async fn deployment_task_ips(
+        &self,
+        service: &str,
+        deployment_id: &str,
+    ) -> Result<Vec<String>, ApiError> {
+        let tasks = self
+            .list_tasks(service, deployment_id, DesiredStatus::Running)
+            .await?;
+        let described = self.describe_tasks(&tasks).await?;
+        Ok(described
+            .iter()
+            .flat_map(|t| t.containers())
+            .flat_map(|c| c.network_interfaces())
+            .filter_map(|n| n.private_ipv4_address().map(str::to_owned))
+            .collect())
+    }
+
+    /// Target health in one target group; only the targets in `ids` when it is given.
+    pub async fn target_health(
+        &self,
+        target_group_arn: &str,
+        ids: Option<&[String]>,
+    ) -> Result<Vec<TargetView>, ApiError> {
+        let out = self
+            .elb
+            .describe_target_health()
+            .target_group_arn(target_group_arn)
+            .send()
+            .await
+            .map_err(|e| ApiError {
+                op: "DescribeTargetHealth",
+                code: e.code().map(str::to_owned),
+                message: e.message().map(str::to_owned).unwrap_or_else(|| {
+                    aws_sdk_elasticloadbalancingv2::error::DisplayErrorContext(&e).to_string()
+                }),
+            })?;
+        Ok(out
+            .target_health_descriptions()
+            .iter()
+            .filter_map(|d| {
+                let target = d.target()?;
+                let id = target.id()?.to_owned();
+                if ids.is_some_and(|ids| !ids.contains(&id)) {
+                    return None;
+                }
+                let health = d.target_health();
+                Some(TargetView {
+                    target_id: id,
+                    port: target.port().and_then(|p| u16::try_from(p).ok()),
+                    state: health
+                        .and_then(|h| h.state())
+                        .map_or("unavailable", |s| s.as_str())
+                        .to_owned(),
+                    reason: health
+                        .and_then(|h| h.reason())
+                        .map(|r| r.as_str().to_owned()),
+                    description: health.and_then(|h| h.description()).map(str::to_owned),
+                })
+            })
+            .collect())
+    }
+
+    /// Up to `limit` stopped tasks of one deployment, newest first, with each container's exit
+    /// code and reason and, for awslogs containers of `task_definition`, the last `log_lines`.
+    pub async fn stopped_tasks(
+        &self,
+        service: &str,
+        deployment_id: &str,
+        task_definition: &Value,
+        limit: usize,
+        log_lines: i32,
+    ) -> Result<Vec<StoppedTask>, ApiError> {
+        let mut arns = self
+            .list_tasks(service, deployment_id, DesiredStatus::Stopped)
+            .await?;
+        arns.truncate(limit);
+        let mut stopped = Vec::new();
+        for t in self.describe_tasks(&arns).await? {
+            let task_arn = t.task_arn().unwrap_or_default();
+            let task_id = task_arn.rsplit('/').next().unwrap_or(task_arn).to_owned();
+            let mut containers = Vec::new();
+            for c in t.containers() {
+                let name = c.name().unwrap_or_default().to_owned();
+                let log = awslogs_ref(task_definition, &name, &task_id);
+                let last_log_lines = match &log {
+                    Some(l) => self.last_log_lines(l, log_lines).await,
+                    None => Vec::new(),
+                };
+                containers.push(StoppedContainer {
+                    name,
+                    exit_code: c.exit_code(),
+                    reason: c.reason().map(str::to_owned),
+                    log,
+                    last_log_lines,
+                });
+            }
+            stopped.push(StoppedTask {
+                task_id: task_arn.to_owned(),
+                task_definition: t.task_definition_arn().unwrap_or_default().to_owned(),
+                stopped_reason: t.stopped_reason().map(str::to_owned),
+                stop_code: t.stop_code().map(|c| c.as_str().to_owned()),
+                containers,
+            });
+        }
+        Ok(stopped)
+    }
+
+    /// The last lines of a log stream, oldest first; none when it cannot be read (a missing
+    /// stream is ordinary for a task that never started, and logs are evidence, not the verdict).
+    async fn last_log_lines(&self, log: &LogRef, n: i32) -> Vec<String> {
+        let answer = self
+            .logs
+            .get_log_events()
+            .log_group_name(&log.group)
+            .log_stream_name(&log.stream)
+            .limit(n)
+            .start_from_head(false)
+            .send()
+            .await;
+        match answer {
+            Ok(out) => out
+                .events()
+                .iter()
+                .filter_map(|e| e.message().map(str::to_owned))
+                .collect(),
+            Err(e) => {
+                tracing::debug!("GetLogEvents {}/{}: {e}", log.group, log.stream);
+                Vec::new()
+            }
+        }
+    }
+
+    async fn list_tasks(
+        &self,
+        service: &str,
+        deployment_id: &str,
+        status: DesiredStatus,
+    ) -> Result<Vec<String>, ApiError> {
+        let out = self
+            .ecs
+            .list_tasks()
+            .cluster(&self.cluster)
+            .service_name(service)
+            .started_by(deployment_id)
+            .desired_status(status)
+            .send()
+            .await
+            .map_err(|e| call_error("ListTasks", e))?;
+        Ok(out.task_arns().to_vec())
+    }
+
+    async fn describe_tasks(
+        &self,
+        arns: &[String],
+    ) -> Result<Vec<aws_sdk_ecs::types::Task>, ApiError> {
+        let mut tasks = Vec::new();
+        for chunk in arns.chunks(100) {
+            let out = self
+                .ecs
+                .describe_tasks()
+                .cluster(&self.cluster)
+                .set_tasks(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|e| call_error("DescribeTasks", e))?;
+            tasks.extend(out.tasks().iter().cloned());
+        }
+        Ok(tasks)
+    }
+}
+
+/// Where an awslogs container of `def` logs for task `task_id`: stream
+/// `<awslogs-stream-prefix>/<container>/<task id>` (no prefix, no predictable stream).
+pub fn awslogs_ref(def: &Value, container: &str, task_id: &str) -> Option<LogRef> {
+    let c = super::taskdef::containers(def)
+        .into_iter()
+        .find(|c| c.get("name").and_then(Value::as_str) == Some(container))?;
+    let config = c.get("logConfiguration")?;
+    if config.get("logDriver").and_then(Value::as_str) != Some("awslogs") {
+        return None;
+    }
+    let option = |k: &str| config.get("options")?.get(k)?.as_str().map(str::to_owned);
+    Some(LogRef {
+        group: option("awslogs-group")?,
+        stream: format!("{}/{container}/{task_id}", option("awslogs-stream-prefix")?),
+    })
+}
+
+fn raw_error(op: &'static str, e: RawEcsError) -> ApiError {
+    ApiError {
+        op,
+        code: e.code().map(str::to_owned),
+        message: match e {
+            RawEcsError::Service { message, .. } => message,
+            other => other.to_string(),
+        },
+    }
+}
+
+fn time(t: Option<&aws_smithy_types::DateTime>) -> Option<SystemTime> {
+    t.and_then(|t| SystemTime::try_from(*t).ok())
+}
+
+fn count(n: i32) -> u32 {
+    n.max(0) as u32
+}
+
+fn service_state(s: &aws_sdk_ecs::types::Service) -> ServiceState {
+    let dc = s.deployment_configuration();
+    let cb = dc.and_then(|d| d.deployment_circuit_breaker());
+    ServiceState {
+        name: s.service_name().unwrap_or_default().to_owned(),
+        arn: s.service_arn().unwrap_or_default().to_owned(),
+        status: s.status().unwrap_or_default().to_owned(),
+        desired_count: count(s.desired_count()),
+        running_count: count(s.running_count()),
+        task_definition: s.task_definition().unwrap_or_default().to_owned(),
+        launch_type: s.launch_type().map(|l| l.as_str().to_owned()),
+        capacity_providers: s
+            .capacity_provider_strategy()
+            .iter()
+            .map(|c| c.capacity_provider().to_owned())
+            .collect(),
+        deployment_controller: s
+            .deployment_controller()
+            .map_or("ECS", |c| c.r#type().as_str())
+            .to_owned(),
+        minimum_healthy_percent: dc
+            .and_then(|d| d.minimum_healthy_percent())
+            .map(|p| p.max(0) as u32),
+        circuit_breaker: cb.is_some_and(|c| c.enable()),
+        circuit_breaker_rollback: cb.is_some_and(|c| c.rollback()),
+        subnets: s
+            .network_configuration()
+            .and_then(|n| n.awsvpc_configuration())
+            .map(|a| a.subnets().to_vec())
+            .unwrap_or_default(),
+        load_balancers: s
+            .load_balancers()
+            .iter()
+            .filter_map(|l| {
+                Some(LoadBalancerRef {
+                    target_group_arn: l.target_group_arn()?.to_owned(),
+                    container_name: l.container_name().map(str::to_owned),
+                    container_port: l.container_port().and_then(|p| u16::try_from(p).ok()),
+                })
+            })
+            .collect(),
+        deployments: s
+            .deployments()
+            .iter()
+            .map(|d| DeploymentView {
+                id: d.id().unwrap_or_default().to_owned(),
+                status: d.status().unwrap_or_default().to_owned(),
+                task_definition: d.task_definition().unwrap_or_default().to_owned(),
+                desired: count(d.desired_count()),
+                running: count(d.running_count()),
+                pending: count(d.pending_count()),
+                failed_tasks: count(d.failed_tasks()),
+                rollout_state: d.rollout_state().map(|r| r.as_str().to_owned()),
+                rollout_state_reason: d.rollout_state_reason().map(str::to_owned),
+                created_at: time(d.created_at()),
+            })
+            .collect(),
+        events: s
+            .events()
+            .iter()
+            .map(|e| ServiceEvent {
+                id: e.id().unwrap_or_default().to_owned(),
+                created_at: time(e.created_at()).unwrap_or(SystemTime::UNIX_EPOCH),
+                message: e.message().unwrap_or_default().to_owned(),
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn awslogs_stream_is_prefix_container_task() {
+        let def = json!({"family": "f", "containerDefinitions": [
+            {"name": "api", "image": "x", "logConfiguration": {"logDriver": "awslogs",
+              "options": {"awslogs-group": "/ecs/f", "awslogs-stream-prefix": "ecs"}}},
+            {"name": "side", "image": "y", "logConfiguration": {"logDriver": "json-file"}}]});
+        assert_eq!(
+            awslogs_ref(&def, "api", "abc"),
+            Some(LogRef {
+                group: "/ecs/f".into(),
+                stream: "ecs/api/abc".into()
+            })
+        );
+        assert_eq!(awslogs_ref(&def, "side", "abc"), None);
+        assert_eq!(awslogs_ref(&def, "nope", "abc"), None);
+    }
+}

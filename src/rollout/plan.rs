@@ -1,0 +1,218 @@
+//! The plan, decided before any change: which services may be deployed at all (refusals),
+//! what would hurt (warnings), whether a revision must be registered or one already serving is
+//! the same, and what each service would do. Pure: the stage gathers the cluster, the services
+//! and their serving definitions, and prints or carries out what this returns.
+
+use serde_json::Value;
+
+use super::canonical::{diff, is_identical};
+use super::ecs_api::{ClusterInfo, ServiceState};
+
+/// Why a service cannot be deployed by this action. Every one is the user's configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("the cluster {0} does not exist (in this account and region)")]
+    ClusterMissing(String),
+    #[error("the cluster {cluster} is {status}, not ACTIVE")]
+    ClusterInactive { cluster: String, status: String },
+    #[error("the service {service} does not exist in the cluster {cluster}")]
+    ServiceMissing { cluster: String, service: String },
+    #[error("the service {service} is {status}, not ACTIVE")]
+    ServiceInactive { service: String, status: String },
+    #[error(
+        "the service {service} uses the {controller} deployment controller: its deployments are \
+         made by {by}, not UpdateService; nothing was changed (deploying the other services alone \
+         would half-deploy)"
+    )]
+    DeploymentController {
+        service: String,
+        controller: String,
+        by: &'static str,
+    },
+    #[error(
+        "the service {service} runs on EC2 container instances and the cluster {cluster} has none: \
+         ECS would report \"No Container Instances were found in your cluster\""
+    )]
+    NoContainerInstances { cluster: String, service: String },
+}
+
+impl Refusal {
+    pub fn hint(&self) -> &'static str {
+        match self {
+            Refusal::ClusterMissing(_) | Refusal::ClusterInactive { .. } => {
+                "check `cluster` and `aws-region` (a cluster name is per region)"
+            }
+            Refusal::ServiceMissing { .. } | Refusal::ServiceInactive { .. } => {
+                "check `service` and `cluster`; create the service first (this action deploys to existing services)"
+            }
+            Refusal::DeploymentController { .. } => {
+                "deploy CODE_DEPLOY services with CodeDeploy (aws deploy create-deployment) and EXTERNAL ones with task sets"
+            }
+            Refusal::NoContainerInstances { .. } => {
+                "register container instances (scale the cluster's Auto Scaling group) or use launch type FARGATE"
+            }
+        }
+    }
+}
+
+/// Whether a service places tasks on the cluster's container instances: launch type EC2, or no
+/// launch type and no capacity provider strategy (the classic EC2 service).
+pub fn needs_container_instances(s: &ServiceState) -> bool {
+    match s.launch_type.as_deref() {
+        Some(l) => l == "EC2",
+        None => s.capacity_providers.is_empty(),
+    }
+}
+
+/// Refusals for the cluster and each service; empty means every service can be deployed.
+/// `has_instances` answers for the cluster (asked only when some service needs instances).
+pub fn refusals(
+    cluster_name: &str,
+    cluster: Option<&ClusterInfo>,
+    services: &[ServiceState],
+    missing: &[String],
+    has_instances: bool,
+) -> Vec<Refusal> {
+    match cluster {
+        None => return vec![Refusal::ClusterMissing(cluster_name.to_owned())],
+        Some(c) if c.status != "ACTIVE" => {
+            return vec![Refusal::ClusterInactive {
+                cluster: cluster_name.to_owned(),
+                status: c.status.clone(),
+            }];
+        }
+        Some(_) => {}
+    }
+    let mut out: Vec<Refusal> = missing
+        .iter()
+        .map(|s| Refusal::ServiceMissing {
+            cluster: cluster_name.to_owned(),
+            service: s.clone(),
+        })
+        .collect();
+    for s in services {
+        if s.status != "ACTIVE" {
+            out.push(Refusal::ServiceInactive {
+                service: s.name.clone(),
+                status: s.status.clone(),
+            });
+            continue;
+        }
+        let by = match s.deployment_controller.as_str() {
+            "CODE_DEPLOY" => Some("AWS CodeDeploy"),
+            "EXTERNAL" => Some("task sets (an external controller)"),
+            _ => None,
+        };
+        if let Some(by) = by {
+            out.push(Refusal::DeploymentController {
+                service: s.name.clone(),
+                controller: s.deployment_controller.clone(),
+                by,
+            });
+        }
+        if needs_container_instances(s) && !has_instances {
+            out.push(Refusal::NoContainerInstances {
+                cluster: cluster_name.to_owned(),
+                service: s.name.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// What would cause downtime or fragility; warnings, not refusals.
+pub fn warnings(s: &ServiceState) -> Vec<String> {
+    let mut out = Vec::new();
+    if s.desired_count == 1 && s.minimum_healthy_percent.is_some_and(|p| p < 100) {
+        out.push(format!(
+            "{}: minimumHealthyPercent is {} with one task: ECS may stop the running task before \
+             its replacement is healthy (downtime); set it to 100",
+            s.name,
+            s.minimum_healthy_percent.unwrap_or_default()
+        ));
+    }
+    if s.subnets.len() == 1 {
+        out.push(format!(
+            "{}: its tasks run in one subnet ({}), so in one Availability Zone",
+            s.name, s.subnets[0]
+        ));
+    }
+    out
+}
+
+/// Failed tasks of our deployment that fail the rollout: ECS's own circuit-breaker threshold
+/// (half the desired count, 3 to 200). When the service's circuit breaker rolls back by
+/// itself, two more, so ECS acts first and the report says so instead of racing it.
+pub fn failed_task_threshold(s: &ServiceState) -> u32 {
+    let ecs = s.desired_count.div_ceil(2).clamp(3, 200);
+    if s.circuit_breaker && s.circuit_breaker_rollback {
+        ecs + 2
+    } else {
+        ecs
+    }
+}
+
+/// The revision the services will run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Registration {
+    /// A service already serves a definition identical to the rendered one: reuse its ARN.
+    Reuse(String),
+    /// Register the rendered request (once, whatever the number of services).
+    Register(Value),
+}
+
+/// One service's part of the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServicePlan {
+    pub service: String,
+    /// The revision serving now: the rollback target.
+    pub serving: String,
+    /// Whether this service gets an UpdateService call.
+    pub update: bool,
+    /// The dry-run diff from its serving revision to the rendered one.
+    pub diff: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub registration: Registration,
+    pub services: Vec<ServicePlan>,
+}
+
+impl Plan {
+    pub fn nothing_to_do(&self) -> bool {
+        self.services.iter().all(|s| !s.update)
+    }
+}
+
+/// `serving` pairs each service with its serving definition as described (with tags).
+/// A service is updated when its definition differs from `rendered`, or always with `force`.
+pub fn decide(rendered: &Value, serving: &[(&ServiceState, &Value)], force: bool) -> Plan {
+    let reuse = serving
+        .iter()
+        .find(|(_, def)| is_identical(rendered, def))
+        .map(|(s, _)| s.task_definition.clone());
+    let services = serving
+        .iter()
+        .map(|(s, def)| {
+            let same = is_identical(rendered, def);
+            ServicePlan {
+                service: s.name.clone(),
+                serving: s.task_definition.clone(),
+                update: force || !same,
+                diff: if same { Vec::new() } else { diff(def, rendered) },
+            }
+        })
+        .collect();
+    Plan {
+        registration: match reuse {
+            Some(arn) => Registration::Reuse(arn),
+            None => Registration::Register(rendered.clone()),
+        },
+        services,
+    }
+}
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

@@ -1,0 +1,282 @@
+//! The health gate's poller: one loop that observes every watched service per poll, prints
+//! only what changed (new service events by id, a changed progress line), asks `assess` for a
+//! verdict, and stops at the first failure or when every service is healthy.
+//!
+//! Three seams keep it testable and keep GitHub's formats out of `rollout`:
+//! - [`Clock`]: the time and the sleep; unit tests advance a fake clock instead of sleeping;
+//! - [`Observe`]: one poll's snapshots; [`EcsObserver`] asks ECS and ELBv2, tests script them;
+//! - [`Report`]: where progress and outside text go; `app` prints events through the runner's
+//!   `print_untrusted`, so no event text can act as a workflow command.
+//!
+//! The interval starts at 2 s and grows by half each poll to 15 s: a failure is seen quickly
+//! at the start, and a long wait costs at most 4 DescribeServices calls a minute per 10
+//! services. `OIDC_ECS_DEPLOY_POLL_SECONDS` fixes it (tests, the demo).
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::time::{Duration, SystemTime};
+
+use super::assess::{ServiceSnapshot, Verdict, Watch, assess, new_events};
+use super::ecs_api::{ApiError, EcsApi, ServiceState};
+
+/// The environment variable that fixes the poll interval, in seconds (0 allowed).
+pub const POLL_SECONDS_ENV: &str = "OIDC_ECS_DEPLOY_POLL_SECONDS";
+
+/// Polls in a row that may fail (after the SDK's own retries) before the wait gives up.
+const MAX_FAILED_POLLS: u32 = 5;
+
+pub trait Clock {
+    fn now(&self) -> SystemTime;
+    fn sleep(&self, d: Duration) -> impl Future<Output = ()>;
+}
+
+/// Wall-clock time, tokio's sleep.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+
+    async fn sleep(&self, d: Duration) {
+        tokio::time::sleep(d).await
+    }
+}
+
+/// The wait between polls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollInterval {
+    next: Duration,
+    max: Duration,
+}
+
+impl PollInterval {
+    /// 2 s, growing by half each poll, at most 15 s.
+    pub fn adaptive() -> PollInterval {
+        PollInterval {
+            next: Duration::from_secs(2),
+            max: Duration::from_secs(15),
+        }
+    }
+
+    pub fn fixed(d: Duration) -> PollInterval {
+        PollInterval { next: d, max: d }
+    }
+
+    /// [`POLL_SECONDS_ENV`] when it holds a number of seconds, else [`PollInterval::adaptive`].
+    pub fn from_setting(value: Option<&str>) -> PollInterval {
+        match value.and_then(|v| v.trim().parse::<f64>().ok()) {
+            Some(s) if s >= 0.0 && s.is_finite() => PollInterval::fixed(Duration::from_secs_f64(s)),
+            _ => PollInterval::adaptive(),
+        }
+    }
+
+    pub fn next_wait(&mut self) -> Duration {
+        let wait = self.next;
+        self.next = (self.next * 3 / 2).min(self.max);
+        wait
+    }
+}
+
+/// One poll: a snapshot of each service asked about, in the order asked.
+pub trait Observe {
+    fn observe(
+        &mut self,
+        watched: &[&Watched],
+    ) -> impl Future<Output = Result<Vec<ServiceSnapshot>, ApiError>>;
+}
+
+/// Where the loop's output goes.
+pub trait Report {
+    /// A line the tool wrote (progress, a retried poll).
+    fn progress(&mut self, line: &str);
+    /// Service events: outside text, to be printed so it cannot act as a command.
+    fn events(&mut self, service: &str, messages: &[String]);
+}
+
+/// One service under watch.
+#[derive(Debug, Clone)]
+pub struct Watched {
+    pub service: String,
+    pub watch: Watch,
+    /// Event ids already printed (seed with those present before UpdateService).
+    pub seen: HashSet<String>,
+    last_progress: Option<String>,
+}
+
+impl Watched {
+    pub fn new(service: impl Into<String>, watch: Watch, seen: HashSet<String>) -> Watched {
+        Watched {
+            service: service.into(),
+            watch,
+            seen,
+            last_progress: None,
+        }
+    }
+}
+
+/// Poll until every service is healthy or one is not. Returns a verdict per service, in the
+/// order given: services still pending when another failed keep `Verdict::Pending`.
+pub async fn wait<C: Clock, O: Observe, R: Report>(
+    clock: &C,
+    observer: &mut O,
+    report: &mut R,
+    watched: &mut [Watched],
+    interval: &mut PollInterval,
+) -> Result<Vec<Verdict>, ApiError> {
+    let mut verdicts: Vec<Option<Verdict>> = vec![None; watched.len()];
+    let mut failed_polls = 0;
+    loop {
+        let open: Vec<usize> = (0..watched.len())
+            .filter(|&i| verdicts[i].is_none())
+            .collect();
+        let asked: Vec<&Watched> = open.iter().map(|&i| &watched[i]).collect();
+        match observer.observe(&asked).await {
+            Ok(snapshots) => {
+                failed_polls = 0;
+                for (&i, snapshot) in open.iter().zip(&snapshots) {
+                    let w = &mut watched[i];
+                    let fresh: Vec<(String, String)> = new_events(&w.seen, snapshot)
+                        .into_iter()
+                        .map(|e| (e.id.clone(), e.message.clone()))
+                        .collect();
+                    if !fresh.is_empty() {
+                        let messages: Vec<String> = fresh.iter().map(|(_, m)| m.clone()).collect();
+                        report.events(&w.service, &messages);
+                        w.seen.extend(fresh.into_iter().map(|(id, _)| id));
+                    }
+                    match assess(&w.watch, snapshot) {
+                        Verdict::Pending { progress } => {
+                            if w.last_progress.as_ref() != Some(&progress) {
+                                report.progress(&progress);
+                                w.last_progress = Some(progress);
+                            }
+                        }
+                        final_verdict => verdicts[i] = Some(final_verdict),
+                    }
+                }
+            }
+            Err(e) => {
+                failed_polls += 1;
+                if failed_polls >= MAX_FAILED_POLLS {
+                    return Err(e);
+                }
+                report.progress(&format!("poll {failed_polls} failed ({e}); trying again"));
+            }
+        }
+        let done = verdicts.iter().all(Option::is_some)
+            || verdicts
+                .iter()
+                .flatten()
+                .any(|v| !matches!(v, Verdict::Healthy));
+        if done {
+            return Ok(verdicts
+                .into_iter()
+                .zip(watched.iter())
+                .map(|(v, w)| {
+                    v.unwrap_or_else(|| Verdict::Pending {
+                        progress: w.last_progress.clone().unwrap_or_default(),
+                    })
+                })
+                .collect());
+        }
+        clock.sleep(interval.next_wait()).await;
+    }
+}
+
+/// Polls ECS (DescribeServices, 10 services a call) and, for services behind a load balancer,
+/// the health of the targets of our deployment's running tasks.
+pub struct EcsObserver<'a, C: Clock> {
+    pub api: &'a EcsApi,
+    pub clock: &'a C,
+}
+
+impl<C: Clock> Observe for EcsObserver<'_, C> {
+    async fn observe(&mut self, watched: &[&Watched]) -> Result<Vec<ServiceSnapshot>, ApiError> {
+        let names: Vec<String> = watched.iter().map(|w| w.service.clone()).collect();
+        let (states, _missing) = self.api.describe_services(&names).await?;
+        let mut snapshots = Vec::new();
+        for w in watched {
+            let state = states.iter().find(|s| s.name == w.service);
+            let targets = match state {
+                Some(s) if !s.load_balancers.is_empty() => {
+                    Some(self.targets(s, &w.watch.our_deployment_id).await?)
+                }
+                _ => None,
+            };
+            snapshots.push(snapshot(&w.service, state, targets, self.clock.now()));
+        }
+        Ok(snapshots)
+    }
+}
+
+impl<C: Clock> EcsObserver<'_, C> {
+    /// Targets of our tasks: matched by private IP (awsvpc). Without IPs (bridge or host
+    /// networking, where targets are instances) every target but the draining ones counts.
+    async fn targets(
+        &self,
+        s: &ServiceState,
+        deployment: &str,
+    ) -> Result<Vec<super::TargetView>, ApiError> {
+        let running = s
+            .deployments
+            .iter()
+            .find(|d| d.id == deployment)
+            .is_some_and(|d| d.running > 0);
+        if !running {
+            return Ok(Vec::new());
+        }
+        let ips = self.api.deployment_task_ips(&s.name, deployment).await?;
+        let mut targets = Vec::new();
+        for lb in &s.load_balancers {
+            let found = if ips.is_empty() {
+                let all = self.api.target_health(&lb.target_group_arn, None).await?;
+                all.into_iter().filter(|t| t.state != "draining").collect()
+            } else {
+                self.api
+                    .target_health(&lb.target_group_arn, Some(&ips))
+                    .await?
+            };
+            targets.extend(found);
+        }
+        Ok(targets)
+    }
+}
+
+/// A service that DescribeServices no longer returns reads as `MISSING` (assess: not ACTIVE).
+pub fn snapshot(
+    name: &str,
+    state: Option<&ServiceState>,
+    targets: Option<Vec<super::TargetView>>,
+    observed_at: SystemTime,
+) -> ServiceSnapshot {
+    match state {
+        Some(s) => ServiceSnapshot {
+            service_name: s.name.clone(),
+            status: s.status.clone(),
+            desired_count: s.desired_count,
+            running_count: s.running_count,
+            deployments: s.deployments.clone(),
+            events: s.events.clone(),
+            targets,
+            probe: None,
+            observed_at,
+        },
+        None => ServiceSnapshot {
+            service_name: name.to_owned(),
+            status: "MISSING".into(),
+            desired_count: 0,
+            running_count: 0,
+            deployments: Vec::new(),
+            events: Vec::new(),
+            targets: None,
+            probe: None,
+            observed_at,
+        },
+    }
+}
+
+#[cfg(test)]
+#[path = "watch_tests.rs"]
+mod tests;
