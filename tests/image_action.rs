@@ -16,9 +16,8 @@
 //! `docker-daemon:` sources are exported from a small fake Engine on a unix socket named by
 //! `DOCKER_HOST` (the two endpoints the action uses).
 //!
-//! Not covered: a scan gate that completes. moto's ECR knows nothing of images pushed to the
-//! registry, so `DescribeImageScanFindings` answers ImageNotFound and the action waits its full
-//! 5 minutes before failing closed; only the input's validation is tested here.
+//! The scan gate that completes is in `image_scan_gate.rs` (it needs a registry whose pushes
+//! moto's ECR sees).
 
 mod common;
 #[path = "image_fixtures.rs"]

@@ -362,7 +362,9 @@ impl<'a> Validator<'a> {
         for tag in tags.iter().filter(|t| !valid_tag(t)).cloned().collect::<Vec<_>>() {
             self.problem("image-tag", format!("`{tag}` is not a valid image tag"), "up to 128 characters of letters, digits and `_.-`, not starting with `.` or `-`");
         }
-        tags.dedup();
+        // A tag named twice (image-tag and again in image-tags) is pushed and reported once.
+        let mut seen = std::collections::HashSet::new();
+        tags.retain(|t| seen.insert(t.clone()));
         if self.problems.len() > before {
             return None;
         }
