@@ -443,3 +443,39 @@ async fn register_validates_fargate_and_keeps_tags() {
         .unwrap();
     assert_eq!(tagged.tags()[0].value(), Some("payments"));
 }
+
+#[tokio::test]
+async fn register_refuses_read_only_fields_sent_raw() {
+    let sim = EcsSimulator::start().await.unwrap();
+    let http = testbed::http_client();
+    let send = |body: serde_json::Value| {
+        http.post(sim.endpoint())
+            .header("content-type", "application/x-amz-json-1.1")
+            .header(
+                "x-amz-target",
+                "AmazonEC2ContainerServiceV20141113.RegisterTaskDefinition",
+            )
+            .body(body.to_string())
+            .send()
+    };
+    let def = serde_json::json!({"family": "raw", "containerDefinitions": [{"name": "app", "image": "example/app:1"}]});
+    let mut stale = def.clone();
+    stale["revision"] = 7.into();
+    let r = send(stale).await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().contains_key("x-amzn-requestid"));
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["__type"], "ClientException");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("read-only field revision")
+    );
+    let ok: serde_json::Value = send(def).await.unwrap().json().await.unwrap();
+    assert_eq!(
+        ok["taskDefinition"]["taskDefinitionArn"],
+        "arn:aws:ecs:us-east-1:123456789012:task-definition/raw:1"
+    );
+    assert_eq!(ok["taskDefinition"]["status"], "ACTIVE");
+}

@@ -7,11 +7,25 @@
 //! `ClusterNotFoundException` "Cluster not found.", `ServiceNotFoundException` "Service not
 //! found.", `ServiceNotActiveException` "Service was not ACTIVE.", `InvalidParameterException`,
 //! `ClientException`, and `ThrottlingException` "Rate exceeded" for the Throttling scenario.
+//! RegisterTaskDefinition refuses the read-only members (`READ_ONLY`) with a ClientException
+//! (seeds may carry them; they are dropped there).
 
 use serde_json::{Value, json};
 
 use super::render::{service_json, task_json};
 use super::state::{ApiError, Service, SimState, Task, ecs_arn};
+
+/// The members ECS adds to a task definition, which RegisterTaskDefinition does not take.
+pub const READ_ONLY: [&str; 8] = [
+    "taskDefinitionArn",
+    "revision",
+    "status",
+    "requiresAttributes",
+    "compatibilities",
+    "registeredAt",
+    "registeredBy",
+    "deregisteredAt",
+];
 
 /// Answers one ECS operation.
 pub(crate) fn dispatch(st: &mut SimState, op: &str, req: &Value) -> Result<Value, ApiError> {
@@ -265,6 +279,18 @@ fn describe_task_definition(st: &mut SimState, req: &Value) -> Result<Value, Api
 }
 
 fn register_task_definition(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
+    // Stricter than needed on purpose: a caller that forgets to strip what
+    // DescribeTaskDefinition added is told so.
+    for k in READ_ONLY {
+        if req.get(k).is_some() {
+            return Err(ApiError::client(
+                "ClientException",
+                format!(
+                    "testbed: RegisterTaskDefinition got the read-only field {k}; strip what DescribeTaskDefinition adds"
+                ),
+            ));
+        }
+    }
     let tags = req.get("tags").cloned().unwrap_or_else(|| json!([]));
     let def = st.register(req.clone(), false)?;
     Ok(json!({"taskDefinition": def, "tags": tags}))
