@@ -8,7 +8,7 @@ use std::fmt;
 use futures_util::{StreamExt, TryStreamExt, stream};
 
 use super::digest::Digest;
-use super::push::{PushError, PushOptions, valid_repository, valid_tag};
+use super::push::{PushError, PushOptions, prepare};
 use super::registry::RegistryClient;
 use super::retry::with_retries;
 use super::source::LocalImage;
@@ -114,23 +114,7 @@ pub async fn plan(
     tags: &[String],
     opts: &PushOptions,
 ) -> Result<PushPlan, PushError> {
-    if !valid_repository(repo) {
-        return Err(PushError::BadRepository(repo.to_owned()));
-    }
-    if let Some(bad) = tags.iter().find(|t| !valid_tag(t)) {
-        return Err(PushError::BadTag(bad.clone()));
-    }
-    let mount_from: Vec<String> = opts
-        .mount_from
-        .iter()
-        .filter(|r| r.as_str() != repo)
-        .cloned()
-        .collect();
-    let login = format!("log in to {}", client.host());
-    with_retries(&login, opts.retry, || async {
-        Ok(client.login(repo, &mount_from).await?)
-    })
-    .await?;
+    let mount_from = prepare(client, repo, tags, opts).await?;
     let mut states = Vec::new();
     for tag in tags {
         let what = format!("look up {repo}:{tag}");

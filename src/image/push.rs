@@ -174,14 +174,14 @@ pub fn valid_tag(tag: &str) -> bool {
             .all(|x| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'.' | b'-'))
 }
 
-/// Push `image` to `repo` and point each of `tags` at its top manifest (none: by digest only).
-pub async fn push(
-    image: &LocalImage,
+/// What `push` and `plan` do first: check the names, then log in with the scopes the push will
+/// need (this repository, and pull on the mount sources). Returns the mount sources.
+pub(super) async fn prepare(
     client: &RegistryClient,
     repo: &str,
     tags: &[String],
     opts: &PushOptions,
-) -> Result<PushReport, PushError> {
+) -> Result<Vec<String>, PushError> {
     if !valid_repository(repo) {
         return Err(PushError::BadRepository(repo.to_owned()));
     }
@@ -199,6 +199,18 @@ pub async fn push(
         Ok(client.login(repo, &mount_from).await?)
     })
     .await?;
+    Ok(mount_from)
+}
+
+/// Push `image` to `repo` and point each of `tags` at its top manifest (none: by digest only).
+pub async fn push(
+    image: &LocalImage,
+    client: &RegistryClient,
+    repo: &str,
+    tags: &[String],
+    opts: &PushOptions,
+) -> Result<PushReport, PushError> {
+    let mount_from = prepare(client, repo, tags, opts).await?;
 
     let started = Instant::now();
     if let Some(report) = already_tagged(image, client, repo, tags, opts).await? {
