@@ -1064,11 +1064,12 @@ async fn unbuilt_stages_are_refused_before_any_request() {
     let run = job(&issuer, &sts, &unique("deploy"))
         .with("cluster", "prod")
         .with("service", "api")
+        .with("health-check-url", "https://api.example.com/healthz")
         .run()
         .await;
     run.assert_code(2).assert_nothing_written();
     run.assert_stderr_has(&[
-        "`cluster` (the ECS rollout) is not available in this version yet",
+        "`health-check-url` (the HTTP probe of the rollout) is not available in this version yet",
         "leave these inputs empty",
     ]);
     assert_eq!((issuer.request_count(), sts.request_count()), (0, 0));

@@ -7,6 +7,9 @@ use crate::identity::diagnose::Diagnosis;
 use crate::identity::guards::GuardRefusal;
 use crate::identity::sts::StsError;
 use crate::inputs::{IdentityConfig, InputErrors};
+use crate::rollout::TaskDefError;
+use crate::rollout::ecs_api::ApiError;
+use crate::rollout::plan::Refusal;
 use crate::runner::{FileError, OidcError};
 
 pub fn inputs(errors: InputErrors) -> Failure {
@@ -96,4 +99,29 @@ pub fn runner_file(error: &FileError) -> Failure {
 
 pub fn console(error: &std::io::Error) -> Failure {
     Failure::new(Category::Unexpected, format!("cannot write to the step's log: {error}"))
+}
+
+/// A rollout call that failed after its retries: refused by IAM (3), a parameter ECS rejects
+/// (2), anything else unexpected (1).
+pub fn rollout_api(error: &ApiError) -> Failure {
+    let failure = Failure::unexpected(error);
+    if error.is_access_denied() {
+        return failure.recategorised(Category::Refused).hint(format!("the role's permissions policy must allow {} (ecs:, elasticloadbalancing:DescribeTargetHealth, logs:GetLogEvents, iam:PassRole on the task's roles)", error.op));
+    }
+    match error.code.as_deref() {
+        Some("InvalidParameterException" | "ClientException" | "ClusterNotFoundException" | "ServiceNotFoundException" | "ServiceNotActiveException" | "PlatformUnknownException" | "PlatformTaskDefinitionIncompatibilityException") => failure.recategorised(Category::BadInput),
+        _ => failure,
+    }
+}
+
+/// What the plan refuses, before any change: the first as the headline, the rest as details.
+pub fn rollout_refusals(refusals: &[Refusal]) -> Failure {
+    let mut failure = Failure::new(Category::BadInput, refusals[0].to_string());
+    failure.details = refusals[1..].iter().map(ToString::to_string).collect();
+    failure.details.push("nothing was registered or updated".to_owned());
+    failure.hint(refusals[0].hint())
+}
+
+pub fn taskdef(error: &TaskDefError) -> Failure {
+    Failure::unexpected(error).recategorised(Category::BadInput)
 }

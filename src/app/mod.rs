@@ -9,6 +9,7 @@ mod failures;
 mod offline;
 mod push_cli;
 mod push_image;
+mod rollout_stage;
 
 use std::io::Write;
 
@@ -84,9 +85,16 @@ async fn deploy(raw: RawInputs, env: &EnvVars, console: &mut Console) -> Result<
     let config = Config::validate(&raw, env).map_err(failures::inputs)?;
     refuse_unbuilt_stages(&config)?;
     let session = authenticate::run(&config.identity, env, console).await?;
+    if config.image.is_none() && config.rollout.is_none() {
+        return Ok(());
+    }
+    let aws = aws::sdk_config(&session).await;
+    let mut pushed = None;
     if let Some(image) = &config.image {
-        let aws = aws::sdk_config(&session).await;
-        push_image::run(image, &aws, env.get("DOCKER_HOST"), console).await?;
+        pushed = Some(push_image::run(image, &aws, env.get("DOCKER_HOST"), console).await?);
+    }
+    if let Some(rollout) = &config.rollout {
+        rollout_stage::run(rollout, &aws, pushed.as_ref().map(|p| p.pinned.as_str()), env, console).await?;
     }
     Ok(())
 }
@@ -95,8 +103,8 @@ async fn deploy(raw: RawInputs, env: &EnvVars, console: &mut Console) -> Result<
 /// version does not do yet: refuse before any AWS call rather than pretend to deploy.
 fn refuse_unbuilt_stages(config: &Config) -> Result<(), Failure> {
     let mut unbuilt = Vec::new();
-    if config.rollout.is_some() {
-        unbuilt.push("`cluster` (the ECS rollout)");
+    if config.rollout.as_ref().is_some_and(|r| r.health_check_url.is_some()) {
+        unbuilt.push("`health-check-url` (the HTTP probe of the rollout)");
     }
     if unbuilt.is_empty() {
         return Ok(());

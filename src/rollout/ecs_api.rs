@@ -54,9 +54,10 @@ where
     ApiError {
         op,
         code: e.code().map(str::to_owned),
-        message: e.message().map(str::to_owned).unwrap_or_else(|| {
-            aws_sdk_ecs::error::DisplayErrorContext(&e).to_string()
-        }),
+        message: e
+            .message()
+            .map(str::to_owned)
+            .unwrap_or_else(|| aws_sdk_ecs::error::DisplayErrorContext(&e).to_string()),
     }
 }
 

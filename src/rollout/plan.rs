@@ -200,7 +200,11 @@ pub fn decide(rendered: &Value, serving: &[(&ServiceState, &Value)], force: bool
                 service: s.name.clone(),
                 serving: s.task_definition.clone(),
                 update: force || !same,
-                diff: if same { Vec::new() } else { diff(def, rendered) },
+                diff: if same {
+                    Vec::new()
+                } else {
+                    diff(def, rendered)
+                },
             }
         })
         .collect();

@@ -36,27 +36,84 @@ fn active() -> ClusterInfo {
 #[test]
 fn refusals_name_the_cause() {
     let ok = service("api");
-    let code_deploy = ServiceState { deployment_controller: "CODE_DEPLOY".into(), ..service("cd") };
-    let ec2 = ServiceState { launch_type: Some("EC2".into()), ..service("ec2") };
-    let classic = ServiceState { launch_type: None, ..service("classic") };
-    let spot = ServiceState { launch_type: None, capacity_providers: vec!["FARGATE_SPOT".into()], ..service("spot") };
-    let draining = ServiceState { status: "DRAINING".into(), ..service("old") };
-    let inactive = ClusterInfo { status: "INACTIVE".into(), ..active() };
+    let code_deploy = ServiceState {
+        deployment_controller: "CODE_DEPLOY".into(),
+        ..service("cd")
+    };
+    let ec2 = ServiceState {
+        launch_type: Some("EC2".into()),
+        ..service("ec2")
+    };
+    let classic = ServiceState {
+        launch_type: None,
+        ..service("classic")
+    };
+    let spot = ServiceState {
+        launch_type: None,
+        capacity_providers: vec!["FARGATE_SPOT".into()],
+        ..service("spot")
+    };
+    let draining = ServiceState {
+        status: "DRAINING".into(),
+        ..service("old")
+    };
+    let inactive = ClusterInfo {
+        status: "INACTIVE".into(),
+        ..active()
+    };
 
-    assert_eq!(refusals("c", None, &[ok.clone()], &[], true), [Refusal::ClusterMissing("c".into())]);
-    assert!(matches!(refusals("c", Some(&inactive), &[ok.clone()], &[], true)[..], [Refusal::ClusterInactive { .. }]));
-    assert_eq!(refusals("c", Some(&active()), &[ok.clone(), spot], &[], false), []);
-    assert_eq!(refusals("c", Some(&active()), &[ok.clone()], &["gone".into()], true), [Refusal::ServiceMissing { cluster: "c".into(), service: "gone".into() }]);
-    assert!(matches!(&refusals("c", Some(&active()), &[code_deploy], &[], true)[..], [Refusal::DeploymentController { controller, .. }] if controller == "CODE_DEPLOY"));
-    assert_eq!(refusals("c", Some(&active()), &[ec2.clone(), classic.clone()], &[], false).len(), 2);
-    assert_eq!(refusals("c", Some(&active()), &[ec2, classic], &[], true), []);
-    assert!(matches!(refusals("c", Some(&active()), &[draining], &[], true)[..], [Refusal::ServiceInactive { .. }]));
+    assert_eq!(
+        refusals("c", None, &[ok.clone()], &[], true),
+        [Refusal::ClusterMissing("c".into())]
+    );
+    assert!(matches!(
+        refusals("c", Some(&inactive), &[ok.clone()], &[], true)[..],
+        [Refusal::ClusterInactive { .. }]
+    ));
+    assert_eq!(
+        refusals("c", Some(&active()), &[ok.clone(), spot], &[], false),
+        []
+    );
+    assert_eq!(
+        refusals("c", Some(&active()), &[ok.clone()], &["gone".into()], true),
+        [Refusal::ServiceMissing {
+            cluster: "c".into(),
+            service: "gone".into()
+        }]
+    );
+    assert!(
+        matches!(&refusals("c", Some(&active()), &[code_deploy], &[], true)[..], [Refusal::DeploymentController { controller, .. }] if controller == "CODE_DEPLOY")
+    );
+    assert_eq!(
+        refusals(
+            "c",
+            Some(&active()),
+            &[ec2.clone(), classic.clone()],
+            &[],
+            false
+        )
+        .len(),
+        2
+    );
+    assert_eq!(
+        refusals("c", Some(&active()), &[ec2, classic], &[], true),
+        []
+    );
+    assert!(matches!(
+        refusals("c", Some(&active()), &[draining], &[], true)[..],
+        [Refusal::ServiceInactive { .. }]
+    ));
 }
 
 #[test]
 fn warnings_for_downtime_and_one_subnet() {
     assert!(warnings(&service("api")).is_empty());
-    let single = ServiceState { desired_count: 1, minimum_healthy_percent: Some(0), subnets: vec!["subnet-a".into()], ..service("api") };
+    let single = ServiceState {
+        desired_count: 1,
+        minimum_healthy_percent: Some(0),
+        subnets: vec!["subnet-a".into()],
+        ..service("api")
+    };
     let w = warnings(&single);
     assert_eq!(w.len(), 2, "{w:?}");
     assert!(w[0].contains("minimumHealthyPercent is 0 with one task"));
@@ -66,24 +123,56 @@ fn warnings_for_downtime_and_one_subnet() {
 #[test]
 fn threshold_follows_the_circuit_breaker() {
     assert_eq!(failed_task_threshold(&service("a")), 3);
-    assert_eq!(failed_task_threshold(&ServiceState { desired_count: 20, ..service("a") }), 10);
-    assert_eq!(failed_task_threshold(&ServiceState { desired_count: 1000, ..service("a") }), 200);
-    assert_eq!(failed_task_threshold(&ServiceState { circuit_breaker: true, circuit_breaker_rollback: true, ..service("a") }), 5);
+    assert_eq!(
+        failed_task_threshold(&ServiceState {
+            desired_count: 20,
+            ..service("a")
+        }),
+        10
+    );
+    assert_eq!(
+        failed_task_threshold(&ServiceState {
+            desired_count: 1000,
+            ..service("a")
+        }),
+        200
+    );
+    assert_eq!(
+        failed_task_threshold(&ServiceState {
+            circuit_breaker: true,
+            circuit_breaker_rollback: true,
+            ..service("a")
+        }),
+        5
+    );
 }
 
 #[test]
 fn registers_once_reuses_an_identical_revision_and_skips_what_is_current() {
-    let old = json!({"family": "app", "containerDefinitions": [{"name": "api", "image": "r/app:1"}]});
+    let old =
+        json!({"family": "app", "containerDefinitions": [{"name": "api", "image": "r/app:1"}]});
     let new = json!({"family": "app", "containerDefinitions": [{"name": "api", "image": "r/app@sha256:aa"}]});
-    let (a, b) = (service("a"), ServiceState { task_definition: "arn:...:task-definition/app:2".into(), ..service("b") });
+    let (a, b) = (
+        service("a"),
+        ServiceState {
+            task_definition: "arn:...:task-definition/app:2".into(),
+            ..service("b")
+        },
+    );
 
     let plan = decide(&new, &[(&a, &old), (&a, &old)], false);
     assert_eq!(plan.registration, Registration::Register(new.clone()));
     assert!(plan.services.iter().all(|s| s.update && !s.diff.is_empty()));
 
     let plan = decide(&new, &[(&a, &old), (&b, &new)], false);
-    assert_eq!(plan.registration, Registration::Reuse(b.task_definition.clone()));
-    assert_eq!(plan.services.iter().map(|s| s.update).collect::<Vec<_>>(), [true, false]);
+    assert_eq!(
+        plan.registration,
+        Registration::Reuse(b.task_definition.clone())
+    );
+    assert_eq!(
+        plan.services.iter().map(|s| s.update).collect::<Vec<_>>(),
+        [true, false]
+    );
 
     let plan = decide(&new, &[(&b, &new)], false);
     assert!(plan.nothing_to_do());

@@ -33,8 +33,7 @@ impl Clock for FakeClock {
 }
 
 /// Poll n (0-based) of service s: `script(n, s)`; observed at the fake clock's now.
-struct Scripted<'a, F: Fn(usize, &str) -> (String, u32, u32, Vec<(&'static str, &'static str)>)>
-{
+struct Scripted<'a, F: Fn(usize, &str) -> (String, u32, u32, Vec<(&'static str, &'static str)>)> {
     clock: &'a FakeClock,
     polls: usize,
     script: F,
@@ -123,7 +122,12 @@ async fn prints_only_changes_and_ends_healthy() {
         clock: &clock,
         polls: 0,
         script: |n, _| match n {
-            0 | 1 => ("IN_PROGRESS".into(), 0, 0, vec![("old", "before"), ("e1", "started 2 tasks")]),
+            0 | 1 => (
+                "IN_PROGRESS".into(),
+                0,
+                0,
+                vec![("old", "before"), ("e1", "started 2 tasks")],
+            ),
             2 => ("IN_PROGRESS".into(), 1, 0, vec![("e1", "started 2 tasks")]),
             _ => ("COMPLETED".into(), 2, 0, vec![("e2", "steady state")]),
         },
@@ -146,7 +150,12 @@ async fn prints_only_changes_and_ends_healthy() {
             "api: 1/2 running, 1 pending, rollout IN_PROGRESS"
         ]
     );
-    let secs: Vec<f64> = clock.slept.borrow().iter().map(Duration::as_secs_f64).collect();
+    let secs: Vec<f64> = clock
+        .slept
+        .borrow()
+        .iter()
+        .map(Duration::as_secs_f64)
+        .collect();
     assert_eq!(secs, [2.0, 3.0, 4.5]);
 }
 
@@ -161,10 +170,18 @@ async fn times_out_on_the_fake_clock_without_sleeping() {
     let mut printed = Printed::default();
     let mut w = [watched("api", Duration::from_secs(60))];
     let real = std::time::Instant::now();
-    let verdicts = wait(&clock, &mut observer, &mut printed, &mut w, &mut PollInterval::adaptive())
-        .await
-        .unwrap();
-    assert!(matches!(&verdicts[0], Verdict::TimedOut { waiting_for } if waiting_for.contains("1/2")));
+    let verdicts = wait(
+        &clock,
+        &mut observer,
+        &mut printed,
+        &mut w,
+        &mut PollInterval::adaptive(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(&verdicts[0], Verdict::TimedOut { waiting_for } if waiting_for.contains("1/2"))
+    );
     assert!(clock.now() >= start() + Duration::from_secs(60));
     assert!(real.elapsed() < Duration::from_secs(1));
     assert_eq!(printed.progress.len(), 1, "{:?}", printed.progress);
@@ -186,9 +203,15 @@ async fn one_failing_service_ends_the_wait_for_all() {
         watched("good", Duration::from_secs(600)),
         watched("bad", Duration::from_secs(600)),
     ];
-    let verdicts = wait(&clock, &mut observer, &mut printed, &mut w, &mut PollInterval::fixed(Duration::ZERO))
-        .await
-        .unwrap();
+    let verdicts = wait(
+        &clock,
+        &mut observer,
+        &mut printed,
+        &mut w,
+        &mut PollInterval::fixed(Duration::ZERO),
+    )
+    .await
+    .unwrap();
     assert!(matches!(verdicts[0], Verdict::Pending { .. }));
     assert!(matches!(&verdicts[1], Verdict::Failed(f) if f.kind == FailureKind::TasksFailing));
 }
@@ -198,8 +221,17 @@ fn interval_grows_to_fifteen_seconds_or_is_fixed() {
     let mut i = PollInterval::adaptive();
     let waits: Vec<u64> = (0..8).map(|_| i.next_wait().as_millis() as u64).collect();
     assert_eq!(waits, [2000, 3000, 4500, 6750, 10125, 15000, 15000, 15000]);
-    assert_eq!(PollInterval::from_setting(Some("0")), PollInterval::fixed(Duration::ZERO));
-    assert_eq!(PollInterval::from_setting(Some("0.5")), PollInterval::fixed(Duration::from_millis(500)));
-    assert_eq!(PollInterval::from_setting(Some("soon")), PollInterval::adaptive());
+    assert_eq!(
+        PollInterval::from_setting(Some("0")),
+        PollInterval::fixed(Duration::ZERO)
+    );
+    assert_eq!(
+        PollInterval::from_setting(Some("0.5")),
+        PollInterval::fixed(Duration::from_millis(500))
+    );
+    assert_eq!(
+        PollInterval::from_setting(Some("soon")),
+        PollInterval::adaptive()
+    );
     assert_eq!(PollInterval::from_setting(None), PollInterval::adaptive());
 }

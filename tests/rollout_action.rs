@@ -1,0 +1,258 @@
+//! End-to-end tests of the rollout stage: the built binary run as the runner runs the action,
+//! with the environment's credentials (STS GetCallerIdentity at moto) and ECS, ELBv2 and
+//! CloudWatch Logs at the testbed's ECS simulator, one scenario a test. Each asserts the exit
+//! code, what the user reads, the outputs, the service's final task definition, and how many
+//! RegisterTaskDefinition and UpdateService calls were made.
+//!
+//! `OIDC_ECS_DEPLOY_POLL_SECONDS=0`: the simulator moves its own clock 15 s per
+//! DescribeServices, so the runs take a second or two, not minutes. Not covered here: a
+//! deployment that never settles, because `wait-for-minutes` is at least one real minute and
+//! the harness gives a run 60 s.
+
+mod common;
+
+use common::{ActionRun, Run};
+use testbed::ecs::{SIM_ACCOUNT, SIM_REGION};
+use testbed::{EcsSimulator, Moto, Scenario, ServiceSeed};
+
+const CLUSTER: &str = "prod";
+
+fn new_image() -> String {
+    format!(
+        "{SIM_ACCOUNT}.dkr.ecr.{SIM_REGION}.amazonaws.com/app@sha256:{}",
+        "ab".repeat(32)
+    )
+}
+
+async fn sim_with(seeds: Vec<ServiceSeed>) -> EcsSimulator {
+    let sim = EcsSimulator::start()
+        .await
+        .expect("start the ECS simulator");
+    for seed in seeds {
+        sim.seed_service(seed).expect("seed a service");
+    }
+    sim
+}
+
+fn seed(service: &str, scenario: Scenario) -> ServiceSeed {
+    ServiceSeed {
+        cluster: CLUSTER.into(),
+        service: service.into(),
+        desired_count: 2,
+        scenario,
+        ..ServiceSeed::default()
+    }
+}
+
+/// A job deploying `containers: app=<new image>` to `services` with the environment's keys.
+async fn job(sim: &EcsSimulator, services: &str) -> ActionRun {
+    let moto = Moto::shared()
+        .await
+        .expect("start moto (scripts/setup.sh installs it)");
+    let mut run = ActionRun::new()
+        .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        )
+        .env("AWS_ENDPOINT_URL_STS", moto.endpoint())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("OIDC_ECS_DEPLOY_POLL_SECONDS", "0")
+        .with("aws-region", SIM_REGION)
+        .with("cluster", CLUSTER)
+        .with("service", services)
+        .with("containers", &format!("app={}", new_image()));
+    for (k, v) in sim.env() {
+        run = run.env(&k, &v);
+    }
+    run
+}
+
+fn task_definition(sim: &EcsSimulator, service: &str) -> String {
+    sim.service(CLUSTER, service)
+        .expect("service exists")
+        .task_definition
+}
+
+fn calls(sim: &EcsSimulator) -> (usize, usize) {
+    (
+        sim.calls("RegisterTaskDefinition"),
+        sim.calls("UpdateService"),
+    )
+}
+
+fn assert_outputs(run: &Run, serving: &str, rolled_back: &str, previous: &str) {
+    assert_eq!(
+        run.output("task-definition-arn"),
+        Some(serving),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(
+        run.output("rolled-back"),
+        Some(rolled_back),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(
+        run.output("previous-task-definition-arn"),
+        Some(previous),
+        "{}",
+        run.dump()
+    );
+    assert!(
+        run.output("deployment-id")
+            .is_some_and(|d| d.starts_with("ecs-svc/")),
+        "{}",
+        run.dump()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthy_rollout_registers_once_and_a_rerun_changes_nothing() {
+    let sim = sim_with(vec![seed("api", Scenario::HealthyRolling)]).await;
+    let old = task_definition(&sim, "api");
+    let run = job(&sim, "api").await.run().await;
+    run.assert_code(0);
+    let new = task_definition(&sim, "api");
+    assert_ne!(new, old);
+    assert_eq!(calls(&sim), (1, 1));
+    assert_outputs(&run, &new, "false", &old);
+    assert!(run.summary.contains("rollout"), "{}", run.dump());
+
+    // The same inputs again: the service already runs an identical definition.
+    let again = job(&sim, "api").await.run().await;
+    again.assert_code(0).assert_stderr_has(&["nothing to do"]);
+    assert_eq!(calls(&sim), (1, 1), "{}", again.dump());
+    assert_eq!(again.output("task-definition-arn"), Some(new.as_str()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_services_share_one_registration() {
+    let shared = |name: &str| ServiceSeed {
+        family: Some("shop".into()),
+        ..seed(name, Scenario::HealthyRolling)
+    };
+    let sim = sim_with(vec![shared("api"), shared("worker")]).await;
+    let old = task_definition(&sim, "api");
+    assert_eq!(task_definition(&sim, "worker"), old);
+    let run = job(&sim, "api, worker").await.run().await;
+    run.assert_code(0);
+    assert_eq!(calls(&sim), (1, 2), "{}", run.dump());
+    let new = task_definition(&sim, "api");
+    assert_ne!(new, old);
+    assert_eq!(task_definition(&sim, "worker"), new);
+    assert_outputs(&run, &new, "false", &old);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_loop_rolls_back_and_shows_the_last_words() {
+    let sim = sim_with(vec![seed("api", Scenario::CrashLoop)]).await;
+    let old = task_definition(&sim, "api");
+    let run = job(&sim, "api").await.run().await;
+    run.assert_code(4).assert_stderr_has(&[
+        "rolled back to api:1",
+        "Essential container in task exited",
+        "container app: exit code 1",
+        "last log lines (/ecs/api, ecs/app/",
+        "Error: DATABASE_URL is not set",
+        "is serving api:1 again",
+        "hint: ",
+    ]);
+    assert_eq!(task_definition(&sim, "api"), old);
+    assert_eq!(calls(&sim), (1, 2));
+    assert_outputs(&run, &old, "true", &old);
+    assert!(!run.error_annotations().is_empty(), "{}", run.dump());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_that_cannot_be_pulled_is_named_and_rolled_back() {
+    let sim = sim_with(vec![seed("api", Scenario::CannotPull)]).await;
+    let old = task_definition(&sim, "api");
+    let run = job(&sim, "api").await.run().await;
+    run.assert_code(4)
+        .assert_stderr_has(&["CannotPullContainerError", "rolled back to api:1"]);
+    assert!(
+        run.hint().to_lowercase().contains("image"),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(task_definition(&sim, "api"), old);
+    assert_eq!(calls(&sim), (1, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn circuit_breaker_rollback_is_reported_not_repeated() {
+    let sim = sim_with(vec![seed("api", Scenario::CircuitBreakerRollback)]).await;
+    let old = task_definition(&sim, "api");
+    let run = job(&sim, "api").await.run().await;
+    run.assert_code(4)
+        .assert_stderr_has(&["circuit breaker rolled it back to api:1"]);
+    assert_eq!(calls(&sim), (1, 1), "no second rollback\n{}", run.dump());
+    assert_eq!(task_definition(&sim, "api"), old);
+    assert_eq!(run.output("rolled-back"), Some("true"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_false_leaves_the_service_as_it_is() {
+    let sim = sim_with(vec![seed("api", Scenario::CrashLoop)]).await;
+    let old = task_definition(&sim, "api");
+    let run = job(&sim, "api").await.with("rollback", "false").run().await;
+    run.assert_code(4)
+        .assert_stderr_has(&["left as it is (rollback: false)"]);
+    assert_eq!(calls(&sim), (1, 1));
+    assert_ne!(task_definition(&sim, "api"), old);
+    assert_eq!(run.output("rolled-back"), Some("false"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_deploy_service_is_refused_before_any_change() {
+    let sim = sim_with(vec![ServiceSeed {
+        deployment_controller: "CODE_DEPLOY".into(),
+        ..seed("api", Scenario::HealthyRolling)
+    }])
+    .await;
+    let run = job(&sim, "api").await.run().await;
+    run.assert_code(2).assert_stderr_has(&[
+        "CODE_DEPLOY deployment controller",
+        "nothing was registered or updated",
+    ]);
+    assert_eq!(calls(&sim), (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_service_and_ec2_without_instances_are_refused() {
+    let ec2 = ServiceSeed {
+        launch_type: Some("EC2".into()),
+        cluster_container_instances: Some(0),
+        ..seed("legacy", Scenario::HealthyRolling)
+    };
+    let sim = sim_with(vec![ec2]).await;
+    let run = job(&sim, "legacy,ghost").await.run().await;
+    run.assert_code(2)
+        .assert_stderr_has(&["the service ghost does not exist", "No Container Instances"]);
+    assert_eq!(calls(&sim), (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_prints_the_plan_and_changes_nothing() {
+    let sim = sim_with(vec![seed("api", Scenario::HealthyRolling)]).await;
+    let old = task_definition(&sim, "api");
+    let run = job(&sim, "api").await.with("dry-run", "true").run().await;
+    run.assert_code(0);
+    assert!(
+        run.stdout.contains(&format!(
+            "image app: {SIM_ACCOUNT}.dkr.ecr.{SIM_REGION}.amazonaws.com/app:v1 -> {}",
+            new_image()
+        )),
+        "{}",
+        run.dump()
+    );
+    assert!(
+        run.stdout.contains("service api: serving api:1: update"),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(calls(&sim), (0, 0));
+    assert_eq!(task_definition(&sim, "api"), old);
+}
