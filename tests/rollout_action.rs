@@ -256,3 +256,63 @@ async fn dry_run_prints_the_plan_and_changes_nothing() {
     assert_eq!(calls(&sim), (0, 0));
     assert_eq!(task_definition(&sim, "api"), old);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttled_polls_are_retried() {
+    let sim = sim_with(vec![seed("api", Scenario::Throttling { first_n: 3 })]).await;
+    let run = job(&sim, "api").await.run().await;
+    run.assert_code(0);
+    assert_eq!(calls(&sim), (1, 1));
+    assert!(sim.calls("DescribeServices") > 3, "{}", run.dump());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_service_linked_role_is_named_with_its_fix() {
+    let sim = sim_with(vec![seed("api", Scenario::ServiceLinkedRoleMissing)]).await;
+    let old = task_definition(&sim, "api");
+    let run = job(&sim, "api").await.run().await;
+    run.assert_code(4)
+        .assert_stderr_has(&["AWSServiceRoleForECS", "rolled back to api:1"]);
+    assert!(
+        run.hint().contains("create-service-linked-role"),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(task_definition(&sim, "api"), old);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unhealthy_targets_fail_the_rollout() {
+    let sim = sim_with(vec![seed("api", Scenario::TargetsUnhealthy)]).await;
+    let old = task_definition(&sim, "api");
+    let run = job(&sim, "api").await.run().await;
+    run.assert_code(4)
+        .assert_stderr_has(&["Task failed ELB health checks", "rolled back to api:1"]);
+    assert!(run.hint().contains("health check"), "{}", run.dump());
+    assert_eq!(task_definition(&sim, "api"), old);
+    assert_eq!(calls(&sim), (1, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_yaml_task_definition_file_is_the_starting_point() {
+    let sim = sim_with(vec![seed("api", Scenario::HealthyRolling)]).await;
+    let run = job(&sim, "api").await;
+    let yaml = format!(
+        "family: api\nnetworkMode: awsvpc\nrequiresCompatibilities: [FARGATE]\ncpu: 512\nmemory: 1024\n\
+         containerDefinitions:\n  - name: app\n    image: {SIM_ACCOUNT}.dkr.ecr.{SIM_REGION}.amazonaws.com/app:v1\n    \
+         portMappings: [{{containerPort: 8080}}]\n    environment:\n      - {{name: LOG_LEVEL, value: debug}}\n"
+    );
+    let path = run.file("taskdef.yaml", &yaml);
+    let run = run
+        .with("task-definition", &path.display().to_string())
+        .run()
+        .await;
+    run.assert_code(0);
+    assert_eq!(calls(&sim), (1, 1));
+    assert!(
+        run.stderr.contains("environment[LOG_LEVEL]"),
+        "{}",
+        run.dump()
+    );
+    assert!(task_definition(&sim, "api").ends_with("api:2"));
+}

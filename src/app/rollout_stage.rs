@@ -266,8 +266,13 @@ fn deploy_failure(cfg: &RolloutConfig, failed: &Watched, verdict: &Verdict, stop
         if hint.is_none() {
             hint = stopped.iter().find_map(known_cause).map(|c| c.hint.to_owned());
         }
-        let exited = stopped.iter().flat_map(|t| &t.containers).any(|c| c.exit_code.is_some_and(|e| e != 0));
-        if hint.is_none() && exited {
+        // ECS stops a task that fails its target group's health checks with SIGTERM (143): that
+        // task ran, it did not crash.
+        let health_checks = stopped.iter().any(|t| t.stopped_reason.as_deref().is_some_and(|r| r.contains("ELB health checks")));
+        let exited = stopped.iter().flat_map(|t| &t.containers).any(|c| c.exit_code.is_some_and(|e| e != 0 && e != 143));
+        if hint.is_none() && health_checks {
+            hint = Some("the tasks run but fail the load balancer's health check: compare the target group's health-check\npath, port and expected codes with what the container serves, and check the security groups".to_owned());
+        } else if hint.is_none() && exited {
             hint = Some("the container exits at start; the log lines above are its last words".to_owned());
         }
     }
