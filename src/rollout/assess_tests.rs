@@ -188,6 +188,7 @@ fn every_recognised_event_names_its_cause() {
         ("(service payments-api) failed to launch a task: subnet subnet-0a1b does not have enough free addresses to create a network interface.", K::NoFreeIpAddresses, 120),
         ("(service payments-api) was unable to place a task because no container instances met all of its requirements. Reason: No Container Instances were found in your cluster.", K::NoContainerInstances, 0),
         ("(service payments-api) was unable to place a task because no container instances met all of its requirements. The closest matching (container-instance 5a2f) has insufficient memory available.", K::InsufficientCapacity, 180),
+        ("(service payments-api) was unable to place a task because no container instance met all of its requirements. The closest matching (container-instance 5a2f) has insufficient CPU units available.", K::InsufficientCapacity, 180),
         ("(service payments-api) was unable to place a task. Reason: Capacity is unavailable at this time. Please try again later or in a different availability zone.", K::InsufficientCapacity, 300),
         ("(service payments-api) was unable to place a task. Reason: You've reached the limit on the number of tasks you can run concurrently.", K::QuotaReached, 0),
         ("(service payments-api) is unable to consistently start tasks successfully.", K::TasksCannotStart, 0),

@@ -132,7 +132,8 @@ pub static KNOWN_CAUSES: &[KnownCause] = &[
     // A cluster that scales on reservation clears this in minutes.
     KnownCause {
         kind: FailureKind::InsufficientCapacity,
-        needles: &["no container instances met all of its requirements"],
+        // ECS has printed both "instance met" and "instances met" over the years.
+        needles: &["no container instances met all of its requirements", "no container instance met all of its requirements"],
         cause: "no container instance has enough free CPU, memory or ports for a new task",
         hint: "add capacity, lower the task's cpu/memory, or use dynamic host ports; a rolling \
                deploy with maximumPercent 200 needs room for new tasks beside the old",
