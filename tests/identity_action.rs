@@ -1058,20 +1058,15 @@ async fn several_bad_inputs_annotation_names_them() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unbuilt_stages_are_refused_before_any_request() {
+async fn rollout_inputs_are_checked_before_any_request() {
     let issuer = issuer(json!({})).await;
     let sts = sts_dead_end(vec![]).await;
     let run = job(&issuer, &sts, &unique("deploy"))
         .with("cluster", "prod")
-        .with("service", "api")
-        .with("health-check-url", "https://api.example.com/healthz")
         .run()
         .await;
     run.assert_code(2).assert_nothing_written();
-    run.assert_stderr_has(&[
-        "`health-check-url` (the HTTP probe of the rollout) is not available in this version yet",
-        "leave these inputs empty",
-    ]);
+    run.assert_stderr_has(&["input `service`"]);
     assert_eq!((issuer.request_count(), sts.request_count()), (0, 0));
 }
 

@@ -6,8 +6,9 @@
 //!
 //! `OIDC_ECS_DEPLOY_POLL_SECONDS=0`: the simulator moves its own clock 15 s per
 //! DescribeServices, so the runs take a second or two, not minutes. Not covered here: a
-//! deployment that never settles, because `wait-for-minutes` is at least one real minute and
-//! the harness gives a run 60 s.
+//! deployment that never settles and a probe that never answers, because `wait-for-minutes` is
+//! at least one real minute and the harness gives a run 60 s (the timeout path is unit-tested
+//! in `rollout::watch` on a fake clock).
 
 mod common;
 
@@ -314,5 +315,20 @@ async fn a_yaml_task_definition_file_is_the_starting_point() {
         "{}",
         run.dump()
     );
+    assert!(task_definition(&sim, "api").ends_with("api:2"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_health_check_url_must_answer_before_the_rollout_counts() {
+    let sim = sim_with(vec![seed("api", Scenario::HealthyRolling)]).await;
+    let url = format!("{}/_sim/health/{CLUSTER}/api", sim.endpoint());
+    let run = job(&sim, "api")
+        .await
+        .with("health-check-url", &url)
+        .with("health-check-successes", "2")
+        .run()
+        .await;
+    run.assert_code(0);
+    assert!(sim.calls("HealthProbe") >= 2, "{}", run.dump());
     assert!(task_definition(&sim, "api").ends_with("api:2"));
 }

@@ -15,7 +15,7 @@ use std::io::Write;
 
 use crate::cli::Invocation;
 use crate::envvars::EnvVars;
-use crate::failure::{Category, Failure};
+use crate::failure::Failure;
 use crate::inputs::{Config, RawInputs};
 use crate::runner::{Annotation, EnvFile, Mode, OutputFile, SummaryFile, Workflow, neutralize_line};
 
@@ -83,7 +83,6 @@ pub async fn run(invocation: Invocation, env: &EnvVars) -> Result<(), Failure> {
 /// The pipeline. Everything is validated before the first AWS call.
 async fn deploy(raw: RawInputs, env: &EnvVars, console: &mut Console) -> Result<(), Failure> {
     let config = Config::validate(&raw, env).map_err(failures::inputs)?;
-    refuse_unbuilt_stages(&config)?;
     let session = authenticate::run(&config.identity, env, console).await?;
     if config.image.is_none() && config.rollout.is_none() {
         return Ok(());
@@ -97,20 +96,6 @@ async fn deploy(raw: RawInputs, env: &EnvVars, console: &mut Console) -> Result<
         rollout_stage::run(rollout, &aws, pushed.as_ref().map(|p| p.pinned.as_str()), env, console).await?;
     }
     Ok(())
-}
-
-/// What action.yml declares (so workflows can be written against the final contract) but this
-/// version does not do yet: refuse before any AWS call rather than pretend to deploy.
-fn refuse_unbuilt_stages(config: &Config) -> Result<(), Failure> {
-    let mut unbuilt = Vec::new();
-    if config.rollout.as_ref().is_some_and(|r| r.health_check_url.is_some()) {
-        unbuilt.push("`health-check-url` (the HTTP probe of the rollout)");
-    }
-    if unbuilt.is_empty() {
-        return Ok(());
-    }
-    Err(Failure::new(Category::BadInput, format!("{} {} not available in this version yet", unbuilt.join(" and "), if unbuilt.len() == 1 { "is" } else { "are" }))
-        .hint("leave these inputs empty (authenticate, and push from an OCI layout, a docker save archive, the Docker\nEngine or an existing ecr: tag), and keep your current steps for the rest for now"))
 }
 
 /// Print the failure: the full text on stderr; under Actions also an `::error` annotation with a

@@ -9,6 +9,7 @@
 //! (outside text) go through the runner's `print_untrusted` and `rollout` never learns
 //! GitHub's formats; the clock is `SystemClock`; the poll interval comes from
 //! `OIDC_ECS_DEPLOY_POLL_SECONDS` when set (tests, the demo), else it adapts from 2 to 15 s.
+//! `health-check-url` is probed by the observer once everything else is healthy (`probe.rs`).
 
 use std::collections::{BTreeSet, HashSet};
 
@@ -20,6 +21,7 @@ use crate::failure::{Category, Failure};
 use crate::inputs::RolloutConfig;
 use crate::rollout::ecs_api::{EcsApi, ServiceState};
 use crate::rollout::plan::{self, Registration};
+use crate::rollout::probe::Probe;
 use crate::rollout::rollback::{ROLLBACK_WAIT, RollbackOutcome, RollbackTarget, Settled, roll_back, short};
 use crate::rollout::watch::{Clock, EcsObserver, POLL_SECONDS_ENV, PollInterval, Report, SystemClock, Watched, wait};
 use crate::rollout::{FailureKind, ImageAssignment, ImageUpdate, Verdict, Watch, known_cause, parse_task_definition_file, render, summarise_stopped_task};
@@ -106,7 +108,7 @@ pub async fn run(cfg: &RolloutConfig, aws: &SdkConfig, pushed: Option<&str>, env
             Err(e) => {
                 // Do not leave the services already updated half-deployed.
                 if cfg.rollback && !updated.is_empty() {
-                    let mut observer = EcsObserver { api: &api, clock: &clock };
+                    let mut observer = EcsObserver { api: &api, clock: &clock, probe: None };
                     roll_back(&api, &clock, &mut observer, &mut report, &updated, ROLLBACK_WAIT, interval.clone()).await;
                 }
                 return Err(failures::rollout_api(&e));
@@ -133,7 +135,8 @@ pub async fn run(cfg: &RolloutConfig, aws: &SdkConfig, pushed: Option<&str>, env
 
     // Wait.
     let verdicts = {
-        let mut observer = EcsObserver { api: &api, clock: &clock };
+        let probe = cfg.health_check_url.as_deref().map(|url| Probe::new(url, cfg.health_check_successes));
+        let mut observer = EcsObserver { api: &api, clock: &clock, probe };
         wait(&clock, &mut observer, &mut report, &mut watched, &mut interval.clone()).await
     };
     let verdicts = match verdicts {
@@ -156,7 +159,7 @@ pub async fn run(cfg: &RolloutConfig, aws: &SdkConfig, pushed: Option<&str>, env
     let ecs_handled: Vec<&str> = watched.iter().zip(&verdicts).filter(|(_, v)| matches!(v, Verdict::Failed(f) if !f.kind.needs_rollback())).map(|(w, _)| w.service.as_str()).collect();
     let to_revert: Vec<RollbackTarget> = updated.iter().filter(|u| !ecs_handled.contains(&u.service.as_str())).cloned().collect();
     let outcomes = if cfg.rollback && !to_revert.is_empty() {
-        let mut observer = EcsObserver { api: &api, clock: &clock };
+        let mut observer = EcsObserver { api: &api, clock: &clock, probe: None };
         roll_back(&api, &clock, &mut observer, &mut report, &to_revert, ROLLBACK_WAIT, interval.clone()).await
     } else {
         Vec::new()

@@ -31,6 +31,7 @@ pub mod ecs_api;
 pub mod events;
 pub mod imageref;
 pub mod plan;
+pub mod probe;
 pub mod rollback;
 pub mod stopped;
 pub mod taskdef;

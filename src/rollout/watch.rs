@@ -4,7 +4,8 @@
 //!
 //! Three seams keep it testable and keep GitHub's formats out of `rollout`:
 //! - [`Clock`]: the time and the sleep; unit tests advance a fake clock instead of sleeping;
-//! - [`Observe`]: one poll's snapshots; [`EcsObserver`] asks ECS and ELBv2, tests script them;
+//! - [`Observe`]: one poll's snapshots; [`EcsObserver`] asks ECS and ELBv2 (and the
+//!   `health-check-url` probe, `probe.rs`), tests script them;
 //! - [`Report`]: where progress and outside text go; `app` prints events through the runner's
 //!   `print_untrusted`, so no event text can act as a workflow command.
 //!
@@ -16,8 +17,9 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
-use super::assess::{ServiceSnapshot, Verdict, Watch, assess, new_events};
+use super::assess::{ServiceSnapshot, Verdict, Watch, assess, new_events, unmet_conditions};
 use super::ecs_api::{ApiError, EcsApi, ServiceState};
+use super::probe::Probe;
 
 /// The environment variable that fixes the poll interval, in seconds (0 allowed).
 pub const POLL_SECONDS_ENV: &str = "OIDC_ECS_DEPLOY_POLL_SECONDS";
@@ -190,6 +192,8 @@ pub async fn wait<C: Clock, O: Observe, R: Report>(
 pub struct EcsObserver<'a, C: Clock> {
     pub api: &'a EcsApi,
     pub clock: &'a C,
+    /// `health-check-url`, asked once every other condition of every service holds.
+    pub probe: Option<Probe>,
 }
 
 impl<C: Clock> Observe for EcsObserver<'_, C> {
@@ -206,6 +210,20 @@ impl<C: Clock> Observe for EcsObserver<'_, C> {
                 _ => None,
             };
             snapshots.push(snapshot(&w.service, state, targets, self.clock.now()));
+        }
+        if let Some(probe) = &self.probe {
+            let ready = watched
+                .iter()
+                .zip(&snapshots)
+                .all(|(w, s)| unmet_conditions(&w.watch, s).is_empty());
+            let view = if ready {
+                probe.streak(self.clock).await
+            } else {
+                probe.idle()
+            };
+            for s in &mut snapshots {
+                s.probe = Some(view.clone());
+            }
         }
         Ok(snapshots)
     }
