@@ -332,3 +332,34 @@ async fn the_health_check_url_must_answer_before_the_rollout_counts() {
     assert!(sim.calls("HealthProbe") >= 2, "{}", run.dump());
     assert!(task_definition(&sim, "api").ends_with("api:2"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_returns_to_the_last_completed_revision_not_one_in_progress() {
+    let sim = sim_with(vec![seed("api", Scenario::DeploymentInProgress)]).await;
+    let completed = sim
+        .service(CLUSTER, "api")
+        .unwrap()
+        .deployments
+        .iter()
+        .find(|d| d.rollout_state == "COMPLETED")
+        .map(|d| d.task_definition.clone())
+        .expect("the seeded serving deployment");
+    let in_progress = task_definition(&sim, "api");
+    assert_ne!(completed, in_progress);
+    assert!(sim.set_scenario(CLUSTER, "api", Scenario::CrashLoop));
+    let run = job(&sim, "api").await.run().await;
+    run.assert_code(4)
+        .assert_stderr_has(&["rolled back to api:1"]);
+    assert!(
+        run.stdout
+            .contains("::warning title=Rollout::api: deployment ")
+            && run.stdout.contains("is still in progress"),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(task_definition(&sim, "api"), completed);
+    assert_eq!(
+        run.output("previous-task-definition-arn"),
+        Some(completed.as_str())
+    );
+}

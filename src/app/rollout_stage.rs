@@ -118,15 +118,15 @@ pub async fn run(cfg: &RolloutConfig, aws: &SdkConfig, pushed: Option<&str>, env
         let watch = Watch {
             our_deployment_id: primary.map(|d| d.id.clone()).unwrap_or_default(),
             our_task_definition: arn.clone(),
-            previous_task_definition: Some(p.serving.clone()),
+            previous_task_definition: Some(p.rollback_to.clone()),
             started_at: primary.and_then(|d| d.created_at).unwrap_or_else(|| clock.now()),
             deadline: clock.now() + cfg.wait,
             failed_task_threshold: plan::failed_task_threshold(&state),
         };
-        tracing::info!("{}: deployment {} started ({} -> {})", s.name, watch.our_deployment_id, short(&p.serving), short(&arn));
+        tracing::info!("{}: deployment {} started ({} -> {})", s.name, watch.our_deployment_id, short(&p.rollback_to), short(&arn));
         let seen: HashSet<String> = s.events.iter().chain(&state.events).map(|e| e.id.clone()).collect();
         watched.push(Watched::new(s.name.clone(), watch, seen));
-        updated.push(RollbackTarget { service: s.name.clone(), task_definition: p.serving.clone() });
+        updated.push(RollbackTarget { service: s.name.clone(), task_definition: p.rollback_to.clone() });
     }
     let deployment_ids: Vec<&str> = watched.iter().map(|w| w.watch.our_deployment_id.as_str()).collect();
     let deployment_ids = joined(&deployment_ids);

@@ -131,6 +131,23 @@ pub fn warnings(s: &ServiceState) -> Vec<String> {
             s.minimum_healthy_percent.unwrap_or_default()
         ));
     }
+    if let Some(d) = s
+        .deployments
+        .iter()
+        .find(|d| d.status == "PRIMARY" && d.rollout_state.as_deref() == Some("IN_PROGRESS"))
+    {
+        out.push(format!(
+            "{}: deployment {} of {} is still in progress; this rollout replaces it, and a \
+             rollback returns to {}",
+            s.name,
+            d.id,
+            d.task_definition
+                .rsplit('/')
+                .next()
+                .unwrap_or(&d.task_definition),
+            rollback_target(s).rsplit('/').next().unwrap_or_default()
+        ));
+    }
     if s.subnets.len() == 1 {
         out.push(format!(
             "{}: its tasks run in one subnet ({}), so in one Availability Zone",
@@ -138,6 +155,16 @@ pub fn warnings(s: &ServiceState) -> Vec<String> {
         ));
     }
     out
+}
+
+/// The revision to return to on failure: the last deployment ECS completed (what the running
+/// tasks are), which differs from the service's task definition while another deployment is
+/// still in progress; the service's task definition when none says COMPLETED.
+pub fn rollback_target(s: &ServiceState) -> String {
+    s.deployments
+        .iter()
+        .find(|d| d.rollout_state.as_deref() == Some("COMPLETED"))
+        .map_or_else(|| s.task_definition.clone(), |d| d.task_definition.clone())
 }
 
 /// Failed tasks of our deployment that fail the rollout: ECS's own circuit-breaker threshold
@@ -165,8 +192,10 @@ pub enum Registration {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServicePlan {
     pub service: String,
-    /// The revision serving now: the rollback target.
+    /// The service's task definition now (what the diff starts from).
     pub serving: String,
+    /// Where a rollback returns: see [`rollback_target`].
+    pub rollback_to: String,
     /// Whether this service gets an UpdateService call.
     pub update: bool,
     /// The dry-run diff from its serving revision to the rendered one.
@@ -199,6 +228,7 @@ pub fn decide(rendered: &Value, serving: &[(&ServiceState, &Value)], force: bool
             ServicePlan {
                 service: s.name.clone(),
                 serving: s.task_definition.clone(),
+                rollback_to: rollback_target(s),
                 update: force || !same,
                 diff: if same {
                     Vec::new()

@@ -178,3 +178,28 @@ fn registers_once_reuses_an_identical_revision_and_skips_what_is_current() {
     assert!(plan.nothing_to_do());
     assert!(!decide(&new, &[(&b, &new)], true).nothing_to_do());
 }
+
+#[test]
+fn rollback_returns_to_the_last_completed_deployment() {
+    let view = |id: &str, status: &str, td: &str, state: &str| crate::rollout::DeploymentView {
+        id: id.into(),
+        status: status.into(),
+        task_definition: td.into(),
+        desired: 2,
+        running: 0,
+        pending: 0,
+        failed_tasks: 0,
+        rollout_state: Some(state.into()),
+        rollout_state_reason: None,
+        created_at: None,
+    };
+    let mut s = service("api");
+    assert_eq!(rollback_target(&s), s.task_definition);
+    s.task_definition = "td/app:2".into();
+    s.deployments = vec![
+        view("ecs-svc/2", "PRIMARY", "td/app:2", "IN_PROGRESS"),
+        view("ecs-svc/1", "ACTIVE", "td/app:1", "COMPLETED"),
+    ];
+    assert_eq!(rollback_target(&s), "td/app:1");
+    assert!(warnings(&s)[0].contains("ecs-svc/2 of app:2 is still in progress"));
+}
