@@ -63,11 +63,11 @@ fn refusals_name_the_cause() {
     };
 
     assert_eq!(
-        refusals("c", None, &[ok.clone()], &[], true),
+        refusals("c", None, std::slice::from_ref(&ok), &[], true),
         [Refusal::ClusterMissing("c".into())]
     );
     assert!(matches!(
-        refusals("c", Some(&inactive), &[ok.clone()], &[], true)[..],
+        refusals("c", Some(&inactive), std::slice::from_ref(&ok), &[], true)[..],
         [Refusal::ClusterInactive { .. }]
     ));
     assert_eq!(
@@ -75,7 +75,13 @@ fn refusals_name_the_cause() {
         []
     );
     assert_eq!(
-        refusals("c", Some(&active()), &[ok.clone()], &["gone".into()], true),
+        refusals(
+            "c",
+            Some(&active()),
+            std::slice::from_ref(&ok),
+            &["gone".into()],
+            true
+        ),
         [Refusal::ServiceMissing {
             cluster: "c".into(),
             service: "gone".into()
