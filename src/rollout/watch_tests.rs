@@ -235,3 +235,23 @@ fn interval_grows_to_fifteen_seconds_or_is_fixed() {
     );
     assert_eq!(PollInterval::from_setting(None), PollInterval::adaptive());
 }
+
+/// The bound: at most 12 DescribeServices calls in any minute (one call covers up to
+/// 10 services), from the first poll on.
+#[test]
+fn the_adaptive_interval_keeps_polls_under_twelve_a_minute() {
+    let mut i = PollInterval::adaptive();
+    let mut at = Duration::ZERO;
+    let mut polls = vec![at];
+    while at < Duration::from_secs(3600) {
+        at += i.next_wait();
+        polls.push(at);
+    }
+    for (k, start) in polls.iter().enumerate() {
+        let in_window = polls[k..]
+            .iter()
+            .take_while(|t| **t < *start + Duration::from_secs(60))
+            .count();
+        assert!(in_window <= 12, "{in_window} polls in the minute from {start:?}");
+    }
+}
