@@ -241,10 +241,9 @@ impl EcsApi {
         service: &str,
         deployment_id: &str,
     ) -> Result<Vec<String>, ApiError> {
-        let tasks = self
-            .list_tasks(service, deployment_id, DesiredStatus::Running)
+        let described = self
+            .deployment_tasks(service, deployment_id, DesiredStatus::Running)
             .await?;
-        let described = self.describe_tasks(&tasks).await?;
         Ok(described
             .iter()
             .flat_map(|t| t.containers())
@@ -298,7 +297,7 @@ impl EcsApi {
             .collect())
     }
 
-    /// Up to `limit` stopped tasks of one deployment, newest first, with each container's exit
+    /// Up to `limit` stopped tasks of one deployment, with each container's exit
     /// code and reason and, for awslogs containers of `task_definition`, the last `log_lines`.
     pub async fn stopped_tasks(
         &self,
@@ -308,12 +307,12 @@ impl EcsApi {
         limit: usize,
         log_lines: i32,
     ) -> Result<Vec<StoppedTask>, ApiError> {
-        let mut arns = self
-            .list_tasks(service, deployment_id, DesiredStatus::Stopped)
+        let mut tasks = self
+            .deployment_tasks(service, deployment_id, DesiredStatus::Stopped)
             .await?;
-        arns.truncate(limit);
+        tasks.truncate(limit);
         let mut stopped = Vec::new();
-        for t in self.describe_tasks(&arns).await? {
+        for t in tasks {
             let task_arn = t.task_arn().unwrap_or_default();
             let task_id = task_arn.rsplit('/').next().unwrap_or(task_arn).to_owned();
             let mut containers = Vec::new();
@@ -368,23 +367,29 @@ impl EcsApi {
         }
     }
 
-    async fn list_tasks(
+    /// Tasks of one deployment, in ListTasks order: ListTasks by service and desired status (one
+    /// page of 100), then DescribeTasks, keeping those the deployment started. ECS
+    /// refuses `startedBy` combined with any other ListTasks filter, so it is matched here.
+    async fn deployment_tasks(
         &self,
         service: &str,
         deployment_id: &str,
         status: DesiredStatus,
-    ) -> Result<Vec<String>, ApiError> {
+    ) -> Result<Vec<aws_sdk_ecs::types::Task>, ApiError> {
         let out = self
             .ecs
             .list_tasks()
             .cluster(&self.cluster)
             .service_name(service)
-            .started_by(deployment_id)
             .desired_status(status)
             .send()
             .await
             .map_err(|e| call_error("ListTasks", e))?;
-        Ok(out.task_arns().to_vec())
+        let tasks = self.describe_tasks(out.task_arns()).await?;
+        Ok(tasks
+            .into_iter()
+            .filter(|t| t.started_by() == Some(deployment_id))
+            .collect())
     }
 
     async fn describe_tasks(
