@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The push benchmark (issue 3; not a test): our `oidc-ecs-deploy push` against
 # `skopeo copy --preserve-digests`, both pushing the same OCI layout (3 layers of 50 MiB random
-# bytes) to one local docker-registry (anonymous, loopback), with fresh repository names every
-# round so a "cold" push really sends every blob. Measures, 5 rounds each, interleaved:
+# bytes) to one local docker-registry (anonymous, loopback), with fresh repository names and a
+# freshly generated layout every round, so a "cold" push really sends every blob (skopeo keeps a
+# blob-info cache and mounts blobs it pushed before from other repositories of the registry;
+# new random layers leave it nothing to mount). Measures, 5 rounds each, interleaved:
 #   cold push      ours vs skopeo (fresh repositories)
 #   re-push        ours vs skopeo (the same image again, to the repository that already has it)
 # then our peak RSS (GNU time -v) pushing a 1 GiB single-layer image.
@@ -99,20 +101,17 @@ json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.
 open(os.path.join(out, "oci-layout"), "w").write('{"imageLayoutVersion":"1.0.0"}')
 EOF
 }
-echo "== OCI layouts: 3 x $LAYER_MIB MiB, and 1 x $BIG_MIB MiB" >&2
-make_layout "$WORK/small" "$LAYER_MIB" "$LAYER_MIB" "$LAYER_MIB"
-make_layout "$WORK/big" "$BIG_MIB"
 
 POLICY="$WORK/policy.json"
 echo '{"default":[{"type":"insecureAcceptAnything"}]}' >"$POLICY"
 
-ours() { # REPO
-  RUST_LOG=warn "$BIN" push --source "oci:$WORK/small:bench" --registry "http://127.0.0.1:$PORT" \
-    --repository "$1" --tag bench >>"$WORK/ours.log" 2>&1
+ours() { # LAYOUT REPO
+  RUST_LOG=warn "$BIN" push --source "oci:$1:bench" --registry "http://127.0.0.1:$PORT" \
+    --repository "$2" --tag bench >>"$WORK/ours.log" 2>&1
 }
-skopeo_push() { # REPO
+skopeo_push() { # LAYOUT REPO
   skopeo --policy "$POLICY" copy --quiet --preserve-digests --dest-tls-verify=false \
-    "oci:$WORK/small:bench" "docker://127.0.0.1:$PORT/$1:bench" >>"$WORK/skopeo.log" 2>&1
+    "oci:$1:bench" "docker://127.0.0.1:$PORT/$2:bench" >>"$WORK/skopeo.log" 2>&1
 }
 timed() { # seconds taken by "$@"
   local t0 t1
@@ -121,16 +120,22 @@ timed() { # seconds taken by "$@"
 }
 
 declare -a OURS_COLD SKOPEO_COLD OURS_RE SKOPEO_RE
+echo "== $ROUNDS rounds, each with a new OCI layout of 3 x $LAYER_MIB MiB random layers" >&2
 for i in $(seq 1 "$ROUNDS"); do
   id="$(date +%s%N)"
-  OURS_COLD+=("$(timed ours "ours-$id")")
-  SKOPEO_COLD+=("$(timed skopeo_push "skopeo-$id")")
-  OURS_RE+=("$(timed ours "ours-$id")")
-  SKOPEO_RE+=("$(timed skopeo_push "skopeo-$id")")
+  layout="$WORK/round-$i"
+  make_layout "$layout" "$LAYER_MIB" "$LAYER_MIB" "$LAYER_MIB"
+  sync
+  OURS_COLD+=("$(timed ours "$layout" "ours-$id")")
+  SKOPEO_COLD+=("$(timed skopeo_push "$layout" "skopeo-$id")")
+  OURS_RE+=("$(timed ours "$layout" "ours-$id")")
+  SKOPEO_RE+=("$(timed skopeo_push "$layout" "skopeo-$id")")
+  rm -rf "$layout"
   echo "round $i: cold ours ${OURS_COLD[-1]} s, skopeo ${SKOPEO_COLD[-1]} s; re-push ours ${OURS_RE[-1]} s, skopeo ${SKOPEO_RE[-1]} s" >&2
 done
 
 echo "== peak RSS: our push of a $BIG_MIB MiB layer" >&2
+make_layout "$WORK/big" "$BIG_MIB"
 RUST_LOG=warn /usr/bin/time -v -o "$WORK/time.txt" "$BIN" push --source "oci:$WORK/big:bench" \
   --registry "http://127.0.0.1:$PORT" --repository "big-$(date +%s%N)" --tag bench >>"$WORK/ours.log" 2>&1
 RSS_KB="$(awk -F': ' '/Maximum resident set size/ {print $2}' "$WORK/time.txt")"
