@@ -85,6 +85,8 @@ pub async fn run(cfg: &RolloutConfig, aws: &SdkConfig, pushed: Option<&str>, env
         return Ok(());
     }
 
+    warn_if_credentials_expire(aws, cfg, console).await;
+
     // Act: register once, then update each service, remembering what served (the way back).
     let arn = match &decided.registration {
         Registration::Reuse(arn) => {
@@ -169,6 +171,21 @@ pub async fn run(cfg: &RolloutConfig, aws: &SdkConfig, pushed: Option<&str>, env
     let now_serving = if rolled_back { previous.clone() } else { arn.clone() };
     publish(report.console, &now_serving, &deployment_ids, rolled_back, &previous)?;
     Err(deploy_failure(cfg, failed, verdict, &stopped, &outcomes, circuit_breaker))
+}
+
+/// The credentials are not refreshed during the wait yet: say so before acting when they would
+/// expire before the wait (and a rollback) could end, since then neither could finish.
+async fn warn_if_credentials_expire(aws: &SdkConfig, cfg: &RolloutConfig, console: &mut Console) {
+    use aws_credential_types::provider::ProvideCredentials;
+    let Some(provider) = aws.credentials_provider() else { return };
+    let Ok(credentials) = provider.provide_credentials().await else { return };
+    let Some(expiry) = credentials.expiry() else { return };
+    let needed = std::time::SystemTime::now() + cfg.wait + ROLLBACK_WAIT;
+    if expiry < needed {
+        let left = expiry.duration_since(std::time::SystemTime::now()).unwrap_or_default().as_secs() / 60;
+        let text = format!("the AWS credentials expire in {left} minutes, before `wait-for-minutes` ({}) plus a rollback ({} minutes) could end; raise `role-duration-seconds` or lower `wait-for-minutes`", cfg.wait.as_secs() / 60, ROLLBACK_WAIT.as_secs() / 60);
+        let _ = console.workflow.warning(&text, &Annotation::titled("Rollout"));
+    }
 }
 
 /// The images to set: `containers` lines, `container-name` with the pushed image, or every
