@@ -363,3 +363,32 @@ async fn a_rollback_returns_to_the_last_completed_revision_not_one_in_progress()
         Some(completed.as_str())
     );
 }
+
+/// The detection target: a failure is acted on within one poll interval plus one
+/// second of the poll that first showed it (here: the rollback's UpdateService).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visible_failure_is_acted_on_within_one_poll_interval() {
+    let sim = sim_with(vec![seed("api", Scenario::ServiceLinkedRoleMissing)]).await;
+    let run = job(&sim, "api")
+        .await
+        .env("OIDC_ECS_DEPLOY_POLL_SECONDS", "1")
+        .run()
+        .await;
+    run.assert_code(4);
+    let visible = sim
+        .failure_visible_at(CLUSTER, "api")
+        .expect("the simulator saw the failure");
+    let rollback = sim
+        .call_log()
+        .into_iter()
+        .filter(|c| c.op == "UpdateService")
+        .nth(1)
+        .expect("a rollback UpdateService")
+        .at;
+    let latency = rollback.saturating_duration_since(visible);
+    assert!(
+        latency <= std::time::Duration::from_secs(2),
+        "{latency:?}\n{}",
+        run.dump()
+    );
+}
