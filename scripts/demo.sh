@@ -67,4 +67,31 @@ set -e
 echo "--- exit code $code"
 [ "$code" = 3 ] || { echo "demo: expected exit 3" >&2; exit 1; }
 
-say "demo complete: the ECS rollout joins these steps in the next version"
+post() { python3 -c 'import sys, urllib.request as u; u.urlopen(u.Request(sys.argv[1], data=sys.argv[2].encode(), headers={"content-type": "application/json"})).read()' "$@"; }
+# The ECS simulator's clock moves 15 s per poll; polling it every second keeps the demo short.
+export OIDC_ECS_DEPLOY_POLL_SECONDS=1
+post "$ECS_SIMULATOR_URL/_sim/seed" "{\"cluster\": \"prod\", \"service\": \"payments-api\", \"family\": \"payments\",
+  \"containerName\": \"api\", \"image\": \"$REGISTRY/payments/api:previous\", \"desiredCount\": 2}"
+rollout_inputs=("INPUT_CLUSTER=prod" "INPUT_SERVICE=payments-api")
+
+say "7. push and roll out to ECS (the simulator): register once, update, watch until healthy"
+sha=8a1b2c3d4e5f60718293a4b5c6d7e8f901234567
+scripts/make-oci-layout.py "$work/image" --layers 2 --mib 4 --ref v2 >/dev/null
+push_inputs=("GITHUB_SHA=$sha" "INPUT_IMAGE-SOURCE=oci:$work/image" "INPUT_REPOSITORY=payments/api"
+  "INPUT_REGISTRY-ENDPOINT=$REGISTRY_URL")
+run_action "${push_inputs[@]}" "${rollout_inputs[@]}" | grep -v '^::add-mask::' || true
+echo "--- GITHUB_OUTPUT"; grep -v '^ghadelimiter_' "$work/output" | paste - - | sed 's/<<.*\t/ = /'
+
+say "8. the next commit's image crash-loops: the rollout fails, and is rolled back (exit 4)"
+post "$ECS_SIMULATOR_URL/_sim/scenario" '{"cluster": "prod", "service": "payments-api", "scenario": "CrashLoop"}'
+sha=9b2c3d4e5f60718293a4b5c6d7e8f90123456789
+scripts/make-oci-layout.py "$work/image" --layers 2 --mib 4 --ref v3 >/dev/null
+push_inputs[0]="GITHUB_SHA=$sha"
+set +e
+run_action "${push_inputs[@]}" "${rollout_inputs[@]}" | grep -v '^::add-mask::'
+code=${PIPESTATUS[0]}
+set -e
+echo "--- exit code $code"
+[ "$code" = 4 ] || { echo "demo: expected exit 4" >&2; exit 1; }
+
+say "demo complete"

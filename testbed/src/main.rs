@@ -6,15 +6,18 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use testbed::{Moto, OidcIssuer, Registry};
+use testbed::{EcsSimulator, Moto, OidcIssuer, Registry};
 
 const USAGE: &str = "usage: testbed up --state FILE [--claims JSON]
        testbed mint [--claims JSON]
 
-Starts moto server, docker-registry (login AWS / <account>-auth-token, as moto's ECR hands out)
-and a fake GitHub OIDC issuer; writes KEY=VALUE lines to FILE once all answer:
+Starts moto server, docker-registry (login AWS / <account>-auth-token, as moto's ECR hands out;
+its pushes are mirrored into moto's ECR), the ECS simulator and a fake GitHub OIDC issuer; writes
+KEY=VALUE lines to FILE once all answer:
   ACTIONS_ID_TOKEN_REQUEST_URL, ACTIONS_ID_TOKEN_REQUEST_TOKEN, AWS_ENDPOINT_URL, AWS_REGION,
-  TESTBED_MOTO_URL, REGISTRY, REGISTRY_URL, REGISTRY_USER, REGISTRY_PASSWORD, OIDC_ISSUER_URL
+  AWS_ENDPOINT_URL_ECS, AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS,
+  ECS_SIMULATOR_URL (admin API: POST /_sim/seed ...), TESTBED_MOTO_URL, REGISTRY, REGISTRY_URL,
+  REGISTRY_USER, REGISTRY_PASSWORD, OIDC_ISSUER_URL
 and runs until SIGINT/SIGTERM. `mint` prints one token signed with the issuer's test key, for
 the `web-identity-token-file` input. --claims: JSON object merged over the default token claims.";
 
@@ -63,7 +66,8 @@ async fn main() -> Result<()> {
     }
     let state = args.state.expect("checked in parse");
     let moto = Moto::start().await?;
-    let registry = Registry::start_for_moto_ecr(&moto).await?;
+    let registry = Registry::start_synced_with_moto(&moto).await?;
+    let ecs = EcsSimulator::start().await?;
     let issuer = OidcIssuer::start(args.claims).await?;
     let (user, password) = registry.credentials().unwrap_or_default();
     let lines = [
@@ -74,6 +78,7 @@ async fn main() -> Result<()> {
         ),
         ("AWS_ENDPOINT_URL", moto.endpoint().to_owned()),
         ("AWS_REGION", "us-east-1".to_owned()),
+        ("ECS_SIMULATOR_URL", ecs.endpoint().to_owned()),
         ("TESTBED_MOTO_URL", moto.endpoint().to_owned()),
         ("REGISTRY", registry.host().to_owned()),
         ("REGISTRY_URL", registry.endpoint().to_owned()),
@@ -81,7 +86,12 @@ async fn main() -> Result<()> {
         ("REGISTRY_PASSWORD", password.to_owned()),
         ("OIDC_ISSUER_URL", issuer.endpoint().to_owned()),
     ];
-    let text: String = lines.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+    let text: String = lines
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .chain(ecs.env())
+        .map(|(k, v)| format!("{k}={v}\n"))
+        .collect();
     let tmp = state.with_extension("tmp");
     std::fs::write(&tmp, &text).with_context(|| format!("write {}", tmp.display()))?;
     std::fs::rename(&tmp, &state)
@@ -94,7 +104,7 @@ async fn main() -> Result<()> {
         _ = term.recv() => {}
     }
     let _ = std::fs::remove_file(&state);
-    drop((issuer, registry, moto));
+    drop((issuer, ecs, registry, moto));
     eprintln!("testbed stopped");
     Ok(())
 }
