@@ -1,5 +1,5 @@
 //! The health gate's acceptor: from what one poll observed to a verdict. Pure: the poller
-//! (`watch`, to come) fills a [`ServiceSnapshot`] from DescribeServices, DescribeTargetHealth
+//! (`watch`) fills a [`ServiceSnapshot`] from DescribeServices, DescribeTargetHealth
 //! and the HTTP probe, and calls [`assess`] with the [`Watch`] it recorded when it started the
 //! deployment. No SDK types, no clock: the snapshot says when it was observed.
 //!

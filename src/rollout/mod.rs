@@ -1,6 +1,7 @@
-//! Rollout: the new task-definition revision and the health verdict, as pure cores that the
-//! watch loop (to come) drives. Nothing here calls AWS or reads a clock; this module never
-//! imports `identity` or `image` (`app` wires the stages).
+//! Rollout: the new task-definition revision and the health verdict as pure cores (`taskdef`,
+//! `canonical`, `assess`, `events`, `stopped`, `plan`), and the effectful shell that drives them
+//! (`ecs_api` and `raw_ecs` over AWS, `watch` with its clock injected, `rollback`). This module
+//! never imports `identity`, `image` or `runner` (`app` wires the stages and does the printing).
 //!
 //! ```text
 //! // decide...
@@ -23,7 +24,9 @@
 //! Files: `taskdef` (file parsing, request shape, image selection, render), `canonical`
 //! (the normalised form behind `is_identical` and `diff`), `imageref` (image references),
 //! `assess` (snapshot types, verdict, progress, event deltas), `events` (the table of ECS texts
-//! and their causes), `stopped` (stopped-task evidence).
+//! and their causes), `stopped` (stopped-task evidence), `plan` (refusals and warnings before
+//! any change), `ecs_api` (the SDK calls), `raw_ecs` (task definitions as raw JSON), `watch`
+//! (the poll loop), `rollback`.
 
 pub mod assess;
 pub mod canonical;
