@@ -9,4 +9,10 @@ scripts/setup.sh
 .venv/bin/check-jsonschema --builtin-schema vendor.github-actions action.yml
 export TESTBED_MOTO_SERVER="$PWD/.venv/bin/moto_server"
 cargo build --workspace --all-targets --locked
-cargo test --workspace --locked -- --test-threads=4
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --locked -- --test-threads=4 2>&1 | tee "$log"
+# cargo prints one "test result:" line per test binary, the last often a doc-test run of 0
+# tests; close with the totals over all of them.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
+     END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log"
