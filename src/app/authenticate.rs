@@ -3,7 +3,10 @@
 //! mask what comes back before anything else is printed, and publish outputs. Without
 //! `role-to-assume` it adopts the environment's credentials instead and says so.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::envvars::EnvVars;
 use crate::failure::{Category, Failure};
@@ -12,9 +15,10 @@ use crate::identity::diagnose;
 use crate::identity::sts::{self, AssumeRequest, AssumedIdentity, AwsCredentials};
 use crate::identity::trust::{self, Decision};
 use crate::inputs::{IdentityConfig, RoleArn};
-use crate::runner::{Annotation, RetryPolicy, neutralize_line, read_token_file, request_token};
+use crate::runner::{Annotation, OidcError, RetryPolicy, Workflow, neutralize_line, read_token_file, request_token};
 use crate::secret::Secret;
 
+use super::aws::refresh::{Renew, RenewError, RenewFuture};
 use super::{Console, failures};
 
 /// What later stages need from the identity stage.
@@ -23,6 +27,67 @@ pub struct Session {
     pub credentials: AwsCredentials,
     pub identity: AssumedIdentity,
     pub region: String,
+    /// How to get new credentials when these expire (`None`: the environment's, not renewable).
+    pub renewal: Option<RoleRenewal>,
+}
+
+/// The identity stage again, for a wait that outlives the credentials: a fresh token the way
+/// the first one was got (the OIDC request token is valid for the whole job; a token file is
+/// read again), masked, then the same role, session name and duration, and the new credentials
+/// masked before they are handed out. Masks go straight to stdout (the runner reads commands
+/// at any time), since a renewal runs inside an SDK call, away from the `Console`.
+#[derive(Clone)]
+pub struct RoleRenewal {
+    role_arn: String,
+    session_name: String,
+    duration: Duration,
+    audience: String,
+    token_file: Option<PathBuf>,
+    region: String,
+    env: EnvVars,
+    masks: Arc<Mutex<Workflow<Box<dyn Write + Send>>>>,
+}
+
+impl std::fmt::Debug for RoleRenewal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoleRenewal").field("role_arn", &self.role_arn).field("session_name", &self.session_name).finish_non_exhaustive()
+    }
+}
+
+impl RoleRenewal {
+    fn mask(&self, secrets: &[&Secret]) -> Result<(), RenewError> {
+        let mut workflow = self.masks.lock().unwrap_or_else(|e| e.into_inner());
+        for s in secrets {
+            workflow.add_mask(s).map_err(|e| RenewError(format!("cannot print ::add-mask:: ({e})")))?;
+        }
+        Ok(())
+    }
+
+    async fn assume_again(&self) -> Result<AwsCredentials, RenewError> {
+        let token = fetch_token(self.token_file.as_deref(), &self.env, &self.audience).await.map_err(|e| RenewError(format!("no fresh OIDC token: {e}")))?;
+        self.mask(&[&token])?;
+        let client = sts::client(&self.region).await;
+        let request = AssumeRequest { role_arn: &self.role_arn, session_name: &self.session_name, duration: self.duration, token: &token };
+        let (credentials, _) = sts::assume_role(&client, &request, &RetryPolicy::default()).await.map_err(|e| RenewError(e.to_string()))?;
+        let mut secrets = vec![&credentials.access_key_id, &credentials.secret_access_key];
+        secrets.extend(credentials.session_token.as_ref());
+        self.mask(&secrets)?;
+        Ok(credentials)
+    }
+}
+
+impl Renew for RoleRenewal {
+    fn renew(&self) -> RenewFuture {
+        let this = self.clone();
+        Box::pin(async move { this.assume_again().await })
+    }
+}
+
+async fn fetch_token(token_file: Option<&Path>, env: &EnvVars, audience: &str) -> Result<Secret, OidcError> {
+    match token_file {
+        Some(path) => read_token_file(path),
+        None => request_token(env, audience, &http_client(), &RetryPolicy::default()).await,
+    }
 }
 
 pub async fn run(cfg: &IdentityConfig, env: &EnvVars, console: &mut Console) -> Result<Session, Failure> {
@@ -37,11 +102,7 @@ pub async fn run(cfg: &IdentityConfig, env: &EnvVars, console: &mut Console) -> 
 async fn assume(cfg: &IdentityConfig, role: &RoleArn, env: &EnvVars, console: &mut Console) -> Result<Session, Failure> {
     // The account is in every ARN printed from here on, refusals included: mask it first.
     mask_account(cfg, &role.account, console)?;
-    let token = match &cfg.token_file {
-        Some(path) => read_token_file(path),
-        None => request_token(env, &cfg.audience, &http_client(), &RetryPolicy::default()).await,
-    }
-    .map_err(|e| failures::oidc(&e))?;
+    let token = fetch_token(cfg.token_file.as_deref(), env, &cfg.audience).await.map_err(|e| failures::oidc(&e))?;
     console.workflow.add_mask(&token).map_err(|e| failures::console(&e))?;
 
     let claims = read_claims(cfg, &token, console)?;
@@ -72,7 +133,17 @@ async fn assume(cfg: &IdentityConfig, role: &RoleArn, env: &EnvVars, console: &m
     };
     mask_credentials(&credentials, console)?;
     tracing::info!("assumed {} as {}", role, identity.arn);
-    Ok(Session { credentials, identity, region: cfg.region.clone() })
+    let renewal = RoleRenewal {
+        role_arn: role.arn.clone(),
+        session_name: cfg.session_name.clone(),
+        duration: cfg.duration,
+        audience: cfg.audience.clone(),
+        token_file: cfg.token_file.clone(),
+        region: cfg.region.clone(),
+        env: env.clone(),
+        masks: Arc::new(Mutex::new(Workflow::stdio(console.workflow.mode()))),
+    };
+    Ok(Session { credentials, identity, region: cfg.region.clone(), renewal: Some(renewal) })
 }
 
 /// Claims are needed for guards, the trust check and a refusal's diagnosis. A token that is not
@@ -123,7 +194,7 @@ async fn adopt_environment(cfg: &IdentityConfig, env: &EnvVars, console: &mut Co
     let identity = sts::caller_identity(&cfg.region, &credentials).await.map_err(|e| failures::sts(&e, cfg))?;
     mask_account(cfg, &identity.account_id, console)?;
     tracing::info!("no role-to-assume: using the AWS credentials from the environment ({})", identity.arn);
-    Ok(Session { credentials, identity, region: cfg.region.clone() })
+    Ok(Session { credentials, identity, region: cfg.region.clone(), renewal: None })
 }
 
 fn mask_account(cfg: &IdentityConfig, account: &str, console: &mut Console) -> Result<(), Failure> {

@@ -173,8 +173,9 @@ pub async fn run(cfg: &RolloutConfig, aws: &SdkConfig, pushed: Option<&str>, env
     Err(deploy_failure(cfg, failed, verdict, &stopped, &outcomes, circuit_breaker))
 }
 
-/// The credentials are not refreshed during the wait yet: say so before acting when they would
-/// expire before the wait (and a rollback) could end, since then neither could finish.
+/// When the credentials would expire before the wait (and a rollback) could end: an assumed
+/// role's are renewed on the way (say so); credentials that cannot be renewed get a warning
+/// before acting, since then neither could finish.
 async fn warn_if_credentials_expire(aws: &SdkConfig, cfg: &RolloutConfig, console: &mut Console) {
     use aws_credential_types::provider::ProvideCredentials;
     let Some(provider) = aws.credentials_provider() else { return };
@@ -183,6 +184,10 @@ async fn warn_if_credentials_expire(aws: &SdkConfig, cfg: &RolloutConfig, consol
     let needed = std::time::SystemTime::now() + cfg.wait + ROLLBACK_WAIT;
     if expiry < needed {
         let left = expiry.duration_since(std::time::SystemTime::now()).unwrap_or_default().as_secs() / 60;
+        if credentials.get_property::<super::aws::refresh::Renewable>().is_some() {
+            tracing::info!("the AWS credentials expire in {left} minutes, before the wait could end: they will be renewed (a fresh OIDC token, the role assumed again) shortly before they expire");
+            return;
+        }
         let text = format!("the AWS credentials expire in {left} minutes, before `wait-for-minutes` ({}) plus a rollback ({} minutes) could end; raise `role-duration-seconds` or lower `wait-for-minutes`", cfg.wait.as_secs() / 60, ROLLBACK_WAIT.as_secs() / 60);
         let _ = console.workflow.warning(&text, &Annotation::titled("Rollout"));
     }
