@@ -143,6 +143,7 @@ pub struct ActionRun {
     env: BTreeMap<String, String>,
     args: Vec<String>,
     interleaved: bool,
+    limit: Duration,
     dir: tempfile::TempDir,
 }
 
@@ -212,6 +213,7 @@ impl ActionRun {
             env,
             args: runs_args(),
             interleaved: false,
+            limit: RUN_LIMIT,
             dir,
         }
     }
@@ -274,6 +276,12 @@ impl ActionRun {
         self
     }
 
+    /// Kill the run after `limit` instead of `RUN_LIMIT` (for runs that wait on purpose).
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.limit = limit;
+        self
+    }
+
     /// A scratch directory that lives as long as this run (for token and policy files).
     pub fn scratch(&self) -> PathBuf {
         self.dir.path().to_path_buf()
@@ -291,7 +299,7 @@ impl ActionRun {
         self.env.get("GITHUB_RUN_ID").cloned().unwrap_or_default()
     }
 
-    /// Runs the binary to completion (at most `RUN_LIMIT`).
+    /// Runs the binary to completion (at most `RUN_LIMIT`, or the run's `timeout`).
     pub async fn run(self) -> Run {
         let mut cmd = tokio::process::Command::new(BIN);
         cmd.env_clear()
@@ -319,14 +327,10 @@ impl ActionRun {
             let child = cmd.spawn()?;
             child.wait_with_output().await
         };
-        let output = tokio::time::timeout(RUN_LIMIT, finished)
+        let limit = self.limit;
+        let output = tokio::time::timeout(limit, finished)
             .await
-            .unwrap_or_else(|_| {
-                panic!(
-                    "{} {:?} did not finish within {RUN_LIMIT:?}",
-                    BIN, self.args
-                )
-            })
+            .unwrap_or_else(|_| panic!("{} {:?} did not finish within {limit:?}", BIN, self.args))
             .expect("spawn the binary");
         let elapsed = started.elapsed();
         let (stdout, stderr, combined) = if self.interleaved {

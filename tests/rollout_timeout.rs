@@ -1,0 +1,101 @@
+//! End-to-end test of the rollout's timeout path: the built binary run as the runner runs the
+//! action against the testbed's ECS simulator, one service whose deployment never settles
+//! (`NeverSettles`: 1 of 2 tasks running forever, no failure), `wait-for-minutes: 1`, the
+//! default `rollback: true`. `wait-for-minutes` is measured on the wall clock, so this run takes
+//! a real minute and more (the rollback then settles in a poll or two): the run's limit is raised
+//! to 150 s. `OIDC_ECS_DEPLOY_POLL_SECONDS=5` keeps the poll count small and steady.
+
+mod common;
+
+use std::time::Duration;
+
+use common::ActionRun;
+use testbed::ecs::{SIM_ACCOUNT, SIM_REGION};
+use testbed::{EcsSimulator, Moto, Scenario, ServiceSeed};
+
+const CLUSTER: &str = "prod";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_that_never_settles_times_out_and_is_rolled_back() {
+    let sim = EcsSimulator::start()
+        .await
+        .expect("start the ECS simulator");
+    sim.seed_service(ServiceSeed {
+        cluster: CLUSTER.into(),
+        service: "api".into(),
+        desired_count: 2,
+        scenario: Scenario::NeverSettles,
+        ..ServiceSeed::default()
+    })
+    .expect("seed a service");
+    let old = sim.service(CLUSTER, "api").expect("seeded").task_definition;
+    let moto = Moto::shared()
+        .await
+        .expect("start moto (scripts/setup.sh installs it)");
+    let image = format!(
+        "{SIM_ACCOUNT}.dkr.ecr.{SIM_REGION}.amazonaws.com/app@sha256:{}",
+        "cd".repeat(32)
+    );
+    let mut job = ActionRun::new()
+        .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        )
+        .env("AWS_ENDPOINT_URL_STS", moto.endpoint())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("OIDC_ECS_DEPLOY_POLL_SECONDS", "5")
+        .with("aws-region", SIM_REGION)
+        .with("cluster", CLUSTER)
+        .with("service", "api")
+        .with("containers", &format!("app={image}"))
+        .with("wait-for-minutes", "1")
+        .timeout(Duration::from_secs(150));
+    for (k, v) in sim.env() {
+        job = job.env(&k, &v);
+    }
+
+    let run = job.run().await;
+
+    run.assert_code(4).assert_stderr_has(&[
+        "api: deployment ecs-svc/",
+        "was not healthy within 1 minute",
+        "rolled back to api:1",
+        "still waiting for: ",
+    ]);
+    // What it was still waiting for: the second of the two desired tasks.
+    let waiting = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("still waiting for: "))
+        .expect("checked above");
+    assert!(waiting.contains("1/2"), "{waiting}\n{}", run.dump());
+    // It waited the minute, on the wall clock, and not much longer.
+    assert!(
+        run.elapsed >= Duration::from_secs(60) && run.elapsed < Duration::from_secs(120),
+        "{:?}\n{}",
+        run.elapsed,
+        run.dump()
+    );
+    // Back on the revision that was serving; one registration, the update and the rollback.
+    assert_eq!(
+        sim.service(CLUSTER, "api").expect("exists").task_definition,
+        old
+    );
+    assert_eq!(sim.calls("RegisterTaskDefinition"), 1, "{}", run.dump());
+    assert_eq!(sim.calls("UpdateService"), 2, "{}", run.dump());
+    assert_eq!(run.output("rolled-back"), Some("true"), "{}", run.dump());
+    assert_eq!(
+        run.output("previous-task-definition-arn"),
+        Some(old.as_str()),
+        "{}",
+        run.dump()
+    );
+    // A fixed 5 s interval over a minute: about a dozen polls, not a busy loop.
+    let polls = sim.calls("DescribeServices");
+    assert!(
+        (8..=20).contains(&polls),
+        "{polls} DescribeServices\n{}",
+        run.dump()
+    );
+}
