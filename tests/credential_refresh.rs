@@ -306,9 +306,10 @@ async fn a_refused_renewal_fails_the_rollout_and_says_why() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_are_renewed_during_the_watch_without_interrupting_it() {
-    // Fresh for about three seconds more (renewal comes 5 minutes before expiry); the watch
-    // takes several 2 s polls.
-    let first_expires = SystemTime::now() + Duration::from_secs(5 * 60 + 3);
+    // Fresh for about six seconds more (renewal comes 5 minutes before expiry); the watch takes
+    // at least four 4 s polls. The margins on both sides (the deployment starts well within six
+    // seconds of the assume, and ends well after it) keep the order stable on a loaded machine.
+    let first_expires = SystemTime::now() + Duration::from_secs(5 * 60 + 6);
     let bed = bed(|role| {
         vec![
             canned_assume(role, &FIRST, first_expires),
@@ -316,7 +317,7 @@ async fn credentials_are_renewed_during_the_watch_without_interrupting_it() {
         ]
     })
     .await;
-    let run = job(&bed, "2").run().await;
+    let run = job(&bed, "4").run().await;
 
     run.assert_code(0);
     assert_eq!(bed.sts.request_count(), 2, "{}", run.dump());
