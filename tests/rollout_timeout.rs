@@ -63,6 +63,7 @@ async fn a_rollout_that_never_settles_times_out_and_is_rolled_back() {
         "rolled back to api:1",
         "still waiting for: ",
     ]);
+    assert!(!run.stderr.contains("within 1 minutes"), "{}", run.dump());
     // What it was still waiting for: the second of the two desired tasks.
     let waiting = run
         .stderr

@@ -256,7 +256,10 @@ fn deploy_failure(cfg: &RolloutConfig, failed: &Watched, verdict: &Verdict, stop
     let w = &failed.watch;
     let previous = w.previous_task_definition.as_deref().map(short).unwrap_or("-");
     let what = match verdict {
-        Verdict::TimedOut { .. } => format!("deployment {} was not healthy within {} minutes", w.our_deployment_id, cfg.wait.as_secs() / 60),
+        Verdict::TimedOut { .. } => {
+            let minutes = cfg.wait.as_secs() / 60;
+            format!("deployment {} was not healthy within {minutes} minute{}", w.our_deployment_id, if minutes == 1 { "" } else { "s" })
+        }
         _ => format!("deployment {} failed", w.our_deployment_id),
     };
     let fate = if circuit_breaker {
