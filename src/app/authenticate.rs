@@ -18,7 +18,7 @@ use crate::inputs::{IdentityConfig, RoleArn};
 use crate::runner::{Annotation, OidcError, RetryPolicy, Workflow, neutralize_line, read_token_file, request_token};
 use crate::secret::Secret;
 
-use super::aws::refresh::{Renew, RenewError, RenewFuture};
+use super::refresh::{Renew, RenewError, RenewFuture};
 use super::{Console, failures};
 
 /// What later stages need from the identity stage.

@@ -3,15 +3,13 @@
 //! that aws-config reads from the environment. An assumed role's credentials are renewed before
 //! they expire (`refresh`); the environment's are used as they are.
 
-#[path = "refresh.rs"]
-pub(super) mod refresh;
-
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use aws_config::identity::IdentityCache;
 
 use super::authenticate::Session;
+use super::refresh;
 
 pub async fn sdk_config(session: &Session) -> SdkConfig {
     let loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).region(aws_config::Region::new(session.region.clone()));

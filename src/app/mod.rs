@@ -9,6 +9,7 @@ mod failures;
 mod offline;
 mod push_cli;
 mod push_image;
+mod refresh;
 mod rollout_stage;
 
 use std::io::Write;

@@ -184,7 +184,7 @@ async fn warn_if_credentials_expire(aws: &SdkConfig, cfg: &RolloutConfig, consol
     let needed = std::time::SystemTime::now() + cfg.wait + ROLLBACK_WAIT;
     if expiry < needed {
         let left = expiry.duration_since(std::time::SystemTime::now()).unwrap_or_default().as_secs() / 60;
-        if credentials.get_property::<super::aws::refresh::Renewable>().is_some() {
+        if credentials.get_property::<super::refresh::Renewable>().is_some() {
             tracing::info!("the AWS credentials expire in {left} minutes, before the wait could end: they will be renewed (a fresh OIDC token, the role assumed again) shortly before they expire");
             return;
         }
