@@ -364,10 +364,11 @@ async fn a_rollback_returns_to_the_last_completed_revision_not_one_in_progress()
     );
 }
 
-/// The detection target: a failure is acted on within one poll interval plus one
-/// second of the poll that first showed it (here: the rollback's UpdateService).
+/// The detection target, as a behaviour rather than a timing (the latency itself is
+/// measured by `scripts/bench-rollout.sh`): the poll that first shows the failure is the last
+/// one; the action acts on it (the rollback's UpdateService) without waiting for another poll.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_visible_failure_is_acted_on_within_one_poll_interval() {
+async fn a_visible_failure_is_acted_on_at_the_poll_that_shows_it() {
     let sim = sim_with(vec![seed("api", Scenario::ServiceLinkedRoleMissing)]).await;
     let run = job(&sim, "api")
         .await
@@ -378,17 +379,21 @@ async fn a_visible_failure_is_acted_on_within_one_poll_interval() {
     let visible = sim
         .failure_visible_at(CLUSTER, "api")
         .expect("the simulator saw the failure");
-    let rollback = sim
-        .call_log()
-        .into_iter()
+    let log = sim.call_log();
+    let rollback = log
+        .iter()
         .filter(|c| c.op == "UpdateService")
         .nth(1)
         .expect("a rollback UpdateService")
         .at;
-    let latency = rollback.saturating_duration_since(visible);
+    let polls_in_between: Vec<_> = log
+        .iter()
+        .filter(|c| c.op == "DescribeServices" && c.at > visible && c.at < rollback)
+        .collect();
     assert!(
-        latency <= std::time::Duration::from_secs(2),
-        "{latency:?}\n{}",
+        polls_in_between.is_empty(),
+        "the action polled {} more time(s) before acting on a visible failure\n{}",
+        polls_in_between.len(),
         run.dump()
     );
 }
