@@ -9,8 +9,8 @@ mod fixtures;
 use fixtures::*;
 use oidc_ecs_deploy::image::manifest;
 use oidc_ecs_deploy::image::{
-    BlobOutcome, Credentials, Digest, ManifestOutcome, PushError, PushOptions, RegistryClient,
-    SourceRef, UploadMode, push,
+    BlobOutcome, Credentials, Digest, LocalImage, ManifestOutcome, PushError, PushOptions,
+    PushReport, RegistryClient, SourceRef, UploadMode, push,
 };
 use testbed::Registry;
 
@@ -20,6 +20,16 @@ fn tags(t: &[&str]) -> Vec<String> {
 
 fn uploaded(o: &BlobOutcome) -> bool {
     matches!(o, BlobOutcome::Uploaded { .. })
+}
+
+/// The image a source reference names, opened (the test's own fixture: it must open).
+async fn open_source(reference: &str) -> LocalImage {
+    SourceRef::parse(reference).unwrap().open().await.unwrap()
+}
+
+/// Push with the default options and tags `t`; the push must succeed.
+async fn push_default(image: &LocalImage, client: &RegistryClient, repo: &str, t: &[&str]) -> PushReport {
+    push(image, client, repo, &tags(t), &PushOptions::default()).await.unwrap()
 }
 
 #[tokio::test]
@@ -34,15 +44,7 @@ async fn oci_layout_push_fetch_back_and_repush_uploads_nothing() {
     let source = SourceRef::parse(&format!("oci:{}:v1", layout.path().display())).unwrap();
     let image = source.open().await.unwrap();
     assert_eq!(image.blobs.len(), 4, "config + 3 layers");
-    let report = push(
-        &image,
-        &client,
-        "team/app",
-        &tags(&["v1", "abc123"]),
-        &PushOptions::default(),
-    )
-    .await
-    .unwrap();
+    let report = push_default(&image, &client, "team/app", &["v1", "abc123"]).await;
 
     assert_eq!(report.manifest_digest, img.manifest.digest);
     assert_eq!(report.media_type, manifest::OCI_MANIFEST);
@@ -73,30 +75,14 @@ async fn oci_layout_push_fetch_back_and_repush_uploads_nothing() {
     );
 
     // The same job again: every blob is a HEAD hit and the tags already point at the digest.
-    let again = push(
-        &image,
-        &client,
-        "team/app",
-        &tags(&["v1", "abc123"]),
-        &PushOptions::default(),
-    )
-    .await
-    .unwrap();
+    let again = push_default(&image, &client, "team/app", &["v1", "abc123"]).await;
     assert_eq!(again.manifest_digest, report.manifest_digest);
     assert_eq!(again.uploaded_bytes(), 0);
     assert!(again.up_to_date);
     assert!(!report.up_to_date);
 
     // One more tag: blobs are HEAD hits, the old tag stays, the new one is written.
-    let more = push(
-        &image,
-        &client,
-        "team/app",
-        &tags(&["v1", "v2"]),
-        &PushOptions::default(),
-    )
-    .await
-    .unwrap();
+    let more = push_default(&image, &client, "team/app", &["v1", "v2"]).await;
     assert!(!more.up_to_date);
     assert_eq!(more.uploaded_bytes(), 0);
     let outcomes: Vec<(&str, ManifestOutcome)> = more
@@ -143,11 +129,7 @@ async fn corrupt_blob_is_refused_and_nothing_is_tagged() {
     bytes[1_000_000] ^= 0xff;
     std::fs::write(&path, &bytes).unwrap();
 
-    let image = SourceRef::parse(&format!("oci:{}", layout.path().display()))
-        .unwrap()
-        .open()
-        .await
-        .unwrap();
+    let image = open_source(&format!("oci:{}", layout.path().display())).await;
     let client = client_for(&reg);
     let err = push(
         &image,
@@ -246,26 +228,14 @@ async fn multi_platform_index_pushes_children_then_index() {
         "{wrong}"
     );
 
-    let image = SourceRef::parse(&format!("oci:{}:multi", layout.path().display()))
-        .unwrap()
-        .open()
-        .await
-        .unwrap();
+    let image = open_source(&format!("oci:{}:multi", layout.path().display())).await;
     assert_eq!(
         image.blobs.len(),
         4,
         "shared layer once, 2 configs, 1 more layer"
     );
     let client = client_for(&reg);
-    let report = push(
-        &image,
-        &client,
-        "multi",
-        &tags(&["latest"]),
-        &PushOptions::default(),
-    )
-    .await
-    .unwrap();
+    let report = push_default(&image, &client, "multi", &["latest"]).await;
     assert_eq!(report.manifest_digest, index.digest);
     assert_eq!(report.media_type, manifest::OCI_INDEX);
     let order: Vec<&Digest> = report.manifests.iter().map(|m| &m.digest).collect();
@@ -294,11 +264,7 @@ async fn oci_layout_as_tar_is_read_in_place() {
     let tar = layout.to_tar(out.path());
     drop(layout);
 
-    let image = SourceRef::parse(&format!("oci:{}:1.0", tar.display()))
-        .unwrap()
-        .open()
-        .await
-        .unwrap();
+    let image = open_source(&format!("oci:{}:1.0", tar.display())).await;
     let report = push(
         &image,
         &client_for(&reg),
@@ -376,11 +342,7 @@ async fn docker_archive_becomes_a_schema2_manifest() {
 
     // The converted manifest is deterministic: opening the archive again gives the same
     // digest, so a re-run of the job finds the tag up to date.
-    let again = SourceRef::parse(&format!("docker-archive:{}", path.display()))
-        .unwrap()
-        .open()
-        .await
-        .unwrap();
+    let again = open_source(&format!("docker-archive:{}", path.display())).await;
     assert_eq!(again.top().digest, report.manifest_digest);
     let report = push(
         &again,
@@ -408,23 +370,11 @@ async fn chunked_upload_against_a_registry_that_honours_it() {
     let mut layout = OciLayout::create();
     let img = layout.image(&[1_000_000, 65_536, 1], "amd64");
     layout.add_entry(&img.manifest, None);
-    let image = SourceRef::parse(&format!("oci:{}", layout.path().display()))
-        .unwrap()
-        .open()
-        .await
-        .unwrap();
+    let image = open_source(&format!("oci:{}", layout.path().display())).await;
     let client = client_for(&reg).with_upload_mode(UploadMode::Chunked {
         chunk_size: 64 * 1024,
     });
-    let report = push(
-        &image,
-        &client,
-        "chunky",
-        &tags(&["c"]),
-        &PushOptions::default(),
-    )
-    .await
-    .unwrap();
+    let report = push_default(&image, &client, "chunky", &["c"]).await;
     assert_eq!(report.count(uploaded), 4);
     for layer in &img.layers {
         let (status, bytes) = fetch_blob(&reg, "chunky", &layer.digest).await;
@@ -443,21 +393,9 @@ async fn mount_from_a_sibling_repository() {
     let mut layout = OciLayout::create();
     let img = layout.image(&[50_000, 60_000], "amd64");
     layout.add_entry(&img.manifest, None);
-    let image = SourceRef::parse(&format!("oci:{}", layout.path().display()))
-        .unwrap()
-        .open()
-        .await
-        .unwrap();
+    let image = open_source(&format!("oci:{}", layout.path().display())).await;
     let client = client_for(&reg);
-    push(
-        &image,
-        &client,
-        "base",
-        &tags(&["b"]),
-        &PushOptions::default(),
-    )
-    .await
-    .unwrap();
+    push_default(&image, &client, "base", &["b"]).await;
 
     let opts = PushOptions {
         mount_from: vec!["nothing-here".into(), "base".into()],
@@ -500,11 +438,7 @@ async fn wrong_password_is_a_clear_401_before_any_upload() {
     let mut layout = OciLayout::create();
     let img = layout.image(&[10_000], "amd64");
     layout.add_entry(&img.manifest, None);
-    let image = SourceRef::parse(&format!("oci:{}", layout.path().display()))
-        .unwrap()
-        .open()
-        .await
-        .unwrap();
+    let image = open_source(&format!("oci:{}", layout.path().display())).await;
 
     let wrong = RegistryClient::new(
         reg.endpoint(),
@@ -576,11 +510,7 @@ async fn timing_probe() {
     layout.add_entry(&big.manifest, Some("big"));
     let client = client_for(&reg);
     for r in ["small", "big"] {
-        let image = SourceRef::parse(&format!("oci:{}:{r}", layout.path().display()))
-            .unwrap()
-            .open()
-            .await
-            .unwrap();
+        let image = open_source(&format!("oci:{}:{r}", layout.path().display())).await;
         let t = std::time::Instant::now();
         push(&image, &client, r, &tags(&[r]), &PushOptions::default())
             .await
@@ -626,20 +556,8 @@ async fn docker_archive_with_an_oci_index_inside() {
     let client = client_for(&reg);
 
     // As a docker archive: manifest.json, converted to schema 2 with uncompressed layers.
-    let image = SourceRef::parse(&format!("docker-archive:{}", path.display()))
-        .unwrap()
-        .open()
-        .await
-        .unwrap();
-    let report = push(
-        &image,
-        &client,
-        "web",
-        &tags(&["docker"]),
-        &PushOptions::default(),
-    )
-    .await
-    .unwrap();
+    let image = open_source(&format!("docker-archive:{}", path.display())).await;
+    let report = push_default(&image, &client, "web", &["docker"]).await;
     assert_eq!(report.media_type, manifest::DOCKER_MANIFEST);
     let (_, ct, bytes) = fetch_manifest(&reg, "web", "docker").await;
     assert_eq!(ct, manifest::DOCKER_MANIFEST);
@@ -650,20 +568,8 @@ async fn docker_archive_with_an_oci_index_inside() {
     }
 
     // The same file as an OCI layout: its own manifest, byte for byte; the blobs are there.
-    let image = SourceRef::parse(&format!("oci:{}:2.0", path.display()))
-        .unwrap()
-        .open()
-        .await
-        .unwrap();
-    let report = push(
-        &image,
-        &client,
-        "web",
-        &tags(&["oci"]),
-        &PushOptions::default(),
-    )
-    .await
-    .unwrap();
+    let image = open_source(&format!("oci:{}:2.0", path.display())).await;
+    let report = push_default(&image, &client, "web", &["oci"]).await;
     assert_eq!(report.manifest_digest, Digest::of(&oci_manifest));
     assert_eq!(
         report.uploaded_bytes(),
@@ -703,11 +609,7 @@ async fn memory_probe() {
     let img = layout.image_with_layers(vec![layer], "amd64");
     layout.add_entry(&img.manifest, None);
     let before = vm_hwm();
-    let image = SourceRef::parse(&format!("oci:{}", layout.path().display()))
-        .unwrap()
-        .open()
-        .await
-        .unwrap();
+    let image = open_source(&format!("oci:{}", layout.path().display())).await;
     let t = std::time::Instant::now();
     push(
         &image,
@@ -743,11 +645,7 @@ async fn retag_moves_no_blob_and_keeps_the_digest() {
     let arm = layout.image(&[1000], "arm64");
     let (index, index_bytes) = layout.index(&[&amd, &arm]);
     layout.add_entry(&index, None);
-    let image = SourceRef::parse(&format!("oci:{}", layout.path().display()))
-        .unwrap()
-        .open()
-        .await
-        .unwrap();
+    let image = open_source(&format!("oci:{}", layout.path().display())).await;
     let client = client_for(&reg);
     let opts = PushOptions::default();
     push(&image, &client, "promo", &tags(&["abc123"]), &opts)
@@ -801,15 +699,7 @@ async fn plan_tells_what_a_push_would_do_without_writing() {
         "a plan writes nothing"
     );
 
-    push(
-        &one_img,
-        &client,
-        "base",
-        &tags(&["b"]),
-        &PushOptions::default(),
-    )
-    .await
-    .unwrap();
+    push_default(&one_img, &client, "base", &["b"]).await;
     let p = plan(&one_img, &client, "app", &tags(&["v1"]), &opts)
         .await
         .unwrap();
