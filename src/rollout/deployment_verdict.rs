@@ -151,7 +151,11 @@ impl fmt::Display for EcsReason {
             parts.push(format!("alarm {} went to ALARM", self.alarms.join(", ")));
         }
         if let Some(h) = &self.hook {
-            let verb = if h.status == "TIMED_OUT" { "timed out" } else { "answered FAILED" };
+            let verb = if h.status == "TIMED_OUT" {
+                "timed out"
+            } else {
+                "answered FAILED"
+            };
             match &h.stage {
                 Some(stage) => parts.push(format!("lifecycle hook {} {verb} at {stage}", h.hook)),
                 None => parts.push(format!("lifecycle hook {} {verb}", h.hook)),

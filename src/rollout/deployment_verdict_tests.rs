@@ -72,7 +72,8 @@ fn progress_shows_the_stage_tasks_and_traffic() {
         (None, None, "starting, 2/2 new tasks running"),
     ];
     for (stage, weight, text) in table {
-        let DeploymentVerdict::InProgress(p) = judge(&snap("IN_PROGRESS", stage, weight), None) else {
+        let DeploymentVerdict::InProgress(p) = judge(&snap("IN_PROGRESS", stage, weight), None)
+        else {
             panic!("{stage:?} is in progress");
         };
         assert_eq!(p.to_string(), text);
@@ -82,7 +83,10 @@ fn progress_shows_the_stage_tasks_and_traffic() {
 #[test]
 fn a_pause_hook_awaiting_action_gives_both_release_commands() {
     let mut s = snap("IN_PROGRESS", Some("POST_TEST_TRAFFIC_SHIFT"), Some(0.0));
-    s.hooks = vec![hook("AWS_LAMBDA", "SUCCEEDED"), hook("PAUSE", "AWAITING_ACTION")];
+    s.hooks = vec![
+        hook("AWS_LAMBDA", "SUCCEEDED"),
+        hook("PAUSE", "AWAITING_ACTION"),
+    ];
     let DeploymentVerdict::WaitingForPause(p) = judge(&s, None) else {
         panic!("paused");
     };
@@ -90,9 +94,15 @@ fn a_pause_hook_awaiting_action_gives_both_release_commands() {
     assert_eq!(p.timeout_action.as_deref(), Some("ROLLBACK"));
     assert_eq!(
         p.continue_command,
-        format!("aws ecs continue-service-deployment --service-deployment-arn {ARN} --hook-id ecs-pause-e7tK9G --action CONTINUE")
+        format!(
+            "aws ecs continue-service-deployment --service-deployment-arn {ARN} --hook-id ecs-pause-e7tK9G --action CONTINUE"
+        )
     );
-    assert!(p.rollback_command.ends_with("--action ROLLBACK"), "{}", p.rollback_command);
+    assert!(
+        p.rollback_command.ends_with("--action ROLLBACK"),
+        "{}",
+        p.rollback_command
+    );
     // A pause hook already answered does not pause.
     s.hooks = vec![hook("PAUSE", "SUCCEEDED")];
     assert!(matches!(judge(&s, None), DeploymentVerdict::InProgress(_)));
@@ -101,29 +111,80 @@ fn a_pause_hook_awaiting_action_gives_both_release_commands() {
 #[test]
 fn ecs_reasons_name_the_breaker_the_alarms_and_the_hook_with_its_stage() {
     let breaker = |s: &mut ServiceDeploymentSnapshot| {
-        s.circuit_breaker = Some(BreakerView { status: "TRIGGERED".into(), failure_count: 3, threshold: 3 });
+        s.circuit_breaker = Some(BreakerView {
+            status: "TRIGGERED".into(),
+            failure_count: 3,
+            threshold: 3,
+        });
     };
     let alarm = |s: &mut ServiceDeploymentSnapshot| {
-        s.alarms = Some(AlarmsView { status: "TRIGGERED".into(), names: vec!["web-5xx".into(), "web-p99".into()], triggered: vec!["web-5xx".into()] });
+        s.alarms = Some(AlarmsView {
+            status: "TRIGGERED".into(),
+            names: vec!["web-5xx".into(), "web-p99".into()],
+            triggered: vec!["web-5xx".into()],
+        });
     };
-    let failed_hook = |s: &mut ServiceDeploymentSnapshot| s.hooks = vec![hook("AWS_LAMBDA", "FAILED")];
-    let timed_out_pause = |s: &mut ServiceDeploymentSnapshot| s.hooks = vec![hook("PAUSE", "TIMED_OUT")];
+    let failed_hook =
+        |s: &mut ServiceDeploymentSnapshot| s.hooks = vec![hook("AWS_LAMBDA", "FAILED")];
+    let timed_out_pause =
+        |s: &mut ServiceDeploymentSnapshot| s.hooks = vec![hook("PAUSE", "TIMED_OUT")];
     let monitoring_breaker = |s: &mut ServiceDeploymentSnapshot| {
-        s.circuit_breaker = Some(BreakerView { status: "MONITORING".into(), failure_count: 1, threshold: 3 });
+        s.circuit_breaker = Some(BreakerView {
+            status: "MONITORING".into(),
+            failure_count: 1,
+            threshold: 3,
+        });
     };
-    let table: [(&str, &dyn Fn(&mut ServiceDeploymentSnapshot), Option<&str>, &str); 6] = [
-        ("ROLLBACK_IN_PROGRESS", &breaker, None, "the circuit breaker counted 3 failed tasks (threshold 3); ECS says: ECS's words"),
-        ("ROLLBACK_SUCCESSFUL", &alarm, None, "alarm web-5xx went to ALARM; ECS says: ECS's words"),
-        ("ROLLBACK_SUCCESSFUL", &failed_hook, Some("POST_TEST_TRAFFIC_SHIFT"),
-            "lifecycle hook arn:aws:lambda:us-east-1:1:function:smoke-test answered FAILED at POST_TEST_TRAFFIC_SHIFT; ECS says: ECS's words"),
-        ("ROLLBACK_FAILED", &timed_out_pause, None, "lifecycle hook PAUSE hook ecs-pause-e7tK9G timed out at TEST_TRAFFIC_SHIFT; ECS says: ECS's words"),
-        ("STOPPED", &monitoring_breaker, None, "ECS says: ECS's words"),
-        ("STOPPED", &|_: &mut ServiceDeploymentSnapshot| {}, None, "ECS says: ECS's words"),
+    let table: [(
+        &str,
+        &dyn Fn(&mut ServiceDeploymentSnapshot),
+        Option<&str>,
+        &str,
+    ); 6] = [
+        (
+            "ROLLBACK_IN_PROGRESS",
+            &breaker,
+            None,
+            "the circuit breaker counted 3 failed tasks (threshold 3); ECS says: ECS's words",
+        ),
+        (
+            "ROLLBACK_SUCCESSFUL",
+            &alarm,
+            None,
+            "alarm web-5xx went to ALARM; ECS says: ECS's words",
+        ),
+        (
+            "ROLLBACK_SUCCESSFUL",
+            &failed_hook,
+            Some("POST_TEST_TRAFFIC_SHIFT"),
+            "lifecycle hook arn:aws:lambda:us-east-1:1:function:smoke-test answered FAILED at POST_TEST_TRAFFIC_SHIFT; ECS says: ECS's words",
+        ),
+        (
+            "ROLLBACK_FAILED",
+            &timed_out_pause,
+            None,
+            "lifecycle hook PAUSE hook ecs-pause-e7tK9G timed out at TEST_TRAFFIC_SHIFT; ECS says: ECS's words",
+        ),
+        (
+            "STOPPED",
+            &monitoring_breaker,
+            None,
+            "ECS says: ECS's words",
+        ),
+        (
+            "STOPPED",
+            &|_: &mut ServiceDeploymentSnapshot| {},
+            None,
+            "ECS says: ECS's words",
+        ),
     ];
     for (status, setup, last_stage, text) in table {
         // ECS reports its rollback's own stage; the watch remembers where it failed.
         let mut s = snap(status, Some("TEST_TRAFFIC_SHIFT"), Some(0.0));
-        s.rollback = Some(EcsRollback { reason: Some("ECS's words".into()), revision_arn: None });
+        s.rollback = Some(EcsRollback {
+            reason: Some("ECS's words".into()),
+            revision_arn: None,
+        });
         setup(&mut s);
         let reason = match judge(&s, last_stage) {
             DeploymentVerdict::EcsRollingBack(r)
@@ -140,10 +201,17 @@ fn ecs_reasons_name_the_breaker_the_alarms_and_the_hook_with_its_stage() {
 fn the_status_reason_stands_in_when_there_is_no_rollback_record() {
     let mut s = snap("STOPPED", None, None);
     s.status_reason = Some("ECS deployment circuit breaker: tasks failed to start.".into());
-    let DeploymentVerdict::Stopped(r) = judge(&s, None) else { panic!() };
-    assert_eq!(r.text.as_deref(), Some("ECS deployment circuit breaker: tasks failed to start."));
+    let DeploymentVerdict::Stopped(r) = judge(&s, None) else {
+        panic!()
+    };
+    assert_eq!(
+        r.text.as_deref(),
+        Some("ECS deployment circuit breaker: tasks failed to start.")
+    );
     s.status_reason = None;
-    let DeploymentVerdict::Stopped(r) = judge(&s, None) else { panic!() };
+    let DeploymentVerdict::Stopped(r) = judge(&s, None) else {
+        panic!()
+    };
     assert_eq!(r.to_string(), "ECS gave no reason");
 }
 
@@ -154,7 +222,10 @@ fn wait_until_parses_and_is_named_in_its_error() {
     assert_eq!("traffic-shifted".parse(), Ok(WaitUntil::TrafficShifted));
     assert_eq!(" started ".parse(), Ok(WaitUntil::Started));
     let err = "shifted".parse::<WaitUntil>().unwrap_err();
-    assert_eq!(err.to_string(), "`wait-until` must be `steady`, `traffic-shifted` or `started`, not \"shifted\"");
+    assert_eq!(
+        err.to_string(),
+        "`wait-until` must be `steady`, `traffic-shifted` or `started`, not \"shifted\""
+    );
 }
 
 #[test]
@@ -167,20 +238,40 @@ fn wait_until_returns_at_the_right_moment() {
     let table = [
         (at("PENDING", None), false, false, true),
         (at("IN_PROGRESS", Some("SCALE_UP")), false, false, true),
-        (at("IN_PROGRESS", Some("PRODUCTION_TRAFFIC_SHIFT")), false, false, true),
-        (at("IN_PROGRESS", Some("POST_PRODUCTION_TRAFFIC_SHIFT")), false, false, true),
+        (
+            at("IN_PROGRESS", Some("PRODUCTION_TRAFFIC_SHIFT")),
+            false,
+            false,
+            true,
+        ),
+        (
+            at("IN_PROGRESS", Some("POST_PRODUCTION_TRAFFIC_SHIFT")),
+            false,
+            false,
+            true,
+        ),
         (at("IN_PROGRESS", Some("BAKE_TIME")), false, true, true),
         (at("IN_PROGRESS", Some("CLEAN_UP")), false, true, true),
         (paused, false, false, true),
         (at("SUCCESSFUL", Some("CLEAN_UP")), true, true, true),
-        (at("ROLLBACK_IN_PROGRESS", Some("BAKE_TIME")), false, false, false),
+        (
+            at("ROLLBACK_IN_PROGRESS", Some("BAKE_TIME")),
+            false,
+            false,
+            false,
+        ),
         (at("ROLLBACK_SUCCESSFUL", None), false, false, false),
         (at("ROLLBACK_FAILED", None), false, false, false),
         (at("STOPPED", Some("CLEAN_UP")), false, false, false),
     ];
     for (v, steady, shifted, started) in table {
         assert_eq!(
-            [WaitUntil::Steady, WaitUntil::TrafficShifted, WaitUntil::Started].map(|u| wait_satisfied(u, &v)),
+            [
+                WaitUntil::Steady,
+                WaitUntil::TrafficShifted,
+                WaitUntil::Started
+            ]
+            .map(|u| wait_satisfied(u, &v)),
             [steady, shifted, started],
             "{v:?}"
         );

@@ -76,7 +76,11 @@ impl ServiceDeploymentReader {
 
     /// The ARN of the service's current service deployment (`currentServiceDeployment`, as
     /// UpdateService and DescribeServices return it); None when ECS names none.
-    pub async fn current_arn(&self, cluster: &str, service: &str) -> Result<Option<String>, ApiError> {
+    pub async fn current_arn(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> Result<Option<String>, ApiError> {
         Ok(self
             .describe_service(cluster, service)
             .await?
@@ -98,7 +102,12 @@ impl ServiceDeploymentReader {
 
     /// The ARNs of the service's service deployments as ListServiceDeployments returns them
     /// (first page, at most `max`).
-    pub async fn list_arns(&self, cluster: &str, service: &str, max: i32) -> Result<Vec<String>, ApiError> {
+    pub async fn list_arns(
+        &self,
+        cluster: &str,
+        service: &str,
+        max: i32,
+    ) -> Result<Vec<String>, ApiError> {
         let out = self
             .ecs
             .list_service_deployments()
@@ -116,7 +125,11 @@ impl ServiceDeploymentReader {
     }
 
     /// The service's strategy settings and load balancers, for the plan.
-    pub async fn settings(&self, cluster: &str, service: &str) -> Result<DeploymentSettings, ApiError> {
+    pub async fn settings(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> Result<DeploymentSettings, ApiError> {
         Ok(settings(&self.describe_service(cluster, service).await?))
     }
 
@@ -132,7 +145,11 @@ impl ServiceDeploymentReader {
         Ok(())
     }
 
-    async fn describe_service(&self, cluster: &str, service: &str) -> Result<sdk::Service, ApiError> {
+    async fn describe_service(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> Result<sdk::Service, ApiError> {
         const OP: &str = "DescribeServices";
         let out = self
             .ecs
@@ -173,7 +190,10 @@ fn hook(h: &sdk::DeploymentLifecycleHookDetail) -> HookView {
             .map_or("AWS_LAMBDA", |t| t.as_str())
             .to_owned(),
         target_arn: h.target_arn().map(str::to_owned),
-        status: h.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+        status: h
+            .status()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
         timeout_action: h.timeout_action().map(|a| a.as_str().to_owned()),
         expires_at: h.expires_at().map(|t| t.secs()),
     }
@@ -183,7 +203,10 @@ fn hook(h: &sdk::DeploymentLifecycleHookDetail) -> HookView {
 fn snapshot(d: &sdk::ServiceDeployment) -> ServiceDeploymentSnapshot {
     ServiceDeploymentSnapshot {
         arn: d.service_deployment_arn().unwrap_or_default().to_owned(),
-        status: d.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+        status: d
+            .status()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
         status_reason: d.status_reason().map(str::to_owned),
         lifecycle_stage: d.lifecycle_stage().map(|s| s.as_str().to_owned()),
         strategy: d
@@ -197,12 +220,18 @@ fn snapshot(d: &sdk::ServiceDeployment) -> ServiceDeploymentSnapshot {
             revision_arn: r.service_revision_arn().map(str::to_owned),
         }),
         circuit_breaker: d.deployment_circuit_breaker().map(|b| BreakerView {
-            status: b.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            status: b
+                .status()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
             failure_count: b.failure_count(),
             threshold: b.threshold(),
         }),
         alarms: d.alarms().map(|a| AlarmsView {
-            status: a.status().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            status: a
+                .status()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
             names: a.alarm_names().to_vec(),
             triggered: a.triggered_alarm_names().to_vec(),
         }),
@@ -241,7 +270,9 @@ fn settings(s: &sdk::Service) -> DeploymentSettings {
                     .iter()
                     .map(|s| s.as_str().to_owned())
                     .collect(),
-                timeout_minutes: h.timeout_configuration().and_then(|t| t.timeout_in_minutes()),
+                timeout_minutes: h
+                    .timeout_configuration()
+                    .and_then(|t| t.timeout_in_minutes()),
                 timeout_action: h
                     .timeout_configuration()
                     .and_then(|t| t.action())
@@ -271,6 +302,9 @@ fn settings(s: &sdk::Service) -> DeploymentSettings {
                     .map(str::to_owned),
             })
             .collect(),
-        service_connect: s.deployments().iter().any(|d| !d.service_connect_resources().is_empty()),
+        service_connect: s
+            .deployments()
+            .iter()
+            .any(|d| !d.service_connect_resources().is_empty()),
     }
 }

@@ -75,7 +75,10 @@ pub fn ecs_rolls_back(s: &DeploymentSettings) -> Vec<String> {
         why.push(format!("alarms {} (rollback on)", a.names.join(", ")));
     }
     if s.shifts_traffic() {
-        why.push(format!("the {} strategy (a failed hook or health check)", s.strategy()));
+        why.push(format!(
+            "the {} strategy (a failed hook or health check)",
+            s.strategy()
+        ));
     }
     why
 }

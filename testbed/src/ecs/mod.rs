@@ -33,6 +33,7 @@
 //!   HTTP health probe: 200 `ok <task definition ARN>` (the revision of the newest task with a
 //!   healthy target) while any target is healthy, else 503; recorded as call `HealthProbe`.
 
+mod deployment_api;
 mod elbv2;
 mod http;
 mod logs;

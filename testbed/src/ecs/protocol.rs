@@ -39,7 +39,7 @@ pub(crate) fn dispatch(st: &mut SimState, op: &str, req: &Value) -> Result<Value
         "RegisterTaskDefinition" => register_task_definition(st, req),
         "ListTasks" => list_tasks(st, req),
         "DescribeTasks" => describe_tasks(st, req),
-        _ => super::service_deployments::dispatch(st, op, req).unwrap_or_else(|| {
+        _ => super::deployment_api::dispatch(st, op, req).unwrap_or_else(|| {
             Err(ApiError::client(
                 "UnknownOperationException",
                 format!("testbed ECS simulator: operation {op} is not simulated"),

@@ -153,7 +153,12 @@ impl SimState {
         rec.test_weight = rec.test_weight.map(|_| 0.0);
         rec.rollback_deployment = Some(svc.deployments[0].id.clone());
         if rec.rollback_fails {
-            fail_deployment(svc, 0, "ECS deployment circuit breaker: rollback failed.", now);
+            fail_deployment(
+                svc,
+                0,
+                "ECS deployment circuit breaker: rollback failed.",
+                now,
+            );
         }
         true
     }
@@ -183,7 +188,13 @@ impl SimState {
 
     /// Starts ECS's own rollback of service deployment `i` (a failed hook or alarm,
     /// StopServiceDeployment, ContinueServiceDeployment ROLLBACK), in state `status`.
-    pub(crate) fn begin_rollback(&mut self, svc: &mut Service, i: usize, reason: String, status: &str) {
+    pub(crate) fn begin_rollback(
+        &mut self,
+        svc: &mut Service,
+        i: usize,
+        reason: String,
+        status: &str,
+    ) {
         let now = self.clock;
         let rec = &mut self.service_deployments.records[i];
         rec.status = status.into();
@@ -307,7 +318,10 @@ impl SimState {
         let rec = &mut self.service_deployments.records[i];
         rec.stage = Some(stage.into());
         rec.stage_entered = now;
-        let hooks = rec.config["lifecycleHooks"].as_array().cloned().unwrap_or_default();
+        let hooks = rec.config["lifecycleHooks"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         for h in hooks {
             let at_stage = h["lifecycleStages"]
                 .as_array()
@@ -325,7 +339,12 @@ impl SimState {
                     super::state::hex(32)
                 ),
                 target_arn: h["hookTargetArn"].as_str().map(str::to_owned),
-                status: if pause { "AWAITING_ACTION" } else { "IN_PROGRESS" }.into(),
+                status: if pause {
+                    "AWAITING_ACTION"
+                } else {
+                    "IN_PROGRESS"
+                }
+                .into(),
                 expires_at: now + 60 * timeout["timeoutInMinutes"].as_u64().unwrap_or(1440),
                 timeout_action: timeout["action"].as_str().unwrap_or("ROLLBACK").into(),
                 target_type,
@@ -440,16 +459,23 @@ impl SimState {
                 let w = rec.production_weight.unwrap_or(0.0);
                 let (step, wait) = match rec.strategy() {
                     "LINEAR" => (
-                        config["linearConfiguration"]["stepPercent"].as_f64().unwrap_or(10.0),
+                        config["linearConfiguration"]["stepPercent"]
+                            .as_f64()
+                            .unwrap_or(10.0),
                         minutes(&config["linearConfiguration"]["stepBakeTimeInMinutes"], 6),
                     ),
                     "CANARY" if w == 0.0 => (
-                        config["canaryConfiguration"]["canaryPercent"].as_f64().unwrap_or(5.0),
+                        config["canaryConfiguration"]["canaryPercent"]
+                            .as_f64()
+                            .unwrap_or(5.0),
                         0,
                     ),
                     "CANARY" => (
                         100.0,
-                        minutes(&config["canaryConfiguration"]["canaryBakeTimeInMinutes"], 10),
+                        minutes(
+                            &config["canaryConfiguration"]["canaryBakeTimeInMinutes"],
+                            10,
+                        ),
                     ),
                     _ => (100.0, 0),
                 };
