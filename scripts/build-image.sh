@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 target=x86_64-unknown-linux-gnu
 out=target/image
 archive="$out/oidc-ecs-deploy.oci.tar"
+rm -f "$archive" # a failed build must not leave the last one to be tested
 command -v buildah >/dev/null || { echo "build-image: buildah is missing (scripts/setup.sh installs it)" >&2; exit 1; }
 bundle=/etc/ssl/certs/ca-certificates.crt
 [ -s "$bundle" ] || { echo "build-image: $bundle is missing (Debian package ca-certificates)" >&2; exit 1; }
