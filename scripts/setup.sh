@@ -22,6 +22,19 @@ if [ ! -x .venv/bin/moto_server ] || [ ! -x .venv/bin/check-jsonschema ]; then
   .venv/bin/pip install -q --disable-pip-version-check 'moto[server]>=5,<6' 'check-jsonschema>=0.29'
 fi
 
+# The independent IAM engine the trust evaluator is tested against (test-only, never shipped):
+# npm's @cloud-copilot/iam-simulate, pinned by tests/iam-engine/package-lock.json, run with node.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "setup: installing Debian packages: nodejs npm" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+if [ ! -d tests/iam-engine/node_modules/@cloud-copilot/iam-simulate ]; then
+  echo "setup: installing the IAM engine for the trust tests (npm ci in tests/iam-engine)" >&2
+  (cd tests/iam-engine && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 rustc_version=$(rustc --version | awk '{print $2}')
 if [ "$(printf '%s\n' 1.94.1 "$rustc_version" | sort -V | head -1)" != 1.94.1 ]; then
   echo "setup: rustc $rustc_version is older than 1.94.1, which the AWS SDK needs" >&2

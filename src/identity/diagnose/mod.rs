@@ -279,3 +279,5 @@ fn explain_all(causes: &[KnownCause], claims: &Claims, audience: &str) -> Vec<St
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod fix_tests;
