@@ -39,6 +39,18 @@ if [ ! -x .venv/checkov/bin/checkov ]; then
   python3 -m venv .venv/checkov
   .venv/checkov/bin/pip install -q --disable-pip-version-check 'checkov>=3.2'
 fi
+# The independent IAM engine the trust evaluator is tested against (test-only, never shipped):
+# npm's @cloud-copilot/iam-simulate, pinned by tests/iam-engine/package-lock.json, run with node.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "setup: installing Debian packages: nodejs npm" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+if [ ! -d tests/iam-engine/node_modules/@cloud-copilot/iam-simulate ]; then
+  echo "setup: installing the IAM engine for the trust tests (npm ci in tests/iam-engine)" >&2
+  (cd tests/iam-engine && npm ci --no-audit --no-fund --loglevel=error)
+fi
 
 rustc_version=$(rustc --version | awk '{print $2}')
 if [ "$(printf '%s\n' 1.94.1 "$rustc_version" | sort -V | head -1)" != 1.94.1 ]; then
