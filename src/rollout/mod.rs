@@ -23,9 +23,11 @@
 //!
 //! Files: `taskdef` (file parsing, request shape, image selection, render), `canonical`
 //! (the normalised form behind `is_identical` and `diff`), `imageref` (image references),
-//! `assess` (snapshot types, verdict, progress, event deltas), `events` (the table of ECS texts
+//! `assess` (snapshot types, verdict, progress, event deltas), `crashloop` (when exits
+//! prove a crash loop), `events` (the table of ECS texts
 //! and their causes), `stopped` (stopped-task evidence), `plan` (refusals and warnings before
-//! any change), `ecs_api` (the SDK calls), `raw_ecs` (task definitions as raw JSON), `watch`
+//! any change), `ecs_api` (the SDK calls), `ecs_observer` (one
+//! frugal poll), `raw_ecs` (task definitions as raw JSON), `watch`
 //! (the poll loop), `rollback`.
 //!
 //! Service deployments (not yet wired into the stage): `service_deployment` (the SDK reads,
@@ -35,8 +37,10 @@
 
 pub mod assess;
 pub mod canonical;
+pub mod crashloop;
 pub mod deployment_verdict;
 pub mod ecs_api;
+pub mod ecs_observer;
 pub mod events;
 pub mod imageref;
 pub mod plan;
