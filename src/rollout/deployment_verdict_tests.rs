@@ -108,6 +108,14 @@ fn a_pause_hook_awaiting_action_gives_both_release_commands() {
     assert!(matches!(judge(&s, None), DeploymentVerdict::InProgress(_)));
 }
 
+/// (status, how the snapshot is changed, the last stage seen moving forward, the reason as shown).
+type Case<'a> = (
+    &'a str,
+    &'a dyn Fn(&mut ServiceDeploymentSnapshot),
+    Option<&'a str>,
+    &'a str,
+);
+
 #[test]
 fn ecs_reasons_name_the_breaker_the_alarms_and_the_hook_with_its_stage() {
     let breaker = |s: &mut ServiceDeploymentSnapshot| {
@@ -135,12 +143,7 @@ fn ecs_reasons_name_the_breaker_the_alarms_and_the_hook_with_its_stage() {
             threshold: 3,
         });
     };
-    let table: [(
-        &str,
-        &dyn Fn(&mut ServiceDeploymentSnapshot),
-        Option<&str>,
-        &str,
-    ); 6] = [
+    let table: [Case; 6] = [
         (
             "ROLLBACK_IN_PROGRESS",
             &breaker,

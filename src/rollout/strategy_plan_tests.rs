@@ -30,10 +30,14 @@ fn each_strategy_reads_as_one_line_and_says_who_rolls_back() {
         bake_minutes: Some(3),
     });
     let canary = settings("CANARY");
-    let mut rolling = DeploymentSettings::default();
-    rolling.circuit_breaker = Some((true, false));
-    let mut rolling_cb = DeploymentSettings::default();
-    rolling_cb.circuit_breaker = Some((true, true));
+    let rolling = DeploymentSettings {
+        circuit_breaker: Some((true, false)),
+        ..DeploymentSettings::default()
+    };
+    let rolling_cb = DeploymentSettings {
+        circuit_breaker: Some((true, true)),
+        ..DeploymentSettings::default()
+    };
     let table = [
         (
             settings("BLUE_GREEN"),
@@ -153,8 +157,10 @@ fn traffic_shifting_strategies_are_refused_without_somewhere_to_shift() {
     let mut service_connect = settings("LINEAR");
     service_connect.load_balancers.clear();
     service_connect.service_connect = true;
-    let mut rolling = DeploymentSettings::default();
-    rolling.load_balancers = vec![lb(false)];
+    let rolling = DeploymentSettings {
+        load_balancers: vec![lb(false)],
+        ..DeploymentSettings::default()
+    };
     let table: [(DeploymentSettings, Vec<StrategyRefusal>); 5] = [
         (settings("BLUE_GREEN"), vec![]),
         (

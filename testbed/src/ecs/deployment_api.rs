@@ -52,17 +52,7 @@ fn arns(req: &Value, member: &str) -> Result<Vec<String>, ApiError> {
 }
 
 fn list(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
-    let cluster = last_segment(req["cluster"].as_str().unwrap_or("default")).to_owned();
-    if !st
-        .clusters
-        .get(&cluster)
-        .is_some_and(|c| c.status == "ACTIVE")
-    {
-        return Err(ApiError::client(
-            "ClusterNotFoundException",
-            "Cluster not found.",
-        ));
-    }
+    let cluster = super::protocol::require_cluster(st, req)?;
     let service = last_segment(req["service"].as_str().unwrap_or_default()).to_owned();
     if !st
         .services
@@ -81,7 +71,7 @@ fn list(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
         .collect();
     let after = req["createdAt"]["after"].as_f64();
     let before = req["createdAt"]["before"].as_f64();
-    let mut briefs: Vec<Value> = st
+    let briefs: Vec<Value> = st
         .service_deployments
         .records
         .iter()
@@ -92,18 +82,7 @@ fn list(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
         .filter(|r| before.is_none_or(|b| r.created_at as f64 <= b))
         .map(brief_json)
         .collect();
-    let start: usize = req["nextToken"]
-        .as_str()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or(0);
-    let max = req["maxResults"].as_u64().unwrap_or(20).clamp(1, 100) as usize;
-    let rest = briefs.split_off(start.min(briefs.len()));
-    let page: Vec<Value> = rest.iter().take(max).cloned().collect();
-    let mut out = json!({"serviceDeployments": page});
-    if rest.len() > max {
-        out["nextToken"] = json!((start + max).to_string());
-    }
-    Ok(out)
+    Ok(super::protocol::page(briefs, req, "serviceDeployments", 20))
 }
 
 fn describe(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
@@ -239,15 +218,21 @@ fn continue_hook(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
     Ok(json!({"serviceDeploymentArn": arn}))
 }
 
+/// `v` with the `serviceArn` and `clusterArn` of service `service` in `cluster`.
+fn owned_by(mut v: Value, cluster: &str, service: &str) -> Value {
+    v["serviceArn"] = json!(ecs_arn(&format!("service/{cluster}/{service}")));
+    v["clusterArn"] = json!(ecs_arn(&format!("cluster/{cluster}")));
+    v
+}
+
 fn brief_json(r: &Record) -> Value {
     let mut v = json!({
         "serviceDeploymentArn": r.arn,
-        "serviceArn": ecs_arn(&format!("service/{}/{}", r.cluster, r.service)),
-        "clusterArn": ecs_arn(&format!("cluster/{}", r.cluster)),
         "createdAt": r.created_at,
         "targetServiceRevisionArn": r.target_revision,
         "status": r.status,
     });
+    v = owned_by(v, &r.cluster, &r.service);
     put_some(&mut v, "startedAt", r.started_at.map(|t| json!(t)));
     put_some(&mut v, "finishedAt", r.finished_at.map(|t| json!(t)));
     put_some(
@@ -322,8 +307,6 @@ pub(crate) fn record_json(st: &SimState, r: &Record) -> Value {
     }
     let mut v = json!({
         "serviceDeploymentArn": r.arn,
-        "serviceArn": ecs_arn(&format!("service/{}/{}", r.cluster, r.service)),
-        "clusterArn": ecs_arn(&format!("cluster/{}", r.cluster)),
         "createdAt": r.created_at,
         "updatedAt": r.updated_at,
         "sourceServiceRevisions": sources,
@@ -333,6 +316,7 @@ pub(crate) fn record_json(st: &SimState, r: &Record) -> Value {
         "deploymentCircuitBreaker": monitor_json(&r.breaker),
         "alarms": alarms,
     });
+    v = owned_by(v, &r.cluster, &r.service);
     put_some(&mut v, "startedAt", r.started_at.map(|t| json!(t)));
     put_some(&mut v, "finishedAt", r.finished_at.map(|t| json!(t)));
     put_some(&mut v, "stoppedAt", r.stopped_at.map(|t| json!(t)));
@@ -368,14 +352,16 @@ pub(crate) fn record_json(st: &SimState, r: &Record) -> Value {
 
 fn revision_json(st: &SimState, r: &Revision) -> Value {
     let svc = st.services.get(&(r.cluster.clone(), r.service.clone()));
-    let mut v = json!({
-        "serviceRevisionArn": r.arn,
-        "serviceArn": ecs_arn(&format!("service/{}/{}", r.cluster, r.service)),
-        "clusterArn": ecs_arn(&format!("cluster/{}", r.cluster)),
-        "taskDefinition": r.task_definition,
-        "createdAt": r.created_at,
-        "guardDutyEnabled": false,
-    });
+    let mut v = owned_by(
+        json!({
+            "serviceRevisionArn": r.arn,
+            "taskDefinition": r.task_definition,
+            "createdAt": r.created_at,
+            "guardDutyEnabled": false,
+        }),
+        &r.cluster,
+        &r.service,
+    );
     if let Some(svc) = svc {
         let rendered = super::render::service_json(st, svc);
         for k in [

@@ -57,7 +57,7 @@ fn cluster_name(req: &Value) -> String {
     last_segment(req["cluster"].as_str().unwrap_or("default")).to_owned()
 }
 
-fn require_cluster(st: &SimState, req: &Value) -> Result<String, ApiError> {
+pub(crate) fn require_cluster(st: &SimState, req: &Value) -> Result<String, ApiError> {
     let name = cluster_name(req);
     match st.clusters.get(&name) {
         Some(c) if c.status == "ACTIVE" => Ok(name),
@@ -336,7 +336,7 @@ fn list_tasks(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
     let desired = req["desiredStatus"].as_str().unwrap_or("RUNNING");
     let family = req["family"].as_str();
     let started_by = req["startedBy"].as_str();
-    let mut arns: Vec<String> = st
+    let arns: Vec<String> = st
         .tasks
         .iter()
         .rev()
@@ -353,18 +353,24 @@ fn list_tasks(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
         })
         .map(Task::arn)
         .collect();
+    Ok(page(arns.into_iter().map(Value::from).collect(), req, "taskArns", 100))
+}
+
+/// One page of `items` under `member`, from the request's `nextToken` (an index) and
+/// `maxResults` (1 to 100, `default_max` when absent), with the next page's `nextToken`.
+pub(crate) fn page(mut items: Vec<Value>, req: &Value, member: &str, default_max: u64) -> Value {
     let start: usize = req["nextToken"]
         .as_str()
         .and_then(|t| t.parse().ok())
         .unwrap_or(0);
-    let max = req["maxResults"].as_u64().unwrap_or(100).clamp(1, 100) as usize;
-    let rest = arns.split_off(start.min(arns.len()));
-    let page: Vec<String> = rest.iter().take(max).cloned().collect();
-    let mut out = json!({"taskArns": page});
+    let max = req["maxResults"].as_u64().unwrap_or(default_max).clamp(1, 100) as usize;
+    let rest = items.split_off(start.min(items.len()));
+    let mut out = serde_json::Map::new();
+    out.insert(member.to_owned(), rest.iter().take(max).cloned().collect());
     if rest.len() > max {
-        out["nextToken"] = json!((start + max).to_string());
+        out.insert("nextToken".into(), json!((start + max).to_string()));
     }
-    Ok(out)
+    Value::Object(out)
 }
 
 fn describe_tasks(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
