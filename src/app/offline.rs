@@ -1,10 +1,12 @@
-//! The offline helpers: `check-trust` runs the trust evaluator and its diagnosis on files, and
-//! `trust-policy` prints a least-privilege policy. Neither touches the network.
+//! The offline helpers: `check-trust` runs the trust evaluator and its diagnosis on files,
+//! `trust-policy` prints a least-privilege trust policy, and `permissions-policy` the
+//! least-privilege permissions policy of the deploy role. None touches the network.
 
-use crate::cli::{CheckTrustArgs, TrustPolicyArgs};
+use crate::cli::{CheckTrustArgs, PermissionsPolicyArgs, TrustPolicyArgs};
 use crate::failure::{Category, Failure};
 use crate::identity::claims::Claims;
 use crate::identity::diagnose;
+use crate::identity::permissions::{self, PermissionsSpec};
 use crate::identity::policygen::{self, PolicySpec};
 use crate::identity::trust::{self, Decision, TrustPolicy};
 
@@ -59,6 +61,27 @@ pub fn trust_policy(args: &TrustPolicyArgs) -> Result<(), Failure> {
         reusable_workflow: args.reusable_workflow.clone(),
     };
     let policy = policygen::generate(&spec).map_err(|e| bad(e.to_string()))?;
-    println!("{}", serde_json::to_string_pretty(&policy).expect("a JSON value always serialises"));
+    print_policy(&policy);
     Ok(())
+}
+
+pub fn permissions_policy(args: &PermissionsPolicyArgs) -> Result<(), Failure> {
+    let spec = PermissionsSpec {
+        partition: args.partition.clone(),
+        account: args.account.clone(),
+        region: args.region.clone(),
+        repositories: args.repositories.clone(),
+        create_repository: args.create_repository,
+        cluster: args.cluster.clone(),
+        services: args.services.clone(),
+        pass_roles: args.pass_roles.clone(),
+        log_groups: args.log_groups.clone(),
+    };
+    let policy = permissions::generate(&spec).map_err(|e| Failure::new(Category::BadInput, e.to_string()))?;
+    print_policy(&policy);
+    Ok(())
+}
+
+fn print_policy(policy: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(policy).expect("a JSON value always serialises"));
 }
