@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
+use crate::identity::permissions::PermissionsSpec;
 use crate::inputs::{RawInputs, declared_inputs};
 
 /// What the user asked for.
@@ -19,7 +20,7 @@ pub enum Invocation {
     Deploy(RawInputs),
     CheckTrust(CheckTrustArgs),
     TrustPolicy(TrustPolicyArgs),
-    PermissionsPolicy(PermissionsPolicyArgs),
+    PermissionsPolicy(PermissionsSpec),
     Push(PushArgs),
 }
 
@@ -63,19 +64,6 @@ pub struct TrustPolicyArgs {
     pub partition: String,
     pub issuer: String,
     pub reusable_workflow: Option<String>,
-}
-
-#[derive(Debug)]
-pub struct PermissionsPolicyArgs {
-    pub account: String,
-    pub region: String,
-    pub partition: String,
-    pub repositories: Vec<String>,
-    pub create_repository: bool,
-    pub cluster: String,
-    pub services: Vec<String>,
-    pub pass_roles: Vec<String>,
-    pub log_groups: Vec<String>,
 }
 
 fn command() -> Command {
@@ -172,7 +160,7 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Invocation {
             issuer: string(m, "issuer").expect("has a default"),
             reusable_workflow: string(m, "reusable-workflow"),
         }),
-        Some(("permissions-policy", m)) => Invocation::PermissionsPolicy(PermissionsPolicyArgs {
+        Some(("permissions-policy", m)) => Invocation::PermissionsPolicy(PermissionsSpec {
             account: string(m, "account").expect("required"),
             region: string(m, "region").expect("required"),
             partition: string(m, "partition").expect("has a default"),

@@ -2,7 +2,7 @@
 //! `trust-policy` prints a least-privilege trust policy, and `permissions-policy` the
 //! least-privilege permissions policy of the deploy role. None touches the network.
 
-use crate::cli::{CheckTrustArgs, PermissionsPolicyArgs, TrustPolicyArgs};
+use crate::cli::{CheckTrustArgs, TrustPolicyArgs};
 use crate::failure::{Category, Failure};
 use crate::identity::claims::Claims;
 use crate::identity::diagnose;
@@ -65,19 +65,8 @@ pub fn trust_policy(args: &TrustPolicyArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-pub fn permissions_policy(args: &PermissionsPolicyArgs) -> Result<(), Failure> {
-    let spec = PermissionsSpec {
-        partition: args.partition.clone(),
-        account: args.account.clone(),
-        region: args.region.clone(),
-        repositories: args.repositories.clone(),
-        create_repository: args.create_repository,
-        cluster: args.cluster.clone(),
-        services: args.services.clone(),
-        pass_roles: args.pass_roles.clone(),
-        log_groups: args.log_groups.clone(),
-    };
-    let policy = permissions::generate(&spec).map_err(|e| Failure::new(Category::BadInput, e.to_string()))?;
+pub fn permissions_policy(spec: &PermissionsSpec) -> Result<(), Failure> {
+    let policy = permissions::generate(spec).map_err(|e| Failure::new(Category::BadInput, e.to_string()))?;
     print_policy(&policy);
     Ok(())
 }

@@ -123,7 +123,8 @@ fn bad_values_are_refused_by_name() {
         f(&mut s);
         generate(&s).unwrap_err().to_string()
     };
-    let cases: [(&dyn Fn(&mut PermissionsSpec), &str); 7] = [
+    type Change = dyn Fn(&mut PermissionsSpec);
+    let cases: [(&Change, &str); 7] = [
         (&|s| s.account = "1234".into(), "not a 12-digit AWS account ID"),
         (&|s| s.region = "Europe".into(), "not an AWS region name"),
         (&|s| s.repositories.clear(), "name at least one ECR repository"),

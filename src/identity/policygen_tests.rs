@@ -194,7 +194,8 @@ fn issuer_and_reusable_workflow_shape_every_statement() {
     let workflow = "octo-org/deploy-workflows/.github/workflows/deploy.yml@refs/tags/v1";
     let ghes = "ghes.example.com/_services/token";
     // (issuer, owner/repo, branches, workflow) -> the provider and the keys of statement 1.
-    let cases: [(&str, &str, &[&str], Option<&str>, &str, Value); 4] = [
+    type Case<'a> = (&'a str, &'a str, &'a [&'a str], Option<&'a str>, &'a str, Value);
+    let cases: [Case; 4] = [
         ("https://ghes.example.com/_services/token", "octo-org/payments", &["main"], None, ghes,
          json!({"StringEquals": {format!("{ghes}:aud"): "sts.amazonaws.com", format!("{ghes}:sub"): "repo:octo-org/payments:ref:refs/heads/main"}})),
         ("https://token.actions.githubusercontent.com/octo-ent", "octo-org/payments", &["main"], None, "token.actions.githubusercontent.com/octo-ent",
