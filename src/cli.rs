@@ -1,6 +1,6 @@
 //! The command line: `action` (run as the GitHub Action, from `INPUT_*`), `deploy` (the same run
 //! with flags named like the inputs), `push` (an image to any registry, no AWS), and the
-//! offline helpers `check-trust` and `trust-policy`.
+//! offline helpers `check-trust`, `trust-policy` and `permissions-policy`.
 //! `deploy`'s flags are generated from action.yml, so every input is a flag of the same name.
 
 use std::collections::BTreeMap;
@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
+use crate::identity::permissions::PermissionsSpec;
 use crate::inputs::{RawInputs, declared_inputs};
 
 /// What the user asked for.
@@ -19,6 +20,7 @@ pub enum Invocation {
     Deploy(RawInputs),
     CheckTrust(CheckTrustArgs),
     TrustPolicy(TrustPolicyArgs),
+    PermissionsPolicy(PermissionsSpec),
     Push(PushArgs),
 }
 
@@ -118,6 +120,19 @@ fn command() -> Command {
                 .arg(Arg::new("issuer").long("issuer").value_name("URL").default_value("https://token.actions.githubusercontent.com").help("The tokens' issuer: https://token.actions.githubusercontent.com[/ENTERPRISE], or GitHub Enterprise Server's https://HOST/_services/token"))
                 .arg(Arg::new("reusable-workflow").long("reusable-workflow").value_name("OWNER/REPO/.github/workflows/FILE.yml@REF").help("Admit only jobs that run this reusable workflow at this ref (job_workflow_ref)")),
         )
+        .subcommand(
+            Command::new("permissions-policy")
+                .about("Print the least-privilege IAM permissions policy the deploy role needs (ECR push, ECS deploy, reads, PassRole)")
+                .arg(Arg::new("account").long("account").value_name("ID").required(true).help("The 12-digit AWS account id"))
+                .arg(Arg::new("region").long("region").value_name("REGION").required(true))
+                .arg(Arg::new("partition").long("partition").default_value("aws").value_parser(["aws", "aws-cn", "aws-us-gov"]))
+                .arg(Arg::new("repository").long("repository").value_name("NAME").required(true).action(ArgAction::Append).help("An ECR repository the role pushes to (repeatable)"))
+                .arg(Arg::new("create-repository").long("create-repository").action(ArgAction::SetTrue).help("Also allow creating those repositories (input create-repository)"))
+                .arg(Arg::new("cluster").long("cluster").value_name("NAME").required(true))
+                .arg(Arg::new("service").long("service").value_name("NAME").required(true).action(ArgAction::Append).help("An ECS service of the cluster the role deploys (repeatable)"))
+                .arg(Arg::new("pass-role").long("pass-role").value_name("ARN").action(ArgAction::Append).help("A task or execution role the task definition names (repeatable); passed to ECS tasks only"))
+                .arg(Arg::new("log-group").long("log-group").value_name("NAME").action(ArgAction::Append).help("A log group the services write to (repeatable; default: every group, reads only)")),
+        )
 }
 
 /// Parse the arguments. `--help`, `--version` and usage errors exit from inside clap (code 2 for
@@ -144,6 +159,17 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Invocation {
             partition: string(m, "partition").expect("has a default"),
             issuer: string(m, "issuer").expect("has a default"),
             reusable_workflow: string(m, "reusable-workflow"),
+        }),
+        Some(("permissions-policy", m)) => Invocation::PermissionsPolicy(PermissionsSpec {
+            account: string(m, "account").expect("required"),
+            region: string(m, "region").expect("required"),
+            partition: string(m, "partition").expect("has a default"),
+            repositories: strings(m, "repository"),
+            create_repository: m.get_flag("create-repository"),
+            cluster: string(m, "cluster").expect("required"),
+            services: strings(m, "service"),
+            pass_roles: strings(m, "pass-role"),
+            log_groups: strings(m, "log-group"),
         }),
         Some(("push", m)) => Invocation::Push(PushArgs {
             source: string(m, "source").expect("required"),

@@ -244,7 +244,7 @@ async fn credentials_stay_out_of_github_env_by_default() {
         Some("fixed-session")
     );
     let token = sts.requests()[0].form_value("WebIdentityToken").unwrap();
-    assert_credentials_masked(&run, &token, &key, &secret, &session_token, false);
+    assert_credentials_masked(&run, &token, key, secret, session_token, false);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -273,7 +273,7 @@ async fn step_debug_logging_leaks_no_secret() {
 
     run.assert_code(0);
     let token = sts.requests()[0].form_value("WebIdentityToken").unwrap();
-    assert_credentials_masked(&run, &token, &key, &secret, &session_token, false);
+    assert_credentials_masked(&run, &token, key, secret, session_token, false);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

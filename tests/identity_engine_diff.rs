@@ -198,12 +198,12 @@ fn random_token(rng: &mut Rng) -> Claims {
     let (context, job_workflow_ref) = random_job(rng);
     let (owner, repo) = *rng.pick(&REPOS);
     Job {
-        issuer: *rng.pick(&ISSUERS),
+        issuer: rng.pick::<&str>(&ISSUERS),
         owner,
         repo,
         id_form: rng.chance(25),
         context: &context,
-        aud: *rng.pick(&[AUDIENCE, AUDIENCE, AUDIENCE, "https://github.com/octo-org", "sigstore"]),
+        aud: rng.pick::<&str>(&[AUDIENCE, AUDIENCE, AUDIENCE, "https://github.com/octo-org", "sigstore"]),
         job_workflow_ref,
     }
     .token()
@@ -273,7 +273,7 @@ fn random_condition(rng: &mut Rng, pool: &[Claims], provider: &str, other: &str)
 
 fn random_policy(rng: &mut Rng, pool: &[Claims], token: &Claims) -> Value {
     let provider = token.provider();
-    let other = provider_of(*rng.pick(&ISSUERS));
+    let other = provider_of(rng.pick::<&str>(&ISSUERS));
     let statements: Vec<Value> = (0..1 + rng.below(3))
         .map(|_| {
             let deny = rng.chance(18);
@@ -529,7 +529,7 @@ fn trust_policy_admits_exactly_what_was_asked_in_the_engine_too() {
         for (context, job_workflow_ref, exact) in jobs {
             let (owner, repo) = if exact { ("octo-org", "payments") } else { *rng.pick(&REPOS) };
             let job = Job {
-                issuer: if exact { spec.issuer.as_str() } else { *rng.pick(&ISSUERS) },
+                issuer: if exact { spec.issuer.as_str() } else { rng.pick::<&str>(&ISSUERS) },
                 owner,
                 repo,
                 id_form: if exact { spec.id_form.is_some() } else { rng.chance(30) },

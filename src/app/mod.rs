@@ -75,6 +75,7 @@ pub async fn run(invocation: Invocation, env: &EnvVars) -> Result<(), Failure> {
         Invocation::Deploy(raw) => deploy(raw, env, &mut console).await,
         Invocation::CheckTrust(args) => offline::check_trust(&args),
         Invocation::TrustPolicy(args) => offline::trust_policy(&args),
+        Invocation::PermissionsPolicy(args) => offline::permissions_policy(&args),
         Invocation::Push(args) => push_cli::run(&args, env, &mut console).await,
     };
     if let Err(failure) = &result {

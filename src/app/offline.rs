@@ -1,10 +1,12 @@
-//! The offline helpers: `check-trust` runs the trust evaluator and its diagnosis on files, and
-//! `trust-policy` prints a least-privilege policy. Neither touches the network.
+//! The offline helpers: `check-trust` runs the trust evaluator and its diagnosis on files,
+//! `trust-policy` prints a least-privilege trust policy, and `permissions-policy` the
+//! least-privilege permissions policy of the deploy role. None touches the network.
 
 use crate::cli::{CheckTrustArgs, TrustPolicyArgs};
 use crate::failure::{Category, Failure};
 use crate::identity::claims::Claims;
 use crate::identity::diagnose;
+use crate::identity::permissions::{self, PermissionsSpec};
 use crate::identity::policygen::{self, PolicySpec};
 use crate::identity::trust::{self, Decision, TrustPolicy};
 
@@ -59,6 +61,16 @@ pub fn trust_policy(args: &TrustPolicyArgs) -> Result<(), Failure> {
         reusable_workflow: args.reusable_workflow.clone(),
     };
     let policy = policygen::generate(&spec).map_err(|e| bad(e.to_string()))?;
-    println!("{}", serde_json::to_string_pretty(&policy).expect("a JSON value always serialises"));
+    print_policy(&policy);
     Ok(())
+}
+
+pub fn permissions_policy(spec: &PermissionsSpec) -> Result<(), Failure> {
+    let policy = permissions::generate(spec).map_err(|e| Failure::new(Category::BadInput, e.to_string()))?;
+    print_policy(&policy);
+    Ok(())
+}
+
+fn print_policy(policy: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(policy).expect("a JSON value always serialises"));
 }

@@ -4,6 +4,7 @@
 pub mod claims;
 pub mod diagnose;
 pub mod guards;
+pub mod permissions;
 pub mod policygen;
 pub mod trust;
 pub mod sts;

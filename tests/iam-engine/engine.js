@@ -23,6 +23,14 @@ const { DiscoveryContextKeyConstraints } = require(
 );
 const { loadPolicy } = require('@cloud-copilot/iam-policy');
 
+// Many cases share a policy (each suggested statement is held against many tokens): load each once.
+const loaded = new Map();
+function policyOf(document) {
+  const text = JSON.stringify(document);
+  if (!loaded.has(text)) loaded.set(text, loadPolicy(document, { name: 'trust-policy' }));
+  return loaded.get(text);
+}
+
 function verdict(c) {
   const role = `arn:aws:iam::${c.account}:role/deploy`;
   const request = new AwsRequestImpl(
@@ -37,7 +45,7 @@ function verdict(c) {
     identityPolicies: [],
     serviceControlPolicies: [],
     resourceControlPolicies: [],
-    resourcePolicy: loadPolicy(c.policy, { name: 'trust-policy' }),
+    resourcePolicy: policyOf(c.policy),
     permissionBoundaries: undefined,
     vpcEndpointPolicies: undefined,
     simulationParameters: {
