@@ -7,8 +7,9 @@
 # The CA bundle is proved to be found the way a runner would need it: moto server answers STS
 # over TLS with a certificate from a throwaway CA. The image as built refuses that certificate
 # (the binary verifies against its roots); the same root filesystem with the throwaway CA
-# appended to /etc/ssl/certs/ca-certificates.crt authenticates. So the binary loads its roots
-# from that file, and the image's file holds Debian's public roots.
+# appended to /etc/ssl/certs/ca-certificates.crt authenticates, and without the file it cannot
+# start a TLS client. So the binary loads its roots from that file, and the image's file holds
+# Debian's public roots.
 #
 # Usage: scripts/test-image.sh [ARCHIVE]   (default target/image/oidc-ecs-deploy.oci.tar)
 # Needs root (chroot), openssl, python3, target/debug/testbed and .venv/bin/moto_server.
@@ -94,23 +95,25 @@ roots=$(grep -c 'BEGIN CERTIFICATE' "$work/rootfs/etc/ssl/certs/ca-certificates.
 check ca_bundle_holds_public_roots test "$roots" -gt 100
 
 # --- the binary alone in its root filesystem --------------------------------------------------
-# An empty environment: nothing from this machine leaks in (no PATH, no HOME, no SSL_CERT_FILE).
+# An empty environment: nothing from this machine leaks in (no PATH, no HOME, no SSL_CERT_FILE),
+# so chroot is named by its path.
+chroot=$(command -v chroot)
 version_matches() {
   local want got
   want="oidc-ecs-deploy $(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)"
-  got=$(env -i chroot "$work/rootfs" /oidc-ecs-deploy --version) || return 1
+  got=$(env -i "$chroot" "$work/rootfs" /oidc-ecs-deploy --version) || return 1
   [ "$got" = "$want" ] || { echo "got '$got', want '$want'"; return 1; }
 }
 help_lists_commands() {
   local help
-  help=$(env -i chroot "$work/rootfs" /oidc-ecs-deploy --help) || return 1
+  help=$(env -i "$chroot" "$work/rootfs" /oidc-ecs-deploy --help) || return 1
   for c in action deploy check-trust trust-policy push; do
     grep -q "^  $c " <<<"$help" || { echo "--help does not list $c:"; echo "$help"; return 1; }
   done
 }
 offline_command_works() {
   local policy
-  policy=$(env -i chroot "$work/rootfs" /oidc-ecs-deploy trust-policy --account 111122223333 \
+  policy=$(env -i "$chroot" "$work/rootfs" /oidc-ecs-deploy trust-policy --account 111122223333 \
     --repo octo-org/payments --branch main) || return 1
   grep -q '"repo:octo-org/payments:ref:refs/heads/main"' <<<"$policy" || { echo "$policy"; return 1; }
 }
@@ -147,7 +150,7 @@ deploy_from() {
   local root=$1
   target/debug/testbed mint >"$root/tmp/token.jwt" || return 1
   env -i AWS_ENDPOINT_URL="https://127.0.0.1:$port" AWS_EC2_METADATA_DISABLED=true \
-    chroot "$root" /oidc-ecs-deploy deploy --aws-region us-east-1 \
+    "$chroot" "$root" /oidc-ecs-deploy deploy --aws-region us-east-1 \
     --role-to-assume arn:aws:iam::123456789012:role/image-test \
     --web-identity-token-file /tmp/token.jwt
 }
@@ -166,9 +169,22 @@ trusts_ca_in_bundle() {
   out=$(deploy_from "$work/rootfs-ca" 2>&1) || { echo "$out"; return 1; }
   grep -qx 'aws-account-id=123456789012' <<<"$out" || { echo "$out"; return 1; }
 }
+# The control: the same root filesystem without its bundle cannot make a TLS client at all
+# (the SDK refuses to start with no roots), so the checks above do depend on that file.
+fails_without_bundle() {
+  local out
+  cp -a "$work/rootfs" "$work/rootfs-none"
+  rm "$work/rootfs-none/etc/ssl/certs/ca-certificates.crt"
+  if out=$(deploy_from "$work/rootfs-none" 2>&1); then
+    echo "authenticated with no CA bundle at all:"; echo "$out"
+    return 1
+  fi
+  grep -qi 'root certificates' <<<"$out" || { echo "failed, but not for want of roots:"; echo "$out"; return 1; }
+}
 tls_server_up() { tls_setup && moto_up; }
 if check tls_server_up tls_server_up; then
   check tls_refuses_ca_not_in_bundle refuses_unknown_ca
   check tls_trusts_ca_in_bundle trusts_ca_in_bundle
+  check tls_needs_the_bundle fails_without_bundle
 fi
 finish
