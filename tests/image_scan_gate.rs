@@ -165,3 +165,20 @@ async fn enhanced_scanning_that_leaves_the_repository_out_is_refused_before_the_
         assert_eq!(bed.blob_status(&repo, &blob).await, 404, "blob {blob} was uploaded\n{}", run.dump());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_verdict_within_scan_wait_minutes_is_a_refusal_that_says_how_to_proceed() {
+    let bed = Bed::start_synced("us-east-1").await;
+    let repo = repo_name("slow-scan");
+    let (job, digest, _layout, _) = gated_job(&bed, &repo, "HIGH");
+    let in_progress = scan_result(&repo, &digest, "IN_PROGRESS", json!({}));
+    bed.moto.ecr_scan_results("us-east-1", vec![in_progress]).await.expect("queue a scan that never finishes");
+
+    let run = job.with("create-repository", "true").with("scan-wait-minutes", "1").timeout(std::time::Duration::from_secs(180)).run().await;
+
+    run.assert_code(3).assert_stderr_has(&["the image scan gave no verdict within 1 minute (status IN_PROGRESS)", "Re-run the job once the scan has finished", "raise `scan-wait-minutes` (now 1)", &digest]);
+    // The gate waited the minute it was given (the moment it gave up is not bounded: a loaded
+    // machine may be late).
+    assert!(run.elapsed >= std::time::Duration::from_secs(59), "gave up after {:?}\n{}", run.elapsed, run.dump());
+    assert_eq!(run.output("image-digest"), None, "{}", run.dump());
+}

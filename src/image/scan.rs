@@ -206,11 +206,13 @@ pub async fn wait_and_judge(
                 if activity.started { "IN_PROGRESS".to_owned() } else { "NOT_STARTED".to_owned() }
             }
         };
-        if began.elapsed() + interval > wait.limit {
+        // The last poll comes at the limit itself: the whole wait is used.
+        let remaining = wait.limit.saturating_sub(began.elapsed());
+        if remaining.is_zero() {
             activity.waited = began.elapsed();
             return Ok((ScanOutcome::Pending { status }, activity));
         }
-        tokio::time::sleep(interval).await;
+        tokio::time::sleep(interval.min(remaining)).await;
         interval = (interval * 2).min(MAX_POLL);
     }
 }
