@@ -109,7 +109,9 @@ mod tests {
         let clean = exit(ESSENTIAL_CONTAINER_EXITED, Some(0));
         let elb = exit("ServiceSchedulerInitiated", Some(143));
         let no_start = exit("TaskFailedToStart", None);
-        let cases: [(&str, Vec<TaskExit>, bool, Option<Vec<i32>>); 8] = [
+        // (name, stopped tasks, any healthy, the exit codes of the crash loop when it is one)
+        type Case = (&'static str, Vec<TaskExit>, bool, Option<Vec<i32>>);
+        let cases: [Case; 8] = [
             ("no exit yet", vec![], false, None),
             ("one exit is not enough", vec![crashed.clone()], false, None),
             (
