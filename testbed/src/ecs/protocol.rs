@@ -40,10 +40,12 @@ pub(crate) fn dispatch(st: &mut SimState, op: &str, req: &Value) -> Result<Value
         "ListTaskDefinitions" => list_task_definitions(st, req),
         "ListTasks" => list_tasks(st, req),
         "DescribeTasks" => describe_tasks(st, req),
-        _ => Err(ApiError::client(
-            "UnknownOperationException",
-            format!("testbed ECS simulator: operation {op} is not simulated"),
-        )),
+        _ => super::service_deployments::dispatch(st, op, req).unwrap_or_else(|| {
+            Err(ApiError::client(
+                "UnknownOperationException",
+                format!("testbed ECS simulator: operation {op} is not simulated"),
+            ))
+        }),
     }
 }
 
@@ -251,6 +253,7 @@ fn update_service(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
     if let Some(v) = dc["deploymentCircuitBreaker"]["rollback"].as_bool() {
         svc.cb_rollback = v;
     }
+    st.configure_strategy(&cluster, &name, dc);
     // A mutating call takes a second of simulated time, so what it starts is newer than
     // anything already shown.
     st.clock += 1;
@@ -259,6 +262,7 @@ fn update_service(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
     let target = new_td.unwrap_or_else(|| current.clone());
     if force || target != current {
         st.new_deployment(&mut svc, target);
+        st.start_service_deployment(&svc);
     }
     let out = json!({"service": service_json(st, &svc)});
     st.services.insert(key, svc);
