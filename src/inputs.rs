@@ -151,6 +151,10 @@ pub struct ImageConfig {
     pub registry_endpoint: Option<String>,
     pub create_repository: bool,
     pub scan_threshold: Option<Severity>,
+    /// How long the scan gate waits for a verdict (`scan-wait-minutes`).
+    pub scan_wait: Duration,
+    /// `dry-run`: decide and print the plan, create and upload nothing.
+    pub dry_run: bool,
 }
 
 #[derive(Debug)]

@@ -22,155 +22,17 @@
 mod common;
 #[path = "image_fixtures.rs"]
 mod fixtures;
+#[path = "common/image_bed.rs"]
+mod bed;
 
-use std::path::Path;
-
+use bed::{ACCESS_KEY, Bed, SECRET_KEY, SHA, blobs, layout_with_image, moto, oci, repo_name};
 use common::{ActionRun, Run, assert_no_leaks, unique};
-use fixtures::{
-    BuiltImage, OciLayout, docker_archive, docker_archive_with_oci_index, fetch_manifest,
-};
+use fixtures::{OciLayout, docker_archive, docker_archive_with_oci_index, fetch_manifest};
 use oidc_ecs_deploy::image::Digest;
 use oidc_ecs_deploy::image::manifest;
 use serde_json::{Value, json};
 use testbed::fault::STS_XMLNS;
-use testbed::{FaultProxy, Matcher, Moto, RecordedRequest, Registry};
-
-/// The job's commit: the default tag.
-const SHA: &str = "3f1e2d4c5b6a798812f0e1d2c3b4a5968778695a";
-/// Static credentials the identity stage adopts; moto maps them to its default account.
-const ACCESS_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
-const SECRET_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
-const ECR: &str = "AmazonEC2ContainerRegistry_V20150921";
-
-async fn moto() -> &'static Moto {
-    Moto::shared()
-        .await
-        .expect("start moto (scripts/setup.sh installs it)")
-}
-
-/// moto (shared) and a registry of this test's own accepting moto's ECR login.
-struct Bed {
-    moto: &'static Moto,
-    reg: Registry,
-}
-
-impl Bed {
-    async fn start() -> Bed {
-        let moto = moto().await;
-        let reg = Registry::start_for_moto_ecr(moto)
-            .await
-            .expect("start docker-registry (scripts/setup.sh installs it)");
-        Bed { moto, reg }
-    }
-
-    /// A job pushing `source` to `repository` of this bed's registry, tag defaulting to SHA.
-    fn job(&self, repository: &str, source: &str) -> ActionRun {
-        self.job_via(self.reg.endpoint(), repository, source)
-    }
-
-    /// The same job, with the registry reached at `endpoint` (a proxy in front of it).
-    fn job_via(&self, endpoint: &str, repository: &str, source: &str) -> ActionRun {
-        ActionRun::new()
-            .aws(self.moto.endpoint())
-            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-            .with("aws-region", "us-east-1")
-            .with("registry-endpoint", endpoint)
-            .with("repository", repository)
-            .with("image-source", source)
-    }
-
-    /// A forwarding proxy in front of the registry that records every request.
-    async fn recording_proxy(&self) -> FaultProxy {
-        FaultProxy::start(
-            Some(self.reg.endpoint().to_owned()),
-            vec![],
-            Matcher::All,
-            STS_XMLNS,
-        )
-        .await
-        .expect("start the registry proxy")
-    }
-
-    /// Creates `name` in moto's ECR with this tag mutability (`MUTABLE` / `IMMUTABLE`).
-    async fn create_repository(&self, name: &str, mutability: &str) {
-        self.moto
-            .json(
-                "ecr",
-                &format!("{ECR}.CreateRepository"),
-                &json!({ "repositoryName": name, "imageTagMutability": mutability }),
-            )
-            .await
-            .expect("CreateRepository in moto");
-    }
-
-    /// moto's DescribeRepositories entry for `name`, `None` when it does not exist.
-    async fn describe_repository(&self, name: &str) -> Option<Value> {
-        match self
-            .moto
-            .json(
-                "ecr",
-                &format!("{ECR}.DescribeRepositories"),
-                &json!({ "repositoryNames": [name] }),
-            )
-            .await
-        {
-            Ok(v) => v["repositories"]
-                .as_array()
-                .and_then(|r| r.first().cloned()),
-            Err(e) if e.to_string().contains("RepositoryNotFoundException") => None,
-            Err(e) => panic!("DescribeRepositories: {e:#}"),
-        }
-    }
-
-    /// The digest `reference` names in the registry (fetched over plain HTTP, hashed here),
-    /// `None` on 404.
-    async fn digest_of(&self, repo: &str, reference: &str) -> Option<Digest> {
-        let (status, _, bytes) = fetch_manifest(&self.reg, repo, reference).await;
-        match status {
-            200 => Some(Digest::of(&bytes)),
-            404 => None,
-            other => panic!("GET manifest {repo}:{reference} answered {other}"),
-        }
-    }
-
-    /// The status of `HEAD /v2/<repo>/blobs/<digest>`.
-    async fn blob_status(&self, repo: &str, digest: &Digest) -> u16 {
-        let (user, password) = self.reg.credentials().expect("the registry has a login");
-        reqwest::Client::new()
-            .head(format!("{}/v2/{repo}/blobs/{digest}", self.reg.endpoint()))
-            .basic_auth(user, Some(password))
-            .send()
-            .await
-            .expect("HEAD blob")
-            .status()
-            .as_u16()
-    }
-}
-
-/// A repository name of this test's own (lowercase, with a namespace as teams use).
-fn repo_name(what: &str) -> String {
-    format!("e2e/{}", unique(what)).to_ascii_lowercase()
-}
-
-/// An OCI layout directory holding one small image (config + 2 layers of random bytes).
-fn layout_with_image() -> (OciLayout, BuiltImage) {
-    let mut layout = OciLayout::create();
-    let img = layout.image(&[4_096, 20_000], "amd64");
-    layout.add_entry(&img.manifest, None);
-    (layout, img)
-}
-
-fn oci(path: &Path) -> String {
-    format!("oci:{}", path.display())
-}
-
-/// Every blob of `img`: config and layers.
-fn blobs(img: &BuiltImage) -> Vec<Digest> {
-    std::iter::once(img.config.digest.clone())
-        .chain(img.layers.iter().map(|l| l.digest.clone()))
-        .collect()
-}
+use testbed::{FaultProxy, Matcher, RecordedRequest, Registry};
 
 /// Requests that started, continued or finished a blob upload, or wrote anything.
 fn writes(requests: &[RecordedRequest]) -> Vec<String> {
@@ -249,11 +111,17 @@ async fn oci_layout_directory_is_pushed_and_reported() {
         assert_eq!(bed.blob_status(&repo, &blob).await, 200, "blob {blob}");
     }
     let uri = format!("{}/{repo}:{SHA}", bed.reg.host());
-    assert!(
-        run.summary.contains(&uri) && run.summary.contains(&digest.to_string()),
-        "the summary does not name the image\n{}",
-        run.dump()
-    );
+    let bytes: u64 = img.config.size + img.layers.iter().map(|l| l.size).sum::<u64>();
+    for row in [
+        "### oidc-ecs-deploy: image pushed".to_owned(),
+        format!("| image | {uri} |"),
+        format!("| digest | {digest} |"),
+        "| blobs | 3 uploaded, 0 already there, 0 mounted |".to_owned(),
+        format!("| bytes uploaded | 0.0 MiB ({bytes} bytes) |"),
+        "| time | ".to_owned(),
+    ] {
+        assert!(run.summary.contains(&row), "the summary lacks `{row}`\n{}", run.dump());
+    }
     let password = ecr_password().await;
     assert_no_leaks(&run, &[("the ECR password", &password)], false);
 }
@@ -460,6 +328,11 @@ async fn rerun_of_the_same_job_uploads_nothing_and_passes() {
         writes(&requests),
         Vec::<String>::new(),
         "the re-run wrote to the registry"
+    );
+    assert!(
+        run.summary.contains("| blobs | 0 uploaded, 3 already there, 0 mounted |"),
+        "the summary does not say every blob was already there\n{}",
+        run.dump()
     );
     for tag in [SHA, "stable"] {
         assert_eq!(

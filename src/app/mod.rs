@@ -6,11 +6,13 @@
 mod authenticate;
 mod aws;
 mod failures;
+mod image_report;
 mod offline;
 mod push_cli;
 mod push_image;
 mod refresh;
 mod rollout_stage;
+mod scan_gate;
 
 use std::io::Write;
 

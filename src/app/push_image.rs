@@ -1,21 +1,24 @@
-//! The image stage as a run performs it: make sure the repository exists (creating it carefully
-//! when asked), log in to the registry, decide what each tag means (already there, a conflict an
-//! immutable repository must refuse, a mutable tag to move), push or promote, gate on the scan,
-//! and publish outputs. Every decision is made before the first byte is uploaded. A
-//! `docker-daemon:` source is exported from the Docker Engine first, before any AWS call.
+//! The image stage as a run performs it, in the order decide -> dry-run -> act -> gate ->
+//! report. Decide: read the source, look at the repository (create it only when asked), the
+//! scanner that will judge the image (`scan_gate`), log in, and what each tag means (already
+//! there, a conflict an immutable repository must refuse, a mutable tag to move), all before
+//! the first byte is uploaded. Under `dry-run` print that plan and stop: no repository, blob or
+//! tag is created. Act: create, push or promote. Then the scan gate, the outputs and the
+//! summary (`image_report`). A `docker-daemon:` source is exported before any AWS call.
 
-use std::time::Duration;
+use std::time::Instant;
 
 use aws_config::SdkConfig;
 
 use crate::failure::{Category, Failure};
-use crate::image::ecr::{self, EcrError, EcrLogin, RepositoryInfo, ScanOutcome};
+use crate::image::ecr::{self, EcrError, EcrLogin, RepositoryInfo};
 use crate::image::source::daemon::{self, DaemonError, DaemonExport};
-use crate::image::{Credentials, Digest, PushError, PushOptions, RegistryClient, TagState, plan, push, retag};
+use crate::image::{Credentials, Digest, LocalImage, PushError, PushOptions, PushPlan, RegistryClient, TagState, plan, push, retag};
 use crate::inputs::{ImageConfig, ImageSource};
 use crate::runner::Annotation;
 
-use super::{Console, failures};
+use super::image_report::{self, ImageSection, Transfer};
+use super::{Console, failures, scan_gate};
 
 /// What the rollout needs from the image stage.
 #[derive(Debug, Clone)]
@@ -27,7 +30,24 @@ pub struct PushedImage {
     pub pinned: String,
 }
 
+/// What the decide half found: how the image gets into the repository.
+enum Decided<'a> {
+    Push { image: &'a LocalImage, plan: PushPlan },
+    Promote { from: String, digest: Digest, states: Vec<TagState> },
+}
+
+impl Decided<'_> {
+    fn digest(&self) -> &Digest {
+        match self {
+            Decided::Push { plan, .. } => &plan.manifest_digest,
+            Decided::Promote { digest, .. } => digest,
+        }
+    }
+}
+
+/// Returns the image as pushed; under `dry-run`, as it would be pushed (for the rollout's plan).
 pub async fn run(cfg: &ImageConfig, aws: &SdkConfig, docker_host: Option<&str>, console: &mut Console) -> Result<PushedImage, Failure> {
+    let began = Instant::now();
     // Read the source first: a bad one must fail before anything is created in AWS. An image
     // from the Docker Engine is exported to a temporary file that lives as long as `export`.
     let export = match &cfg.source {
@@ -44,47 +64,91 @@ pub async fn run(cfg: &ImageConfig, aws: &SdkConfig, docker_host: Option<&str>, 
     };
     let local = opened.as_ref().or(export.as_ref().map(|e| &e.image));
     let ecr_client = aws_sdk_ecr::Client::new(aws);
-    let repository = ensure_repository(cfg, &ecr_client).await?;
+
+    // Decide.
+    let (mut repository, create) = repository_state(cfg, &ecr_client).await?;
+    let threshold = cfg.scan_threshold.map(scan_gate::threshold_name);
+    let scanner = match &threshold {
+        Some(_) => Some(scan_gate::decide(&ecr_client, &repository).await?),
+        None => None,
+    };
     let login = ecr::login(&ecr_client, cfg.registry_endpoint.as_deref()).await.map_err(|e| ecr_failure(&e))?;
     console.workflow.add_mask(&login.password).map_err(|e| failures::console(&e))?;
     let registry = registry_client(&login)?;
     let options = PushOptions::default();
-
-    let digest = match (&cfg.source, local) {
+    let decided = match (&cfg.source, local) {
         (_, Some(image)) => {
             let plan = plan(image, &registry, &cfg.repository, &cfg.tags, &options).await.map_err(|e| push_failure(&e))?;
-            check_tags(&plan.tags, &plan.manifest_digest, &repository, console)?;
-            if plan.up_to_date() {
-                tracing::info!("{}/{} already has {} under every tag: nothing to upload", plan.registry, cfg.repository, plan.manifest_digest);
-            } else {
-                push(image, &registry, &cfg.repository, &cfg.tags, &options).await.map_err(|e| push_failure(&e))?;
-            }
-            plan.manifest_digest
+            check_tags(&plan.tags, &plan.manifest_digest, &repository, cfg.dry_run, console)?;
+            Decided::Push { image, plan }
         }
-        (ImageSource::Ecr { tag: from }, None) => promote(cfg, &registry, from, &repository, &options, console).await?,
+        (ImageSource::Ecr { tag: from }, None) => {
+            let (digest, states) = promotion(cfg, &registry, from).await?;
+            check_tags(&states, &digest, &repository, cfg.dry_run, console)?;
+            Decided::Promote { from: from.clone(), digest, states }
+        }
         (ImageSource::DockerDaemon { .. } | ImageSource::Local(_), None) => unreachable!("local and docker-daemon sources were opened above"),
     };
-
-    if let Some(threshold) = cfg.scan_threshold {
-        scan_gate(&ecr_client, cfg, &digest, &format!("{threshold:?}").to_ascii_uppercase()).await?;
-    }
     let host = login.host().to_owned();
+    let digest = decided.digest().clone();
     let pushed = PushedImage { pinned: format!("{host}/{}@{digest}", cfg.repository), registry: host, repository: cfg.repository.clone(), digest };
-    publish(cfg, &pushed, console)?;
+
+    if cfg.dry_run {
+        let create_line = create.then(|| format!("repository {}: does not exist, would be created (IMMUTABLE tags, scan on push, AES-256)", cfg.repository));
+        let scan_line = scanner.zip(threshold.as_deref()).map(|(s, t)| format!("  scan gate: would wait up to {} min for {s}, refusing findings at or above {t}", cfg.scan_wait.as_secs() / 60));
+        let (lines, transfer) = match &decided {
+            Decided::Push { plan, .. } => (image_report::push_plan_lines(plan, create_line.as_deref(), scan_line), Transfer::planned(plan)),
+            Decided::Promote { from, digest, states } => (image_report::promotion_plan_lines(&cfg.repository, from, states, digest, scan_line), Transfer::promoted(from)),
+        };
+        image_report::print_plan(&lines);
+        tracing::info!("dry run: no repository was created, nothing was uploaded or tagged");
+        let section = ImageSection { pushed: &pushed, transfer: &transfer, created_repository: create, scan: None, elapsed: began.elapsed(), dry_run: true };
+        image_report::append_summary(cfg, &section, console)?;
+        return Ok(pushed);
+    }
+
+    // Act.
+    if create {
+        repository = ecr::create_repository(&ecr_client, &cfg.repository).await.map_err(|e| ecr_failure(&e))?;
+        tracing::info!("created ECR repository {} (IMMUTABLE tags, scan on push, AES-256)", repository.uri);
+    }
+    let (transfer, fresh_push) = match decided {
+        Decided::Push { plan, .. } if plan.up_to_date() => {
+            tracing::info!("{}/{} already has {} under every tag: nothing to upload", plan.registry, cfg.repository, plan.manifest_digest);
+            (Transfer::planned(&plan), false)
+        }
+        Decided::Push { image, .. } => {
+            let report = push(image, &registry, &cfg.repository, &cfg.tags, &options).await.map_err(|e| push_failure(&e))?;
+            (Transfer::pushed(&report), true)
+        }
+        Decided::Promote { from, digest, states } => {
+            let moved = promote(cfg, &registry, &from, &digest, &states, &options).await?;
+            (Transfer::promoted(&from), moved)
+        }
+    };
+
+    // Gate, then report.
+    let scan = match scanner.zip(threshold.as_deref()) {
+        Some((scanner, threshold)) => Some(scan_gate::wait(&ecr_client, cfg, &pushed.digest, scanner, threshold, fresh_push).await?),
+        None => None,
+    };
+    image_report::publish_outputs(cfg, &pushed, console)?;
+    let section = ImageSection { pushed: &pushed, transfer: &transfer, created_repository: create, scan, elapsed: began.elapsed(), dry_run: false };
+    image_report::append_summary(cfg, &section, console)?;
     Ok(pushed)
 }
 
-async fn ensure_repository(cfg: &ImageConfig, client: &aws_sdk_ecr::Client) -> Result<RepositoryInfo, Failure> {
+/// The repository as it is, or (when it is missing and `create-repository` allows it) as it
+/// will be created, with `true`: the caller creates it, unless this is a dry run.
+async fn repository_state(cfg: &ImageConfig, client: &aws_sdk_ecr::Client) -> Result<(RepositoryInfo, bool), Failure> {
     if let Some(repo) = ecr::describe_repository(client, &cfg.repository).await.map_err(|e| ecr_failure(&e))? {
-        return Ok(repo);
+        return Ok((repo, false));
     }
     if !cfg.create_repository {
         return Err(Failure::new(Category::BadInput, format!("ECR repository `{}` does not exist", cfg.repository))
             .hint("create it (immutable tags and scan on push are the safe defaults), or set `create-repository: true`"));
     }
-    let repo = ecr::create_repository(client, &cfg.repository).await.map_err(|e| ecr_failure(&e))?;
-    tracing::info!("created ECR repository {} (IMMUTABLE tags, scan on push, AES-256)", repo.uri);
-    Ok(repo)
+    Ok((ecr::new_repository(&cfg.repository), true))
 }
 
 fn registry_client(login: &EcrLogin) -> Result<RegistryClient, Failure> {
@@ -94,7 +158,7 @@ fn registry_client(login: &EcrLogin) -> Result<RegistryClient, Failure> {
 
 /// Each tag: already this digest (fine), another digest in an immutable repository (refuse,
 /// before anything is uploaded), another digest in a mutable one (move it, and say so).
-fn check_tags(tags: &[TagState], digest: &Digest, repository: &RepositoryInfo, console: &mut Console) -> Result<(), Failure> {
+fn check_tags(tags: &[TagState], digest: &Digest, repository: &RepositoryInfo, dry_run: bool, console: &mut Console) -> Result<(), Failure> {
     for state in tags {
         let Some(current) = state.current.as_ref().filter(|c| *c != digest) else { continue };
         if !repository.tag_is_mutable(&state.tag) {
@@ -104,14 +168,15 @@ fn check_tags(tags: &[TagState], digest: &Digest, repository: &RepositoryInfo, c
                 .detail("nothing was uploaded".to_owned())
                 .hint("an immutable tag names one image forever: push under a new tag (the commit SHA is the default),\nor, if this is a rebuild of the same commit, make the build reproducible so the digest matches"));
         }
-        let message = format!("moving mutable tag `{}` from {current} to {digest}", state.tag);
+        let verb = if dry_run { "would move" } else { "moving" };
+        let message = format!("{verb} mutable tag `{}` from {current} to {digest}", state.tag);
         let _ = console.workflow.warning(&message, &Annotation::titled("Tag moved"));
     }
     Ok(())
 }
 
-/// `ecr:TAG`: put the manifest `from` names under each tag, moving no blob.
-async fn promote(cfg: &ImageConfig, registry: &RegistryClient, from: &str, repository: &RepositoryInfo, options: &PushOptions, console: &mut Console) -> Result<Digest, Failure> {
+/// `ecr:TAG`: the digest `from` names and what each tag names now (HEADs only).
+async fn promotion(cfg: &ImageConfig, registry: &RegistryClient, from: &str) -> Result<(Digest, Vec<TagState>), Failure> {
     registry.login(&cfg.repository, &[]).await.map_err(|e| Failure::unexpected(&e))?;
     let source = registry.manifest_digest(&cfg.repository, from).await.map_err(|e| Failure::unexpected(&e))?;
     let Some(digest) = source else {
@@ -123,54 +188,19 @@ async fn promote(cfg: &ImageConfig, registry: &RegistryClient, from: &str, repos
         let current = registry.manifest_digest(&cfg.repository, tag).await.map_err(|e| Failure::unexpected(&e))?;
         states.push(TagState { tag: tag.clone(), current });
     }
-    check_tags(&states, &digest, repository, console)?;
-    for state in states.iter().filter(|s| s.current.as_ref() != Some(&digest)) {
+    Ok((digest, states))
+}
+
+/// Put the manifest `from` names under each tag that does not name it yet, moving no blob;
+/// `true` when a tag was put.
+async fn promote(cfg: &ImageConfig, registry: &RegistryClient, from: &str, digest: &Digest, states: &[TagState], options: &PushOptions) -> Result<bool, Failure> {
+    let mut moved = false;
+    for state in states.iter().filter(|s| s.current.as_ref() != Some(digest)) {
         retag(registry, &cfg.repository, from, &state.tag, options).await.map_err(|e| push_failure(&e))?;
         tracing::info!("promoted {}:{from} to :{} ({digest}), no layer moved", cfg.repository, state.tag);
+        moved = true;
     }
-    Ok(digest)
-}
-
-/// Fail closed: a scan that finds something at or above the threshold, that does not finish in
-/// time, or that cannot run, all stop the deploy.
-async fn scan_gate(client: &aws_sdk_ecr::Client, cfg: &ImageConfig, digest: &Digest, threshold: &str) -> Result<(), Failure> {
-    let outcome = ecr::scan_findings(client, &cfg.repository, &digest.to_string(), threshold, Duration::from_secs(300), Duration::from_secs(3))
-        .await
-        .map_err(|e| ecr_failure(&e))?;
-    match outcome {
-        ScanOutcome::Complete { blocking, .. } if blocking.is_empty() => {
-            tracing::info!("scan complete: nothing at or above {threshold}");
-            Ok(())
-        }
-        ScanOutcome::Complete { blocking, counts } => {
-            let worst = &blocking[0];
-            let headline = format!("the image scan found {} finding(s) at or above {threshold} (worst: {} {})", blocking.len(), worst.severity, worst.name);
-            let mut failure = Failure::new(Category::Refused, headline);
-            for f in blocking.iter().take(5) {
-                failure.details.push(format!("{:<9} {}{}", f.severity, f.name, f.uri.as_deref().map(|u| format!("  {u}")).unwrap_or_default()));
-            }
-            let counts: Vec<String> = counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
-            failure.details.push(format!("all findings: {}", counts.join(", ")));
-            Err(failure.hint("fix or upgrade the affected packages and rebuild, or raise `scan-severity-threshold` if the risk is accepted"))
-        }
-        ScanOutcome::Pending { status } => Err(Failure::new(Category::Refused, format!("the image scan did not complete within 5 minutes (status {status})"))
-            .hint("the scan gate fails closed; re-run the job once the scan has finished")),
-        ScanOutcome::Unavailable { status, description } => Err(Failure::new(Category::Refused, format!("the image scan could not run ({status}): {description}"))
-            .hint("remove `scan-severity-threshold` for images ECR cannot scan, or fix what the status names")),
-    }
-}
-
-fn publish(cfg: &ImageConfig, pushed: &PushedImage, console: &mut Console) -> Result<(), Failure> {
-    let uri = format!("{}/{}:{}", pushed.registry, pushed.repository, cfg.tags[0]);
-    console.output("registry", &pushed.registry)?;
-    console.output("image-uri", &uri)?;
-    console.output("image-digest", &pushed.digest.to_string())?;
-    console.output("image-ref", &pushed.pinned)?;
-    let tags = cfg.tags.join(", ");
-    let digest = pushed.digest.to_string();
-    let rows = [["image", uri.as_str()], ["digest", digest.as_str()], ["tags", tags.as_str()]];
-    let markdown = format!("### oidc-ecs-deploy: image pushed\n\n{}", crate::runner::table(&["field", "value"], rows));
-    console.summary.append_markdown(&markdown).map_err(|e| failures::runner_file(&e))
+    Ok(moved)
 }
 
 /// `docker-daemon:NAME`: export the image from the Engine on `DOCKER_HOST`'s socket (else
@@ -191,7 +221,7 @@ pub(super) async fn export_from_daemon(name: &str, docker_host: Option<&str>) ->
     Ok(export)
 }
 
-fn ecr_failure(error: &EcrError) -> Failure {
+pub(super) fn ecr_failure(error: &EcrError) -> Failure {
     let failure = Failure::unexpected(error);
     match error.code() {
         Some("AccessDeniedException") => failure.recategorised(Category::Refused).hint("the role's permissions policy must allow this ECR action on the repository"),

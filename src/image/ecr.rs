@@ -1,13 +1,11 @@
 //! ECR's API side of a push: the registry login (`GetAuthorizationToken`), what the repository
 //! promises about its tags (`DescribeRepositories`), creating a missing repository the way a
-//! careful platform team would, and the scan gate (`DescribeImageScanFindings`). Blobs and
-//! manifests themselves go over the registry API (`registry.rs`), as `docker push` does.
-
-use std::time::Duration;
+//! careful platform team would. The scan gate is `scan.rs`. Blobs and manifests
+//! themselves go over the registry API (`registry.rs`), as `docker push` does.
 
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecr::types::{
-    EncryptionConfiguration, EncryptionType, ImageIdentifier, ImageScanningConfiguration,
+    EncryptionConfiguration, EncryptionType, ImageScanningConfiguration,
     ImageTagMutability,
 };
 use base64::Engine as _;
@@ -62,7 +60,7 @@ impl RepositoryInfo {
 }
 
 /// ECR's exclusion filters: `*` matches any run of characters; nothing else is special.
-fn wildcard_match(pattern: &str, text: &str) -> bool {
+pub(crate) fn wildcard_match(pattern: &str, text: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
     if parts.len() == 1 {
         return pattern == text;
@@ -79,27 +77,6 @@ fn wildcard_match(pattern: &str, text: &str) -> bool {
         }
     }
     true
-}
-
-/// One finding, as short as a log line allows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
-    pub severity: String,
-    pub name: String,
-    pub uri: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ScanOutcome {
-    /// The scan completed; the findings at or above the threshold, worst first.
-    Complete {
-        blocking: Vec<Finding>,
-        counts: Vec<(String, i32)>,
-    },
-    /// The scan did not finish within the wait.
-    Pending { status: String },
-    /// The scan failed or is unsupported for this image.
-    Unavailable { status: String, description: String },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -133,7 +110,7 @@ impl EcrError {
     }
 }
 
-fn sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+pub(crate) fn sdk_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
     operation: &'static str,
     error: SdkError<E>,
 ) -> EcrError {
@@ -266,6 +243,18 @@ fn repository_info(name: &str, repo: &aws_sdk_ecr::types::Repository) -> Reposit
     }
 }
 
+/// The repository `create_repository` makes, as `DescribeRepositories` would then describe it
+/// (for a dry run's decisions; its URI is not known before it exists).
+pub fn new_repository(name: &str) -> RepositoryInfo {
+    RepositoryInfo {
+        name: name.to_owned(),
+        uri: String::new(),
+        tag_mutability: TagMutability::Immutable,
+        mutability_exclusions: Vec::new(),
+        scan_on_push: true,
+    }
+}
+
 /// Create the repository as a careful platform team would: immutable tags (a tag names one image
 /// forever, so a rollback runs what was tested), scan on push, AES-256 encryption at rest.
 pub async fn create_repository(
@@ -295,136 +284,6 @@ pub async fn create_repository(
         missing: "repository",
     })?;
     Ok(repository_info(name, repo))
-}
-
-/// Severity order, lowest first, as ECR's basic and enhanced scanning name them.
-const SEVERITIES: [&str; 6] = [
-    "INFORMATIONAL",
-    "LOW",
-    "MEDIUM",
-    "HIGH",
-    "CRITICAL",
-    "UNDEFINED",
-];
-
-fn severity_rank(severity: &str) -> usize {
-    // UNDEFINED sorts below INFORMATIONAL: a finding ECR could not rate does not block.
-    match severity.to_ascii_uppercase().as_str() {
-        "UNDEFINED" | "UNTRIAGED" => 0,
-        s => SEVERITIES.iter().position(|k| *k == s).map_or(0, |p| p + 1),
-    }
-}
-
-/// Wait (bounded, polling every `interval`) for the image's scan and return the findings at or
-/// above `threshold` (INFORMATIONAL..CRITICAL).
-pub async fn scan_findings(
-    client: &aws_sdk_ecr::Client,
-    repository: &str,
-    digest: &str,
-    threshold: &str,
-    wait: Duration,
-    interval: Duration,
-) -> Result<ScanOutcome, EcrError> {
-    const OP: &str = "DescribeImageScanFindings";
-    let deadline = tokio::time::Instant::now() + wait;
-    let image = ImageIdentifier::builder().image_digest(digest).build();
-    loop {
-        let result = client
-            .describe_image_scan_findings()
-            .repository_name(repository)
-            .image_id(image.clone())
-            .send()
-            .await;
-        let status = match result {
-            Ok(output) => {
-                let status = output
-                    .image_scan_status()
-                    .and_then(|s| s.status())
-                    .map(|s| s.as_str().to_owned())
-                    .unwrap_or_default();
-                match status.as_str() {
-                    "COMPLETE" | "ACTIVE" => return Ok(complete(&output, threshold)),
-                    "FAILED"
-                    | "UNSUPPORTED_IMAGE"
-                    | "SCAN_ELIGIBILITY_EXPIRED"
-                    | "FINDINGS_UNAVAILABLE" => {
-                        let description = output
-                            .image_scan_status()
-                            .and_then(|s| s.description())
-                            .unwrap_or_default()
-                            .to_owned();
-                        return Ok(ScanOutcome::Unavailable {
-                            status,
-                            description,
-                        });
-                    }
-                    _ => status,
-                }
-            }
-            // Just pushed: the image or its scan may not be visible yet.
-            Err(e)
-                if e.as_service_error().is_some_and(|s| {
-                    s.is_scan_not_found_exception() || s.is_image_not_found_exception()
-                }) =>
-            {
-                "NOT_STARTED".to_owned()
-            }
-            Err(e) => return Err(sdk_error(OP, e)),
-        };
-        if tokio::time::Instant::now() + interval > deadline {
-            return Ok(ScanOutcome::Pending { status });
-        }
-        tokio::time::sleep(interval).await;
-    }
-}
-
-fn complete(
-    output: &aws_sdk_ecr::operation::describe_image_scan_findings::DescribeImageScanFindingsOutput,
-    threshold: &str,
-) -> ScanOutcome {
-    let floor = severity_rank(threshold);
-    let mut blocking = Vec::new();
-    let mut counts = Vec::new();
-    if let Some(findings) = output.image_scan_findings() {
-        for f in findings.findings() {
-            let severity = f
-                .severity()
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_default();
-            if severity_rank(&severity) >= floor {
-                blocking.push(Finding {
-                    severity,
-                    name: f.name().unwrap_or("(unnamed)").to_owned(),
-                    uri: f.uri().map(str::to_owned),
-                });
-            }
-        }
-        for f in findings.enhanced_findings() {
-            let severity = f.severity().unwrap_or_default().to_owned();
-            if severity_rank(&severity) >= floor {
-                let name = f
-                    .package_vulnerability_details()
-                    .and_then(|p| p.vulnerability_id())
-                    .or(f.title())
-                    .unwrap_or("(unnamed)")
-                    .to_owned();
-                blocking.push(Finding {
-                    severity,
-                    name,
-                    uri: None,
-                });
-            }
-        }
-        if let Some(map) = findings.finding_severity_counts() {
-            counts = map
-                .iter()
-                .map(|(k, v)| (k.as_str().to_owned(), *v))
-                .collect();
-            counts.sort_by_key(|(k, _)| std::cmp::Reverse(severity_rank(k)));
-        }
-    }
-    blocking.sort_by_key(|f| std::cmp::Reverse(severity_rank(&f.severity)));
-    ScanOutcome::Complete { blocking, counts }
 }
 
 #[cfg(test)]
@@ -474,13 +333,5 @@ mod tests {
                 "{pattern} ~ {text}"
             );
         }
-    }
-
-    #[test]
-    fn severities_rank_in_ecr_order() {
-        assert!(severity_rank("CRITICAL") > severity_rank("HIGH"));
-        assert!(severity_rank("HIGH") > severity_rank("MEDIUM"));
-        assert!(severity_rank("low") > severity_rank("INFORMATIONAL"));
-        assert!(severity_rank("INFORMATIONAL") > severity_rank("UNDEFINED"));
     }
 }

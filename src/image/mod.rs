@@ -2,7 +2,7 @@
 //! `docker save` archive) and push it to a registry over the distribution v2 HTTP API,
 //! streaming every blob from disk and verifying it against its descriptor as it goes.
 //! The push itself needs only an endpoint and a `user:password`; ECR's API side
-//! (GetAuthorizationToken, tag mutability, scan gate) is `ecr.rs`, used by the callers.
+//! (GetAuthorizationToken, tag mutability) is `ecr.rs`, the scan gate `scan.rs`, used by the callers.
 //!
 //! ```text
 //! let image = SourceRef::parse("oci:build/oci:v1")?.open().await?;   // reads only small files
@@ -34,6 +34,7 @@ pub mod push;
 pub mod registry;
 pub mod registry_error;
 pub mod retry;
+pub mod scan;
 pub mod source;
 mod upload;
 

@@ -328,6 +328,9 @@ impl<'a> Validator<'a> {
             }
             s
         });
+        let scan_wait_minutes = self.integer("scan-wait-minutes", 1..=60, "minutes").unwrap_or(10);
+        // `rollout()` reads `dry-run` as well and reports a malformed value, once.
+        let dry_run = self.get("dry-run").is_some_and(|v| v.eq_ignore_ascii_case("true"));
         let registry_endpoint = self.get("registry-endpoint").map(str::to_owned);
         if let Some(e) = registry_endpoint.as_deref().filter(|e| e.contains(char::is_whitespace) || e.is_empty()) {
             self.problem("registry-endpoint", format!("`{e}` is not a host or URL"), "a registry URL such as `https://123456789012.dkr.ecr.us-east-1.amazonaws.com`");
@@ -368,7 +371,16 @@ impl<'a> Validator<'a> {
         if self.problems.len() > before {
             return None;
         }
-        Some(Some(ImageConfig { source: source?, repository: repository?, tags, registry_endpoint, create_repository, scan_threshold }))
+        Some(Some(ImageConfig {
+            source: source?,
+            repository: repository?,
+            tags,
+            registry_endpoint,
+            create_repository,
+            scan_threshold,
+            scan_wait: Duration::from_secs(scan_wait_minutes * 60),
+            dry_run,
+        }))
     }
 
     pub fn rollout(&mut self) -> Option<Option<RolloutConfig>> {

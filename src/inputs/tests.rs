@@ -37,12 +37,13 @@ fn action_yml_declares_every_input_the_validator_reads() {
         "role-to-assume", "aws-region", "audience", "role-session-name", "role-duration-seconds", "web-identity-token-file",
         "trust-policy", "allowed-branches", "allowed-environments", "output-env-credentials", "mask-aws-account-id",
         "image-source", "repository", "image-tag", "image-tags", "registry-endpoint", "create-repository", "scan-severity-threshold",
+        "scan-wait-minutes",
         "cluster", "service", "container-name", "containers", "task-definition", "wait-for-minutes", "force-new-deployment",
         "rollback", "dry-run", "health-check-url", "health-check-successes", "github-token", "deployment-environment",
     ] {
         assert!(names.contains(&expected), "action.yml lacks input {expected}");
     }
-    assert_eq!(names.len(), 31, "an input was added to action.yml: give it a rule and a row here");
+    assert_eq!(names.len(), 32, "an input was added to action.yml: give it a rule and a row here");
     let region = declared_inputs().iter().find(|d| d.name == "aws-region").unwrap();
     assert!(region.required);
 }
@@ -155,6 +156,9 @@ fn image_inputs() {
     assert_refused(&with(&[("image-source", "ecr:v1"), ("repository", "App")]), "repository", "not a valid ECR repository");
     assert_refused(&with(&[("image-source", "ecr:v1"), ("repository", "app"), ("image-tag", "-bad")]), "image-tag", "not a valid image tag");
     assert_refused(&with(&[("image-source", "ecr:v1"), ("repository", "app"), ("scan-severity-threshold", "SEVERE")]), "scan-severity-threshold", "not a severity");
+    for minutes in ["0", "61", "soon"] {
+        assert_refused(&with(&[("image-source", "ecr:v1"), ("repository", "app"), ("scan-wait-minutes", minutes)]), "scan-wait-minutes", "out of range or not a number");
+    }
     assert_refused(&with(&[("repository", "app")]), "repository", "`image-source` is empty");
     assert_refused(&with(&[("image-source", "oci:./no/such/layout"), ("repository", "app")]), "image-source", "does not exist");
     let layout = tempfile::tempdir().unwrap();
@@ -164,6 +168,10 @@ fn image_inputs() {
     let image = config.image.unwrap();
     assert_eq!(image.source, ImageSource::Local(crate::image::SourceRef::Oci { path: layout.path().to_owned(), reference: Some("v1".into()) }));
     assert_eq!(image.tags, ["0123456789abcdef0123456789abcdef01234567", "latest", "v1"]);
+    assert_eq!((image.scan_wait, image.dry_run), (std::time::Duration::from_secs(600), false));
+    let config = Config::validate(&raw(&with(&[("image-source", source), ("repository", "app"), ("scan-wait-minutes", "2"), ("dry-run", "true")])), &ctx()).unwrap();
+    let image = config.image.unwrap();
+    assert_eq!((image.scan_wait, image.dry_run), (std::time::Duration::from_secs(120), true));
 }
 
 #[test]

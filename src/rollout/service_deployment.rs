@@ -29,6 +29,8 @@ where
         op,
         code: e.code().map(str::to_owned),
         message,
+        attempts: 1,
+        elapsed: std::time::Duration::ZERO,
     }
 }
 
@@ -71,6 +73,8 @@ impl ServiceDeploymentReader {
                 "ECS has no service deployment {arn} ({})",
                 reason.unwrap_or("no reason given")
             ),
+            attempts: 1,
+            elapsed: std::time::Duration::ZERO,
         })
     }
 
@@ -150,6 +154,8 @@ impl ServiceDeploymentReader {
                 .and_then(|f| f.reason())
                 .map(str::to_owned),
             message: format!("ECS has no service {service} in the cluster {cluster}"),
+            attempts: 1,
+            elapsed: std::time::Duration::ZERO,
         })
     }
 }

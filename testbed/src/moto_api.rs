@@ -12,7 +12,8 @@ use crate::net::http_client;
 
 /// The access key in the dummy signature; moto maps it to its default account.
 pub const DUMMY_ACCESS_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
-const REGION: &str = "us-east-1";
+/// The region of requests that name none (`Moto::json`, `moto_json`).
+pub const DEFAULT_REGION: &str = "us-east-1";
 
 /// ECR's registry login as moto hands it out.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,8 +37,13 @@ pub fn moto_ecr_password(account_id: &str) -> String {
 
 /// A dummy SigV4 `Authorization` value naming `service`, signed by `access_key`.
 pub fn dummy_authorization(access_key: &str, service: &str) -> String {
+    dummy_authorization_in(access_key, DEFAULT_REGION, service)
+}
+
+/// The same, scoped to `region` (moto keeps one backend per account and region).
+pub fn dummy_authorization_in(access_key: &str, region: &str, service: &str) -> String {
     format!(
-        "AWS4-HMAC-SHA256 Credential={access_key}/20260101/{REGION}/{service}/aws4_request, \
+        "AWS4-HMAC-SHA256 Credential={access_key}/20260101/{region}/{service}/aws4_request, \
          SignedHeaders=host, Signature=0"
     )
 }
@@ -90,6 +96,29 @@ impl Moto {
     /// "AmazonEC2ContainerRegistry_V20150921.CreateRepository", &body)`.
     pub async fn json(&self, service: &str, target: &str, body: &Value) -> Result<Value> {
         moto_json(&self.endpoint, service, target, body).await
+    }
+
+    /// `json` in `region`.
+    pub async fn json_in(&self, region: &str, service: &str, target: &str, body: &Value) -> Result<Value> {
+        moto_json_in(&self.endpoint, region, service, target, body).await
+    }
+
+    /// Queues exact `DescribeImageScanFindings` answers in `region` (moto's
+    /// `/moto-api/static/ecr/scan-finding-results`): each result is the whole response body and
+    /// applies to the image its `repositoryName` and `imageId` name, once that image has been
+    /// scanned (`StartImageScan`); until then moto answers `ScanNotFoundException`.
+    pub async fn ecr_scan_results(&self, region: &str, results: Vec<Value>) -> Result<()> {
+        let body = serde_json::json!({ "results": results, "region": region });
+        let resp = http_client()
+            .post(format!("{}/moto-api/static/ecr/scan-finding-results", self.endpoint))
+            .json(&body)
+            .send()
+            .await
+            .context("moto scan-finding-results")?;
+        if !resp.status().is_success() {
+            bail!("moto scan-finding-results answered {}: {}", resp.status(), resp.text().await?);
+        }
+        Ok(())
     }
 
     /// Creates IAM role `name` with trust policy `trust_policy_json`; returns its ARN
@@ -173,13 +202,18 @@ impl Moto {
 /// An AWS JSON-protocol (1.1) request to the moto server at `endpoint` (see [`Moto::json`]); for
 /// tasks that outlive a borrow of the `Moto`.
 pub async fn moto_json(endpoint: &str, service: &str, target: &str, body: &Value) -> Result<Value> {
+    moto_json_in(endpoint, DEFAULT_REGION, service, target, body).await
+}
+
+/// `moto_json` in `region`.
+pub async fn moto_json_in(endpoint: &str, region: &str, service: &str, target: &str, body: &Value) -> Result<Value> {
     let resp = http_client()
         .post(format!("{endpoint}/"))
         .header("content-type", "application/x-amz-json-1.1")
         .header("x-amz-target", target)
         .header(
             "authorization",
-            dummy_authorization(DUMMY_ACCESS_KEY, service),
+            dummy_authorization_in(DUMMY_ACCESS_KEY, region, service),
         )
         .body(body.to_string())
         .send()

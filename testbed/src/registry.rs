@@ -16,7 +16,7 @@ use rand::Rng;
 
 use crate::ecr_sync::EcrSync;
 use crate::moto::Moto;
-use crate::moto_api::moto_ecr_password;
+use crate::moto_api::{DEFAULT_REGION, moto_ecr_password};
 use crate::net::{free_port, random_token};
 use crate::process::{ChildProcess, is_executable, which};
 
@@ -57,8 +57,14 @@ impl Registry {
     /// here (see `ecr_sync.rs`), scans included: for tests of calls such as
     /// `DescribeImageScanFindings`.
     pub async fn start_synced_with_moto(moto: &Moto) -> Result<Registry> {
+        Self::start_synced_with_moto_in(moto, DEFAULT_REGION).await
+    }
+
+    /// `start_synced_with_moto` for moto's ECR in `region` (its own registry scanning
+    /// configuration, so a test can make it ENHANCED without touching other tests' region).
+    pub async fn start_synced_with_moto_in(moto: &Moto, region: &str) -> Result<Registry> {
         let auth = moto.ecr_authorization().await?;
-        let sync = EcrSync::start(moto.endpoint(), Some((&auth.username, &auth.password))).await?;
+        let sync = EcrSync::start(moto.endpoint(), region, Some((&auth.username, &auth.password))).await?;
         Self::launch(Some((auth.username.clone(), auth.password.clone())), Some(sync)).await
     }
 
