@@ -84,9 +84,10 @@ fn target(ip: &str, state: &str) -> TargetView {
 #[test]
 fn lists_tasks_only_when_the_counts_that_need_them_change() {
     use TaskStatus::{Running, Stopped};
-    // (polls of (running, pending, failed, lb, breaker rolls back), the lists asked at the last)
+    // (name, polls of (running, pending, failed, lb, breaker rolls back), lists asked at the last)
+    type Poll = (u32, u32, u32, bool, bool);
     #[rustfmt::skip]
-    let cases: [(&str, Vec<(u32, u32, u32, bool, bool)>, Vec<TaskStatus>); 8] = [
+    let cases: [(&str, Vec<Poll>, Vec<TaskStatus>); 8] = [
         ("starting, no failure, no LB", vec![(0, 2, 0, false, false)], vec![]),
         ("first failure", vec![(0, 2, 0, false, false), (0, 1, 1, false, false)], vec![Stopped]),
         ("same failed count again", vec![(0, 1, 1, false, false), (0, 1, 1, false, false)], vec![]),

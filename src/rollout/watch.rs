@@ -12,7 +12,7 @@
 //! The interval starts at 2 s and grows by half each poll to 15 s: a failure is seen quickly
 //! at the start, and a long wait costs at most 4 DescribeServices calls a minute per 10
 //! services. Once a service runs all its tasks, each change it shows brings the interval back
-//! to 2 s, since the last steps follow quickly. `OIDC_ECS_DEPLOY_POLL_SECONDS` fixes it (tests,
+//! to 1 s, since the last steps follow quickly. `OIDC_ECS_DEPLOY_POLL_SECONDS` fixes it (tests,
 //! the demo).
 
 use std::collections::HashSet;
@@ -52,16 +52,17 @@ impl Clock for SystemClock {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PollInterval {
     next: Duration,
-    min: Duration,
+    /// Where [`PollInterval::restart`] brings it back to.
+    quick: Duration,
     max: Duration,
 }
 
 impl PollInterval {
-    /// 2 s, growing by half each poll, at most 15 s.
+    /// 2 s, growing by half each poll, at most 15 s; restarted at 1 s.
     pub fn adaptive() -> PollInterval {
         PollInterval {
             next: Duration::from_secs(2),
-            min: Duration::from_secs(2),
+            quick: Duration::from_secs(1),
             max: Duration::from_secs(15),
         }
     }
@@ -69,7 +70,7 @@ impl PollInterval {
     pub fn fixed(d: Duration) -> PollInterval {
         PollInterval {
             next: d,
-            min: d,
+            quick: d,
             max: d,
         }
     }
@@ -88,9 +89,10 @@ impl PollInterval {
         wait
     }
 
-    /// Back to the shortest wait: the rollout is in its last steps (see [`wait`]).
+    /// Back to the quick wait (1 s), growing again from there: the rollout is in its last
+    /// steps (see [`all_tasks_running`]).
     pub fn restart(&mut self) {
-        self.next = self.min;
+        self.next = self.quick;
     }
 }
 
@@ -207,8 +209,11 @@ pub async fn wait<C: Clock, O: Observe, R: Report>(
 
 /// Our deployment runs every desired task and nothing is pending: what is left (targets
 /// turning healthy, the old tasks draining, ECS marking the rollout COMPLETED) follows in
-/// seconds, so a change seen in this state brings the next poll back to the shortest wait
-/// instead of the grown one (the verdict is not left waiting up to 15 s for a poll).
+/// seconds, so a change seen in this state brings the next poll back to 1 s instead of the
+/// grown wait (the verdict is not left waiting up to 15 s for a poll). The cost stays bounded:
+/// a restart needs a visible change, the waits grow again from 1 s (1, 1.5, 2.25 s...), one
+/// poll is one DescribeServices call per 10 services, and target health is asked only while
+/// targets are not all healthy (`ecs_observer`).
 pub fn all_tasks_running(watch: &Watch, snapshot: &ServiceSnapshot) -> bool {
     snapshot
         .deployments

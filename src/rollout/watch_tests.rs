@@ -259,7 +259,7 @@ fn the_adaptive_interval_keeps_polls_under_twelve_a_minute() {
     }
 }
 
-/// Once every task runs, a change brings the next poll back to 2 s instead of the grown wait:
+/// Once every task runs, a change brings the next poll back to 1 s instead of the grown wait:
 /// the steps left (targets healthy, old tasks drained, COMPLETED) follow quickly.
 #[tokio::test]
 async fn a_change_with_all_tasks_running_restarts_the_interval() {
@@ -281,7 +281,7 @@ async fn a_change_with_all_tasks_running_restarts_the_interval() {
         .unwrap();
     assert_eq!(verdicts, [Verdict::Healthy]);
     let secs: Vec<f64> = clock.slept.borrow().iter().map(Duration::as_secs_f64).collect();
-    // Polls 0-2 unchanged at 1/2: the wait grows; poll 3 reaches 2/2: back to 2 s; poll 4 only
+    // Polls 0-2 unchanged at 1/2: the wait grows; poll 3 reaches 2/2: back to 1 s; poll 4 only
     // adds an event (the progress line is the same): the wait grows again.
-    assert_eq!(secs, [2.0, 3.0, 4.5, 2.0, 3.0]);
+    assert_eq!(secs, [2.0, 3.0, 4.5, 1.0, 1.5]);
 }
