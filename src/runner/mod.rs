@@ -1,11 +1,13 @@
 //! The GitHub runner contract: workflow commands and their escaping, masking, the files behind
-//! `GITHUB_OUTPUT` / `GITHUB_ENV` / `GITHUB_STEP_SUMMARY`, and the OIDC token request. This is
-//! the only module that knows GitHub's formats; the stages hand it plain strings and `Secret`s.
+//! `GITHUB_OUTPUT` / `GITHUB_ENV` / `GITHUB_STEP_SUMMARY`, the OIDC token request, and GitHub
+//! Deployments (the REST API). This is the only module that knows GitHub's formats; the stages
+//! hand it plain strings and `Secret`s.
 //!
 //! `runner::retry` is the crate's shared loop (`crate::retry`), re-exported here for the callers
 //! that knew it by this path when the OIDC request was its first user.
 
 pub mod commands;
+pub mod deployments;
 pub mod files;
 pub mod oidc;
 pub use crate::retry;
