@@ -7,7 +7,8 @@ use crate::envvars::EnvVars;
 use crate::failure::Failure;
 use crate::inputs::{ReportConfig, RolloutConfig};
 use crate::runner::deployments::{DeploymentReporter, DeploymentTarget, JobEnvironment, Outcome, ReportError, Reported};
-use crate::runner::{Annotation, RetryPolicy};
+use crate::retry::RetryPolicy;
+use crate::runner::Annotation;
 
 use super::Console;
 use super::authenticate::Session;

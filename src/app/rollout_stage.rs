@@ -110,7 +110,7 @@ pub async fn run(cfg: &RolloutConfig, aws: &SdkConfig, pushed: Option<&str>, env
             Err(e) => {
                 // Do not leave the services already updated half-deployed.
                 if cfg.rollback && !updated.is_empty() {
-                    let mut observer = EcsObserver { api: &api, clock: &clock, probe: None };
+                    let mut observer = EcsObserver::new(&api, &clock, None);
                     roll_back(&api, &clock, &mut observer, &mut report, &updated, ROLLBACK_WAIT, interval.clone()).await;
                 }
                 return Err(failures::rollout_api(&e));
@@ -138,7 +138,7 @@ pub async fn run(cfg: &RolloutConfig, aws: &SdkConfig, pushed: Option<&str>, env
     // Wait.
     let verdicts = {
         let probe = cfg.health_check_url.as_deref().map(|url| Probe::new(url, cfg.health_check_successes));
-        let mut observer = EcsObserver { api: &api, clock: &clock, probe };
+        let mut observer = EcsObserver::new(&api, &clock, probe);
         wait(&clock, &mut observer, &mut report, &mut watched, &mut interval.clone()).await
     };
     let verdicts = match verdicts {
@@ -161,7 +161,7 @@ pub async fn run(cfg: &RolloutConfig, aws: &SdkConfig, pushed: Option<&str>, env
     let ecs_handled: Vec<&str> = watched.iter().zip(&verdicts).filter(|(_, v)| matches!(v, Verdict::Failed(f) if !f.kind.needs_rollback())).map(|(w, _)| w.service.as_str()).collect();
     let to_revert: Vec<RollbackTarget> = updated.iter().filter(|u| !ecs_handled.contains(&u.service.as_str())).cloned().collect();
     let outcomes = if cfg.rollback && !to_revert.is_empty() {
-        let mut observer = EcsObserver { api: &api, clock: &clock, probe: None };
+        let mut observer = EcsObserver::new(&api, &clock, None);
         roll_back(&api, &clock, &mut observer, &mut report, &to_revert, ROLLBACK_WAIT, interval.clone()).await
     } else {
         Vec::new()

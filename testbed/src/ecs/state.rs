@@ -246,6 +246,8 @@ pub(crate) struct SimState {
     /// Operation -> how many of its next calls answer a throttling error.
     pub throttles: BTreeMap<String, u32>,
     pub next_ip: u32,
+    /// Service deployments and revisions (`service_deployments.rs`).
+    pub service_deployments: super::service_deployments::ServiceDeployments,
 }
 
 impl SimState {
@@ -262,6 +264,7 @@ impl SimState {
             calls: Vec::new(),
             throttles: BTreeMap::new(),
             next_ip: 0,
+            service_deployments: Default::default(),
         }
     }
 
