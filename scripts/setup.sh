@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests and the demo need on a fresh machine of this kind (Debian, root, Rust
-# toolchain present): Debian's docker-registry, and a Python venv with moto server. (The test bed
-# writes the registry's htpasswd file itself, with bcrypt.)
+# toolchain present): Debian's docker-registry, a Python venv with moto server, and (with
+# Node.js) prism serving GitHub's API description. (The test bed writes the registry's htpasswd
+# file itself, with bcrypt.)
 # Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,6 +51,11 @@ fi
 if [ ! -d tests/iam-engine/node_modules/@cloud-copilot/iam-simulate ]; then
   echo "setup: installing the IAM engine for the trust tests (npm ci in tests/iam-engine)" >&2
   (cd tests/iam-engine && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# GitHub's REST API description and prism, at the versions package-lock.json pins.
+if [ ! -x testbed/github-api/node_modules/.bin/prism ] || [ ! -f testbed/github-api/node_modules/@octokit/openapi/generated/api.github.com.deref.json ]; then
+  echo "setup: installing prism and GitHub's API description (npm ci in testbed/github-api)" >&2
+  (cd testbed/github-api && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 rustc_version=$(rustc --version | awk '{print $2}')

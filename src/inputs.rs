@@ -176,6 +176,7 @@ pub struct RolloutConfig {
 pub struct ReportConfig {
     pub github_token: Option<crate::secret::Secret>,
     pub deployment_environment: Option<String>,
+    pub environment_url: Option<String>,
 }
 
 /// One thing wrong with one input.

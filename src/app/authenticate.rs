@@ -30,6 +30,9 @@ pub struct Session {
     pub region: String,
     /// How to get new credentials when these expire (`None`: the environment's, not renewable).
     pub renewal: Option<RoleRenewal>,
+    /// The OIDC token's claims, when a role was assumed with a token that is a JWT (the job's
+    /// `sub` for the summary, its `environment` for GitHub Deployments).
+    pub claims: Option<Claims>,
 }
 
 /// The identity stage again, for a wait that outlives the credentials: a fresh token the way
@@ -144,7 +147,7 @@ async fn assume(cfg: &IdentityConfig, role: &RoleArn, env: &EnvVars, console: &m
         env: env.clone(),
         masks: Arc::new(Mutex::new(Workflow::stdio(console.workflow.mode()))),
     };
-    Ok(Session { credentials, identity, region: cfg.region.clone(), renewal: Some(renewal) })
+    Ok(Session { credentials, identity, region: cfg.region.clone(), renewal: Some(renewal), claims })
 }
 
 /// Claims are needed for guards, the trust check and a refusal's diagnosis. A token that is not
@@ -195,7 +198,7 @@ async fn adopt_environment(cfg: &IdentityConfig, env: &EnvVars, console: &mut Co
     let identity = sts::caller_identity(&cfg.region, &credentials).await.map_err(|e| failures::sts(&e, cfg))?;
     mask_account(cfg, &identity.account_id, console)?;
     tracing::info!("no role-to-assume: using the AWS credentials from the environment ({})", identity.arn);
-    Ok(Session { credentials, identity, region: cfg.region.clone(), renewal: None })
+    Ok(Session { credentials, identity, region: cfg.region.clone(), renewal: None, claims: None })
 }
 
 fn mask_account(cfg: &IdentityConfig, account: &str, console: &mut Console) -> Result<(), Failure> {
@@ -236,11 +239,38 @@ fn publish(cfg: &IdentityConfig, session: &Session, console: &mut Console) -> Re
         }
         tracing::info!("exported AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and AWS_REGION to later steps");
     }
-    let account = if cfg.mask_account_id { "***" } else { session.identity.account_id.as_str() };
-    let expires = session.credentials.expiration.map(|t| aws_smithy_types::DateTime::from(t).to_string()).unwrap_or_else(|| "-".into());
-    let rows = [["role session", session.identity.arn.as_str()], ["account", account], ["region", session.region.as_str()], ["credentials expire", expires.as_str()]];
-    let markdown = format!("### oidc-ecs-deploy: authenticated\n\n{}", crate::runner::table(&["field", "value"], rows));
-    console.summary.append_markdown(&markdown).map_err(|e| failures::runner_file(&e))
+    console.summary.section("identity", &identity_summary(cfg, session, SystemTime::now())).map_err(|e| failures::runner_file(&e))
+}
+
+/// The identity section: who the job is (`sub`), which role it became in which account, and
+/// until when. Under `mask-aws-account-id` the account is shown as `***` in the ARNs too: a
+/// summary is read by people the log's masking does not reach.
+fn identity_summary(cfg: &IdentityConfig, session: &Session, now: SystemTime) -> String {
+    let account = session.identity.account_id.as_str();
+    let hide = |text: &str| if cfg.mask_account_id && !account.is_empty() { text.replace(account, "***") } else { text.to_owned() };
+    let code = |text: &str| format!("`{}`", text.replace('`', "'"));
+    let subject = match session.claims.as_ref().and_then(|c| c.string("sub")) {
+        Some(sub) => code(sub),
+        None if cfg.role.is_some() => "(the token's claims could not be read)".to_owned(),
+        None => "(no OIDC token: credentials from the environment)".to_owned(),
+    };
+    let role = cfg.role.as_ref().map(|r| code(&hide(&r.arn))).unwrap_or_else(|| "(none: `role-to-assume` is empty)".to_owned());
+    let expires = match session.credentials.expiration {
+        Some(at) => {
+            let minutes = at.duration_since(now).map(|d| d.as_secs() / 60).unwrap_or(0);
+            format!("{} (in {minutes} min{})", aws_smithy_types::DateTime::from(at), if session.renewal.is_some() { ", renewed during long waits" } else { "" })
+        }
+        None => "not known (credentials from the environment)".to_owned(),
+    };
+    let rows = [
+        ["job (`sub`)".to_owned(), subject],
+        ["role".to_owned(), role],
+        ["session".to_owned(), code(&hide(&session.identity.arn))],
+        ["account".to_owned(), hide(account)],
+        ["region".to_owned(), session.region.clone()],
+        ["credentials expire".to_owned(), expires],
+    ];
+    crate::runner::table(&["identity", ""], rows)
 }
 
 fn http_client() -> reqwest::Client {

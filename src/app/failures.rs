@@ -36,7 +36,7 @@ pub fn oidc(error: &OidcError) -> Failure {
         }
         OidcError::UnderAct => {
             return Failure::new(Category::BadInput, "running under act, which has no OIDC token service (ACTIONS_ID_TOKEN_REQUEST_URL is not set)")
-                .hint("leave `role-to-assume` empty and pass credentials as secrets:\n  act -s AWS_ACCESS_KEY_ID -s AWS_SECRET_ACCESS_KEY -s AWS_SESSION_TOKEN\nor give a token obtained elsewhere through the `web-identity-token-file` input");
+                .hint("leave `role-to-assume` empty and pass AWS credentials as secrets:\n  act -s AWS_ACCESS_KEY_ID -s AWS_SECRET_ACCESS_KEY -s AWS_SESSION_TOKEN\n(one workflow for both: `role-to-assume: ${{ !env.ACT && 'arn:aws:iam::...' || '' }}`),\nor give a web-identity token obtained elsewhere through the `web-identity-token-file` input");
         }
         _ => {}
     }

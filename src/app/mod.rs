@@ -1,12 +1,14 @@
 //! The pipeline's wiring: turn an invocation into stages run in order (identity, then image and
 //! rollout when configured), hand each stage what it needs, and report. Stages do not import each
 //! other; this module does, and it is also where each stage's error becomes a `Failure` with its
-//! exit category (`failures.rs`).
+//! exit category (`failures.rs`). Each stage's log is a collapsible group; a failure is printed
+//! after its group has closed, so it stays in sight.
 
 mod authenticate;
 mod aws;
 mod failures;
 mod image_report;
+mod github_deployment;
 mod offline;
 mod push_cli;
 mod push_image;
@@ -38,6 +40,15 @@ impl Console {
             env_file: EnvFile::from_env(env),
             summary: SummaryFile::from_env(env),
         }
+    }
+
+    /// Runs `stage` inside a log group titled `title` (`::group::` under Actions, `== title ==`
+    /// otherwise), closing the group whatever the stage returns.
+    pub async fn in_group<T>(&mut self, title: &str, stage: impl AsyncFnOnce(&mut Console) -> T) -> T {
+        let _ = self.workflow.group(title);
+        let result = stage(self).await;
+        let _ = self.workflow.end_group();
+        result
     }
 
     /// Set a step output; outside Actions (no GITHUB_OUTPUT) print it as `name=value` on stdout,
@@ -87,17 +98,28 @@ pub async fn run(invocation: Invocation, env: &EnvVars) -> Result<(), Failure> {
 /// The pipeline. Everything is validated before the first AWS call.
 async fn deploy(raw: RawInputs, env: &EnvVars, console: &mut Console) -> Result<(), Failure> {
     let config = Config::validate(&raw, env).map_err(failures::inputs)?;
-    let session = authenticate::run(&config.identity, env, console).await?;
+    if let Some(token) = &config.report.github_token {
+        console.workflow.add_mask(token).map_err(|e| failures::console(&e))?;
+    }
+    let session = console.in_group("Authenticate to AWS", async |c| authenticate::run(&config.identity, env, c).await).await?;
     if config.image.is_none() && config.rollout.is_none() {
         return Ok(());
     }
     let aws = aws::sdk_config(&session).await;
     let mut pushed = None;
     if let Some(image) = &config.image {
-        pushed = Some(push_image::run(image, &aws, env.get("DOCKER_HOST"), console).await?);
+        let pushing = async |c: &mut Console| push_image::run(image, &aws, env.get("DOCKER_HOST"), c).await;
+        pushed = Some(console.in_group("Push the image to ECR", pushing).await?);
     }
     if let Some(rollout) = &config.rollout {
-        rollout_stage::run(rollout, &aws, pushed.as_ref().map(|p| p.pinned.as_str()), env, console).await?;
+        let pinned = pushed.as_ref().map(|p| p.pinned.as_str());
+        let rolling_out = async |c: &mut Console| {
+            let deployment = github_deployment::start(&config.report, rollout, &session, env, c).await;
+            let result = rollout_stage::run(rollout, &aws, pinned, env, c).await;
+            github_deployment::finish(deployment, &result, rollout, c).await;
+            result
+        };
+        console.in_group("Roll out to ECS", rolling_out).await?;
     }
     Ok(())
 }

@@ -212,6 +212,16 @@ impl<'a> Validator<'a> {
         }
     }
 
+    /// An http(s) URL (what a browser or a probe can open), or a problem naming `example`.
+    fn http_url(&mut self, input: &str, example: &str) -> Option<String> {
+        let url = self.get(input)?;
+        if !(url.starts_with("http://") || url.starts_with("https://")) || url.contains(char::is_whitespace) {
+            self.problem(input, format!("`{url}` is not an http(s) URL"), format!("a URL such as `{example}`"));
+            return None;
+        }
+        Some(url.to_owned())
+    }
+
     fn existing_file(&mut self, input: &str) -> Option<PathBuf> {
         let path = PathBuf::from(self.get(input)?);
         if path.is_file() {
@@ -390,10 +400,7 @@ impl<'a> Validator<'a> {
         let force_new_deployment = self.boolean("force-new-deployment");
         let rollback = self.get("rollback").is_none() || self.boolean("rollback");
         let dry_run = self.boolean("dry-run");
-        let health_check_url = self.get("health-check-url").map(str::to_owned);
-        if let Some(url) = health_check_url.as_deref().filter(|u| !(u.starts_with("http://") || u.starts_with("https://")) || u.contains(char::is_whitespace)) {
-            self.problem("health-check-url", format!("`{url}` is not an http(s) URL"), "a URL such as `https://api.example.com/healthz`");
-        }
+        let health_check_url = self.http_url("health-check-url", "https://api.example.com/healthz");
         let mut containers = Vec::new();
         for line in self.get("containers").map(|c| c.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>()).unwrap_or_default() {
             match line.split_once('=') {
@@ -430,9 +437,19 @@ impl<'a> Validator<'a> {
     }
 
     pub fn report(&mut self) -> Option<ReportConfig> {
-        Some(ReportConfig {
-            github_token: self.get("github-token").map(Secret::new),
-            deployment_environment: self.get("deployment-environment").map(str::to_owned),
-        })
+        let before = self.problems.len();
+        let environment_url = self.http_url("environment-url", "https://shop.example.com");
+        let github_token = self.get("github-token").map(Secret::new);
+        if github_token.is_none() {
+            for input in ["deployment-environment", "environment-url"] {
+                if self.get(input).is_some() {
+                    self.problem(input, "is set but `github-token` is empty, so no GitHub Deployment is reported", "`github-token: ${{ github.token }}` (with `permissions: deployments: write`), or this input removed");
+                }
+            }
+        }
+        if self.problems.len() > before {
+            return None;
+        }
+        Some(ReportConfig { github_token, deployment_environment: self.get("deployment-environment").map(str::to_owned), environment_url })
     }
 }

@@ -40,6 +40,7 @@ fn action_yml_declares_every_input_the_validator_reads() {
         "scan-wait-minutes",
         "cluster", "service", "container-name", "containers", "task-definition", "wait-for-minutes", "force-new-deployment",
         "rollback", "dry-run", "health-check-url", "health-check-successes", "github-token", "deployment-environment",
+        "environment-url",
     ] {
         assert!(names.contains(&expected), "action.yml lacks input {expected}");
     }
@@ -200,4 +201,24 @@ fn default_session_name_is_sanitised_and_keeps_the_run_id() {
     assert_eq!(rules::default_session_name(&EnvVars::default()), "gha-local");
     let odd = EnvVars::from_pairs([("GITHUB_REPOSITORY", "o/r~x"), ("GITHUB_RUN_ID", "1")]);
     assert_eq!(rules::default_session_name(&odd), "gha-r-x-1");
+}
+
+#[test]
+fn report_inputs_need_a_token_and_a_url_must_be_one() {
+    let base = [("aws-region", "eu-west-1"), ("role-to-assume", ROLE)];
+    let with = |extra: &[(&'static str, &'static str)]| base.iter().chain(extra).copied().collect::<Vec<_>>();
+    let token = ("github-token", "ghs_exampletoken0000000000000000000000");
+    assert_refused(&with(&[token, ("environment-url", "shop.example.com")]), "environment-url", "is not an http(s) URL");
+    assert_refused(&with(&[token, ("environment-url", "https://shop example.com")]), "environment-url", "is not an http(s) URL");
+    assert_refused(&with(&[("environment-url", "https://shop.example.com")]), "environment-url", "`github-token` is empty");
+    assert_refused(&with(&[("deployment-environment", "production")]), "deployment-environment", "`github-token` is empty");
+
+    let config = Config::validate(&raw(&with(&[token, ("deployment-environment", "production"), ("environment-url", "https://shop.example.com")])), &ctx()).expect("valid");
+    assert_eq!(config.report.github_token.as_ref().map(|t| t.expose()), Some(token.1));
+    assert_eq!(config.report.deployment_environment.as_deref(), Some("production"));
+    assert_eq!(config.report.environment_url.as_deref(), Some("https://shop.example.com"));
+    assert!(!format!("{:?}", config.report).contains(token.1), "the token never shows in Debug");
+
+    let quiet = Config::validate(&raw(&base), &ctx()).expect("valid");
+    assert!(quiet.report.github_token.is_none(), "no token by default: no GitHub Deployment");
 }

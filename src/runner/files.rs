@@ -1,6 +1,6 @@
 //! The runner's files: `GITHUB_OUTPUT` (step outputs), `GITHUB_ENV` (env for later steps), both
-//! in the `NAME<<DELIMITER` heredoc format, and `GITHUB_STEP_SUMMARY` (markdown), plus the small
-//! markdown helpers the summary needs.
+//! in the `NAME<<DELIMITER` heredoc format, and `GITHUB_STEP_SUMMARY` (markdown, one section per
+//! stage, kept under GitHub's size limit), plus the small markdown helpers the summary needs.
 //!
 //! Every `set`/`append` writes at once, in append mode and in one `write_all`, so that outputs set
 //! before a later stage fails still reach the runner. When the variable is absent (the CLI, or a
@@ -13,9 +13,14 @@ use std::path::{Path, PathBuf};
 
 use crate::envvars::EnvVars;
 
-/// GitHub refuses a step summary larger than this (docs: "each step is restricted to a maximum
-/// size of 1MiB"); failing here names the cause instead of a silently missing summary.
+/// GitHub drops a step summary larger than this (docs: "each step is restricted to a maximum
+/// size of 1MiB"): the summary file is cut to stay under it, saying so, whatever ECS returned.
 pub const SUMMARY_LIMIT: u64 = 1024 * 1024;
+/// One block's share of the summary: a stage that quotes a lot of outside text (service events,
+/// log lines) leaves room for the stages and the failure report after it.
+pub const SECTION_LIMIT: usize = 256 * 1024;
+/// Ends a block that was cut.
+const CUT_NOTE: &str = "\n\n*(cut here: GitHub keeps at most 1 MiB of job summary per step; the log has the rest)*";
 
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
@@ -29,8 +34,6 @@ pub enum FileError {
     DelimiterCollision { name: String },
     #[error("could not append to the file named by {variable} ({})", path.display())]
     Write { variable: &'static str, path: PathBuf, #[source] source: io::Error },
-    #[error("the job summary would grow to {size} bytes; GitHub accepts at most {SUMMARY_LIMIT} bytes per step")]
-    SummaryTooLarge { size: u64 },
 }
 
 /// What differs between the two `NAME<<DELIMITER` files: the variable naming the file, and
@@ -187,18 +190,26 @@ impl SummaryFile {
         SummaryFile { path: None, written: String::new() }
     }
 
+    /// Appends one section: a `### oidc-ecs-deploy: <title>` heading and its markdown, the shape
+    /// every stage's part of the summary has.
+    pub fn section(&mut self, title: &str, markdown: &str) -> Result<(), FileError> {
+        self.append_markdown(&format!("### oidc-ecs-deploy: {title}\n\n{markdown}"))
+    }
+
     /// Appends one markdown block, followed by a blank line: without it, a paragraph appended
-    /// after a table would be read as one more table row.
+    /// after a table would be read as one more table row. A block longer than [`SECTION_LIMIT`],
+    /// or than the room left under [`SUMMARY_LIMIT`], is cut at a line end with a note; once no
+    /// room is left, blocks are dropped (and the log says so).
     pub fn append_markdown(&mut self, markdown: &str) -> Result<(), FileError> {
-        let block = format!("{}\n\n", markdown.trim_end_matches(['\n', '\r']));
         let existing = match &self.path {
             Some(path) => std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
             None => self.written.len() as u64,
         };
-        let size = existing + block.len() as u64;
-        if size > SUMMARY_LIMIT {
-            return Err(FileError::SummaryTooLarge { size });
-        }
+        let room = (SUMMARY_LIMIT.saturating_sub(existing) as usize).min(SECTION_LIMIT);
+        let Some(block) = fit_block(markdown.trim_end_matches(['\n', '\r']), room) else {
+            tracing::warn!("the job summary is full ({existing} bytes; GitHub keeps at most {SUMMARY_LIMIT}): a section was left out");
+            return Ok(());
+        };
         if let Some(path) = &self.path {
             append("GITHUB_STEP_SUMMARY", path, &block)?;
         }
@@ -214,6 +225,28 @@ impl SummaryFile {
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
     }
+}
+
+/// `markdown` and a blank line in at most `room` bytes: whole when it fits, else cut at the
+/// last line end that leaves room for the note (a code fence left open is closed first, so the
+/// note renders as text); `None` when not even the note fits.
+fn fit_block(markdown: &str, room: usize) -> Option<String> {
+    if markdown.len() + 2 <= room {
+        return Some(format!("{markdown}\n\n"));
+    }
+    const FENCE_CLOSE: &str = "\n```";
+    let budget = room.checked_sub(CUT_NOTE.len() + FENCE_CLOSE.len() + 2)?;
+    let mut cut = budget.min(markdown.len());
+    while !markdown.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let kept = match markdown[..cut].rfind('\n') {
+        Some(line_end) => &markdown[..line_end],
+        None => &markdown[..cut],
+    };
+    let fences = kept.lines().filter(|l| l.trim_start().starts_with("```")).count();
+    let close = if fences % 2 == 1 { FENCE_CLOSE } else { "" };
+    Some(format!("{kept}{close}{CUT_NOTE}\n\n"))
 }
 
 /// A GitHub-flavoured markdown table. Cells are made structurally safe (line breaks become

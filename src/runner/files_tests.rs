@@ -150,12 +150,71 @@ fn summary_appends_blocks() {
 }
 
 #[test]
-fn summary_refuses_to_pass_the_limit() {
+fn a_section_has_the_shared_heading() {
     let mut summary = SummaryFile::in_memory();
-    let big = "x".repeat(SUMMARY_LIMIT as usize - 10);
-    summary.append_markdown(&big).unwrap();
-    let err = summary.append_markdown("one more paragraph").unwrap_err();
-    assert!(matches!(err, FileError::SummaryTooLarge { .. }), "{err}");
+    summary.section("identity", &table(&["field", "value"], [["account", "123456789012"]])).unwrap();
+    assert_eq!(summary.written(), "### oidc-ecs-deploy: identity\n\n| field | value |\n| --- | --- |\n| account | 123456789012 |\n\n");
+}
+
+/// A table of `rows` rows, each about 100 bytes: what a stage quoting ECS events looks like.
+fn big_table(rows: usize) -> String {
+    table(&["service", "event"], (0..rows).map(|i| [format!("api-{i}"), format!("(service api) has reached a steady state, event {i:>60}")]))
+}
+
+#[test]
+fn a_section_past_its_share_is_cut_at_a_line_end_with_a_note() {
+    let mut summary = SummaryFile::in_memory();
+    summary.section("rollout", &big_table(5_000)).unwrap();
+    let text = summary.written();
+    assert!(text.len() <= SECTION_LIMIT, "{} bytes", text.len());
+    assert!(text.len() > SECTION_LIMIT - 200, "only as much is cut as needed: {} bytes", text.len());
+    assert!(text.ends_with("the log has the rest)*\n\n"), "{}", &text[text.len() - 200..]);
+    let before_note = text.rsplit_once("\n\n*(cut here").unwrap().0;
+    assert!(before_note.ends_with('|'), "the cut falls at a row's end: {}", &before_note[before_note.len() - 80..]);
+    summary.section("after", "still here").unwrap();
+    assert!(summary.written().ends_with("still here\n\n"), "later sections still fit");
+}
+
+#[test]
+fn a_code_block_that_is_cut_is_closed_before_the_note() {
+    let mut summary = SummaryFile::in_memory();
+    let lines: String = (0..10_000).map(|i| format!("container app: log line {i:>40}\n")).collect();
+    summary.append_markdown(&format!("evidence:\n\n```text\n{lines}```")).unwrap();
+    let text = summary.written();
+    let fences = text.lines().filter(|l| l.starts_with("```")).count();
+    assert_eq!(fences, 2, "the fence is closed: {}", &text[text.len() - 200..]);
+    assert!(text.trim_end().ends_with("the log has the rest)*"));
+}
+
+#[test]
+fn the_summary_never_passes_githubs_limit_whatever_is_appended() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("summary.md");
+    let mut summary = SummaryFile::at(&path);
+    for _ in 0..12 {
+        summary.section("rollout", &big_table(4_000)).unwrap();
+    }
+    summary.append_markdown("a last word").unwrap();
+    let size = std::fs::metadata(&path).unwrap().len();
+    assert!(size <= SUMMARY_LIMIT, "{size} bytes");
+    assert!(size > SUMMARY_LIMIT - SECTION_LIMIT as u64, "the room is used: {size} bytes");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("cut here"));
+    assert!(!text.contains("a last word"), "nothing fits once the summary is full");
+    assert_eq!(text, summary.written());
+}
+
+#[test]
+fn a_summary_file_written_before_counts_towards_the_limit() {
+    // The runner's summary file is per step, but an earlier run of the binary in the same step
+    // (a composite action, a script) may have written to it.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("summary.md");
+    std::fs::write(&path, "x".repeat(SUMMARY_LIMIT as usize - 1000)).unwrap();
+    let mut summary = SummaryFile::at(&path);
+    summary.section("rollout", &big_table(100)).unwrap();
+    assert!(std::fs::metadata(&path).unwrap().len() <= SUMMARY_LIMIT);
+    assert!(summary.written().contains("cut here"), "{}", summary.written());
 }
 
 #[test]

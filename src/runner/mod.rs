@@ -1,8 +1,10 @@
 //! The GitHub runner contract: workflow commands and their escaping, masking, the files behind
-//! `GITHUB_OUTPUT` / `GITHUB_ENV` / `GITHUB_STEP_SUMMARY`, and the OIDC token request. This is
-//! the only module that knows GitHub's formats; the stages hand it plain strings and `Secret`s.
+//! `GITHUB_OUTPUT` / `GITHUB_ENV` / `GITHUB_STEP_SUMMARY`, the OIDC token request, and GitHub
+//! Deployments (the REST API). This is the only module that knows GitHub's formats; the stages
+//! hand it plain strings and `Secret`s.
 
 pub mod commands;
+pub mod deployments;
 pub mod files;
 pub mod oidc;
 

@@ -7,6 +7,8 @@
 //! - [`Registry`]: Debian's docker-registry with htpasswd auth; with moto it acts as one ECR.
 //! - [`OidcIssuer`]: a fake GitHub Actions OIDC token endpoint signing RS256 tokens.
 //! - [`FaultProxy`] / [`StsFault`]: inject AWS-faithful errors and resets in front of moto.
+//! - [`GithubApi`]: GitHub's REST API (the deployment paths) served by prism from GitHub's own
+//!   description, validating every request.
 //!
 //! Child processes are killed on drop and die with the test process even when it panics.
 
@@ -14,6 +16,7 @@ pub mod claims;
 pub mod ecr_sync;
 pub mod ecs;
 pub mod fault;
+pub mod github_api;
 pub mod moto;
 pub mod moto_api;
 pub mod net;
@@ -27,6 +30,7 @@ pub use ecs::{
     ClusterSeed, DeploymentView, EcsSimulator, Scenario, SeededService, ServiceSeed, ServiceView,
 };
 pub use fault::{Fault, INCORRECT_AUDIENCE, NO_OIDC_PROVIDER};
+pub use github_api::GithubApi;
 pub use moto::{MOTO_ACCOUNT_ID, Moto};
 pub use moto_api::{EcrAuthorization, moto_ecr_password};
 pub use net::{free_port, http_client};

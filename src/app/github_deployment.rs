@@ -1,0 +1,97 @@
+//! The rollout reported as a GitHub Deployment (when `github-token` is given): which environment
+//! (`deployment-environment`, else the job's own from the OIDC token), `in_progress` before the
+//! rollout acts and `success` or `failure` after it. Every problem is a warning annotation that
+//! names the fix; the deploy's result never depends on GitHub's answers.
+
+use crate::envvars::EnvVars;
+use crate::failure::Failure;
+use crate::inputs::{ReportConfig, RolloutConfig};
+use crate::runner::deployments::{DeploymentReporter, DeploymentTarget, JobEnvironment, Outcome, ReportError, Reported};
+use crate::retry::RetryPolicy;
+use crate::runner::Annotation;
+
+use super::Console;
+use super::authenticate::Session;
+
+/// Fewer attempts than the AWS calls get: a report that cannot get through in a few seconds
+/// should not hold up the deploy (an outage costs about 30 s per request at worst).
+const REPORT_RETRIES: RetryPolicy = RetryPolicy { max_attempts: 3, base_delay: std::time::Duration::from_millis(500), max_delay: std::time::Duration::from_secs(2) };
+
+/// A Deployment this run reports to.
+pub struct DeploymentReport {
+    reporter: DeploymentReporter,
+    reported: Reported,
+}
+
+/// Reports the start of the rollout: `None` when there is nothing to report to (no token, no
+/// environment, a dry run) or GitHub could not be told (a warning says why).
+pub async fn start(report: &ReportConfig, rollout: &RolloutConfig, session: &Session, env: &EnvVars, console: &mut Console) -> Option<DeploymentReport> {
+    let token = report.github_token.as_ref()?;
+    if rollout.dry_run {
+        tracing::info!("dry run: no GitHub Deployment is reported");
+        return None;
+    }
+    if env.is_true("ACT") {
+        // act's run exists on this machine only: a Deployment on GitHub would point at a log
+        // that is nowhere, for a run id (1) that belongs to another run.
+        tracing::info!("under act: no GitHub Deployment is reported");
+        return None;
+    }
+    let job_environment = match &session.claims {
+        Some(claims) => claims.string("environment").map(|e| JobEnvironment::Named(e.to_owned())).unwrap_or(JobEnvironment::None),
+        None => JobEnvironment::Unknown,
+    };
+    let environment = match (&report.deployment_environment, &job_environment) {
+        (Some(name), _) => name.clone(),
+        (None, JobEnvironment::Named(name)) => name.clone(),
+        (None, _) => {
+            let why = if session.claims.is_some() { "the job has no `environment:`" } else { "no OIDC token tells the job's environment" };
+            warn(console, &format!("no GitHub Deployment is reported: {why} and `deployment-environment` is empty; set one of them"));
+            return None;
+        }
+    };
+    let target = DeploymentTarget::from_env(env, &environment, report.environment_url.as_deref(), job_environment);
+    let reporter = match target.and_then(|t| DeploymentReporter::new(t, token, REPORT_RETRIES)) {
+        Ok(r) => r,
+        Err(e) => {
+            not_reported(console, &e);
+            return None;
+        }
+    };
+    match reporter.start(&rollout_description(rollout)).await {
+        Ok(reported) => {
+            let whose = if reported.runner_created { "the job's Deployment" } else { "a new Deployment" };
+            tracing::info!("GitHub Deployment: {whose} {} to {} is in progress", reported.id, reporter.target().environment);
+            Some(DeploymentReport { reporter, reported })
+        }
+        Err(e) => {
+            not_reported(console, &e);
+            None
+        }
+    }
+}
+
+/// Reports how the rollout ended.
+pub async fn finish(report: Option<DeploymentReport>, result: &Result<(), Failure>, rollout: &RolloutConfig, console: &mut Console) {
+    let Some(DeploymentReport { reporter, reported }) = report else { return };
+    let (outcome, description) = match result {
+        Ok(()) => (Outcome::Success, format!("{}: healthy", rollout_description(rollout))),
+        Err(failure) => (Outcome::Failure, failure.headline.clone()),
+    };
+    match reporter.finish(reported.id, outcome, &description).await {
+        Ok(()) => tracing::info!("GitHub Deployment {}: {}", reported.id, if outcome == Outcome::Success { "success" } else { "failure" }),
+        Err(e) => not_reported(console, &e),
+    }
+}
+
+fn rollout_description(rollout: &RolloutConfig) -> String {
+    format!("ECS {} on {}", rollout.services.join(", "), rollout.cluster)
+}
+
+fn not_reported(console: &mut Console, error: &ReportError) {
+    warn(console, &format!("the rollout is not reported as a GitHub Deployment: {error}"));
+}
+
+fn warn(console: &mut Console, text: &str) {
+    let _ = console.workflow.warning(text, &Annotation::titled("GitHub Deployment"));
+}
