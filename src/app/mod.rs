@@ -10,7 +10,7 @@ mod offline;
 mod push_cli;
 mod push_image;
 mod refresh;
-mod rollout_stage;
+mod rollout;
 
 use std::io::Write;
 
@@ -94,7 +94,7 @@ async fn deploy(raw: RawInputs, env: &EnvVars, console: &mut Console) -> Result<
         pushed = Some(push_image::run(image, &aws, env.get("DOCKER_HOST"), console).await?);
     }
     if let Some(rollout) = &config.rollout {
-        rollout_stage::run(rollout, &aws, pushed.as_ref().map(|p| p.pinned.as_str()), env, console).await?;
+        rollout::run(rollout, &aws, pushed.as_ref().map(|p| p.pinned.as_str()), env, console).await?;
     }
     Ok(())
 }

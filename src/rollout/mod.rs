@@ -6,7 +6,7 @@
 //! ```text
 //! // decide...
 //! let current = parse_task_definition_file(&text, "taskdef.yaml")?;     // or DescribeTaskDefinition
-//! let update = ImageUpdate::same_repository(pushed_ref);                 // or ::container / ::from_lines
+//! let update = ImageUpdate::same_repository(pushed_ref);                 // or ::container / ::containers
 //! let rendered = render(&current, &update)?;                              // request + changed containers
 //! if is_identical(&rendered.request, &serving) { /* register nothing, reuse serving's ARN */ }
 //! if dry_run { for line in diff(&serving, &rendered.request) { println!("{line}") } return }
@@ -26,13 +26,14 @@
 //! `assess` (snapshot types, verdict, progress, event deltas), `events` (the table of ECS texts
 //! and their causes), `stopped` (stopped-task evidence), `plan` (refusals and warnings before
 //! any change), `ecs_api` (the SDK calls), `raw_ecs` (task definitions as raw JSON), `watch`
-//! (the poll loop), `rollback`.
+//! (the poll loop), `observed` (what the polls saw, for truthful reports), `rollback`.
 
 pub mod assess;
 pub mod canonical;
 pub mod ecs_api;
 pub mod events;
 pub mod imageref;
+pub mod observed;
 pub mod plan;
 pub mod probe;
 pub mod rollback;
