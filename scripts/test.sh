@@ -7,12 +7,28 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 # action.yml against GitHub's published schema for action metadata (vendored in check-jsonschema).
 .venv/bin/check-jsonschema --builtin-schema vendor.github-actions action.yml
+# The workflows (ours and the example's): GitHub's schema, zizmor's security audits (offline:
+# no GitHub API here), act's parser (it lists the jobs; planning them needs Docker), and the
+# example's Terraform and Dockerfile with checkov (--skip-download: no vendor API).
+workflows=(.github/workflows/*.yml examples/.github/workflows/*.yml)
+.venv/bin/check-jsonschema --builtin-schema vendor.github-workflows "${workflows[@]}"
+.venv/bin/zizmor --offline --quiet --persona=pedantic .github/workflows examples/.github/workflows
+for w in "${workflows[@]}"; do
+  .venv/bin/act --list --workflows "$w" >/dev/null 2>&1 || { .venv/bin/act --list --workflows "$w"; exit 1; }
+done
+.venv/checkov/bin/checkov --skip-download --quiet --compact -d examples
 export TESTBED_MOTO_SERVER="$PWD/.venv/bin/moto_server"
 cargo build --workspace --all-targets --locked
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --workspace --locked -- --test-threads=4 2>&1 | tee "$log"
+status=0
+cargo test --workspace --locked -- --test-threads=4 2>&1 | tee "$log" || status=1
+# The action's image: built (the static release binary, then buildah), then run from its own
+# root filesystem. test-image.sh reports in cargo's format, so its checks count below.
+scripts/build-image.sh >/dev/null || echo "test.sh: the image did not build (test-image.sh reports it)" >&2
+scripts/test-image.sh 2>&1 | tee -a "$log" || status=1
 # cargo prints one "test result:" line per test binary, the last often a doc-test run of 0
 # tests; close with the totals over all of them.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) s += $i } }
      END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+exit "$status"

@@ -53,12 +53,15 @@ pub struct CheckTrustArgs {
 #[derive(Debug)]
 pub struct TrustPolicyArgs {
     pub account: String,
-    pub repo: String,
+    /// Optional only with `reusable_workflow`.
+    pub repo: Option<String>,
     pub branches: Vec<String>,
     pub environments: Vec<String>,
     pub id_form: Option<String>,
     pub audience: String,
     pub partition: String,
+    pub issuer: String,
+    pub reusable_workflow: Option<String>,
 }
 
 fn command() -> Command {
@@ -106,12 +109,14 @@ fn command() -> Command {
             Command::new("trust-policy")
                 .about("Print a least-privilege trust policy for a repository's branches and environments")
                 .arg(Arg::new("account").long("account").value_name("ID").required(true).help("The 12-digit AWS account id"))
-                .arg(Arg::new("repo").long("repo").value_name("OWNER/REPO").required(true))
+                .arg(Arg::new("repo").long("repo").value_name("OWNER/REPO").required_unless_present("reusable-workflow").help("The repository whose jobs to admit (optional with --reusable-workflow: then its callers from any repository)"))
                 .arg(Arg::new("branch").long("branch").value_name("B").action(ArgAction::Append).help("A branch allowed to assume the role (repeatable; `*` allowed)"))
                 .arg(Arg::new("environment").long("environment").value_name("E").action(ArgAction::Append).help("A GitHub environment allowed to assume the role (repeatable)"))
                 .arg(Arg::new("id-form").long("id-form").value_name("OWNER_ID/REPO_ID").help("Emit the `repo:OWNER@ID/REPO@ID` subject form"))
                 .arg(Arg::new("audience").long("audience").default_value("sts.amazonaws.com"))
-                .arg(Arg::new("partition").long("partition").default_value("aws").value_parser(["aws", "aws-cn", "aws-us-gov"])),
+                .arg(Arg::new("partition").long("partition").default_value("aws").value_parser(["aws", "aws-cn", "aws-us-gov"]))
+                .arg(Arg::new("issuer").long("issuer").value_name("URL").default_value("https://token.actions.githubusercontent.com").help("The tokens' issuer: https://token.actions.githubusercontent.com[/ENTERPRISE], or GitHub Enterprise Server's https://HOST/_services/token"))
+                .arg(Arg::new("reusable-workflow").long("reusable-workflow").value_name("OWNER/REPO/.github/workflows/FILE.yml@REF").help("Admit only jobs that run this reusable workflow at this ref (job_workflow_ref)")),
         )
 }
 
@@ -131,12 +136,14 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Invocation {
         }),
         Some(("trust-policy", m)) => Invocation::TrustPolicy(TrustPolicyArgs {
             account: string(m, "account").expect("required"),
-            repo: string(m, "repo").expect("required"),
+            repo: string(m, "repo"),
             branches: strings(m, "branch"),
             environments: strings(m, "environment"),
             id_form: string(m, "id-form"),
             audience: string(m, "audience").expect("has a default"),
             partition: string(m, "partition").expect("has a default"),
+            issuer: string(m, "issuer").expect("has a default"),
+            reusable_workflow: string(m, "reusable-workflow"),
         }),
         Some(("push", m)) => Invocation::Push(PushArgs {
             source: string(m, "source").expect("required"),

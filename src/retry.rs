@@ -1,9 +1,17 @@
-//! One retry loop for every remote call that can fail transiently (the OIDC token request, STS,
-//! every registry request of an image push): jittered exponential backoff bounded by a
-//! [`RetryPolicy`], with the caller's classifier deciding what is worth another attempt. The
-//! result records how many attempts were made over how long, so the final error can say so.
-//! Each stage keeps its own classifier (`runner::oidc`, `identity::sts`, `image::retry`) and
-//! its own final error; the loop and its timing live here once.
+//! Retries, in one place: one loop for every remote call that can fail transiently (the OIDC
+//! token request, STS, every registry request of an image push, the raw ECS calls, the rollout's
+//! SDK calls), with jittered exponential backoff bounded by a [`RetryPolicy`], and one
+//! classification per protocol deciding what is worth another attempt:
+//! - [`classify_aws`] / [`classify_sdk`]: AWS services (an error code and an HTTP status), for
+//!   raw JSON 1.1 answers and for any AWS SDK operation's error (STS, ECS, ELBv2, Logs);
+//! - [`classify_http_status`]: HTTP services outside AWS's error model (the registry API v2,
+//!   the runner's OIDC endpoint);
+//! - [`classify_transport`]: a request that got no answer at all (reqwest).
+//!
+//! [`delivery`] says, for a call that must not be repeated blindly (RegisterTaskDefinition),
+//! whether the failed request surely did not take effect. The result of the loop records how
+//! many attempts were made over how long (observed), so the final error can say so. Stages
+//! keep only their error types and the mapping from those to these classifications.
 //!
 //! Sleeping goes through `tokio::time`, so tests under `tokio::time::pause()` run instantly.
 
@@ -11,6 +19,9 @@ use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use rand::Rng;
 use tokio::time::Instant;
 
@@ -51,6 +62,100 @@ pub enum Retry {
     Transient,
     /// It will fail the same way again (refused, malformed): stop now.
     Fatal,
+}
+
+/// AWS error codes that mean "slow down": the request was refused before it took effect.
+pub fn is_aws_throttling(code: &str) -> bool {
+    matches!(
+        code,
+        "Throttling"
+            | "ThrottlingException"
+            | "ThrottledException"
+            | "RequestLimitExceeded"
+            | "TooManyRequestsException"
+            | "RequestThrottled"
+            | "RequestThrottledException"
+            | "SlowDown"
+            | "PriorRequestNotComplete"
+    )
+}
+
+/// An AWS service's error answer, by code first, then HTTP status. Each case says why.
+pub fn classify_aws(status: u16, code: Option<&str>) -> Retry {
+    match code {
+        // Rate limits clear with time.
+        Some(c) if is_aws_throttling(c) => Retry::Transient,
+        // STS could not reach the token's issuer (GitHub's JWKS): the issuer's side is flaky.
+        Some("IDPCommunicationError") => Retry::Transient,
+        // The service's own failures (ECS's ServerException is a 500 by model).
+        Some("ServerException" | "InternalFailure" | "InternalError" | "ServiceUnavailable") => {
+            Retry::Transient
+        }
+        // An unknown code: a server-side failure repeats, a client-side one does not.
+        _ if status >= 500 || status == 429 => Retry::Transient,
+        // AccessDenied, validation, invalid token...: decisions; asking again gets the same.
+        _ => Retry::Fatal,
+    }
+}
+
+/// Any AWS SDK operation's error: service answers by [`classify_aws`]; the network
+/// (connection refused or reset, DNS, TLS, timeouts, a body cut off) is transient; a request
+/// that could not even be built is not.
+pub fn classify_sdk<E>(error: &SdkError<E, HttpResponse>) -> Retry
+where
+    E: ProvideErrorMetadata,
+{
+    match error {
+        SdkError::ServiceError(e) => classify_aws(e.raw().status().as_u16(), e.err().code()),
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
+            Retry::Transient
+        }
+        _ => Retry::Fatal,
+    }
+}
+
+/// An HTTP answer outside AWS's error model, by status: throttled (429), request timeout
+/// (408) and the 5xx of a server overloaded or failing over are transient; any other status
+/// is about our request, which will not change.
+pub fn classify_http_status(status: u16) -> Retry {
+    match status {
+        408 | 429 | 500..=599 => Retry::Transient,
+        _ => Retry::Fatal,
+    }
+}
+
+/// A request that got no answer: connect failures, resets, timeouts, a body cut short are
+/// the network's; a request that could not be built is our bug and stays one.
+pub fn classify_transport(error: &reqwest::Error) -> Retry {
+    if error.is_builder() {
+        Retry::Fatal
+    } else {
+        Retry::Transient
+    }
+}
+
+/// Whether a failed request can have taken effect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Surely not: no connection was made, or the service refused it without acting
+    /// (throttling, a 4xx answer).
+    NotApplied,
+    /// Maybe: it may have been received and acted on before the failure (a timeout, a reset
+    /// after sending, a 5xx).
+    Ambiguous,
+}
+
+/// [`Delivery`] of a failure: `status`/`code` for an answer, `transport` for none.
+pub fn delivery(status: Option<u16>, code: Option<&str>, transport: Option<&reqwest::Error>) -> Delivery {
+    if let Some(e) = transport {
+        return if e.is_connect() || e.is_builder() { Delivery::NotApplied } else { Delivery::Ambiguous };
+    }
+    match (status, code) {
+        (_, Some(c)) if is_aws_throttling(c) => Delivery::NotApplied,
+        (Some(s), _) if s >= 500 => Delivery::Ambiguous,
+        (Some(_), _) => Delivery::NotApplied,
+        (None, _) => Delivery::Ambiguous,
+    }
 }
 
 /// The last error, with the effort spent before giving up.
@@ -208,6 +313,45 @@ mod tests {
         assert!(err.elapsed >= Duration::from_millis(48), "{:?}", err.elapsed);
         let text = err.to_string();
         assert!(text.starts_with("gave up after 5 attempts over ") && text.ends_with(": Busy"), "{text}");
+    }
+
+    #[test]
+    fn classifications_per_protocol() {
+        let aws = [
+            (400, Some("ThrottlingException"), Retry::Transient),
+            (400, Some("Throttling"), Retry::Transient),
+            (400, Some("IDPCommunicationError"), Retry::Transient),
+            (500, Some("ServerException"), Retry::Transient),
+            (503, None, Retry::Transient),
+            (429, None, Retry::Transient),
+            (400, Some("ClientException"), Retry::Fatal),
+            (403, Some("AccessDeniedException"), Retry::Fatal),
+            (400, Some("InvalidIdentityToken"), Retry::Fatal),
+        ];
+        for (status, code, want) in aws {
+            assert_eq!(classify_aws(status, code), want, "{status} {code:?}");
+        }
+        for (status, want) in [(408, Retry::Transient), (429, Retry::Transient), (502, Retry::Transient), (404, Retry::Fatal), (401, Retry::Fatal)] {
+            assert_eq!(classify_http_status(status), want, "{status}");
+        }
+        let delivered = [
+            (Some(400), Some("ThrottlingException"), Delivery::NotApplied),
+            (Some(400), Some("ClientException"), Delivery::NotApplied),
+            (Some(500), Some("ServerException"), Delivery::Ambiguous),
+            (Some(503), None, Delivery::Ambiguous),
+            (None, None, Delivery::Ambiguous),
+        ];
+        for (status, code, want) in delivered {
+            assert_eq!(delivery(status, code, None), want, "{status:?} {code:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_was_not_delivered() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let e = reqwest::Client::new().get(format!("http://127.0.0.1:{port}/")).send().await.unwrap_err();
+        assert_eq!(classify_transport(&e), Retry::Transient);
+        assert_eq!(delivery(None, None, Some(&e)), Delivery::NotApplied);
     }
 
     #[test]

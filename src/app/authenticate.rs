@@ -15,7 +15,8 @@ use crate::identity::diagnose;
 use crate::identity::sts::{self, AssumeRequest, AssumedIdentity, AwsCredentials};
 use crate::identity::trust::{self, Decision};
 use crate::inputs::{IdentityConfig, RoleArn};
-use crate::runner::{Annotation, OidcError, RetryPolicy, Workflow, neutralize_line, read_token_file, request_token};
+use crate::retry::RetryPolicy;
+use crate::runner::{Annotation, OidcError, Workflow, neutralize_line, read_token_file, request_token};
 use crate::secret::Secret;
 
 use super::refresh::{Renew, RenewError, RenewFuture};

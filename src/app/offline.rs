@@ -35,7 +35,10 @@ pub fn check_trust(args: &CheckTrustArgs) -> Result<(), Failure> {
 
 pub fn trust_policy(args: &TrustPolicyArgs) -> Result<(), Failure> {
     let bad = |message: String| Failure::new(Category::BadInput, message);
-    let (owner, repo) = args.repo.split_once('/').ok_or_else(|| bad(format!("--repo `{}` is not OWNER/REPO", args.repo)))?;
+    let (owner, repo) = match &args.repo {
+        Some(r) => r.split_once('/').ok_or_else(|| bad(format!("--repo `{r}` is not OWNER/REPO")))?,
+        None => ("", ""),
+    };
     let id_form = match &args.id_form {
         None => None,
         Some(ids) => {
@@ -52,6 +55,8 @@ pub fn trust_policy(args: &TrustPolicyArgs) -> Result<(), Failure> {
         environments: args.environments.clone(),
         id_form,
         audience: args.audience.clone(),
+        issuer: args.issuer.clone(),
+        reusable_workflow: args.reusable_workflow.clone(),
     };
     let policy = policygen::generate(&spec).map_err(|e| bad(e.to_string()))?;
     println!("{}", serde_json::to_string_pretty(&policy).expect("a JSON value always serialises"));

@@ -8,6 +8,8 @@ use serde_json::{Map, Value};
 
 /// The issuer of GitHub.com tokens; GHES and enterprise-scoped issuers add a path to it.
 pub const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
+/// The IAM OIDC provider of GitHub.com tokens (the issuer without its scheme).
+pub const GITHUB_PROVIDER: &str = "token.actions.githubusercontent.com";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClaimsError {
@@ -133,14 +135,15 @@ impl Claims {
         Subject::parse(self.sub()?)
     }
 
-    /// The IAM provider name this token belongs to: the issuer without its scheme when it is a
-    /// GitHub issuer (GHES/enterprise issuers carry a path), else the GitHub.com provider, so
-    /// tokens from a local fake issuer are judged as GitHub.com tokens.
+    /// The IAM provider name this token belongs to, which is also the prefix of its condition
+    /// keys: the issuer without its scheme when it is a GitHub Actions issuer (GitHub.com, an
+    /// enterprise-scoped issuer on GitHub.com, or GitHub Enterprise Server's
+    /// `https://HOST/_services/token`), else the GitHub.com provider, so tokens from a local fake
+    /// issuer are judged as GitHub.com tokens.
     pub fn provider(&self) -> String {
-        match self.string("iss").and_then(github_issuer_path) {
-            Some(path) if !path.is_empty() => format!("token.actions.githubusercontent.com/{path}"),
-            _ => "token.actions.githubusercontent.com".to_string(),
-        }
+        self.string("iss")
+            .and_then(provider_for_issuer)
+            .unwrap_or_else(|| GITHUB_PROVIDER.to_string())
     }
 
     /// Things a user should see that do not stop the run: STS will be the judge of them.
@@ -148,7 +151,7 @@ impl Claims {
         let mut warnings = Vec::new();
         match self.string("iss") {
             None => warnings.push(format!("the token has no `iss` claim; GitHub's is {GITHUB_ISSUER}")),
-            Some(iss) if github_issuer_path(iss).is_none() => warnings.push(format!(
+            Some(iss) if provider_for_issuer(iss).is_none() => warnings.push(format!(
                 "the token's issuer is {iss}, not {GITHUB_ISSUER}: STS accepts it only if the role's \
                  account has an OIDC provider for that issuer"
             )),
@@ -178,15 +181,28 @@ impl Claims {
     }
 }
 
-/// `Some(path)` (possibly empty) when `iss` is a GitHub Actions issuer.
-fn github_issuer_path(iss: &str) -> Option<&str> {
-    let rest = iss.trim_end_matches('/');
-    let rest = rest.strip_prefix(GITHUB_ISSUER)?;
-    if rest.is_empty() {
-        Some("")
-    } else {
-        rest.strip_prefix('/').filter(|p| !p.is_empty())
+/// The IAM OIDC provider name (and condition-key prefix) of a GitHub Actions issuer, `None` for
+/// any other issuer: `https://token.actions.githubusercontent.com[/ENTERPRISE]` gives
+/// `token.actions.githubusercontent.com[/ENTERPRISE]`, and GitHub Enterprise Server's
+/// `https://HOST/_services/token` gives `HOST/_services/token`.
+pub fn provider_for_issuer(iss: &str) -> Option<String> {
+    let rest = iss.trim().trim_end_matches('/');
+    if let Some(path) = rest.strip_prefix(GITHUB_ISSUER) {
+        return match path {
+            "" => Some(GITHUB_PROVIDER.to_string()),
+            p => p
+                .strip_prefix('/')
+                .filter(|p| !p.is_empty())
+                .map(|p| format!("{GITHUB_PROVIDER}/{p}")),
+        };
     }
+    let host = rest.strip_prefix("https://")?.strip_suffix("/_services/token")?;
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        && !host.eq_ignore_ascii_case("token.actions.githubusercontent.com");
+    host_ok.then(|| format!("{}/_services/token", host.to_ascii_lowercase()))
 }
 
 pub(crate) fn json_values(value: &Value) -> Option<Vec<String>> {

@@ -13,6 +13,8 @@ fn spec(branches: &[&str], environments: &[&str]) -> PolicySpec {
         environments: environments.iter().map(|s| s.to_string()).collect(),
         id_form: None,
         audience: "sts.amazonaws.com".into(),
+        issuer: "https://token.actions.githubusercontent.com".into(),
+        reusable_workflow: None,
     }
 }
 

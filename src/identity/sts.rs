@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_sts::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::operation::assume_role_with_web_identity::AssumeRoleWithWebIdentityError;
 
-use crate::runner::retry::{self, Retry, RetryPolicy};
+use crate::retry::{self, Retry, RetryPolicy};
 use crate::secret::Secret;
 
 /// Temporary credentials of the assumed role. Every secret part is a `Secret`.
@@ -64,30 +64,11 @@ impl std::fmt::Display for CallFailure {
     }
 }
 
-/// Is a failed call worth repeating? Each case says why.
+/// Is a failed call worth repeating? The AWS protocol's classification (`crate::retry`):
+/// throttling and IDPCommunicationError (STS could not reach GitHub's keys) retry;
+/// AccessDenied, InvalidIdentityToken, ExpiredTokenException and validation errors never do.
 pub fn classify(error: &CallError) -> Retry {
-    match error {
-        SdkError::ServiceError(e) => {
-            let status = e.raw().status().as_u16();
-            match e.err().code() {
-                // STS could not reach GitHub's OIDC endpoint (JWKS fetch): GitHub's side is flaky.
-                Some("IDPCommunicationError") => Retry::Transient,
-                // Rate limits clear with time.
-                Some("Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException") => Retry::Transient,
-                // AccessDenied and friends are decisions; asking again gets the same answer.
-                Some("AccessDenied" | "InvalidIdentityToken" | "ExpiredTokenException" | "MalformedPolicyDocument" | "PackedPolicyTooLarge" | "RegionDisabledException" | "ValidationError") => Retry::Fatal,
-                // An unknown code: a server-side failure repeats, a client-side one does not.
-                _ if status >= 500 || status == 429 => Retry::Transient,
-                _ => Retry::Fatal,
-            }
-        }
-        // The network: connection refused or reset, DNS, TLS, timeouts.
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => Retry::Transient,
-        // A response that could not be read (cut off mid-body) is as good as a reset...
-        SdkError::ResponseError(_) => Retry::Transient,
-        // ...but a request we could not even build will not build next time either.
-        _ => Retry::Fatal,
-    }
+    retry::classify_sdk(error)
 }
 
 /// A short human description of a failed call: the code and message when STS gave them.

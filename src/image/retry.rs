@@ -1,5 +1,6 @@
-//! Which push failures deserve another attempt. The loop itself is the crate's shared one
-//! (`crate::retry`); `with_retries` runs it with this classifier and turns its result into a
+//! Which push failures deserve another attempt: the mapping from a `PushError` to the
+//! registry protocol's classification in `crate::retry` (transport, HTTP status). The loop is
+//! the crate's shared one too; `with_retries` runs it with this classifier and turns its result into a
 //! `PushError` naming the operation. A blob is retried as a whole (HEAD, mount, upload from a
 //! freshly opened source), so a half-sent body is never resumed; a manifest PUT is idempotent
 //! and is retried the same way.
@@ -30,20 +31,11 @@ pub fn classify(e: &PushError) -> Retry {
     match e {
         // Connection refused or reset, timeouts, a body cut off mid-stream: the network or a
         // registry restarting. A request that could not even be built is our bug.
-        RegistryError::Http { source, .. } => {
-            if source.is_builder() {
-                Retry::Fatal
-            } else {
-                Retry::Transient
-            }
-        }
-        RegistryError::Status { status, .. } => match status {
-            // Throttling (ECR's TOO_MANY_REQUESTS), request timeout, and the 5xx a registry or
-            // its storage answers while overloaded or failing over.
-            408 | 429 | 500 | 502 | 503 | 504 => Retry::Transient,
-            // Denied, invalid, unknown, tag immutable: asking again gets the same answer.
-            _ => Retry::Fatal,
-        },
+        RegistryError::Http { source, .. } => crate::retry::classify_transport(source),
+        // Throttling (ECR's TOO_MANY_REQUESTS), request timeout, and the 5xx a registry or its
+        // storage answers while overloaded or failing over; denied, invalid, unknown, tag
+        // immutable: asking again gets the same answer.
+        RegistryError::Status { status, .. } => crate::retry::classify_http_status(*status),
         // Wrong credentials do not get better; an expired token needs a new login, not a retry.
         RegistryError::Unauthorized { .. } => Retry::Fatal,
         // The registry broke the protocol, or our source did not match its descriptor.

@@ -14,13 +14,15 @@
 //! 4. every health condition met -> healthy (see [`unmet_conditions`]);
 //! 5. a recognised event since we started (`events::KNOWN_CAUSES`), past its grace period while
 //!    our deployment is still short of tasks -> failed with the cause in plain words;
-//!    our deployment's failed tasks reached the threshold -> failed;
+//!    every stopped task of ours exited non-zero before any was healthy, at least two of them
+//!    (`crashloop`) -> failed; our deployment's failed tasks reached the threshold -> failed;
 //! 6. observed at or after the deadline -> timed out, saying what it was still waiting for;
 //! 7. otherwise pending, with a one-line progress summary.
 
 use std::collections::HashSet;
 use std::time::SystemTime;
 
+use super::crashloop::{StartExits, crash_loop};
 use super::events::classify;
 
 /// One DescribeServices service, its deployments and events, plus target health and probe.
@@ -39,6 +41,9 @@ pub struct ServiceSnapshot {
     pub targets: Option<Vec<TargetView>>,
     /// The `health-check-url` probe; `None` when none was asked for.
     pub probe: Option<ProbeView>,
+    /// Our deployment's stopped tasks, for the crash-loop rule (`crashloop`); `None` when the
+    /// rule does not apply (ECS's circuit breaker will roll back by itself).
+    pub start_exits: Option<StartExits>,
     /// When this was observed (the poller's clock, the same clock as [`Watch::deadline`]).
     pub observed_at: SystemTime,
 }
@@ -268,6 +273,18 @@ pub fn assess(watch: &Watch, snapshot: &ServiceSnapshot) -> Verdict {
                 });
             }
         }
+    }
+    if let Some(d) = ours
+        && let Some(crash) = snapshot.start_exits.as_ref().and_then(crash_loop)
+    {
+        let codes: Vec<String> = crash.exit_codes.iter().map(i32::to_string).collect();
+        let text = format!(
+            "every task of {} that stopped ({}) exited with code {} before any became healthy",
+            d.task_definition,
+            crash.exits,
+            codes.join(" or ")
+        );
+        return failed(FailureKind::TasksFailing, text, None);
     }
     if let Some(d) = ours
         && d.failed_tasks >= watch.failed_task_threshold.max(1)

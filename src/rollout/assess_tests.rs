@@ -82,6 +82,7 @@ fn base() -> ServiceSnapshot {
         ],
         targets: None,
         probe: None,
+        start_exits: None,
         observed_at: t(60),
     }
 }

@@ -5,29 +5,40 @@
 //! Task definitions travel as raw JSON through `raw_ecs` (`taskdef` keeps them as
 //! `serde_json::Value`; the SDK's typed shapes would drop every member they do not model).
 //!
-//! Throttling and 5xx are retried by the SDK's standard retry (5 attempts, jittered
-//! exponential backoff; `raw_ecs` has its own classifier); what still fails comes back as
-//! [`ApiError`] with the service's error code.
+//! Retries are the crate's (`crate::retry`: its loop and the AWS classification), not the
+//! SDK's, which are turned off: throttling, 5xx and the network are retried (5 attempts,
+//! jittered exponential backoff), and what still fails comes back as [`ApiError`] with the
+//! service's error code and the attempts made over how long, as observed.
 
-use std::time::SystemTime;
+use std::future::Future;
+use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
 use aws_sdk_ecs::error::ProvideErrorMetadata;
 use aws_sdk_ecs::types::DesiredStatus;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::retry::RetryConfig;
 use serde_json::Value;
+
+use crate::retry::{self, RetryPolicy};
 
 use super::assess::{DeploymentView, ServiceEvent, TargetView};
 use super::raw_ecs::{RawEcs, RawEcsError};
 use super::stopped::{LogRef, StoppedContainer, StoppedTask};
 
-/// One failed call, with the operation and ECS's (or ELB's, or Logs') error code.
+/// One failed call, with the operation, ECS's (or ELB's, or Logs') error code, and the
+/// attempts made over how long (observed by `crate::retry`'s loop).
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{op} failed: {message}{}", .code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default())]
+#[error("{op} failed: {message}{}{}", .code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default(), self.effort())]
 pub struct ApiError {
     pub op: &'static str,
     pub code: Option<String>,
     pub message: String,
+    /// Attempts made, the failed last one included (1: not retried).
+    pub attempts: u32,
+    /// From the first attempt's start to the last one's failure.
+    pub elapsed: Duration,
 }
 
 impl ApiError {
@@ -36,6 +47,8 @@ impl ApiError {
             op,
             code: None,
             message: message.into(),
+            attempts: 1,
+            elapsed: Duration::ZERO,
         }
     }
 
@@ -45,9 +58,22 @@ impl ApiError {
             .as_deref()
             .is_some_and(|c| c.contains("AccessDenied") || c == "UnauthorizedOperation")
     }
+
+    /// `", after 5 attempts over 7.9 s"` when the call was retried, else nothing.
+    fn effort(&self) -> String {
+        if self.attempts > 1 {
+            format!(
+                ", after {} over {}",
+                retry::attempts(self.attempts),
+                retry::seconds(self.elapsed)
+            )
+        } else {
+            String::new()
+        }
+    }
 }
 
-fn call_error<E>(op: &'static str, e: aws_sdk_ecs::error::SdkError<E>) -> ApiError
+fn call_error<E>(op: &'static str, e: SdkError<E, HttpResponse>) -> ApiError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -58,6 +84,8 @@ where
             .message()
             .map(str::to_owned)
             .unwrap_or_else(|| aws_sdk_ecs::error::DisplayErrorContext(&e).to_string()),
+        attempts: 1,
+        elapsed: Duration::ZERO,
     }
 }
 
@@ -104,6 +132,7 @@ pub struct EcsApi {
     logs: aws_sdk_cloudwatchlogs::Client,
     raw: RawEcs,
     cluster: String,
+    retry: RetryPolicy,
 }
 
 /// ECS's limit on services per DescribeServices call.
@@ -113,15 +142,15 @@ impl EcsApi {
     /// `ecs_endpoint`: the ECS endpoint override the SDK clients read from the environment
     /// (`AWS_ENDPOINT_URL_ECS`, `AWS_ENDPOINT_URL`), which the raw client must be told.
     pub fn new(config: &SdkConfig, cluster: &str, ecs_endpoint: Option<&str>) -> EcsApi {
-        let retry = RetryConfig::standard().with_max_attempts(5);
+        let off = RetryConfig::disabled();
         let ecs = aws_sdk_ecs::config::Builder::from(config)
-            .retry_config(retry.clone())
+            .retry_config(off.clone())
             .build();
         let elb = aws_sdk_elasticloadbalancingv2::config::Builder::from(config)
-            .retry_config(retry.clone())
+            .retry_config(off.clone())
             .build();
         let logs = aws_sdk_cloudwatchlogs::config::Builder::from(config)
-            .retry_config(retry)
+            .retry_config(off)
             .build();
         EcsApi {
             ecs: aws_sdk_ecs::Client::from_conf(ecs),
@@ -129,18 +158,40 @@ impl EcsApi {
             logs: aws_sdk_cloudwatchlogs::Client::from_conf(logs),
             raw: RawEcs::new(config, ecs_endpoint),
             cluster: cluster.to_owned(),
+            retry: RetryPolicy::default(),
         }
+    }
+
+    /// The same client with another retry budget (tests use short waits).
+    pub fn with_retry(mut self, policy: RetryPolicy) -> EcsApi {
+        self.raw = self.raw.with_retry(policy);
+        self.retry = policy;
+        self
+    }
+
+    /// One SDK call under the crate's retry loop with the AWS classification.
+    async fn call<T, E, F, Fut>(&self, op: &'static str, send: F) -> Result<T, ApiError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    {
+        retry::retry(&self.retry, retry::classify_sdk, send)
+            .await
+            .map_err(|r| ApiError {
+                attempts: r.attempts,
+                elapsed: r.elapsed,
+                ..call_error(op, r.error)
+            })
     }
 
     /// `None` when ECS does not know the cluster.
     pub async fn describe_cluster(&self) -> Result<Option<ClusterInfo>, ApiError> {
         let out = self
-            .ecs
-            .describe_clusters()
-            .clusters(&self.cluster)
-            .send()
-            .await
-            .map_err(|e| call_error("DescribeClusters", e))?;
+            .call("DescribeClusters", || {
+                self.ecs.describe_clusters().clusters(&self.cluster).send()
+            })
+            .await?;
         Ok(out.clusters().first().map(|c| ClusterInfo {
             status: c.status().unwrap_or_default().to_owned(),
         }))
@@ -149,13 +200,14 @@ impl EcsApi {
     /// Whether at least one container instance is registered (ListContainerInstances, one page).
     pub async fn has_container_instances(&self) -> Result<bool, ApiError> {
         let out = self
-            .ecs
-            .list_container_instances()
-            .cluster(&self.cluster)
-            .max_results(1)
-            .send()
-            .await
-            .map_err(|e| call_error("ListContainerInstances", e))?;
+            .call("ListContainerInstances", || {
+                self.ecs
+                    .list_container_instances()
+                    .cluster(&self.cluster)
+                    .max_results(1)
+                    .send()
+            })
+            .await?;
         Ok(!out.container_instance_arns().is_empty())
     }
 
@@ -168,13 +220,14 @@ impl EcsApi {
         let (mut found, mut missing) = (Vec::new(), Vec::new());
         for chunk in names.chunks(DESCRIBE_SERVICES_MAX) {
             let out = self
-                .ecs
-                .describe_services()
-                .cluster(&self.cluster)
-                .set_services(Some(chunk.to_vec()))
-                .send()
-                .await
-                .map_err(|e| call_error("DescribeServices", e))?;
+                .call("DescribeServices", || {
+                    self.ecs
+                        .describe_services()
+                        .cluster(&self.cluster)
+                        .set_services(Some(chunk.to_vec()))
+                        .send()
+                })
+                .await?;
             found.extend(out.services().iter().map(service_state));
             for f in out.failures() {
                 let arn = f.arn().unwrap_or_default();
@@ -213,35 +266,19 @@ impl EcsApi {
         force_new_deployment: bool,
     ) -> Result<ServiceState, ApiError> {
         let out = self
-            .ecs
-            .update_service()
-            .cluster(&self.cluster)
-            .service(service)
-            .task_definition(task_definition)
-            .force_new_deployment(force_new_deployment)
-            .send()
-            .await
-            .map_err(|e| call_error("UpdateService", e))?;
+            .call("UpdateService", || {
+                self.ecs
+                    .update_service()
+                    .cluster(&self.cluster)
+                    .service(service)
+                    .task_definition(task_definition)
+                    .force_new_deployment(force_new_deployment)
+                    .send()
+            })
+            .await?;
         out.service()
             .map(service_state)
             .ok_or_else(|| ApiError::local("UpdateService", "the answer has no service"))
-    }
-
-    /// Private IPs of the running tasks a deployment started (its targets under awsvpc).
-    pub async fn deployment_task_ips(
-        &self,
-        service: &str,
-        deployment_id: &str,
-    ) -> Result<Vec<String>, ApiError> {
-        let described = self
-            .deployment_tasks(service, deployment_id, DesiredStatus::Running)
-            .await?;
-        Ok(described
-            .iter()
-            .flat_map(|t| t.containers())
-            .flat_map(|c| c.network_interfaces())
-            .filter_map(|n| n.private_ipv4_address().map(str::to_owned))
-            .collect())
     }
 
     /// Target health in one target group; only the targets in `ids` when it is given.
@@ -251,18 +288,13 @@ impl EcsApi {
         ids: Option<&[String]>,
     ) -> Result<Vec<TargetView>, ApiError> {
         let out = self
-            .elb
-            .describe_target_health()
-            .target_group_arn(target_group_arn)
-            .send()
-            .await
-            .map_err(|e| ApiError {
-                op: "DescribeTargetHealth",
-                code: e.code().map(str::to_owned),
-                message: e.message().map(str::to_owned).unwrap_or_else(|| {
-                    aws_sdk_elasticloadbalancingv2::error::DisplayErrorContext(&e).to_string()
-                }),
-            })?;
+            .call("DescribeTargetHealth", || {
+                self.elb
+                    .describe_target_health()
+                    .target_group_arn(target_group_arn)
+                    .send()
+            })
+            .await?;
         Ok(out
             .target_health_descriptions()
             .iter()
@@ -299,35 +331,33 @@ impl EcsApi {
         limit: usize,
         log_lines: i32,
     ) -> Result<Vec<StoppedTask>, ApiError> {
-        let mut tasks = self
-            .deployment_tasks(service, deployment_id, DesiredStatus::Stopped)
-            .await?;
+        let arns = self.list_tasks(service, TaskStatus::Stopped).await?;
+        let mut tasks = self.describe_tasks(&arns).await?;
+        tasks.retain(|t| t.started_by.as_deref() == Some(deployment_id));
         tasks.truncate(limit);
         let mut stopped = Vec::new();
         for t in tasks {
-            let task_arn = t.task_arn().unwrap_or_default();
-            let task_id = task_arn.rsplit('/').next().unwrap_or(task_arn).to_owned();
+            let task_id = t.arn.rsplit('/').next().unwrap_or(&t.arn).to_owned();
             let mut containers = Vec::new();
-            for c in t.containers() {
-                let name = c.name().unwrap_or_default().to_owned();
-                let log = awslogs_ref(task_definition, &name, &task_id);
+            for c in t.containers {
+                let log = awslogs_ref(task_definition, &c.name, &task_id);
                 let last_log_lines = match &log {
                     Some(l) => self.last_log_lines(l, log_lines).await,
                     None => Vec::new(),
                 };
                 containers.push(StoppedContainer {
-                    name,
-                    exit_code: c.exit_code(),
-                    reason: c.reason().map(str::to_owned),
+                    name: c.name,
+                    exit_code: c.exit_code,
+                    reason: c.reason,
                     log,
                     last_log_lines,
                 });
             }
             stopped.push(StoppedTask {
-                task_id: task_arn.to_owned(),
-                task_definition: t.task_definition_arn().unwrap_or_default().to_owned(),
-                stopped_reason: t.stopped_reason().map(str::to_owned),
-                stop_code: t.stop_code().map(|c| c.as_str().to_owned()),
+                task_id: t.arn,
+                task_definition: t.task_definition,
+                stopped_reason: t.stopped_reason,
+                stop_code: t.stop_code,
                 containers,
             });
         }
@@ -338,13 +368,15 @@ impl EcsApi {
     /// stream is ordinary for a task that never started, and logs are evidence, not the verdict).
     async fn last_log_lines(&self, log: &LogRef, n: i32) -> Vec<String> {
         let answer = self
-            .logs
-            .get_log_events()
-            .log_group_name(&log.group)
-            .log_stream_name(&log.stream)
-            .limit(n)
-            .start_from_head(false)
-            .send()
+            .call("GetLogEvents", || {
+                self.logs
+                    .get_log_events()
+                    .log_group_name(&log.group)
+                    .log_stream_name(&log.stream)
+                    .limit(n)
+                    .start_from_head(false)
+                    .send()
+            })
             .await;
         match answer {
             Ok(out) => out
@@ -359,48 +391,106 @@ impl EcsApi {
         }
     }
 
-    /// Tasks of one deployment, in ListTasks order: ListTasks by service and desired status (one
-    /// page of 100), then DescribeTasks, keeping those the deployment started. ECS
-    /// refuses `startedBy` combined with any other ListTasks filter, so it is matched here.
-    async fn deployment_tasks(
+    /// The ARNs of a service's tasks in one desired status (ListTasks, one page of 100: more
+    /// than a deployment's evidence needs). ECS refuses `startedBy` combined with any other
+    /// ListTasks filter, so the caller matches the deployment in the described tasks.
+    pub async fn list_tasks(
         &self,
         service: &str,
-        deployment_id: &str,
-        status: DesiredStatus,
-    ) -> Result<Vec<aws_sdk_ecs::types::Task>, ApiError> {
+        status: TaskStatus,
+    ) -> Result<Vec<String>, ApiError> {
         let out = self
             .ecs
             .list_tasks()
             .cluster(&self.cluster)
             .service_name(service)
-            .desired_status(status)
+            .desired_status(match status {
+                TaskStatus::Running => DesiredStatus::Running,
+                TaskStatus::Stopped => DesiredStatus::Stopped,
+            })
             .send()
             .await
             .map_err(|e| call_error("ListTasks", e))?;
-        let tasks = self.describe_tasks(out.task_arns()).await?;
-        Ok(tasks
-            .into_iter()
-            .filter(|t| t.started_by() == Some(deployment_id))
-            .collect())
+        Ok(out.task_arns().to_vec())
     }
 
-    async fn describe_tasks(
-        &self,
-        arns: &[String],
-    ) -> Result<Vec<aws_sdk_ecs::types::Task>, ApiError> {
+    /// DescribeTasks for any tasks of the cluster (of one service or several), at most
+    /// [`DESCRIBE_TASKS_MAX`] a call.
+    pub async fn describe_tasks(&self, arns: &[String]) -> Result<Vec<TaskView>, ApiError> {
         let mut tasks = Vec::new();
-        for chunk in arns.chunks(100) {
+        for chunk in arns.chunks(DESCRIBE_TASKS_MAX) {
             let out = self
-                .ecs
-                .describe_tasks()
-                .cluster(&self.cluster)
-                .set_tasks(Some(chunk.to_vec()))
-                .send()
-                .await
-                .map_err(|e| call_error("DescribeTasks", e))?;
-            tasks.extend(out.tasks().iter().cloned());
+                .call("DescribeTasks", || {
+                    self.ecs
+                        .describe_tasks()
+                        .cluster(&self.cluster)
+                        .set_tasks(Some(chunk.to_vec()))
+                        .send()
+                })
+                .await?;
+            tasks.extend(out.tasks().iter().map(task_view));
         }
         Ok(tasks)
+    }
+}
+
+/// Which tasks ListTasks is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TaskStatus {
+    Running,
+    Stopped,
+}
+
+/// ECS's limit on tasks per DescribeTasks call.
+pub const DESCRIBE_TASKS_MAX: usize = 100;
+
+/// One task as DescribeTasks returned it, in the watch's and the evidence's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskView {
+    pub arn: String,
+    pub task_definition: String,
+    /// The deployment that started it (`ecs-svc/...`) for a service's tasks.
+    pub started_by: Option<String>,
+    /// `HEALTHY`, `UNHEALTHY`, `UNKNOWN` (container health checks).
+    pub health_status: Option<String>,
+    /// Private IPs of its network interfaces (awsvpc): its load-balancer targets.
+    pub private_ips: Vec<String>,
+    pub stopped_reason: Option<String>,
+    /// e.g. `EssentialContainerExited`, `TaskFailedToStart`, `ServiceSchedulerInitiated`.
+    pub stop_code: Option<String>,
+    pub containers: Vec<ContainerView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerView {
+    pub name: String,
+    pub exit_code: Option<i32>,
+    pub reason: Option<String>,
+}
+
+fn task_view(t: &aws_sdk_ecs::types::Task) -> TaskView {
+    TaskView {
+        arn: t.task_arn().unwrap_or_default().to_owned(),
+        task_definition: t.task_definition_arn().unwrap_or_default().to_owned(),
+        started_by: t.started_by().map(str::to_owned),
+        health_status: t.health_status().map(|h| h.as_str().to_owned()),
+        private_ips: t
+            .containers()
+            .iter()
+            .flat_map(|c| c.network_interfaces())
+            .filter_map(|n| n.private_ipv4_address().map(str::to_owned))
+            .collect(),
+        stopped_reason: t.stopped_reason().map(str::to_owned),
+        stop_code: t.stop_code().map(|c| c.as_str().to_owned()),
+        containers: t
+            .containers()
+            .iter()
+            .map(|c| ContainerView {
+                name: c.name().unwrap_or_default().to_owned(),
+                exit_code: c.exit_code(),
+                reason: c.reason().map(str::to_owned),
+            })
+            .collect(),
     }
 }
 
@@ -422,13 +512,23 @@ pub fn awslogs_ref(def: &Value, container: &str, task_id: &str) -> Option<LogRef
 }
 
 fn raw_error(op: &'static str, e: RawEcsError) -> ApiError {
+    let (attempts, elapsed, last) = match e {
+        RawEcsError::GaveUp {
+            attempts,
+            elapsed,
+            last,
+        } => (attempts, elapsed, *last),
+        other => (1, Duration::ZERO, other),
+    };
     ApiError {
         op,
-        code: e.code().map(str::to_owned),
-        message: match e {
+        code: last.code().map(str::to_owned),
+        message: match last {
             RawEcsError::Service { message, .. } => message,
             other => other.to_string(),
         },
+        attempts,
+        elapsed,
     }
 }
 

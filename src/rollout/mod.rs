@@ -23,21 +23,33 @@
 //!
 //! Files: `taskdef` (file parsing, request shape, image selection, render), `canonical`
 //! (the normalised form behind `is_identical` and `diff`), `imageref` (image references),
-//! `assess` (snapshot types, verdict, progress, event deltas), `events` (the table of ECS texts
+//! `assess` (snapshot types, verdict, progress, event deltas), `crashloop` (when exits
+//! prove a crash loop), `events` (the table of ECS texts
 //! and their causes), `stopped` (stopped-task evidence), `plan` (refusals and warnings before
-//! any change), `ecs_api` (the SDK calls), `raw_ecs` (task definitions as raw JSON), `watch`
+//! any change), `ecs_api` (the SDK calls), `ecs_observer` (one
+//! frugal poll), `raw_ecs` (task definitions as raw JSON), `watch`
 //! (the poll loop), `observed` (what the polls saw, for truthful reports), `rollback`.
+//!
+//! Service deployments (not yet wired into the stage): `service_deployment` (the SDK reads,
+//! StopServiceDeployment), `deployment_verdict` (what a service deployment means, and
+//! `wait-until`, pure), `strategy_plan` (strategy, hooks and alarms as plan lines, refusals,
+//! pure).
 
 pub mod assess;
 pub mod canonical;
+pub mod crashloop;
+pub mod deployment_verdict;
 pub mod ecs_api;
+pub mod ecs_observer;
 pub mod events;
 pub mod imageref;
 pub mod observed;
 pub mod plan;
 pub mod probe;
 pub mod rollback;
+pub mod service_deployment;
 pub mod stopped;
+pub mod strategy_plan;
 pub mod taskdef;
 pub mod watch;
 

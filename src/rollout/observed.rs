@@ -95,7 +95,7 @@ mod tests {
     }
 
     fn error() -> ApiError {
-        ApiError { op: "DescribeServices", code: Some("ThrottlingException".into()), message: "Rate exceeded".into() }
+        ApiError { op: "DescribeServices", code: Some("ThrottlingException".into()), message: "Rate exceeded".into(), attempts: 1, elapsed: Duration::ZERO }
     }
 
     fn snapshot(running: u32) -> ServiceSnapshot {

@@ -4,22 +4,24 @@
 //!
 //! Three seams keep it testable and keep GitHub's formats out of `rollout`:
 //! - [`Clock`]: the time and the sleep; unit tests advance a fake clock instead of sleeping;
-//! - [`Observe`]: one poll's snapshots; [`EcsObserver`] asks ECS and ELBv2 (and the
-//!   `health-check-url` probe, `probe.rs`), tests script them;
+//! - [`Observe`]: one poll's snapshots; [`EcsObserver`] (`ecs_observer.rs`) asks ECS and
+//!   ELBv2 (and the `health-check-url` probe, `probe.rs`), tests script them;
 //! - [`Report`]: where progress and outside text go; `app` prints events through the runner's
 //!   `print_untrusted`, so no event text can act as a workflow command.
 //!
 //! The interval starts at 2 s and grows by half each poll to 15 s: a failure is seen quickly
 //! at the start, and a long wait costs at most 4 DescribeServices calls a minute per 10
-//! services. `OIDC_ECS_DEPLOY_POLL_SECONDS` fixes it (tests, the demo).
+//! services. Once a service runs all its tasks, each change it shows brings the interval back
+//! to 2 s, since the last steps follow quickly. `OIDC_ECS_DEPLOY_POLL_SECONDS` fixes it (tests,
+//! the demo).
 
 use std::collections::HashSet;
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 
-use super::assess::{ServiceSnapshot, Verdict, Watch, assess, new_events, unmet_conditions};
-use super::ecs_api::{ApiError, EcsApi, ServiceState};
-use super::probe::Probe;
+use super::assess::{ServiceSnapshot, Verdict, Watch, assess, new_events};
+use super::ecs_api::ApiError;
+pub use super::ecs_observer::{EcsObserver, snapshot};
 
 /// The environment variable that fixes the poll interval, in seconds (0 allowed).
 pub const POLL_SECONDS_ENV: &str = "OIDC_ECS_DEPLOY_POLL_SECONDS";
@@ -50,6 +52,7 @@ impl Clock for SystemClock {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PollInterval {
     next: Duration,
+    min: Duration,
     max: Duration,
 }
 
@@ -58,12 +61,17 @@ impl PollInterval {
     pub fn adaptive() -> PollInterval {
         PollInterval {
             next: Duration::from_secs(2),
+            min: Duration::from_secs(2),
             max: Duration::from_secs(15),
         }
     }
 
     pub fn fixed(d: Duration) -> PollInterval {
-        PollInterval { next: d, max: d }
+        PollInterval {
+            next: d,
+            min: d,
+            max: d,
+        }
     }
 
     /// [`POLL_SECONDS_ENV`] when it holds a number of seconds, else [`PollInterval::adaptive`].
@@ -78,6 +86,11 @@ impl PollInterval {
         let wait = self.next;
         self.next = (self.next * 3 / 2).min(self.max);
         wait
+    }
+
+    /// Back to the shortest wait: the rollout is in its last steps (see [`wait`]).
+    pub fn restart(&mut self) {
+        self.next = self.min;
     }
 }
 
@@ -134,6 +147,7 @@ pub async fn wait<C: Clock, O: Observe, R: Report>(
             .filter(|&i| verdicts[i].is_none())
             .collect();
         let asked: Vec<&Watched> = open.iter().map(|&i| &watched[i]).collect();
+        let mut finishing = false;
         match observer.observe(&asked).await {
             Ok(snapshots) => {
                 failed_polls = 0;
@@ -151,6 +165,7 @@ pub async fn wait<C: Clock, O: Observe, R: Report>(
                     match assess(&w.watch, snapshot) {
                         Verdict::Pending { progress } => {
                             if w.last_progress.as_ref() != Some(&progress) {
+                                finishing |= all_tasks_running(&w.watch, snapshot);
                                 report.progress(&progress);
                                 w.last_progress = Some(progress);
                             }
@@ -183,116 +198,23 @@ pub async fn wait<C: Clock, O: Observe, R: Report>(
                 })
                 .collect());
         }
+        if finishing {
+            interval.restart();
+        }
         clock.sleep(interval.next_wait()).await;
     }
 }
 
-/// Polls ECS (DescribeServices, 10 services a call) and, for services behind a load balancer,
-/// the health of the targets of our deployment's running tasks.
-pub struct EcsObserver<'a, C: Clock> {
-    pub api: &'a EcsApi,
-    pub clock: &'a C,
-    /// `health-check-url`, asked once every other condition of every service holds.
-    pub probe: Option<Probe>,
-}
-
-impl<C: Clock> Observe for EcsObserver<'_, C> {
-    async fn observe(&mut self, watched: &[&Watched]) -> Result<Vec<ServiceSnapshot>, ApiError> {
-        let names: Vec<String> = watched.iter().map(|w| w.service.clone()).collect();
-        let (states, _missing) = self.api.describe_services(&names).await?;
-        let mut snapshots = Vec::new();
-        for w in watched {
-            let state = states.iter().find(|s| s.name == w.service);
-            let targets = match state {
-                Some(s) if !s.load_balancers.is_empty() => {
-                    Some(self.targets(s, &w.watch.our_deployment_id).await?)
-                }
-                _ => None,
-            };
-            snapshots.push(snapshot(&w.service, state, targets, self.clock.now()));
-        }
-        if let Some(probe) = &self.probe {
-            let ready = watched
-                .iter()
-                .zip(&snapshots)
-                .all(|(w, s)| unmet_conditions(&w.watch, s).is_empty());
-            let view = if ready {
-                probe.streak(self.clock).await
-            } else {
-                probe.idle()
-            };
-            for s in &mut snapshots {
-                s.probe = Some(view.clone());
-            }
-        }
-        Ok(snapshots)
-    }
-}
-
-impl<C: Clock> EcsObserver<'_, C> {
-    /// Targets of our tasks: matched by private IP (awsvpc). Without IPs (bridge or host
-    /// networking, where targets are instances) every target but the draining ones counts.
-    async fn targets(
-        &self,
-        s: &ServiceState,
-        deployment: &str,
-    ) -> Result<Vec<super::TargetView>, ApiError> {
-        let running = s
-            .deployments
-            .iter()
-            .find(|d| d.id == deployment)
-            .is_some_and(|d| d.running > 0);
-        if !running {
-            return Ok(Vec::new());
-        }
-        let ips = self.api.deployment_task_ips(&s.name, deployment).await?;
-        let mut targets = Vec::new();
-        for lb in &s.load_balancers {
-            let found = if ips.is_empty() {
-                let all = self.api.target_health(&lb.target_group_arn, None).await?;
-                all.into_iter().filter(|t| t.state != "draining").collect()
-            } else {
-                self.api
-                    .target_health(&lb.target_group_arn, Some(&ips))
-                    .await?
-            };
-            targets.extend(found);
-        }
-        Ok(targets)
-    }
-}
-
-/// A service that DescribeServices no longer returns reads as `MISSING` (assess: not ACTIVE).
-pub fn snapshot(
-    name: &str,
-    state: Option<&ServiceState>,
-    targets: Option<Vec<super::TargetView>>,
-    observed_at: SystemTime,
-) -> ServiceSnapshot {
-    match state {
-        Some(s) => ServiceSnapshot {
-            service_name: s.name.clone(),
-            status: s.status.clone(),
-            desired_count: s.desired_count,
-            running_count: s.running_count,
-            deployments: s.deployments.clone(),
-            events: s.events.clone(),
-            targets,
-            probe: None,
-            observed_at,
-        },
-        None => ServiceSnapshot {
-            service_name: name.to_owned(),
-            status: "MISSING".into(),
-            desired_count: 0,
-            running_count: 0,
-            deployments: Vec::new(),
-            events: Vec::new(),
-            targets: None,
-            probe: None,
-            observed_at,
-        },
-    }
+/// Our deployment runs every desired task and nothing is pending: what is left (targets
+/// turning healthy, the old tasks draining, ECS marking the rollout COMPLETED) follows in
+/// seconds, so a change seen in this state brings the next poll back to the shortest wait
+/// instead of the grown one (the verdict is not left waiting up to 15 s for a poll).
+pub fn all_tasks_running(watch: &Watch, snapshot: &ServiceSnapshot) -> bool {
+    snapshot
+        .deployments
+        .iter()
+        .find(|d| d.id == watch.our_deployment_id)
+        .is_some_and(|d| d.desired > 0 && d.running >= d.desired && d.pending == 0)
 }
 
 #[cfg(test)]

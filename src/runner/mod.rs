@@ -1,19 +1,14 @@
 //! The GitHub runner contract: workflow commands and their escaping, masking, the files behind
 //! `GITHUB_OUTPUT` / `GITHUB_ENV` / `GITHUB_STEP_SUMMARY`, and the OIDC token request. This is
 //! the only module that knows GitHub's formats; the stages hand it plain strings and `Secret`s.
-//!
-//! `runner::retry` is the crate's shared loop (`crate::retry`), re-exported here for the callers
-//! that knew it by this path when the OIDC request was its first user.
 
 pub mod commands;
 pub mod files;
 pub mod oidc;
-pub use crate::retry;
 
 pub use commands::{Annotation, Group, Mode, Workflow, escape_data, escape_property, neutralize_line};
 pub use files::{EnvFile, FileError, OutputFile, SummaryFile, escape_markdown, table};
 pub use oidc::{OidcError, read_token_file, request_token};
-pub use retry::{Retried, Retry, RetryPolicy, retry};
 
 /// `bytes` random bytes as lower-case hex. The stop-commands token and the heredoc delimiter
 /// must be unguessable by whoever wrote the text they fence, so they come from the OS-seeded

@@ -80,14 +80,10 @@ pub fn classify(error: &OidcError) -> Retry {
         OidcError::PermissionMissing | OidcError::UnderAct | OidcError::VariableMissing { .. } | OidcError::InvalidUrl { .. } => Retry::Fatal,
         // The request token is expired or not for this job; asking again changes nothing.
         OidcError::Refused { .. } => Retry::Fatal,
-        // Throttled, request timeout, or a server-side failure: the service may recover.
-        OidcError::Status { status, .. } if *status == 408 || *status == 429 || *status >= 500 => Retry::Transient,
-        // Any other 4xx is about our request, which will not change.
-        OidcError::Status { .. } => Retry::Fatal,
-        // A reqwest error that is not about building the request is the network's: connect
-        // failures, resets, timeouts, a body cut short.
-        OidcError::Transport(e) if e.is_builder() => Retry::Fatal,
-        OidcError::Transport(_) => Retry::Transient,
+        // Throttled, request timeout, a server-side failure: by status (`crate::retry`).
+        OidcError::Status { status, .. } => retry::classify_http_status(*status),
+        // The network's (connect failures, resets, timeouts), unless the request never built.
+        OidcError::Transport(e) => retry::classify_transport(e),
         // A well-formed 200 with the wrong body is a contract break, not a blip.
         OidcError::BadResponse { .. } => Retry::Fatal,
         OidcError::GaveUp { .. } => Retry::Fatal,

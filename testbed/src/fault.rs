@@ -52,6 +52,9 @@ pub enum Fault {
     ExpiredToken,
     /// Read the request, then close the connection with a TCP reset and no answer.
     ConnectionReset,
+    /// Forward the request upstream (so it takes effect), then drop the answer and reset the
+    /// connection: the client cannot tell whether it was received.
+    ForwardThenReset,
     /// Wait this long, then forward (a slow upstream).
     Delay(Duration),
     /// Forward this request unchanged (to interleave faults with successes).
@@ -113,7 +116,8 @@ impl Fault {
     }
 
     /// The response this fault sends, for a query service whose errors use namespace `xmlns`;
-    /// `None` for the faults that do not answer (`ConnectionReset`, `Delay`, `Forward`).
+    /// `None` for the faults that do not answer (`ConnectionReset`, `ForwardThenReset`,
+    /// `Delay`, `Forward`).
     pub fn canned(&self, xmlns: &str) -> Option<Canned> {
         let q = |status: u16, sender: bool, code: &str, message: &str| {
             Some(query_error(xmlns, status, sender, code, message))
@@ -192,7 +196,7 @@ impl Fault {
                 headers: vec![("Content-Type".into(), content_type.clone())],
                 body: body.clone(),
             }),
-            Fault::ConnectionReset | Fault::Delay(_) | Fault::Forward => None,
+            Fault::ConnectionReset | Fault::ForwardThenReset | Fault::Delay(_) | Fault::Forward => None,
         }
     }
 }

@@ -278,6 +278,14 @@ async fn handle(
                 "testbed: injected connection reset",
             ))
         }
+        Fault::ForwardThenReset => {
+            let _ = forward(&state, &parts, rec.body).await;
+            reset.store(true, Ordering::SeqCst);
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "testbed: injected connection reset after forwarding",
+            ))
+        }
         Fault::Delay(d) => {
             tokio::time::sleep(d).await;
             Ok(forward(&state, &parts, rec.body).await)

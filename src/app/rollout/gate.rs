@@ -45,7 +45,7 @@ impl Waited {
 
 pub async fn wait<C: Clock, R: Report>(api: &EcsApi, clock: &C, cfg: &RolloutConfig, report: &mut R, watched: &mut [Watched], mut interval: PollInterval) -> Waited {
     let probe = cfg.health_check_url.as_deref().map(|url| Probe::new(url, cfg.health_check_successes));
-    let mut observer = EcsObserver { api, clock, probe };
+    let mut observer = EcsObserver::new(api, clock, probe);
     let mut recorded = Recorded::new(&mut observer, clock);
     let answer = poll_until_decided(clock, &mut recorded, report, watched, &mut interval).await;
     let result = answer.map_err(|error| {

@@ -62,7 +62,7 @@ pub async fn run(cfg: &RolloutConfig, aws: &SdkConfig, pushed: Option<&str>, env
     let arns = act::register(&api, &decision.plan).await?;
     let mut started = act::start(&api, cfg, &decision, &arns, &clock).await;
     let mut report = ConsoleReport { console };
-    let mut observer = EcsObserver { api: &api, clock: &clock, probe: None };
+    let mut observer = EcsObserver::new(&api, &clock, None);
     let mut rollback = Rollback { api: &api, clock: &clock, observer: &mut observer, report: &mut report, limit: ROLLBACK_WAIT, interval: interval.clone() };
 
     // An UpdateService failed: put back what this run already changed, and say where each stands.

@@ -137,8 +137,21 @@ pub(super) fn find_causes(
         .find(|(_, c)| claim_is(c, "aud") && admitting_operator(&c.operator).is_some())
     {
         causes.push(KnownCause::AudienceMismatch {
-            expected: c.expected.join(", "),
+            expected: distinct(&c.expected).join(", "),
             got: claims.audiences(),
+        });
+    }
+    let workflow_wanted: Vec<String> = failed
+        .iter()
+        .filter(|(_, c)| {
+            claim_is(c, "job_workflow_ref") && admitting_operator(&c.operator).is_some()
+        })
+        .flat_map(|(_, c)| c.expected.iter().cloned())
+        .collect();
+    if !workflow_wanted.is_empty() {
+        causes.push(KnownCause::WorkflowRefMismatch {
+            wanted: distinct(&workflow_wanted),
+            got: claims.job_workflow_ref().map(str::to_string),
         });
     }
     for (statement, c) in &failed {
@@ -213,15 +226,15 @@ pub(super) fn github_provider_accounts(
         .collect()
 }
 
-pub(super) fn only_audience_fails(eval: &Evaluation, claims: &Claims) -> bool {
-    let provider = claims.provider();
-    eval.statements.iter().any(|s| {
-        s.effect == Effect::Allow && s.applies_to_principal && s.applies_to_action && {
-            let failed: Vec<&ConditionOutcome> =
-                s.conditions.iter().filter(|c| !c.passed).collect();
-            !failed.is_empty() && failed.iter().all(|c| reads_claim(c, &provider, "aud"))
+/// Each value once, in first-seen order.
+fn distinct(values: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for v in values {
+        if !out.contains(v) {
+            out.push(v.clone());
         }
-    })
+    }
+    out
 }
 
 pub(super) fn sts_cause(message: &str, claims: &Claims) -> Option<KnownCause> {

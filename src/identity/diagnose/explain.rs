@@ -52,13 +52,21 @@ pub(super) fn explain(cause: &KnownCause, claims: &Claims, audience: &str) -> Op
              condition values are case-sensitive."
         ),
         KnownCause::AudienceMismatch { expected, got } => format!(
-            "the token's aud is {}, but the policy expects {expected}: set the action's `audience` input \
-             to {expected} (GitHub's default for AWS is sts.amazonaws.com).",
+            "the token's aud is {}, but the policy expects {expected}; the token's aud is the \
+             action's `audience` input (GitHub's default for AWS is sts.amazonaws.com).",
             if got.is_empty() {
                 "(absent)".to_string()
             } else {
                 got.join(", ")
             }
+        ),
+        KnownCause::WorkflowRefMismatch { wanted, got } => format!(
+            "the policy admits only callers of the reusable workflow {}, but this job ran {}: the \
+             caller uses another workflow, or the same one at another ref. Call it at the ref the \
+             policy names, or admit this ref with the statement below, which keeps the restriction \
+             to the reusable workflow.",
+            wanted.join(" or "),
+            got.as_deref().unwrap_or("no reusable workflow (the token has no job_workflow_ref)")
         ),
         KnownCause::ExplicitDeny { statement, sid } => format!(
             "statement {}{} denies this job, and an explicit Deny overrides every Allow: no added Allow can \

@@ -3,11 +3,15 @@
 //! classic causes by name, and the one least-privilege change that admits this job and nothing
 //! else.
 //!
-//! The fix is always a *new* Allow statement whose condition is the exact `sub` of this token
-//! plus the audience. Adding a key to an existing statement would AND it with the conditions that
-//! already refuse the job, so a new statement is the only edit that is right in every case; it
-//! carries its own `aud` check because conditions never carry over between statements. Nothing
-//! broader than the exact `sub` is ever suggested.
+//! The fix is complete: the `audience` input the job must use when its token does not carry the
+//! audience the role expects, then (unless that alone admits the job) a *new* Allow statement
+//! whose condition is the exact `sub` of this token plus the audience (and the exact
+//! `job_workflow_ref` when the policy restricts the reusable workflow). Adding a key to an
+//! existing statement would AND it with the conditions that already refuse the job, so a new
+//! statement is the only edit that is right in every case; it carries its own `aud` check because
+//! conditions never carry over between statements. Nothing broader than the exact `sub` is ever
+//! suggested, and every fix is checked with the evaluator before it is shown. An explicit Deny
+//! gets no fix: the hint names the statement and says that no Allow overrides it.
 //!
 //! `KnownCause` statement numbers are 0-based, like `trust::Evaluation`; text shows them 1-based.
 //!
@@ -26,10 +30,10 @@ mod evidence;
 mod explain;
 mod suggest;
 
-use causes::{find_causes, only_audience_fails, sts_cause, token_causes};
+use causes::{find_causes, sts_cause, token_causes};
 use evidence::{policy_evidence, token_evidence};
 use explain::{explain, wrap};
-use suggest::{fix_text, suggestion};
+use suggest::{Fix, fix_text, plan_fix};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Diagnosis {
@@ -38,6 +42,9 @@ pub struct Diagnosis {
     pub evidence: Vec<String>,
     /// May span lines.
     pub hint: Option<String>,
+    /// The value the action's `audience` input must take for the fix; `None` when the token
+    /// already carries the audience the fix needs.
+    pub suggested_audience: Option<String>,
     /// The `Condition` block of the statement to add.
     pub suggested_condition: Option<Value>,
     /// The whole statement to add to the policy's `Statement` list.
@@ -69,8 +76,15 @@ pub enum KnownCause {
         got: String,
     },
     AudienceMismatch {
+        /// The policy's values, each once, comma-separated.
         expected: String,
         got: Vec<String>,
+    },
+    /// A `job_workflow_ref` condition refused the job: the caller ran another reusable workflow,
+    /// or the same one at another ref.
+    WorkflowRefMismatch {
+        wanted: Vec<String>,
+        got: Option<String>,
     },
     ExplicitDeny {
         statement: usize,
@@ -127,44 +141,55 @@ pub fn diagnose_policy(
     evidence.extend(policy_evidence(policy, eval, claims));
     let causes = find_causes(role_arn, policy, eval, claims);
     let mut paragraphs = explain_all(&causes, claims, audience);
-    let (headline, wants_fix) = match eval.decision {
-        Decision::Allowed { statement } => (
-            format!(
-                "the trust policy of {role_arn} admits this job (statement {})",
-                statement + 1
-            ),
-            false,
+    let headline = match eval.decision {
+        Decision::Allowed { statement } => format!(
+            "the trust policy of {role_arn} admits this job (statement {})",
+            statement + 1
         ),
-        Decision::ExplicitDeny { statement } => (
-            format!(
-                "the trust policy of {role_arn} explicitly denies this job (statement {})",
-                statement + 1
-            ),
-            false,
+        Decision::ExplicitDeny { statement } => format!(
+            "the trust policy of {role_arn} explicitly denies this job (statement {})",
+            statement + 1
         ),
-        Decision::ImplicitDeny => (
-            format!("the trust policy of {role_arn} does not admit this job"),
-            !only_audience_fails(eval, claims),
-        ),
+        Decision::ImplicitDeny => format!("the trust policy of {role_arn} does not admit this job"),
     };
-    let (suggested_condition, suggested_statement) = if wants_fix {
-        suggestion(role_arn, policy, claims, audience)
-    } else {
-        (None, None)
-    };
-    if let Some(condition) = &suggested_condition {
-        paragraphs.push(fix_text(condition, suggested_statement.as_ref()));
-    } else if eval.decision == Decision::ImplicitDeny && paragraphs.is_empty() {
-        paragraphs
-            .push("the token has no `sub` claim, so no subject condition can admit it.".into());
+    let fix = plan_fix(role_arn, policy, eval, claims, audience);
+    match &fix {
+        Some(fix) => paragraphs.push(fix_text(fix, claims)),
+        None if eval.decision == Decision::ImplicitDeny => paragraphs.push(no_fix_text(claims)),
+        None => {}
     }
     Diagnosis {
         headline,
         evidence,
         hint: (!paragraphs.is_empty()).then(|| wrap(&paragraphs.join("\n"))),
-        suggested_condition,
-        suggested_statement,
         causes,
+        ..with_fix(fix)
+    }
+}
+
+/// Why no fix is offered for a job refused without an explicit Deny, in words true of the token.
+fn no_fix_text(claims: &Claims) -> String {
+    if claims.sub().is_none_or(str::is_empty) {
+        "the token has no `sub` claim, so no statement can admit only this job.".into()
+    } else {
+        "every audience this job could use meets an explicit Deny (see the statements above), and no \
+         Allow overrides an explicit Deny."
+            .into()
+    }
+}
+
+/// An empty diagnosis carrying the fix's parts.
+fn with_fix(fix: Option<Fix>) -> Diagnosis {
+    let (suggested_audience, suggested_statement) =
+        fix.map(|f| (f.audience, f.statement)).unwrap_or_default();
+    Diagnosis {
+        headline: String::new(),
+        evidence: Vec::new(),
+        hint: None,
+        suggested_audience,
+        suggested_condition: suggested_statement.as_ref().map(|s| s["Condition"].clone()),
+        suggested_statement,
+        causes: Vec::new(),
     }
 }
 
@@ -187,9 +212,8 @@ pub fn diagnose_access_denied(
             ),
             evidence,
             hint: explain(&cause, claims, audience).map(|h| wrap(&h)),
-            suggested_condition: None,
-            suggested_statement: None,
             causes: vec![cause],
+            ..with_fix(None)
         };
     }
     if let Some(policy) = policy {
@@ -232,17 +256,16 @@ pub fn diagnose_access_denied(
         version: None,
         statements: Vec::new(),
     };
-    let (suggested_condition, suggested_statement) = suggestion(role_arn, &empty, claims, audience);
-    if let Some(condition) = &suggested_condition {
-        paragraphs.push(fix_text(condition, suggested_statement.as_ref()));
+    let fix = plan_fix(role_arn, &empty, &evaluate(&empty, claims), claims, audience);
+    if let Some(fix) = &fix {
+        paragraphs.push(fix_text(fix, claims));
     }
     Diagnosis {
         headline: format!("STS refused to let this job assume {role_arn} (AccessDenied)"),
         evidence,
         hint: Some(wrap(&paragraphs.join("\n"))),
-        suggested_condition,
-        suggested_statement,
         causes,
+        ..with_fix(fix)
     }
 }
 
@@ -256,3 +279,5 @@ fn explain_all(causes: &[KnownCause], claims: &Claims, audience: &str) -> Vec<St
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod fix_tests;

@@ -1,11 +1,11 @@
 use super::*;
 use serde_json::json;
 
-const ROLE: &str = "arn:aws:iam::111122223333:role/deploy-payments";
-const GH: &str = "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com";
-const AUD: &str = "sts.amazonaws.com";
+pub(super) const ROLE: &str = "arn:aws:iam::111122223333:role/deploy-payments";
+pub(super) const GH: &str = "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com";
+pub(super) const AUD: &str = "sts.amazonaws.com";
 
-fn claims(extra: Value) -> Claims {
+pub(super) fn claims(extra: Value) -> Claims {
     let mut map = json!({
         "iss": "https://token.actions.githubusercontent.com",
         "aud": AUD,
@@ -28,7 +28,7 @@ fn claims(extra: Value) -> Claims {
 }
 
 /// One Allow statement for the GitHub provider with this Condition block.
-fn policy_doc(condition: Value) -> Value {
+pub(super) fn policy_doc(condition: Value) -> Value {
     json!({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow",
         "Principal": {"Federated": GH},
@@ -38,21 +38,21 @@ fn policy_doc(condition: Value) -> Value {
 }
 
 /// The usual least-privilege policy: the audience and the exact `sub` of the main branch.
-fn main_branch_policy() -> Value {
+pub(super) fn main_branch_policy() -> Value {
     policy_doc(json!({"StringEquals": {
         "token.actions.githubusercontent.com:aud": AUD,
         "token.actions.githubusercontent.com:sub": "repo:octo-org/payments:ref:refs/heads/main"
     }}))
 }
 
-fn diagnose(doc: &Value, claims: &Claims) -> Diagnosis {
+pub(super) fn diagnose(doc: &Value, claims: &Claims) -> Diagnosis {
     let policy = TrustPolicy::parse(&doc.to_string()).unwrap();
     let eval = evaluate(&policy, claims);
     diagnose_policy(ROLE, &policy, &eval, claims, AUD)
 }
 
 /// The policy with the diagnosis' suggested statement appended.
-fn with_fix(doc: &Value, d: &Diagnosis) -> TrustPolicy {
+pub(super) fn with_fix(doc: &Value, d: &Diagnosis) -> TrustPolicy {
     let mut doc = doc.clone();
     doc["Statement"].as_array_mut().unwrap().push(
         d.suggested_statement
@@ -221,7 +221,10 @@ fn audience_mismatch_says_which_input_to_change_and_suggests_no_policy_change() 
     assert!(d.to_string().contains(
         "  policy  statement 1 (Allow): StringEquals token.actions.githubusercontent.com:aud\n          wants   sts.amazonaws.com\n          got     https://github.com/octo-org\n"
     ), "{d}");
-    assert!(d.hint.as_deref().unwrap().starts_with("the token's aud is https://github.com/octo-org, but the policy expects sts.amazonaws.com:\nset the action's `audience` input to sts.amazonaws.com"), "{:?}", d.hint);
+    let hint = d.hint.as_deref().unwrap().replace('\n', " ");
+    assert!(hint.starts_with("the token's aud is https://github.com/octo-org, but the policy expects sts.amazonaws.com;"), "{hint}");
+    assert!(hint.ends_with("To admit this job, set the action's `audience` input to sts.amazonaws.com (this token's aud is https://github.com/octo-org); the policy as it is then admits it."), "{hint}");
+    assert_eq!(d.suggested_audience.as_deref(), Some(AUD));
     assert_eq!(
         d.suggested_condition, None,
         "the job's sub is admitted; widening the audience is not the fix"

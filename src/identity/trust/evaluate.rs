@@ -183,11 +183,14 @@ fn evaluate_condition(
             }
         }
         BaseOp::Equals { negated, .. } | BaseOp::Like { negated } => match &actual {
-            None if op.if_exists => true,
+            // An absent key: ForAnyValue has no value to match, even with IfExists (IAM
+            // behaves so, and so does the independent engine the tests compare against);
+            // ForAllValues holds vacuously; otherwise IfExists passes and a negated operator
+            // holds.
             None => match op.set {
                 Some(SetOp::ForAllValues) => true,
                 Some(SetOp::ForAnyValue) => false,
-                None => negated,
+                None => op.if_exists || negated,
             },
             Some(values) => {
                 let (like, ignore_case) = op.base.comparison().expect("Null is handled above");

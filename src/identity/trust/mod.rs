@@ -15,6 +15,8 @@
 //! - A multi-valued claim (an `aud` array) under an operator without `ForAnyValue:`/
 //!   `ForAllValues:` matches when any value matches; a negated operator then requires that no
 //!   value matches (the exact negation, so `StringNotEquals` and `StringEquals` never both pass).
+//! - A key absent from the request: `ForAnyValue:` never matches, even with `IfExists`;
+//!   `ForAllValues:` always does; otherwise `IfExists` and the negated operators match.
 //! - An operator this module does not implement (Numeric*, Date*, Arn*, Bool, ...) or does not
 //!   know fails its condition, so the statement does not match, and the outcome says why.
 //! - Policy variables (`${...}`) are expanded only under `Version` 2012-10-17, as IAM does; a
@@ -41,7 +43,7 @@ pub use evaluate::{
 pub use matching::string_like;
 pub(crate) use operators::{admitting_operator, operator_problem};
 
-pub const GITHUB_PROVIDER: &str = "token.actions.githubusercontent.com";
+pub use crate::identity::claims::GITHUB_PROVIDER;
 pub const ASSUME_ACTION: &str = "sts:AssumeRoleWithWebIdentity";
 
 #[derive(Debug, thiserror::Error)]

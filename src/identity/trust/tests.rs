@@ -98,6 +98,8 @@ fn table() -> Vec<(&'static str, String, &'static str, Decision)> {
         // --- set operators
         ("ForAnyValue one aud matches", c(r#"{"ForAnyValue:StringEquals":{"$K:aud":"sts.amazonaws.com"}}"#), r#"{"aud":["x","sts.amazonaws.com"]}"#, A0),
         ("ForAnyValue missing key is false", c(r#"{"ForAnyValue:StringEquals":{"$K:environment":"prod"}}"#), "{}", I),
+        ("ForAnyValue missing key is false even with IfExists", c(r#"{"ForAnyValue:StringEqualsIfExists":{"$K:environment":"prod"}}"#), "{}", I),
+        ("ForAllValues missing key with IfExists is true", c(r#"{"ForAllValues:StringEqualsIfExists":{"$K:environment":"prod"}}"#), "{}", A0),
         ("ForAnyValue:StringLike", c(r#"{"ForAnyValue:StringLike":{"$K:aud":"sts.*"}}"#), r#"{"aud":["x","sts.amazonaws.com"]}"#, A0),
         ("ForAnyValue:StringNotEquals one differs", c(r#"{"ForAnyValue:StringNotEquals":{"$K:aud":"sts.amazonaws.com"}}"#), r#"{"aud":["sts.amazonaws.com","x"]}"#, A0),
         ("ForAllValues all in set", c(r#"{"ForAllValues:StringEquals":{"$K:aud":["a","b","c"]}}"#), r#"{"aud":["a","b"]}"#, A0),

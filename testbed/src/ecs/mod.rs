@@ -42,7 +42,9 @@ mod protocol;
 mod render;
 mod scenarios;
 mod seed;
+mod service_deployments;
 mod state;
+mod strategies;
 mod tasks;
 
 use std::collections::BTreeMap;
@@ -58,6 +60,8 @@ pub use seed::{
     ClusterSeed, DeploymentView, Scenario, SeededService, ServiceSeed, ServiceView,
     default_task_definition,
 };
+pub use service_deployments::{AlarmScript, DeploymentsSetup, LambdaScript, Script};
+pub use strategies::STAGED_LIFECYCLE;
 pub use state::{ApiError, CallRecord, DEFAULT_STEP_SECONDS, SIM_ACCOUNT, SIM_REGION, ecs_arn};
 
 use http::Shared;

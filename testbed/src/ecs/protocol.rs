@@ -1,6 +1,6 @@
 //! The ECS operations (AWS JSON 1.1, `X-Amz-Target: AmazonEC2ContainerServiceV20141113.<Op>`):
 //! DescribeClusters, ListContainerInstances, DescribeServices, ListServices, UpdateService,
-//! DescribeTaskDefinition, RegisterTaskDefinition, ListTasks, DescribeTasks. Request and
+//! DescribeTaskDefinition, RegisterTaskDefinition, ListTaskDefinitions, ListTasks, DescribeTasks. Request and
 //! response members are the ECS API's camelCase names; timestamps are epoch seconds (numbers).
 //!
 //! Errors as ECS sends them (status 400, `{"__type": ..., "message": ...}`):
@@ -37,12 +37,15 @@ pub(crate) fn dispatch(st: &mut SimState, op: &str, req: &Value) -> Result<Value
         "UpdateService" => update_service(st, req),
         "DescribeTaskDefinition" => describe_task_definition(st, req),
         "RegisterTaskDefinition" => register_task_definition(st, req),
+        "ListTaskDefinitions" => list_task_definitions(st, req),
         "ListTasks" => list_tasks(st, req),
         "DescribeTasks" => describe_tasks(st, req),
-        _ => Err(ApiError::client(
-            "UnknownOperationException",
-            format!("testbed ECS simulator: operation {op} is not simulated"),
-        )),
+        _ => super::service_deployments::dispatch(st, op, req).unwrap_or_else(|| {
+            Err(ApiError::client(
+                "UnknownOperationException",
+                format!("testbed ECS simulator: operation {op} is not simulated"),
+            ))
+        }),
     }
 }
 
@@ -250,6 +253,7 @@ fn update_service(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
     if let Some(v) = dc["deploymentCircuitBreaker"]["rollback"].as_bool() {
         svc.cb_rollback = v;
     }
+    st.configure_strategy(&cluster, &name, dc);
     // A mutating call takes a second of simulated time, so what it starts is newer than
     // anything already shown.
     st.clock += 1;
@@ -258,6 +262,7 @@ fn update_service(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
     let target = new_td.unwrap_or_else(|| current.clone());
     if force || target != current {
         st.new_deployment(&mut svc, target);
+        st.start_service_deployment(&svc);
     }
     let out = json!({"service": service_json(st, &svc)});
     st.services.insert(key, svc);
@@ -294,6 +299,27 @@ fn register_task_definition(st: &mut SimState, req: &Value) -> Result<Value, Api
     let tags = req.get("tags").cloned().unwrap_or_else(|| json!([]));
     let def = st.register(req.clone(), false)?;
     Ok(json!({"taskDefinition": def, "tags": tags}))
+}
+
+/// `familyPrefix`, `status` (ACTIVE by default), `sort` (ASC by default), `maxResults` (100);
+/// one page, no `nextToken`.
+fn list_task_definitions(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
+    let prefix = req["familyPrefix"].as_str().unwrap_or("");
+    let status = req["status"].as_str().unwrap_or("ACTIVE");
+    let max = req["maxResults"].as_u64().unwrap_or(100) as usize;
+    let mut arns: Vec<String> = st
+        .task_defs
+        .iter()
+        .filter(|(family, _)| family.starts_with(prefix))
+        .flat_map(|(_, revs)| revs.iter())
+        .filter(|t| t.def["status"] == status)
+        .filter_map(|t| t.def["taskDefinitionArn"].as_str().map(str::to_owned))
+        .collect();
+    if req["sort"].as_str() == Some("DESC") {
+        arns.reverse();
+    }
+    arns.truncate(max);
+    Ok(json!({"taskDefinitionArns": arns}))
 }
 
 fn list_tasks(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {

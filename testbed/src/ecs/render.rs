@@ -53,7 +53,7 @@ fn deployment_json(svc: &Service, d: &Deployment) -> Value {
 }
 
 /// A service as DescribeServices and UpdateService render it.
-pub(crate) fn service_json(_st: &SimState, svc: &Service) -> Value {
+pub(crate) fn service_json(st: &SimState, svc: &Service) -> Value {
     let mut v = json!({
         "serviceArn": svc.arn(),
         "serviceName": svc.name,
@@ -92,6 +92,7 @@ pub(crate) fn service_json(_st: &SimState, svc: &Service) -> Value {
         "propagateTags": "NONE",
         "enableExecuteCommand": false,
     });
+    st.put_service_deployment_fields(&mut v, svc);
     put_launch(&mut v, svc);
     v
 }

@@ -111,6 +111,7 @@ impl SimState {
         self.launch_primary(svc);
         self.settle(svc);
         count(self, svc);
+        self.advance_service_deployment(svc);
     }
 
     fn service_tasks(&self, svc: &Service) -> Vec<usize> {
@@ -316,6 +317,7 @@ impl SimState {
         let p = &svc.deployments[0];
         if p.rollout_state == "FAILED"
             || matches!(p.behavior, Behavior::SlrMissing | Behavior::NoInstances)
+            || self.holds_source(svc)
         {
             return;
         }

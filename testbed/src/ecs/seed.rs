@@ -397,6 +397,7 @@ impl SimState {
             in_progress = Some(arn2);
         }
         count(self, &mut svc);
+        self.seed_service_deployments(&svc);
         let out = SeededService {
             cluster_arn,
             service_arn: svc.arn(),

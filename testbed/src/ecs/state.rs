@@ -248,6 +248,8 @@ pub(crate) struct SimState {
     /// (operation, service name): calls the caller's role may not make (AccessDeniedException).
     pub denied: std::collections::BTreeSet<(String, String)>,
     pub next_ip: u32,
+    /// Service deployments and revisions (`service_deployments.rs`).
+    pub service_deployments: super::service_deployments::ServiceDeployments,
 }
 
 impl SimState {
@@ -265,6 +267,7 @@ impl SimState {
             throttles: BTreeMap::new(),
             denied: std::collections::BTreeSet::new(),
             next_ip: 0,
+            service_deployments: Default::default(),
         }
     }
 
