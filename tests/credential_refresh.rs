@@ -331,7 +331,7 @@ async fn credentials_are_renewed_during_the_watch_without_interrupting_it() {
         .position(|l| l.contains("credentials renewed, valid until"));
     let healthy = lines
         .iter()
-        .position(|l| l.contains("healthy: api serve(s)"));
+        .position(|l| l.contains("healthy: api serves "));
     assert!(
         matches!((started, renewed, healthy), (Some(s), Some(r), Some(h)) if s < r && r < h),
         "the renewal should fall between the start of the deployment and its end\n{}",

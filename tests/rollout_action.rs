@@ -12,75 +12,10 @@
 
 mod common;
 
-use common::{ActionRun, Run};
+use common::Run;
+use common::rollout::{CLUSTER, calls, job, new_image, seed, sim_with, task_definition};
 use testbed::ecs::{SIM_ACCOUNT, SIM_REGION};
-use testbed::{EcsSimulator, Moto, Scenario, ServiceSeed};
-
-const CLUSTER: &str = "prod";
-
-fn new_image() -> String {
-    format!(
-        "{SIM_ACCOUNT}.dkr.ecr.{SIM_REGION}.amazonaws.com/app@sha256:{}",
-        "ab".repeat(32)
-    )
-}
-
-async fn sim_with(seeds: Vec<ServiceSeed>) -> EcsSimulator {
-    let sim = EcsSimulator::start()
-        .await
-        .expect("start the ECS simulator");
-    for seed in seeds {
-        sim.seed_service(seed).expect("seed a service");
-    }
-    sim
-}
-
-fn seed(service: &str, scenario: Scenario) -> ServiceSeed {
-    ServiceSeed {
-        cluster: CLUSTER.into(),
-        service: service.into(),
-        desired_count: 2,
-        scenario,
-        ..ServiceSeed::default()
-    }
-}
-
-/// A job deploying `containers: app=<new image>` to `services` with the environment's keys.
-async fn job(sim: &EcsSimulator, services: &str) -> ActionRun {
-    let moto = Moto::shared()
-        .await
-        .expect("start moto (scripts/setup.sh installs it)");
-    let mut run = ActionRun::new()
-        .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
-        .env(
-            "AWS_SECRET_ACCESS_KEY",
-            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        )
-        .env("AWS_ENDPOINT_URL_STS", moto.endpoint())
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("OIDC_ECS_DEPLOY_POLL_SECONDS", "0")
-        .with("aws-region", SIM_REGION)
-        .with("cluster", CLUSTER)
-        .with("service", services)
-        .with("containers", &format!("app={}", new_image()));
-    for (k, v) in sim.env() {
-        run = run.env(&k, &v);
-    }
-    run
-}
-
-fn task_definition(sim: &EcsSimulator, service: &str) -> String {
-    sim.service(CLUSTER, service)
-        .expect("service exists")
-        .task_definition
-}
-
-fn calls(sim: &EcsSimulator) -> (usize, usize) {
-    (
-        sim.calls("RegisterTaskDefinition"),
-        sim.calls("UpdateService"),
-    )
-}
+use testbed::{Scenario, ServiceSeed};
 
 fn assert_outputs(run: &Run, serving: &str, rolled_back: &str, previous: &str) {
     assert_eq!(
@@ -250,7 +185,8 @@ async fn dry_run_prints_the_plan_and_changes_nothing() {
         run.dump()
     );
     assert!(
-        run.stdout.contains("service api: serving api:1: update"),
+        run.stdout
+            .contains("service api: family api, serving api:1, gets a new revision of api: update"),
         "{}",
         run.dump()
     );

@@ -12,6 +12,9 @@ use crate::rollout::ecs_api::ApiError;
 use crate::rollout::plan::Refusal;
 use crate::runner::{FileError, OidcError};
 
+mod rollout;
+pub use rollout::{deploy_failed, update_refused};
+
 pub fn inputs(errors: InputErrors) -> Failure {
     let headline = match errors.0.as_slice() {
         [only] => only.to_string(),

@@ -13,7 +13,7 @@ mod offline;
 mod push_cli;
 mod push_image;
 mod refresh;
-mod rollout_stage;
+mod rollout;
 mod scan_gate;
 
 use std::io::Write;
@@ -115,7 +115,7 @@ async fn deploy(raw: RawInputs, env: &EnvVars, console: &mut Console) -> Result<
         let pinned = pushed.as_ref().map(|p| p.pinned.as_str());
         let rolling_out = async |c: &mut Console| {
             let deployment = github_deployment::start(&config.report, rollout, &session, env, c).await;
-            let result = rollout_stage::run(rollout, &aws, pinned, env, c).await;
+            let result = rollout::run(rollout, &aws, pinned, env, c).await;
             github_deployment::finish(deployment, &result, rollout, c).await;
             result
         };

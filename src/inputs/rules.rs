@@ -402,8 +402,12 @@ impl<'a> Validator<'a> {
         let dry_run = self.boolean("dry-run");
         let health_check_url = self.http_url("health-check-url", "https://api.example.com/healthz");
         let mut containers = Vec::new();
-        for line in self.get("containers").map(|c| c.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>()).unwrap_or_default() {
+        // One `name=image` a line; blank lines and `#` comments skipped.
+        for line in self.get("containers").map(|c| c.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect::<Vec<_>>()).unwrap_or_default() {
             match line.split_once('=') {
+                Some((name, _)) if containers.iter().any(|(n, _): &(String, String)| n == name.trim()) => {
+                    self.problem("containers", format!("names `{}` twice", name.trim()), "one line per container")
+                }
                 Some((name, image)) if !name.trim().is_empty() && !image.trim().is_empty() => containers.push((name.trim().to_owned(), image.trim().to_owned())),
                 _ => self.problem("containers", format!("line `{line}` is not `name=image`"), "one `container-name=image` per line"),
             }

@@ -184,6 +184,7 @@ fn rollout_inputs() {
     assert_refused(&with(&[("cluster", "prod"), ("service", "api"), ("wait-for-minutes", "361")]), "wait-for-minutes", "from 1 to 360");
     assert_refused(&with(&[("cluster", "prod"), ("service", "api"), ("health-check-url", "ftp://x")]), "health-check-url", "not an http(s) URL");
     assert_refused(&with(&[("cluster", "prod"), ("service", "api"), ("containers", "api")]), "containers", "not `name=image`");
+    assert_refused(&with(&[("cluster", "prod"), ("service", "api"), ("containers", "api=r/a:1\napi=r/a:2")]), "containers", "names `api` twice");
     assert_refused(&with(&[("cluster", "prod"), ("service", "api"), ("rollback", "maybe")]), "rollback", "`true` or `false`");
     let config = Config::validate(&raw(&with(&[("cluster", "prod"), ("service", "api,\nworker"), ("wait-for-minutes", "360")])), &ctx()).unwrap();
     let rollout = config.rollout.unwrap();

@@ -104,9 +104,7 @@ where
 /// A cluster as the plan needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterInfo {
-    pub arn: String,
     pub status: String,
-    pub container_instances: u32,
 }
 
 /// One target group the service registers a container in.
@@ -199,10 +197,6 @@ impl EcsApi {
             })
     }
 
-    pub fn cluster(&self) -> &str {
-        &self.cluster
-    }
-
     /// `None` when ECS does not know the cluster.
     pub async fn describe_cluster(&self) -> Result<Option<ClusterInfo>, ApiError> {
         let out = self
@@ -211,9 +205,7 @@ impl EcsApi {
             })
             .await?;
         Ok(out.clusters().first().map(|c| ClusterInfo {
-            arn: c.cluster_arn().unwrap_or_default().to_owned(),
             status: c.status().unwrap_or_default().to_owned(),
-            container_instances: c.registered_container_instances_count().max(0) as u32,
         }))
     }
 

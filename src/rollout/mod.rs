@@ -6,7 +6,7 @@
 //! ```text
 //! // decide...
 //! let current = parse_task_definition_file(&text, "taskdef.yaml")?;     // or DescribeTaskDefinition
-//! let update = ImageUpdate::same_repository(pushed_ref);                 // or ::container / ::from_lines
+//! let update = ImageUpdate::same_repository(pushed_ref);                 // or ::container / ::containers
 //! let rendered = render(&current, &update)?;                              // request + changed containers
 //! if is_identical(&rendered.request, &serving) { /* register nothing, reuse serving's ARN */ }
 //! if dry_run { for line in diff(&serving, &rendered.request) { println!("{line}") } return }
@@ -28,7 +28,7 @@
 //! and their causes), `stopped` (stopped-task evidence), `plan` (refusals and warnings before
 //! any change), `ecs_api` (the SDK calls), `ecs_observer` (one
 //! frugal poll), `raw_ecs` (task definitions as raw JSON), `watch`
-//! (the poll loop), `rollback`.
+//! (the poll loop), `observed` (what the polls saw, for truthful reports), `rollback`.
 //!
 //! Service deployments (not yet wired into the stage): `service_deployment` (the SDK reads,
 //! StopServiceDeployment), `deployment_verdict` (what a service deployment means, and
@@ -43,6 +43,7 @@ pub mod ecs_api;
 pub mod ecs_observer;
 pub mod events;
 pub mod imageref;
+pub mod observed;
 pub mod plan;
 pub mod probe;
 pub mod rollback;

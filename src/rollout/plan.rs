@@ -3,8 +3,11 @@
 //! the same, and what each service would do. Pure: the stage gathers the cluster, the services
 //! and their serving definitions, and prints or carries out what this returns.
 
+use std::time::SystemTime;
+
 use serde_json::Value;
 
+use super::assess::Watch;
 use super::canonical::{diff, is_identical};
 use super::ecs_api::{ClusterInfo, ServiceState};
 
@@ -179,23 +182,65 @@ pub fn failed_task_threshold(s: &ServiceState) -> u32 {
     }
 }
 
-/// The revision the services will run.
+/// The watch over a service's PRIMARY deployment as `state` shows it: the one UpdateService
+/// just started, or, when nothing was changed, the one already there (a re-run still proves
+/// health). `previous` is where a rollback would return; `None` when there is nowhere to go.
+pub fn primary_watch(
+    state: &ServiceState,
+    task_definition: &str,
+    previous: Option<String>,
+    now: SystemTime,
+    deadline: SystemTime,
+) -> Watch {
+    let primary = state.deployments.iter().find(|d| d.status == "PRIMARY");
+    Watch {
+        our_deployment_id: primary.map(|d| d.id.clone()).unwrap_or_default(),
+        our_task_definition: task_definition.to_owned(),
+        previous_task_definition: previous,
+        started_at: primary.and_then(|d| d.created_at).unwrap_or(now),
+        deadline,
+        failed_task_threshold: failed_task_threshold(state),
+    }
+}
+
+/// One revision the services will run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Registration {
-    /// A service already serves a definition identical to the rendered one: reuse its ARN.
+    /// A definition identical to the rendered one is already registered (a service serves
+    /// it, or it is the family's latest revision, as after a re-run): reuse its ARN.
     Reuse(String),
-    /// Register the rendered request (once, whatever the number of services).
+    /// Register the rendered request (once, whatever the number of services that run it).
     Register(Value),
+}
+
+impl Registration {
+    /// The family the revision belongs to (from the rendered request, or the reused ARN).
+    pub fn family(&self) -> &str {
+        match self {
+            Registration::Reuse(arn) => family_of_arn(arn),
+            Registration::Register(request) => request["family"].as_str().unwrap_or_default(),
+        }
+    }
+}
+
+/// `family` from `arn:...:task-definition/family:7` (or `family:7`).
+pub fn family_of_arn(arn: &str) -> &str {
+    let short = arn.rsplit('/').next().unwrap_or(arn);
+    short.rsplit_once(':').map_or(short, |(family, _)| family)
 }
 
 /// One service's part of the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServicePlan {
     pub service: String,
+    /// The family of the revision it gets (its own, or the `task-definition` file's).
+    pub family: String,
     /// The service's task definition now (what the diff starts from).
     pub serving: String,
     /// Where a rollback returns: see [`rollback_target`].
     pub rollback_to: String,
+    /// Index into [`Plan::registrations`]: the revision this service gets.
+    pub registration: usize,
     /// Whether this service gets an UpdateService call.
     pub update: bool,
     /// The dry-run diff from its serving revision to the rendered one.
@@ -204,7 +249,8 @@ pub struct ServicePlan {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
-    pub registration: Registration,
+    /// One per distinct rendered definition (normally one per family), in service order.
+    pub registrations: Vec<Registration>,
     pub services: Vec<ServicePlan>,
 }
 
@@ -212,39 +258,60 @@ impl Plan {
     pub fn nothing_to_do(&self) -> bool {
         self.services.iter().all(|s| !s.update)
     }
+
+    /// Whether anything would be registered.
+    pub fn registers(&self) -> bool {
+        self.registrations
+            .iter()
+            .any(|r| matches!(r, Registration::Register(_)))
+    }
 }
 
-/// `serving` pairs each service with its serving definition as described (with tags).
-/// A service is updated when its definition differs from `rendered`, or always with `force`.
-pub fn decide(rendered: &Value, serving: &[(&ServiceState, &Value)], force: bool) -> Plan {
-    let reuse = serving
-        .iter()
-        .find(|(_, def)| is_identical(rendered, def))
-        .map(|(s, _)| s.task_definition.clone());
-    let services = serving
-        .iter()
-        .map(|(s, def)| {
-            let same = is_identical(rendered, def);
-            ServicePlan {
-                service: s.name.clone(),
-                serving: s.task_definition.clone(),
-                rollback_to: rollback_target(s),
-                update: force || !same,
-                diff: if same {
-                    Vec::new()
-                } else {
-                    diff(def, rendered)
-                },
+/// One service as the stage observed it, with the definition it serves (as described, with
+/// tags) and the one rendered for it.
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceInput<'a> {
+    pub state: &'a ServiceState,
+    pub serving: &'a Value,
+    pub rendered: &'a Value,
+}
+
+/// Decide per service: it is updated when its serving definition differs from the one rendered
+/// for it, or always with `force`. Services whose rendered definitions are identical share one
+/// registration; a registration is a reuse when a definition in `known` (ARN, definition as
+/// described: the serving ones and each family's latest revision) is identical to it.
+pub fn decide(inputs: &[ServiceInput<'_>], known: &[(&str, &Value)], force: bool) -> Plan {
+    let mut rendered: Vec<&Value> = Vec::new();
+    let mut registrations = Vec::new();
+    let mut services = Vec::new();
+    for input in inputs {
+        let index = match rendered.iter().position(|r| is_identical(r, input.rendered)) {
+            Some(i) => i,
+            None => {
+                rendered.push(input.rendered);
+                let reuse = known
+                    .iter()
+                    .find(|(_, def)| is_identical(input.rendered, def))
+                    .map(|(arn, _)| (*arn).to_owned());
+                registrations.push(match reuse {
+                    Some(arn) => Registration::Reuse(arn),
+                    None => Registration::Register(input.rendered.clone()),
+                });
+                registrations.len() - 1
             }
-        })
-        .collect();
-    Plan {
-        registration: match reuse {
-            Some(arn) => Registration::Reuse(arn),
-            None => Registration::Register(rendered.clone()),
-        },
-        services,
+        };
+        let same = is_identical(input.rendered, input.serving);
+        services.push(ServicePlan {
+            service: input.state.name.clone(),
+            family: input.rendered["family"].as_str().unwrap_or_default().to_owned(),
+            serving: input.state.task_definition.clone(),
+            rollback_to: rollback_target(input.state),
+            registration: index,
+            update: force || !same,
+            diff: if same { Vec::new() } else { diff(input.serving, input.rendered) },
+        });
     }
+    Plan { registrations, services }
 }
 
 #[cfg(test)]

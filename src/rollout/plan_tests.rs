@@ -1,6 +1,6 @@
 //! Tables for the plan: refusals, warnings, thresholds, and registering once or not at all.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::*;
 
@@ -27,9 +27,7 @@ fn service(name: &str) -> ServiceState {
 
 fn active() -> ClusterInfo {
     ClusterInfo {
-        arn: "arn:aws:ecs:us-east-1:1:cluster/c".into(),
         status: "ACTIVE".into(),
-        container_instances: 0,
     }
 }
 
@@ -153,6 +151,14 @@ fn threshold_follows_the_circuit_breaker() {
     );
 }
 
+fn input<'a>(state: &'a ServiceState, serving: &'a Value, rendered: &'a Value) -> ServiceInput<'a> {
+    ServiceInput {
+        state,
+        serving,
+        rendered,
+    }
+}
+
 #[test]
 fn registers_once_reuses_an_identical_revision_and_skips_what_is_current() {
     let old =
@@ -165,24 +171,88 @@ fn registers_once_reuses_an_identical_revision_and_skips_what_is_current() {
             ..service("b")
         },
     );
+    let known_old = [(a.task_definition.as_str(), &old)];
+    let known_both = [(a.task_definition.as_str(), &old), (b.task_definition.as_str(), &new)];
 
-    let plan = decide(&new, &[(&a, &old), (&a, &old)], false);
-    assert_eq!(plan.registration, Registration::Register(new.clone()));
-    assert!(plan.services.iter().all(|s| s.update && !s.diff.is_empty()));
+    let plan = decide(&[input(&a, &old, &new), input(&a, &old, &new)], &known_old, false);
+    assert_eq!(plan.registrations, [Registration::Register(new.clone())]);
+    assert!(plan.services.iter().all(|s| s.update && !s.diff.is_empty() && s.registration == 0));
+    assert!(plan.registers());
 
-    let plan = decide(&new, &[(&a, &old), (&b, &new)], false);
+    let plan = decide(&[input(&a, &old, &new), input(&b, &new, &new)], &known_both, false);
     assert_eq!(
-        plan.registration,
-        Registration::Reuse(b.task_definition.clone())
+        plan.registrations,
+        [Registration::Reuse(b.task_definition.clone())]
     );
     assert_eq!(
         plan.services.iter().map(|s| s.update).collect::<Vec<_>>(),
         [true, false]
     );
 
-    let plan = decide(&new, &[(&b, &new)], false);
+    // A re-run after a rollback: the family's latest revision is the one it would register.
+    let latest = [(a.task_definition.as_str(), &old), ("arn:...:task-definition/app:3", &new)];
+    let plan = decide(&[input(&a, &old, &new)], &latest, false);
+    assert_eq!(plan.registrations, [Registration::Reuse("arn:...:task-definition/app:3".into())]);
+    assert!(!plan.registers());
+
+    let plan = decide(&[input(&b, &new, &new)], &known_both, false);
     assert!(plan.nothing_to_do());
-    assert!(!decide(&new, &[(&b, &new)], true).nothing_to_do());
+    assert!(!decide(&[input(&b, &new, &new)], &known_both, true).nothing_to_do());
+}
+
+#[test]
+fn each_family_gets_its_own_registration() {
+    let api_old = json!({"family": "api", "containerDefinitions": [{"name": "app", "image": "r/app:1", "command": ["serve"]}]});
+    let api_new = json!({"family": "api", "containerDefinitions": [{"name": "app", "image": "r/app@sha256:aa", "command": ["serve"]}]});
+    let worker_old = json!({"family": "worker", "containerDefinitions": [{"name": "app", "image": "r/app:1", "command": ["work"]}]});
+    let worker_new = json!({"family": "worker", "containerDefinitions": [{"name": "app", "image": "r/app@sha256:aa", "command": ["work"]}]});
+    let (api, worker) = (
+        service("api"),
+        ServiceState {
+            task_definition: "arn:...:task-definition/worker:9".into(),
+            ..service("worker")
+        },
+    );
+    let known = [(api.task_definition.as_str(), &api_old), (worker.task_definition.as_str(), &worker_old)];
+    let plan = decide(
+        &[input(&api, &api_old, &api_new), input(&worker, &worker_old, &worker_new)],
+        &known,
+        false,
+    );
+    assert_eq!(
+        plan.registrations,
+        [Registration::Register(api_new.clone()), Registration::Register(worker_new.clone())]
+    );
+    assert_eq!(
+        plan.services.iter().map(|s| (s.family.as_str(), s.registration)).collect::<Vec<_>>(),
+        [("api", 0), ("worker", 1)]
+    );
+    assert_eq!(plan.registrations[1].family(), "worker");
+    assert_eq!(Registration::Reuse("arn:aws:ecs:r:1:task-definition/worker:9".into()).family(), "worker");
+}
+
+#[test]
+fn an_unchanged_service_is_watched_on_its_primary_deployment() {
+    let view = |id: &str, status: &str| crate::rollout::DeploymentView {
+        id: id.into(),
+        status: status.into(),
+        task_definition: "td/app:2".into(),
+        desired: 2,
+        running: 2,
+        pending: 0,
+        failed_tasks: 0,
+        rollout_state: Some("COMPLETED".into()),
+        rollout_state_reason: None,
+        created_at: Some(std::time::SystemTime::UNIX_EPOCH),
+    };
+    let mut s = service("api");
+    s.deployments = vec![view("ecs-svc/1", "ACTIVE"), view("ecs-svc/2", "PRIMARY")];
+    let now = std::time::SystemTime::now();
+    let w = primary_watch(&s, "td/app:2", None, now, now);
+    assert_eq!(w.our_deployment_id, "ecs-svc/2");
+    assert_eq!(w.started_at, std::time::SystemTime::UNIX_EPOCH);
+    assert_eq!(w.previous_task_definition, None);
+    assert_eq!(w.failed_task_threshold, 3);
 }
 
 #[test]

@@ -1,14 +1,17 @@
 //! Revert: point each service back at the revision that was serving before this run and wait,
-//! bounded, until that is healthy again. The wait is the same poll loop as the rollout's, with
-//! the rollback's deployment as "ours" and no rollback target of its own (a rollback that
-//! fails is reported, never rolled back in turn).
+//! bounded, until that is healthy again; or, when ECS rolled back by itself (the circuit
+//! breaker), wait for ECS's rollback to settle without racing it. The wait is the same poll loop
+//! as the rollout's, with the rollback's deployment as "ours" and no rollback target of its own
+//! (a rollback that fails is reported, never rolled back in turn). What the outcome says
+//! (running and desired tasks, how long it took, why it did not settle) is what the polls saw.
 
 use std::collections::HashSet;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use super::assess::{Verdict, Watch};
+use super::assess::Verdict;
 use super::ecs_api::{EcsApi, ServiceState};
-use super::plan::failed_task_threshold;
+use super::observed::{Recorded, deployment_counts};
+use super::plan::primary_watch;
 use super::watch::{Clock, Observe, PollInterval, Report, Watched, wait};
 
 /// How long a rollback may take to settle before the report says it did not.
@@ -24,13 +27,13 @@ pub struct RollbackTarget {
 /// How one service's rollback went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settled {
-    /// Serving the old revision again: `running`/`desired` tasks, after `took`.
+    /// Serving the old revision again: `running`/`desired` tasks as last observed, after `took`.
     Healthy {
         running: u32,
         desired: u32,
         took: Duration,
     },
-    /// Updated back, but not healthy within the bound (or failing): what was seen.
+    /// Updated back, but not healthy within the bound (or failing, or not observable): why.
     NotSettled(String),
     /// The UpdateService back failed: the service still runs the new revision.
     UpdateFailed(String),
@@ -44,99 +47,135 @@ pub struct RollbackOutcome {
     pub settled: Settled,
 }
 
-/// Update every service back, then wait for all of them together.
-pub async fn roll_back<C: Clock, O: Observe, R: Report>(
-    api: &EcsApi,
-    clock: &C,
-    observer: &mut O,
-    report: &mut R,
-    targets: &[RollbackTarget],
-    limit: Duration,
-    interval: PollInterval,
-) -> Vec<RollbackOutcome> {
-    let started = clock.now();
-    let mut outcomes = Vec::new();
-    let mut watched = Vec::new();
-    let mut desired = Vec::new();
-    for t in targets {
-        match api
-            .update_service(&t.service, &t.task_definition, false)
-            .await
-        {
-            Ok(state) => {
-                report.progress(&format!(
-                    "{}: rolling back to {}",
-                    t.service,
-                    short(&t.task_definition)
-                ));
-                let w = watch_of(&state, &t.task_definition, clock.now(), limit);
-                outcomes.push(RollbackOutcome {
-                    service: t.service.clone(),
-                    task_definition: t.task_definition.clone(),
-                    deployment_id: Some(w.watch.our_deployment_id.clone()),
-                    settled: Settled::NotSettled("not observed yet".into()),
-                });
-                watched.push(w);
-                desired.push(state.desired_count);
+impl RollbackOutcome {
+    pub fn is_settled(&self) -> bool {
+        matches!(self.settled, Settled::Healthy { .. })
+    }
+}
+
+/// Whether every service is serving its previous revision again (and there was one to revert).
+pub fn all_settled(outcomes: &[RollbackOutcome]) -> bool {
+    !outcomes.is_empty() && outcomes.iter().all(RollbackOutcome::is_settled)
+}
+
+/// What the poll loop needs to know: where the services go back to, and how to wait.
+pub struct Rollback<'a, C, O, R> {
+    pub api: &'a EcsApi,
+    pub clock: &'a C,
+    pub observer: &'a mut O,
+    pub report: &'a mut R,
+    pub limit: Duration,
+    pub interval: PollInterval,
+}
+
+impl<C: Clock, O: Observe, R: Report> Rollback<'_, C, O, R> {
+    /// Update every service back, then wait for all of them together.
+    pub async fn roll_back(&mut self, targets: &[RollbackTarget]) -> Vec<RollbackOutcome> {
+        let started = self.clock.now();
+        let mut outcomes = Vec::new();
+        let mut watched = Vec::new();
+        for t in targets {
+            match self.api.update_service(&t.service, &t.task_definition, false).await {
+                Ok(state) => {
+                    self.report.progress(&format!("{}: rolling back to {}", t.service, short(&t.task_definition)));
+                    watched.push(watch_of(&state, &t.task_definition, self.clock.now(), self.limit));
+                    outcomes.push(outcome(t, None, Settled::NotSettled("not observed yet".into())));
+                }
+                Err(e) => outcomes.push(outcome(t, None, Settled::UpdateFailed(e.to_string()))),
             }
-            Err(e) => outcomes.push(RollbackOutcome {
-                service: t.service.clone(),
-                task_definition: t.task_definition.clone(),
-                deployment_id: None,
-                settled: Settled::UpdateFailed(e.to_string()),
-            }),
         }
+        self.settle(watched, outcomes, started).await
     }
-    if watched.is_empty() {
-        return outcomes;
-    }
-    let mut interval = interval;
-    let result = wait(clock, observer, report, &mut watched, &mut interval).await;
-    let took = clock.now().duration_since(started).unwrap_or_default();
-    for (i, w) in watched.iter().enumerate() {
-        let Some(outcome) = outcomes.iter_mut().find(|o| o.service == w.service) else {
-            continue;
+
+    /// ECS rolled these services back by itself: wait for its rollback deployments (each
+    /// service's PRIMARY now) to settle on the previous revision.
+    pub async fn await_ecs_rollback(&mut self, targets: &[RollbackTarget]) -> Vec<RollbackOutcome> {
+        let started = self.clock.now();
+        let names: Vec<String> = targets.iter().map(|t| t.service.clone()).collect();
+        let mut interval = self.interval.clone();
+        // ECS may have failed our deployment and not yet started its rollback deployment.
+        let states = loop {
+            let states = match self.api.describe_services(&names).await {
+                Ok((states, _missing)) => states,
+                Err(e) => {
+                    let why = format!("ECS rolled it back, but its state cannot be read: {e}");
+                    return targets.iter().map(|t| outcome(t, None, Settled::NotSettled(why.clone()))).collect();
+                }
+            };
+            let begun = targets.iter().all(|t| states.iter().any(|s| s.name == t.service && s.task_definition == t.task_definition));
+            if begun || self.clock.now() >= started + self.limit {
+                break states;
+            }
+            self.clock.sleep(interval.next_wait()).await;
         };
-        outcome.settled = match &result {
-            Ok(verdicts) => settled(&verdicts[i], desired[i], took),
-            Err(e) => Settled::NotSettled(format!("polling failed: {e}")),
-        };
+        let mut outcomes = Vec::new();
+        let mut watched = Vec::new();
+        for t in targets {
+            let state = states.iter().find(|s| s.name == t.service);
+            match state.filter(|s| s.task_definition == t.task_definition) {
+                Some(state) => {
+                    watched.push(watch_of(state, &t.task_definition, self.clock.now(), self.limit));
+                    outcomes.push(outcome(t, None, Settled::NotSettled("not observed yet".into())));
+                }
+                None => {
+                    let serving = state.map_or("nothing (the service is gone)", |s| short(&s.task_definition));
+                    let why = format!("ECS's rollback did not return to {}: the service runs {serving}", short(&t.task_definition));
+                    outcomes.push(outcome(t, None, Settled::NotSettled(why)));
+                }
+            }
+        }
+        self.settle(watched, outcomes, started).await
     }
-    outcomes
+
+    /// Wait for the rollback deployments in `watched`, and fill in their outcomes.
+    async fn settle(&mut self, mut watched: Vec<Watched>, mut outcomes: Vec<RollbackOutcome>, started: SystemTime) -> Vec<RollbackOutcome> {
+        if watched.is_empty() {
+            return outcomes;
+        }
+        let mut recorded = Recorded::new(&mut *self.observer, self.clock);
+        let mut interval = self.interval.clone();
+        let result = wait(self.clock, &mut recorded, &mut *self.report, &mut watched, &mut interval).await;
+        for (i, w) in watched.iter().enumerate() {
+            let Some(o) = outcomes.iter_mut().find(|o| o.service == w.service) else { continue };
+            o.deployment_id = Some(w.watch.our_deployment_id.clone());
+            let last = recorded.last(&w.service);
+            o.settled = match (&result, last) {
+                (Ok(verdicts), Some(snapshot)) => {
+                    let took = snapshot.observed_at.duration_since(started).unwrap_or_default();
+                    let (running, desired) = deployment_counts(snapshot, &w.watch.our_deployment_id).unwrap_or((snapshot.running_count, snapshot.desired_count));
+                    settled(&verdicts[i], running, desired, took, self.limit)
+                }
+                (Ok(_), None) => Settled::NotSettled("no poll answered for it".into()),
+                (Err(e), _) => match recorded.failing() {
+                    Some(failing) => Settled::NotSettled(format!("its state cannot be read: {failing}")),
+                    None => Settled::NotSettled(format!("its state cannot be read: {e}")),
+                },
+            };
+        }
+        outcomes
+    }
 }
 
-fn settled(verdict: &Verdict, desired: u32, took: Duration) -> Settled {
+fn outcome(t: &RollbackTarget, deployment_id: Option<String>, settled: Settled) -> RollbackOutcome {
+    RollbackOutcome { service: t.service.clone(), task_definition: t.task_definition.clone(), deployment_id, settled }
+}
+
+fn settled(verdict: &Verdict, running: u32, desired: u32, took: Duration, limit: Duration) -> Settled {
     match verdict {
-        Verdict::Healthy => Settled::Healthy {
-            running: desired,
-            desired,
-            took,
-        },
+        Verdict::Healthy => Settled::Healthy { running, desired, took },
         Verdict::Failed(f) => Settled::NotSettled(f.reason.clone()),
-        Verdict::TimedOut { waiting_for } => Settled::NotSettled(format!(
-            "not healthy within {} minutes: waiting for {waiting_for}",
-            ROLLBACK_WAIT.as_secs() / 60
-        )),
-        Verdict::Pending { progress } => Settled::NotSettled(progress.clone()),
+        Verdict::TimedOut { waiting_for } => {
+            let minutes = limit.as_secs() / 60;
+            Settled::NotSettled(format!("not healthy within {minutes} minute{}: waiting for {waiting_for}", if minutes == 1 { "" } else { "s" }))
+        }
+        Verdict::Pending { progress } => Settled::NotSettled(format!("still in progress ({running}/{desired} running): {progress}")),
     }
 }
 
-/// The rollback's own deployment, from the UpdateService answer.
-fn watch_of(
-    state: &ServiceState,
-    task_definition: &str,
-    now: std::time::SystemTime,
-    limit: Duration,
-) -> Watched {
-    let primary = state.deployments.iter().find(|d| d.status == "PRIMARY");
-    let watch = Watch {
-        our_deployment_id: primary.map(|d| d.id.clone()).unwrap_or_default(),
-        our_task_definition: task_definition.to_owned(),
-        previous_task_definition: None,
-        started_at: primary.and_then(|d| d.created_at).unwrap_or(now),
-        deadline: now + limit,
-        failed_task_threshold: failed_task_threshold(state),
-    };
+/// The rollback's own deployment: the service's PRIMARY one, as UpdateService (or, for
+/// ECS's own rollback, DescribeServices) answered.
+fn watch_of(state: &ServiceState, task_definition: &str, now: SystemTime, limit: Duration) -> Watched {
+    let watch = primary_watch(state, task_definition, None, now, now + limit);
     let seen: HashSet<String> = state.events.iter().map(|e| e.id.clone()).collect();
     Watched::new(state.name.clone(), watch, seen)
 }

@@ -104,13 +104,6 @@ pub enum TaskDefError {
         #[source]
         source: ImageRefError,
     },
-    #[error(
-        "`containers` line {line_no} ({line:?}) is not `name=image`; write one container a \
-         line, e.g. `api=111122223333.dkr.ecr.eu-west-1.amazonaws.com/api@sha256:...`"
-    )]
-    BadContainerLine { line_no: usize, line: String },
-    #[error("`containers` names {0:?} twice; keep one line per container")]
-    DuplicateContainer(String),
 }
 
 /// Which containers get which image.
@@ -149,36 +142,52 @@ impl ImageUpdate {
         }
     }
 
-    /// The `containers` input: one `name=image` a line; blank lines and `#` comments skipped.
-    /// Images are checked by [`render`], which names the container when one is not valid.
-    pub fn from_lines(text: &str) -> Result<ImageUpdate, TaskDefError> {
-        let mut assignments = Vec::new();
-        for (i, raw) in text.lines().enumerate() {
-            let line = raw.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let bad = || TaskDefError::BadContainerLine {
-                line_no: i + 1,
-                line: line.to_string(),
-            };
-            let (name, image) = line.split_once('=').ok_or_else(bad)?;
-            let (name, image) = (name.trim(), image.trim());
-            if name.is_empty() || image.is_empty() {
-                return Err(bad());
-            }
-            let seen = assignments
-                .iter()
-                .any(|a| matches!(a, ImageAssignment::Container { name: n, .. } if n == name));
-            if seen {
-                return Err(TaskDefError::DuplicateContainer(name.to_string()));
-            }
-            assignments.push(ImageAssignment::Container {
+    /// The `containers` input as validated: one `(name, image)` pair per container.
+    pub fn containers<I, N, M>(pairs: I) -> ImageUpdate
+    where
+        I: IntoIterator<Item = (N, M)>,
+        N: Into<String>,
+        M: Into<String>,
+    {
+        let assignments = pairs
+            .into_iter()
+            .map(|(name, image)| ImageAssignment::Container {
                 name: name.into(),
                 image: image.into(),
-            });
-        }
-        Ok(ImageUpdate { assignments })
+            })
+            .collect();
+        ImageUpdate { assignments }
+    }
+
+    /// The assignments that apply to `def` (either shape), for a deploy whose services run
+    /// different families: a named container absent from this family belongs to another one.
+    /// Same-repository assignments always apply (render finds the containers).
+    pub fn restricted_to(&self, def: &Value) -> ImageUpdate {
+        let names: Vec<&str> = containers(def)
+            .into_iter()
+            .filter_map(|c| c.get("name").and_then(Value::as_str))
+            .collect();
+        let assignments = self
+            .assignments
+            .iter()
+            .filter(|a| match a {
+                ImageAssignment::Container { name, .. } => names.contains(&name.as_str()),
+                ImageAssignment::SameRepository { .. } => true,
+            })
+            .cloned()
+            .collect();
+        ImageUpdate { assignments }
+    }
+
+    /// Container names this update sets, in order (same-repository assignments name none).
+    pub fn named_containers(&self) -> Vec<&str> {
+        self.assignments
+            .iter()
+            .filter_map(|a| match a {
+                ImageAssignment::Container { name, .. } => Some(name.as_str()),
+                ImageAssignment::SameRepository { .. } => None,
+            })
+            .collect()
     }
 }
 
@@ -198,8 +207,6 @@ pub struct Rendered {
     /// Containers whose image changed, in definition order. Empty on a re-run of the same
     /// image: then the caller should also find [`super::canonical::is_identical`] true.
     pub changed_containers: Vec<ImageChange>,
-    /// Every container an assignment selected, changed or not, in definition order.
-    pub targeted: Vec<String>,
     /// Top-level fields outside [`REQUEST_FIELDS`], kept as they were; worth a warning.
     pub unknown_fields: Vec<String>,
 }
@@ -387,10 +394,8 @@ pub fn render(current: &Value, update: &ImageUpdate) -> Result<Rendered, TaskDef
     }
 
     let mut changed_containers = Vec::new();
-    let mut targeted = Vec::new();
     for (c, new) in containers.iter_mut().zip(new_images) {
         let Some(new) = new else { continue };
-        let name = display_name(c);
         let old = c
             .get("image")
             .and_then(Value::as_str)
@@ -398,12 +403,11 @@ pub fn render(current: &Value, update: &ImageUpdate) -> Result<Rendered, TaskDef
             .to_string();
         if old != new {
             changed_containers.push(ImageChange {
-                container: name.clone(),
+                container: display_name(c),
                 old,
                 new: new.clone(),
             });
         }
-        targeted.push(name);
         if let Some(obj) = c.as_object_mut() {
             obj.insert("image".into(), Value::String(new));
         }
@@ -411,7 +415,6 @@ pub fn render(current: &Value, update: &ImageUpdate) -> Result<Rendered, TaskDef
     Ok(Rendered {
         request,
         changed_containers,
-        targeted,
         unknown_fields,
     })
 }

@@ -80,7 +80,6 @@ fn only_the_named_container_changes() {
         image_of(&r.request, "envoy"),
         "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.29"
     );
-    assert_eq!(r.targeted, ["api"]);
     assert_eq!(
         r.changed_containers,
         [ImageChange {
@@ -94,7 +93,6 @@ fn only_the_named_container_changes() {
 #[test]
 fn default_selects_every_container_of_the_pushed_repository() {
     let r = render(&described(), &ImageUpdate::same_repository(pushed())).unwrap();
-    assert_eq!(r.targeted, ["api", "worker"]);
     assert_eq!(image_of(&r.request, "api"), pushed());
     assert_eq!(image_of(&r.request, "worker"), pushed());
     assert_eq!(
@@ -110,11 +108,10 @@ fn default_selects_every_container_of_the_pushed_repository() {
 
 #[test]
 fn containers_lines_set_each_named_container() {
-    let lines = format!(
-        "# api and the sidecar\napi={}\n\n envoy = public.ecr.aws/appmesh/aws-appmesh-envoy:v1.30 \n",
-        pushed()
-    );
-    let update = ImageUpdate::from_lines(&lines).unwrap();
+    let update = ImageUpdate::containers([
+        ("api", pushed()),
+        ("envoy", "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.30".to_owned()),
+    ]);
     let r = render(&described(), &update).unwrap();
     assert_eq!(image_of(&r.request, "api"), pushed());
     assert_eq!(
@@ -122,7 +119,19 @@ fn containers_lines_set_each_named_container() {
         "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.30"
     );
     assert_eq!(r.changed_containers.len(), 2);
-    assert_eq!(r.targeted, ["api", "envoy"]);
+}
+
+#[test]
+fn an_update_restricted_to_a_family_keeps_only_its_containers() {
+    // `containers` naming api (this family) and sidecar (another family's container).
+    let update = ImageUpdate::containers([("api", pushed()), ("sidecar", pushed())]);
+    let here = update.restricted_to(&described());
+    assert_eq!(here.named_containers(), ["api"]);
+    assert_eq!(update.named_containers(), ["api", "sidecar"]);
+    let same = ImageUpdate::same_repository(pushed()).restricted_to(&described());
+    assert_eq!(same, ImageUpdate::same_repository(pushed()));
+    let none = ImageUpdate::container("sidecar", pushed()).restricted_to(&described());
+    assert!(none.assignments.is_empty());
 }
 
 #[test]
@@ -130,7 +139,6 @@ fn rerun_with_the_same_image_changes_nothing() {
     let first = render(&described(), &ImageUpdate::container("api", pushed())).unwrap();
     let again = render(&first.request, &ImageUpdate::container("api", pushed())).unwrap();
     assert!(again.changed_containers.is_empty());
-    assert_eq!(again.targeted, ["api"]);
     assert_eq!(again.request, first.request);
 }
 
@@ -212,7 +220,7 @@ fn errors_name_the_problem_and_the_fix() {
     );
     assert!(e.contains("no `family`"), "{e}");
 
-    let update = ImageUpdate::from_lines("api=reg.io/Payments/api:v1").unwrap();
+    let update = ImageUpdate::container("api", "reg.io/Payments/api:v1");
     let err = render(&described(), &update).unwrap_err();
     // The message names the problem; the cause (printed under it) names the bad component.
     let cause = std::error::Error::source(&err).unwrap().to_string();
@@ -228,22 +236,6 @@ fn errors_name_the_problem_and_the_fix() {
         e.contains("registry/repository[:tag][@sha256:digest]"),
         "{e}"
     );
-
-    let e = ImageUpdate::from_lines("api=reg.io/a:1\nworker reg.io/a:1")
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains("line 2") && e.contains("not `name=image`"),
-        "{e}"
-    );
-    let e = ImageUpdate::from_lines("api=reg.io/a:1\napi=reg.io/a:2")
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("names \"api\" twice"), "{e}");
-    let e = ImageUpdate::from_lines("=reg.io/a:1")
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("line 1"), "{e}");
 
     let e = parse_task_definition_file("{\"family\": ", "td.json")
         .unwrap_err()
@@ -262,7 +254,7 @@ fn errors_name_the_problem_and_the_fix() {
 #[test]
 fn a_failed_render_leaves_no_partial_result() {
     // The second line names a missing container: nothing is returned, not a half-updated value.
-    let update = ImageUpdate::from_lines(&format!("api={}\nweb={}", pushed(), pushed())).unwrap();
+    let update = ImageUpdate::containers([("api", pushed()), ("web", pushed())]);
     assert!(matches!(
         render(&described(), &update),
         Err(TaskDefError::ContainerNotFound { .. })

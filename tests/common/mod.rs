@@ -13,6 +13,8 @@
 
 #![allow(dead_code)]
 
+pub mod rollout;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::elbv2::{self, ELBV2_XMLNS};
 use super::seed::{ClusterSeed, Scenario, ServiceSeed};
-use super::state::{ApiError, CallRecord, SimState, unix_now_ms};
+use super::state::{ApiError, CallRecord, SIM_ACCOUNT, SimState, unix_now_ms};
 use super::{logs, protocol};
 use crate::net::random_uuid;
 
@@ -75,6 +75,15 @@ async fn aws(State(state): State<Shared>, uri: Uri, headers: HeaderMap, body: By
                 }
             }
         };
+        let service = req["service"].as_str().unwrap_or_default();
+        let service = service.rsplit('/').next().unwrap_or(service);
+        if st.denied.contains(&(op.to_owned(), service.to_owned())) {
+            let message = format!(
+                "User: arn:aws:sts::{SIM_ACCOUNT}:assumed-role/deploy/oidc-ecs-deploy is not authorized to perform: ecs:{op} on resource: {} because no identity-based policy allows the ecs:{op} action",
+                super::ecs_arn(&format!("service/{}/{service}", last(&req["cluster"])))
+            );
+            return json_answer(Err(ApiError::client("AccessDeniedException", message)));
+        }
         let result = match prefix {
             "AmazonEC2ContainerServiceV20141113" => protocol::dispatch(&mut st, op, &req),
             "Logs_20140328" => logs::dispatch(&st, op, &req),
@@ -136,6 +145,12 @@ async fn aws(State(state): State<Shared>, uri: Uri, headers: HeaderMap, body: By
             r
         }
     }
+}
+
+/// The last `/` segment of a string value (a name or an ARN); `default` when absent.
+fn last(v: &Value) -> &str {
+    let s = v.as_str().unwrap_or("default");
+    s.rsplit('/').next().unwrap_or(s)
 }
 
 fn json_answer(result: Result<Value, ApiError>) -> Response {

@@ -29,6 +29,8 @@
 //! - `GET /_sim/calls/log` -> `[{"op": ..., "unixMs": ...}, ...]`;
 //! - `POST /_sim/scenario` with `{"cluster", "service", "scenario"}` -> 204 (404 when missing);
 //! - `POST /_sim/throttle` with `{"op": "DescribeServices", "count": 3}` -> 204;
+//! - (in process only) `deny(op, service)`: that operation on that service answers
+//!   AccessDeniedException, as IAM does;
 //! - `GET /_sim/health/{cluster}/{service}`: the service behind its load balancer, for an
 //!   HTTP health probe: 200 `ok <task definition ARN>` (the revision of the newest task with a
 //!   healthy target) while any target is healthy, else 503; recorded as call `HealthProbe`.
@@ -163,6 +165,18 @@ impl EcsSimulator {
     /// exceeded": `ThrottlingException` (JSON) or `Throttling` (ELBv2 XML).
     pub fn throttle(&self, op: &str, n: u32) {
         *self.lock().throttles.entry(op.to_owned()).or_insert(0) += n;
+    }
+
+    /// From now on, ECS operation `op` (e.g. `UpdateService`) naming service `service` answers
+    /// 400 AccessDeniedException, as IAM does for a role whose policy does not allow it.
+    pub fn deny(&self, op: &str, service: &str) {
+        self.lock().denied.insert((op.to_owned(), service.to_owned()));
+    }
+
+    /// The stored task definition `name` (family, family:N or ARN), as DescribeTaskDefinition
+    /// returns it under `taskDefinition`.
+    pub fn task_definition(&self, name: &str) -> Option<Value> {
+        self.lock().task_def(name).map(|td| td.def.clone())
     }
 
     /// Switches service `name` to `scenario` for deployments created from now on (revisions

@@ -245,6 +245,8 @@ pub(crate) struct SimState {
     pub calls: Vec<CallRecord>,
     /// Operation -> how many of its next calls answer a throttling error.
     pub throttles: BTreeMap<String, u32>,
+    /// (operation, service name): calls the caller's role may not make (AccessDeniedException).
+    pub denied: std::collections::BTreeSet<(String, String)>,
     pub next_ip: u32,
     /// Service deployments and revisions (`service_deployments.rs`).
     pub service_deployments: super::service_deployments::ServiceDeployments,
@@ -263,6 +265,7 @@ impl SimState {
             logs: BTreeMap::new(),
             calls: Vec::new(),
             throttles: BTreeMap::new(),
+            denied: std::collections::BTreeSet::new(),
             next_ip: 0,
             service_deployments: Default::default(),
         }
