@@ -22,11 +22,14 @@ fn status(id: u64, state: &str, log_url: Option<&str>) -> StatusSeen {
     StatusSeen { id, state: state.into(), log_url: log_url.map(Into::into), target_url: None }
 }
 
+/// Deployments with their statuses, as `runner_deployment` takes them.
+type Candidates = Vec<(DeploymentSeen, Vec<StatusSeen>)>;
+
 const THIS_JOB: &str = "https://github.com/octo-org/payments/actions/runs/7001/job/99";
 
 #[test]
 fn the_runners_deployment_is_recognised_by_commit_environment_run_and_open_state() {
-    let cases: Vec<(&str, Vec<(DeploymentSeen, Vec<StatusSeen>)>, Option<u64>)> = vec![
+    let cases: Vec<(&str, Candidates, Option<u64>)> = vec![
         ("the job's deployment, in progress", vec![(deployment(5, SHA, "production"), vec![status(1, "in_progress", Some(THIS_JOB))])], Some(5)),
         ("environment names compare without case", vec![(deployment(5, SHA, "Production"), vec![status(1, "in_progress", Some(THIS_JOB))])], Some(5)),
         ("still queued", vec![(deployment(5, SHA, "production"), vec![status(1, "queued", Some(THIS_JOB))])], Some(5)),
