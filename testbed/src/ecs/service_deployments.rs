@@ -465,7 +465,7 @@ fn arns(req: &Value, member: &str) -> Result<Vec<String>, ApiError> {
 
 fn list(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
     let cluster = last_segment(req["cluster"].as_str().unwrap_or("default")).to_owned();
-    if !st.clusters.get(&cluster).is_some_and(|c| c.status == "ACTIVE") {
+    if st.clusters.get(&cluster).is_none_or(|c| c.status != "ACTIVE") {
         return Err(ApiError::client("ClusterNotFoundException", "Cluster not found."));
     }
     let service = last_segment(req["service"].as_str().unwrap_or_default()).to_owned();
