@@ -42,18 +42,6 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// A failure on the first attempt (not retried): the operation, the service's code, its
-    /// message.
-    pub fn answered(op: &'static str, code: Option<String>, message: impl Into<String>) -> ApiError {
-        ApiError {
-            op,
-            code,
-            message: message.into(),
-            attempts: 1,
-            elapsed: Duration::ZERO,
-        }
-    }
-
     fn local(op: &'static str, message: impl Into<String>) -> ApiError {
         ApiError {
             op,
