@@ -187,7 +187,10 @@ pub fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Invocation {
 }
 
 fn flags_of(m: &ArgMatches) -> BTreeMap<String, String> {
-    declared_inputs().iter().filter_map(|d| Some((d.name.clone(), m.get_one::<String>(&d.name)?.clone()))).collect()
+    declared_inputs()
+        .iter()
+        .filter_map(|d| Some((d.name.clone(), m.get_one::<String>(&d.name)?.clone())))
+        .collect()
 }
 
 fn string(m: &ArgMatches, id: &str) -> Option<String> {
@@ -195,7 +198,9 @@ fn string(m: &ArgMatches, id: &str) -> Option<String> {
 }
 
 fn strings(m: &ArgMatches, id: &str) -> Vec<String> {
-    m.get_many::<String>(id).map(|v| v.cloned().collect()).unwrap_or_default()
+    m.get_many::<String>(id)
+        .map(|v| v.cloned().collect())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -209,10 +214,22 @@ mod tests {
 
     #[test]
     fn deploy_flags_carry_input_names() {
-        let args = ["oidc-ecs-deploy", "deploy", "--aws-region", "eu-west-1", "--role-to-assume", "arn:aws:iam::111122223333:role/x"];
-        let Invocation::Deploy(raw) = parse(args.map(Into::into)) else { panic!("not deploy") };
+        let args = [
+            "oidc-ecs-deploy",
+            "deploy",
+            "--aws-region",
+            "eu-west-1",
+            "--role-to-assume",
+            "arn:aws:iam::111122223333:role/x",
+        ];
+        let Invocation::Deploy(raw) = parse(args.map(Into::into)) else {
+            panic!("not deploy")
+        };
         assert_eq!(raw.get("aws-region"), Some("eu-west-1"));
-        assert_eq!(raw.get("role-to-assume"), Some("arn:aws:iam::111122223333:role/x"));
+        assert_eq!(
+            raw.get("role-to-assume"),
+            Some("arn:aws:iam::111122223333:role/x")
+        );
         // Absent flags take action.yml's defaults.
         assert_eq!(raw.get("audience"), Some("sts.amazonaws.com"));
         assert_eq!(raw.get("role-duration-seconds"), Some("3600"));
@@ -220,9 +237,32 @@ mod tests {
 
     #[test]
     fn push_takes_repeated_tags_and_defaults() {
-        let args = ["oidc-ecs-deploy", "push", "--source", "oci:build", "--registry", "localhost:5000", "--repository", "app", "--tag", "v1", "--tag", "latest"];
-        let Invocation::Push(p) = parse(args.map(Into::into)) else { panic!("not push") };
+        let args = [
+            "oidc-ecs-deploy",
+            "push",
+            "--source",
+            "oci:build",
+            "--registry",
+            "localhost:5000",
+            "--repository",
+            "app",
+            "--tag",
+            "v1",
+            "--tag",
+            "latest",
+        ];
+        let Invocation::Push(p) = parse(args.map(Into::into)) else {
+            panic!("not push")
+        };
         assert_eq!(p.tags, ["v1", "latest"]);
-        assert_eq!((p.upload_mode.as_str(), p.concurrency, p.dry_run, p.password_stdin), ("monolithic", 3, false, false));
+        assert_eq!(
+            (
+                p.upload_mode.as_str(),
+                p.concurrency,
+                p.dry_run,
+                p.password_stdin
+            ),
+            ("monolithic", 3, false, false)
+        );
     }
 }

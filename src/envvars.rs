@@ -13,11 +13,22 @@ impl EnvVars {
     /// A snapshot of the real environment. Variables that are not valid UTF-8 are skipped:
     /// nothing this tool reads can legitimately hold such bytes.
     pub fn from_process() -> Self {
-        EnvVars { vars: std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect() }
+        EnvVars {
+            vars: std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
+        }
     }
 
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
-        EnvVars { vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect() }
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        EnvVars {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
     }
 
     /// The variable's value, or `None` when it is absent.
@@ -37,7 +48,8 @@ impl EnvVars {
     /// `true` when the variable is set to "true" (any case), as GitHub sets `ACT`, `CI` and
     /// `GITHUB_ACTIONS`.
     pub fn is_true(&self, name: &str) -> bool {
-        self.get(name).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        self.get(name)
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"))
     }
 }
 

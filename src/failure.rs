@@ -49,7 +49,12 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(category: Category, headline: impl Into<String>) -> Self {
-        Failure { category, headline: headline.into(), details: Vec::new(), hint: None }
+        Failure {
+            category,
+            headline: headline.into(),
+            details: Vec::new(),
+            hint: None,
+        }
     }
 
     pub fn detail(mut self, line: impl Into<String>) -> Self {
@@ -104,20 +109,36 @@ mod tests {
 
     #[test]
     fn exit_codes_are_the_documented_ones() {
-        let codes: Vec<i32> = [Category::Unexpected, Category::BadInput, Category::Refused, Category::DeployFailed].iter().map(|c| c.exit_code()).collect();
+        let codes: Vec<i32> = [
+            Category::Unexpected,
+            Category::BadInput,
+            Category::Refused,
+            Category::DeployFailed,
+        ]
+        .iter()
+        .map(|c| c.exit_code())
+        .collect();
         assert_eq!(codes, [1, 2, 3, 4]);
     }
 
     #[test]
     fn display_puts_error_details_and_aligned_hint() {
-        let f = Failure::new(Category::Refused, "no").detail("because").hint("do this\nand that");
-        assert_eq!(f.to_string(), "error: no\n  because\nhint: do this\n      and that\n");
+        let f = Failure::new(Category::Refused, "no")
+            .detail("because")
+            .hint("do this\nand that");
+        assert_eq!(
+            f.to_string(),
+            "error: no\n  because\nhint: do this\n      and that\n"
+        );
     }
 
     #[test]
     fn unexpected_lists_the_cause_chain() {
         let io = std::io::Error::other("disk on fire");
-        let outer = std::io::Error::new(std::io::ErrorKind::Other, Box::new(io) as Box<dyn std::error::Error + Send + Sync>);
+        let outer = std::io::Error::new(
+            std::io::ErrorKind::Other,
+            Box::new(io) as Box<dyn std::error::Error + Send + Sync>,
+        );
         let f = Failure::unexpected(&outer);
         assert_eq!(f.category, Category::Unexpected);
         assert!(f.to_string().contains("disk on fire"));

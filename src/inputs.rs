@@ -34,7 +34,9 @@ pub struct InputDecl {
 /// The inputs action.yml declares, in file order.
 pub fn declared_inputs() -> &'static [InputDecl] {
     static DECLS: OnceLock<Vec<InputDecl>> = OnceLock::new();
-    DECLS.get_or_init(|| parse_action_inputs(ACTION_YML).expect("action.yml embedded in the binary is valid"))
+    DECLS.get_or_init(|| {
+        parse_action_inputs(ACTION_YML).expect("action.yml embedded in the binary is valid")
+    })
 }
 
 fn parse_action_inputs(yaml: &str) -> Result<Vec<InputDecl>, String> {
@@ -55,14 +57,28 @@ fn parse_action_inputs(yaml: &str) -> Result<Vec<InputDecl>, String> {
         .inputs
         .into_iter()
         .map(|(name, body)| {
-            let name = name.as_str().ok_or("input name is not a string")?.to_owned();
-            let input: Input = serde_yaml_ng::from_value(body).map_err(|e| format!("{name}: {e}"))?;
+            let name = name
+                .as_str()
+                .ok_or("input name is not a string")?
+                .to_owned();
+            let input: Input =
+                serde_yaml_ng::from_value(body).map_err(|e| format!("{name}: {e}"))?;
             let default = match input.default {
                 None => None,
                 Some(serde_yaml_ng::Value::String(s)) => Some(s),
-                Some(other) => Some(serde_yaml_ng::to_string(&other).map_err(|e| e.to_string())?.trim().to_owned()),
+                Some(other) => Some(
+                    serde_yaml_ng::to_string(&other)
+                        .map_err(|e| e.to_string())?
+                        .trim()
+                        .to_owned(),
+                ),
             };
-            Ok(InputDecl { name, description: input.description.trim().to_owned(), required: input.required, default })
+            Ok(InputDecl {
+                name,
+                description: input.description.trim().to_owned(),
+                required: input.required,
+                default,
+            })
         })
         .collect()
 }
@@ -114,7 +130,10 @@ impl RawInputs {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        debug_assert!(declared_inputs().iter().any(|d| d.name == name), "undeclared input {name}");
+        debug_assert!(
+            declared_inputs().iter().any(|d| d.name == name),
+            "undeclared input {name}"
+        );
         self.values.get(name).map(String::as_str)
     }
 }

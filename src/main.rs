@@ -9,7 +9,11 @@ fn main() -> ExitCode {
     let invocation = cli::parse(std::env::args_os());
     let env = EnvVars::from_process();
     app::init_logging(&env);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

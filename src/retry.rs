@@ -37,7 +37,11 @@ impl Default for RetryPolicy {
     /// 5 attempts, 250 ms doubling to a 4 s cap: at most about 8 s of waiting, short enough
     /// for a CI step, long enough to ride out a load balancer blip.
     fn default() -> Self {
-        RetryPolicy { max_attempts: 5, base_delay: Duration::from_millis(250), max_delay: Duration::from_secs(4) }
+        RetryPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(4),
+        }
     }
 }
 
@@ -46,7 +50,10 @@ impl RetryPolicy {
     /// `max_delay`, then drawn uniformly from its upper half. The jitter keeps many jobs that
     /// failed together from retrying together; the floor keeps one job from retrying at once.
     pub fn delay_after(&self, attempt: u32) -> Duration {
-        let exp = self.base_delay.saturating_mul(1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX));
+        let exp = self.base_delay.saturating_mul(
+            1u32.checked_shl(attempt.saturating_sub(1))
+                .unwrap_or(u32::MAX),
+        );
         let cap = exp.min(self.max_delay);
         if cap.is_zero() {
             return cap;
@@ -146,9 +153,17 @@ pub enum Delivery {
 }
 
 /// [`Delivery`] of a failure: `status`/`code` for an answer, `transport` for none.
-pub fn delivery(status: Option<u16>, code: Option<&str>, transport: Option<&reqwest::Error>) -> Delivery {
+pub fn delivery(
+    status: Option<u16>,
+    code: Option<&str>,
+    transport: Option<&reqwest::Error>,
+) -> Delivery {
     if let Some(e) = transport {
-        return if e.is_connect() || e.is_builder() { Delivery::NotApplied } else { Delivery::Ambiguous };
+        return if e.is_connect() || e.is_builder() {
+            Delivery::NotApplied
+        } else {
+            Delivery::Ambiguous
+        };
     }
     match (status, code) {
         (_, Some(c)) if is_aws_throttling(c) => Delivery::NotApplied,
@@ -174,7 +189,13 @@ pub struct Retried<E> {
 impl<E: fmt::Display> fmt::Display for Retried<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.exhausted {
-            write!(f, "gave up after {} over {}: {}", attempts(self.attempts), seconds(self.elapsed), self.error)
+            write!(
+                f,
+                "gave up after {} over {}: {}",
+                attempts(self.attempts),
+                seconds(self.elapsed),
+                self.error
+            )
         } else {
             self.error.fmt(f)
         }
@@ -189,7 +210,11 @@ impl<E: std::error::Error + 'static> std::error::Error for Retried<E> {
 
 /// "1 attempt", "5 attempts".
 pub fn attempts(n: u32) -> String {
-    if n == 1 { "1 attempt".to_string() } else { format!("{n} attempts") }
+    if n == 1 {
+        "1 attempt".to_string()
+    } else {
+        format!("{n} attempts")
+    }
 }
 
 /// A duration for people: "0.8 s", "12.0 s".
@@ -200,7 +225,11 @@ pub fn seconds(d: Duration) -> String {
 /// Runs `op` until it succeeds, fails fatally, or `policy.max_attempts` is reached, sleeping
 /// [`RetryPolicy::delay_after`] between attempts. Each retry is logged at warn level with the
 /// error, so a slow step explains itself.
-pub async fn retry<T, E, F, Fut>(policy: &RetryPolicy, classify: impl Fn(&E) -> Retry, op: F) -> Result<T, Retried<E>>
+pub async fn retry<T, E, F, Fut>(
+    policy: &RetryPolicy,
+    classify: impl Fn(&E) -> Retry,
+    op: F,
+) -> Result<T, Retried<E>>
 where
     E: fmt::Display,
     F: FnMut() -> Fut,
@@ -211,7 +240,12 @@ where
 
 /// [`retry`] for one of many operations in flight (a blob among blobs): the warn line for each
 /// retry starts with `what`, so interleaved retries stay apart in the log.
-pub async fn retry_named<T, E, F, Fut>(what: &str, policy: &RetryPolicy, classify: impl Fn(&E) -> Retry, op: F) -> Result<T, Retried<E>>
+pub async fn retry_named<T, E, F, Fut>(
+    what: &str,
+    policy: &RetryPolicy,
+    classify: impl Fn(&E) -> Retry,
+    op: F,
+) -> Result<T, Retried<E>>
 where
     E: fmt::Display,
     F: FnMut() -> Fut,
@@ -220,7 +254,12 @@ where
     run_loop(Some(what), policy, classify, op).await
 }
 
-async fn run_loop<T, E, F, Fut>(what: Option<&str>, policy: &RetryPolicy, classify: impl Fn(&E) -> Retry, mut op: F) -> Result<T, Retried<E>>
+async fn run_loop<T, E, F, Fut>(
+    what: Option<&str>,
+    policy: &RetryPolicy,
+    classify: impl Fn(&E) -> Retry,
+    mut op: F,
+) -> Result<T, Retried<E>>
 where
     E: fmt::Display,
     F: FnMut() -> Fut,
@@ -238,11 +277,19 @@ where
         let verdict = classify(&error);
         if verdict == Retry::Fatal || attempt >= max_attempts {
             let exhausted = verdict == Retry::Transient;
-            return Err(Retried { error, attempts: attempt, elapsed: start.elapsed(), exhausted });
+            return Err(Retried {
+                error,
+                attempts: attempt,
+                elapsed: start.elapsed(),
+                exhausted,
+            });
         }
         let delay = policy.delay_after(attempt);
         let prefix = what.map(|w| format!("{w}: ")).unwrap_or_default();
-        tracing::warn!("{prefix}attempt {attempt} of {max_attempts} failed, retrying in {}: {error}", seconds(delay));
+        tracing::warn!(
+            "{prefix}attempt {attempt} of {max_attempts} failed, retrying in {}: {error}",
+            seconds(delay)
+        );
         tokio::time::sleep(delay).await;
     }
 }
@@ -272,7 +319,10 @@ mod tests {
     }
 
     /// Runs `retry` over a scripted sequence of results and reports the calls made.
-    async fn run(script: Vec<Result<u32, E>>, policy: &RetryPolicy) -> (Result<u32, Retried<E>>, u32) {
+    async fn run(
+        script: Vec<Result<u32, E>>,
+        policy: &RetryPolicy,
+    ) -> (Result<u32, Retried<E>>, u32) {
         let calls = Cell::new(0);
         let script = std::cell::RefCell::new(script.into_iter());
         let result = retry(policy, classify, || {
@@ -287,7 +337,11 @@ mod tests {
     /// Real sleeps, kept short: the crate's tokio lacks `test-util`, so `time::pause` is out of
     /// reach here (the loop itself sleeps through `tokio::time` and works under it).
     fn quick() -> RetryPolicy {
-        RetryPolicy { max_attempts: 5, base_delay: Duration::from_millis(8), max_delay: Duration::from_millis(40) }
+        RetryPolicy {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(8),
+            max_delay: Duration::from_millis(40),
+        }
     }
 
     #[tokio::test]
@@ -301,7 +355,10 @@ mod tests {
     async fn fatal_errors_stop_at_once() {
         let (result, calls) = run(vec![Err(E::Busy), Err(E::Denied)], &quick()).await;
         let err = result.unwrap_err();
-        assert_eq!((err.error, err.attempts, err.exhausted, calls), (E::Denied, 2, false, 2));
+        assert_eq!(
+            (err.error, err.attempts, err.exhausted, calls),
+            (E::Denied, 2, false, 2)
+        );
     }
 
     #[tokio::test]
@@ -310,9 +367,16 @@ mod tests {
         let err = result.unwrap_err();
         assert_eq!((err.attempts, err.exhausted, calls), (5, true, 5));
         // Four waits: 8, 16, 32 and 40 (capped) ms, each jittered into its upper half.
-        assert!(err.elapsed >= Duration::from_millis(48), "{:?}", err.elapsed);
+        assert!(
+            err.elapsed >= Duration::from_millis(48),
+            "{:?}",
+            err.elapsed
+        );
         let text = err.to_string();
-        assert!(text.starts_with("gave up after 5 attempts over ") && text.ends_with(": Busy"), "{text}");
+        assert!(
+            text.starts_with("gave up after 5 attempts over ") && text.ends_with(": Busy"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -331,7 +395,13 @@ mod tests {
         for (status, code, want) in aws {
             assert_eq!(classify_aws(status, code), want, "{status} {code:?}");
         }
-        for (status, want) in [(408, Retry::Transient), (429, Retry::Transient), (502, Retry::Transient), (404, Retry::Fatal), (401, Retry::Fatal)] {
+        for (status, want) in [
+            (408, Retry::Transient),
+            (429, Retry::Transient),
+            (502, Retry::Transient),
+            (404, Retry::Fatal),
+            (401, Retry::Fatal),
+        ] {
             assert_eq!(classify_http_status(status), want, "{status}");
         }
         let delivered = [
@@ -348,8 +418,16 @@ mod tests {
 
     #[tokio::test]
     async fn a_refused_connection_was_not_delivered() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let e = reqwest::Client::new().get(format!("http://127.0.0.1:{port}/")).send().await.unwrap_err();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let e = reqwest::Client::new()
+            .get(format!("http://127.0.0.1:{port}/"))
+            .send()
+            .await
+            .unwrap_err();
         assert_eq!(classify_transport(&e), Retry::Transient);
         assert_eq!(delivery(None, None, Some(&e)), Delivery::NotApplied);
     }
@@ -358,11 +436,19 @@ mod tests {
     fn delays_grow_and_stay_under_the_cap() {
         let policy = RetryPolicy::default();
         for attempt in 1..=40 {
-            let cap = (policy.base_delay * 2u32.saturating_pow(attempt - 1).min(1 << 20)).min(policy.max_delay);
+            let cap = (policy.base_delay * 2u32.saturating_pow(attempt - 1).min(1 << 20))
+                .min(policy.max_delay);
             let d = policy.delay_after(attempt);
-            assert!(d >= cap / 2 && d <= cap, "attempt {attempt}: {d:?} not in [{:?}, {cap:?}]", cap / 2);
+            assert!(
+                d >= cap / 2 && d <= cap,
+                "attempt {attempt}: {d:?} not in [{:?}, {cap:?}]",
+                cap / 2
+            );
         }
-        let zero = RetryPolicy { base_delay: Duration::ZERO, ..policy };
+        let zero = RetryPolicy {
+            base_delay: Duration::ZERO,
+            ..policy
+        };
         assert_eq!(zero.delay_after(3), Duration::ZERO);
     }
 }

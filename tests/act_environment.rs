@@ -31,7 +31,10 @@ fn under_act() -> ActionRun {
         .env("GITHUB_TOKEN", "")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .without_env("GITHUB_RUN_ATTEMPT");
-    for var in ["ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN"] {
+    for var in [
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+    ] {
         run = run.without_env(var);
     }
     run
@@ -39,19 +42,35 @@ fn under_act() -> ActionRun {
 
 /// A dead end for AWS: counts whatever reaches it.
 async fn aws_dead_end() -> FaultProxy {
-    FaultProxy::start(None, Vec::new(), Matcher::All, "").await.expect("start the proxy")
+    FaultProxy::start(None, Vec::new(), Matcher::All, "")
+        .await
+        .expect("start the proxy")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_role_without_a_token_file_says_act_has_no_oidc_token_and_what_to_do() {
     let aws = aws_dead_end().await;
-    let run = under_act().aws(aws.endpoint()).with("role-to-assume", &role_arn(&unique("deploy"))).with("aws-region", "us-east-1").run().await;
+    let run = under_act()
+        .aws(aws.endpoint())
+        .with("role-to-assume", &role_arn(&unique("deploy")))
+        .with("aws-region", "us-east-1")
+        .run()
+        .await;
 
     run.assert_code(2).assert_nothing_written();
     let error = run.error_block();
-    assert!(error.contains("running under act, which has no OIDC token service"), "{}", run.dump());
+    assert!(
+        error.contains("running under act, which has no OIDC token service"),
+        "{}",
+        run.dump()
+    );
     let hint = run.hint();
-    for fix in ["act -s AWS_ACCESS_KEY_ID -s AWS_SECRET_ACCESS_KEY -s AWS_SESSION_TOKEN", "leave `role-to-assume` empty", "web-identity-token-file", "!env.ACT"] {
+    for fix in [
+        "act -s AWS_ACCESS_KEY_ID -s AWS_SECRET_ACCESS_KEY -s AWS_SESSION_TOKEN",
+        "leave `role-to-assume` empty",
+        "web-identity-token-file",
+        "!env.ACT",
+    ] {
         assert!(hint.contains(fix), "the hint lacks {fix:?}: {hint}");
     }
     run.assert_annotation("Invalid input", "running under act");
@@ -60,34 +79,76 @@ async fn a_role_without_a_token_file_says_act_has_no_oidc_token_and_what_to_do()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_file_assumes_the_role_under_act() {
-    let moto = Moto::shared().await.expect("start moto (scripts/setup.sh installs it)");
-    let issuer = OidcIssuer::start(json!({})).await.expect("start the issuer");
-    let token = issuer.mint(json!({ "repository": "octo-org/payments", "environment": "production" }));
+    let moto = Moto::shared()
+        .await
+        .expect("start moto (scripts/setup.sh installs it)");
+    let issuer = OidcIssuer::start(json!({}))
+        .await
+        .expect("start the issuer");
+    let token =
+        issuer.mint(json!({ "repository": "octo-org/payments", "environment": "production" }));
     let role = unique("deploy");
-    let job = under_act().aws(moto.endpoint()).with("role-to-assume", &role_arn(&role)).with("aws-region", "us-east-1").interleaved();
+    let job = under_act()
+        .aws(moto.endpoint())
+        .with("role-to-assume", &role_arn(&role))
+        .with("aws-region", "us-east-1")
+        .interleaved();
     let token_file = job.file("token.jwt", &format!("{token}\n"));
-    let run = job.with("web-identity-token-file", token_file.to_str().expect("a UTF-8 path")).run().await;
+    let run = job
+        .with(
+            "web-identity-token-file",
+            token_file.to_str().expect("a UTF-8 path"),
+        )
+        .run()
+        .await;
 
     run.assert_code(0);
     let arn = run.output("authenticated-arn").unwrap_or_default();
-    assert!(arn.contains(&format!("assumed-role/{role}/gha-payments-1")), "act's run id, no attempt: {arn}\n{}", run.dump());
-    assert!(run.summary.contains("`repo:octo-org/payments:environment:production`"), "the identity section names the job\n{}", run.dump());
+    assert!(
+        arn.contains(&format!("assumed-role/{role}/gha-payments-1")),
+        "act's run id, no attempt: {arn}\n{}",
+        run.dump()
+    );
+    assert!(
+        run.summary
+            .contains("`repo:octo-org/payments:environment:production`"),
+        "the identity section names the job\n{}",
+        run.dump()
+    );
     assert_no_leaks(&run, &[("web-identity token", &token)], false);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_from_the_environment_deploy_under_act_and_report_no_github_deployment() {
-    let moto = Moto::shared().await.expect("start moto (scripts/setup.sh installs it)");
-    let sim = EcsSimulator::start().await.expect("start the ECS simulator");
-    sim.seed_service(ServiceSeed { cluster: "prod".into(), service: "api".into(), desired_count: 2, scenario: Scenario::HealthyRolling, ..ServiceSeed::default() })
-        .expect("seed a service");
+    let moto = Moto::shared()
+        .await
+        .expect("start moto (scripts/setup.sh installs it)");
+    let sim = EcsSimulator::start()
+        .await
+        .expect("start the ECS simulator");
+    sim.seed_service(ServiceSeed {
+        cluster: "prod".into(),
+        service: "api".into(),
+        desired_count: 2,
+        scenario: Scenario::HealthyRolling,
+        ..ServiceSeed::default()
+    })
+    .expect("seed a service");
     let old = sim.service("prod", "api").expect("seeded").task_definition;
-    let github = FaultProxy::start(None, Vec::new(), Matcher::All, "").await.expect("start the proxy");
-    let image = format!("{SIM_ACCOUNT}.dkr.ecr.{SIM_REGION}.amazonaws.com/app@sha256:{}", "ab".repeat(32));
+    let github = FaultProxy::start(None, Vec::new(), Matcher::All, "")
+        .await
+        .expect("start the proxy");
+    let image = format!(
+        "{SIM_ACCOUNT}.dkr.ecr.{SIM_REGION}.amazonaws.com/app@sha256:{}",
+        "ab".repeat(32)
+    );
     // `act -s AWS_ACCESS_KEY_ID -s AWS_SECRET_ACCESS_KEY` and a step `env:` passing them on.
     let mut job = under_act()
         .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
-        .env("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        )
         .env("AWS_ENDPOINT_URL_STS", moto.endpoint())
         .env("OIDC_ECS_DEPLOY_POLL_SECONDS", "0")
         .env("GITHUB_API_URL", github.endpoint())
@@ -103,8 +164,26 @@ async fn credentials_from_the_environment_deploy_under_act_and_report_no_github_
     let run: Run = job.run().await;
 
     run.assert_code(0);
-    assert_ne!(sim.service("prod", "api").expect("seeded").task_definition, old, "deployed\n{}", run.dump());
-    assert!(run.stderr.contains("under act: no GitHub Deployment is reported"), "{}", run.dump());
-    assert_eq!(github.request_count(), 0, "act's run is local: nothing goes to GitHub");
-    assert!(run.summary.contains("credentials from the environment"), "{}", run.dump());
+    assert_ne!(
+        sim.service("prod", "api").expect("seeded").task_definition,
+        old,
+        "deployed\n{}",
+        run.dump()
+    );
+    assert!(
+        run.stderr
+            .contains("under act: no GitHub Deployment is reported"),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(
+        github.request_count(),
+        0,
+        "act's run is local: nothing goes to GitHub"
+    );
+    assert!(
+        run.summary.contains("credentials from the environment"),
+        "{}",
+        run.dump()
+    );
 }

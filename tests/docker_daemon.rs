@@ -29,7 +29,10 @@ struct FakeEngine {
 
 impl FakeEngine {
     fn start(name: &str, id: &str, tar: Vec<u8>) -> FakeEngine {
-        let dir = tempfile::Builder::new().prefix("fake-docker-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("fake-docker-")
+            .tempdir()
+            .unwrap();
         let socket = dir.path().join("docker.sock");
         let listener = UnixListener::bind(&socket).unwrap();
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -41,7 +44,11 @@ impl FakeEngine {
                 tokio::spawn(async move { serve(stream, &name, &id, &tar, &seen).await });
             }
         });
-        FakeEngine { socket, requests, _dir: dir }
+        FakeEngine {
+            socket,
+            requests,
+            _dir: dir,
+        }
     }
 
     fn docker_host(&self) -> String {
@@ -54,7 +61,13 @@ impl FakeEngine {
 }
 
 /// One request per connection, answered and closed.
-async fn serve(mut stream: UnixStream, name: &str, id: &str, tar: &[u8], seen: &Mutex<Vec<String>>) {
+async fn serve(
+    mut stream: UnixStream,
+    name: &str,
+    id: &str,
+    tar: &[u8],
+    seen: &Mutex<Vec<String>>,
+) {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
@@ -75,7 +88,9 @@ async fn serve(mut stream: UnixStream, name: &str, id: &str, tar: &[u8], seen: &
     } else if target == format!("/images/get?names={encoded_name}") {
         respond(&mut stream, "200 OK", tar, true).await;
     } else if target.starts_with("/images/") {
-        let missing = target.trim_start_matches("/images/").trim_end_matches("/json");
+        let missing = target
+            .trim_start_matches("/images/")
+            .trim_end_matches("/json");
         let body = format!(r#"{{"message":"No such image: {missing}"}}"#);
         respond(&mut stream, "404 Not Found", body.as_bytes(), false).await;
     } else {
@@ -84,13 +99,26 @@ async fn serve(mut stream: UnixStream, name: &str, id: &str, tar: &[u8], seen: &
 }
 
 async fn respond(stream: &mut UnixStream, status: &str, body: &[u8], chunked: bool) {
-    let kind = if chunked { "application/x-tar" } else { "application/json" };
-    let length = if chunked { "Transfer-Encoding: chunked".to_owned() } else { format!("Content-Length: {}", body.len()) };
-    let head = format!("HTTP/1.1 {status}\r\nContent-Type: {kind}\r\n{length}\r\nConnection: close\r\n\r\n");
+    let kind = if chunked {
+        "application/x-tar"
+    } else {
+        "application/json"
+    };
+    let length = if chunked {
+        "Transfer-Encoding: chunked".to_owned()
+    } else {
+        format!("Content-Length: {}", body.len())
+    };
+    let head = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {kind}\r\n{length}\r\nConnection: close\r\n\r\n"
+    );
     stream.write_all(head.as_bytes()).await.unwrap();
     if chunked {
         for chunk in body.chunks(64 * 1024) {
-            stream.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).await.unwrap();
+            stream
+                .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                .await
+                .unwrap();
             stream.write_all(chunk).await.unwrap();
             stream.write_all(b"\r\n").await.unwrap();
         }
@@ -104,15 +132,27 @@ async fn respond(stream: &mut UnixStream, status: &str, body: &[u8], chunked: bo
 /// `oidc-ecs-deploy push` with `DOCKER_HOST`, run off the test's runtime threads.
 async fn push(docker_host: &str, source: &str, reg: &Registry, repo: &str) -> Output {
     let mut cmd = Command::new(BIN);
-    cmd.args(["push", "--source", source, "--registry", reg.endpoint(), "--repository", repo, "--tag", "v1"])
-        .env("DOCKER_HOST", docker_host)
-        .env("RUST_LOG", "info")
-        .env_remove("GITHUB_OUTPUT")
-        .env_remove("GITHUB_ACTIONS")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap()).await.unwrap();
+    cmd.args([
+        "push",
+        "--source",
+        source,
+        "--registry",
+        reg.endpoint(),
+        "--repository",
+        repo,
+        "--tag",
+        "v1",
+    ])
+    .env("DOCKER_HOST", docker_host)
+    .env("RUST_LOG", "info")
+    .env_remove("GITHUB_OUTPUT")
+    .env_remove("GITHUB_ACTIONS")
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
     eprintln!(
         "--- {source}: exit {:?}\n--- stdout\n{}--- stderr\n{}",
         out.status.code(),
@@ -123,7 +163,9 @@ async fn push(docker_host: &str, source: &str, reg: &Registry, repo: &str) -> Ou
 }
 
 fn digest_line(out: &Output) -> Option<String> {
-    String::from_utf8_lossy(&out.stdout).lines().find_map(|l| l.strip_prefix("image-digest=").map(str::to_owned))
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("image-digest=").map(str::to_owned))
 }
 
 fn save_tar(dir: &Path, name: &str) -> (PathBuf, Vec<u8>, String) {
@@ -139,21 +181,43 @@ async fn an_image_exported_from_the_engine_is_pushed_with_the_archive_digest() {
     let (tar_path, tar, id) = save_tar(dir.path(), "app:v1");
     let engine = FakeEngine::start("app:v1", &id, tar);
 
-    let out = push(&engine.docker_host(), "docker-daemon:app:v1", &reg, "from-daemon").await;
+    let out = push(
+        &engine.docker_host(),
+        "docker-daemon:app:v1",
+        &reg,
+        "from-daemon",
+    )
+    .await;
     assert!(out.status.success());
     let digest = digest_line(&out).expect("image-digest on stdout");
     let (status, _, body) = fetch_manifest(&reg, "from-daemon", "v1").await;
     assert_eq!(status, 200);
-    assert_eq!(Digest::of(&body).to_string(), digest, "the registry holds what was reported");
+    assert_eq!(
+        Digest::of(&body).to_string(),
+        digest,
+        "the registry holds what was reported"
+    );
     assert_eq!(
         engine.requests(),
-        ["GET /images/app:v1/json HTTP/1.1", "GET /images/get?names=app%3Av1 HTTP/1.1"],
+        [
+            "GET /images/app:v1/json HTTP/1.1",
+            "GET /images/get?names=app%3Av1 HTTP/1.1"
+        ],
         "one inspect, one export"
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains(&id), "the log names the Engine's image Id");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&id),
+        "the log names the Engine's image Id"
+    );
 
     // The same bytes read as a docker-archive file give the same manifest.
-    let archive = push(&engine.docker_host(), &format!("docker-archive:{}", tar_path.display()), &reg, "from-file").await;
+    let archive = push(
+        &engine.docker_host(),
+        &format!("docker-archive:{}", tar_path.display()),
+        &reg,
+        "from-file",
+    )
+    .await;
     assert_eq!(digest_line(&archive).as_deref(), Some(digest.as_str()));
 }
 
@@ -167,14 +231,33 @@ async fn an_unknown_image_names_the_image_and_the_socket() {
     let out = push(&engine.docker_host(), "docker-daemon:nope:v9", &reg, "app").await;
     assert_eq!(out.status.code(), Some(2), "an unknown image is bad input");
     let log = String::from_utf8_lossy(&out.stderr);
-    assert!(log.contains("\"nope:v9\"") && log.contains(&engine.socket.display().to_string()), "{log}");
-    assert!(log.contains("No such image"), "the Engine's own words: {log}");
-    assert_eq!(engine.requests().len(), 1, "no export after a failed inspect");
+    assert!(
+        log.contains("\"nope:v9\"") && log.contains(&engine.socket.display().to_string()),
+        "{log}"
+    );
+    assert!(
+        log.contains("No such image"),
+        "the Engine's own words: {log}"
+    );
+    assert_eq!(
+        engine.requests().len(),
+        1,
+        "no export after a failed inspect"
+    );
     assert_eq!(fetch_manifest(&reg, "app", "v1").await.0, 404);
 
     // No Engine at all: the socket is named, with what to do.
-    let gone = push("unix:///nonexistent/docker.sock", "docker-daemon:app:v1", &reg, "app").await;
+    let gone = push(
+        "unix:///nonexistent/docker.sock",
+        "docker-daemon:app:v1",
+        &reg,
+        "app",
+    )
+    .await;
     assert_eq!(gone.status.code(), Some(2));
     let log = String::from_utf8_lossy(&gone.stderr);
-    assert!(log.contains("/nonexistent/docker.sock") && log.contains("cannot connect"), "{log}");
+    assert!(
+        log.contains("/nonexistent/docker.sock") && log.contains("cannot connect"),
+        "{log}"
+    );
 }

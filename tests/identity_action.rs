@@ -1155,10 +1155,22 @@ async fn claims_cannot_issue_workflow_commands() {
 
 /// The four secrets of an assume: the OIDC token and the three parts of the credentials.
 /// `exported`: the run had `output-env-credentials: true`, so GITHUB_ENV may hold them.
-fn assert_credentials_masked(run: &Run, token: &str, key: &str, secret: &str, session_token: &str, exported: bool) {
+fn assert_credentials_masked(
+    run: &Run,
+    token: &str,
+    key: &str,
+    secret: &str,
+    session_token: &str,
+    exported: bool,
+) {
     assert_no_leaks(
         run,
-        &[("OIDC token", token), ("access key id", key), ("secret access key", secret), ("session token", session_token)],
+        &[
+            ("OIDC token", token),
+            ("access key id", key),
+            ("secret access key", secret),
+            ("session token", session_token),
+        ],
         exported,
     );
 }

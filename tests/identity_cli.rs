@@ -302,30 +302,72 @@ async fn cli_usage_errors_exit_2() {
 #[tokio::test]
 async fn permissions_policy_prints_the_deploy_roles_least_privilege() {
     let base = [
-        "permissions-policy", "--account", "111122223333", "--region", "us-east-1", "--repository", "team/web",
-        "--cluster", "prod", "--service", "web",
+        "permissions-policy",
+        "--account",
+        "111122223333",
+        "--region",
+        "us-east-1",
+        "--repository",
+        "team/web",
+        "--cluster",
+        "prod",
+        "--service",
+        "web",
     ];
-    let run = ActionRun::cli(base.iter().copied().chain(["--pass-role", "arn:aws:iam::111122223333:role/web-task"]))
-        .run()
-        .await;
+    let run = ActionRun::cli(
+        base.iter()
+            .copied()
+            .chain(["--pass-role", "arn:aws:iam::111122223333:role/web-task"]),
+    )
+    .run()
+    .await;
     run.assert_code(0);
-    let policy: serde_json::Value = serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("permissions-policy did not print JSON ({e})\n{}", run.dump()));
+    let policy: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| {
+        panic!(
+            "permissions-policy did not print JSON ({e})\n{}",
+            run.dump()
+        )
+    });
     let statements = policy["Statement"].as_array().unwrap();
-    let by_sid = |sid: &str| statements.iter().find(|s| s["Sid"] == sid).unwrap_or_else(|| panic!("no {sid}: {policy}"));
-    assert_eq!(by_sid("PassOnlyTheTaskRolesToEcsTasks")["Resource"], json!(["arn:aws:iam::111122223333:role/web-task"]));
-    assert_eq!(by_sid("EcsServices")["Resource"], json!(["arn:aws:ecs:us-east-1:111122223333:service/prod/web"]));
-    assert_eq!(by_sid("EcrPush")["Resource"], json!(["arn:aws:ecr:us-east-1:111122223333:repository/team/web"]));
+    let by_sid = |sid: &str| {
+        statements
+            .iter()
+            .find(|s| s["Sid"] == sid)
+            .unwrap_or_else(|| panic!("no {sid}: {policy}"))
+    };
+    assert_eq!(
+        by_sid("PassOnlyTheTaskRolesToEcsTasks")["Resource"],
+        json!(["arn:aws:iam::111122223333:role/web-task"])
+    );
+    assert_eq!(
+        by_sid("EcsServices")["Resource"],
+        json!(["arn:aws:ecs:us-east-1:111122223333:service/prod/web"])
+    );
+    assert_eq!(
+        by_sid("EcrPush")["Resource"],
+        json!(["arn:aws:ecr:us-east-1:111122223333:repository/team/web"])
+    );
 
     // A user ARN where a role belongs: exit 2, named, nothing printed.
-    let run = ActionRun::cli(base.iter().copied().chain(["--pass-role", "arn:aws:iam::111122223333:user/bob"]))
-        .run()
-        .await;
+    let run = ActionRun::cli(
+        base.iter()
+            .copied()
+            .chain(["--pass-role", "arn:aws:iam::111122223333:user/bob"]),
+    )
+    .run()
+    .await;
     run.assert_code(2);
-    assert!(run.stderr.contains("\"arn:aws:iam::111122223333:user/bob\" is not an IAM role ARN"), "{}", run.dump());
+    assert!(
+        run.stderr
+            .contains("\"arn:aws:iam::111122223333:user/bob\" is not an IAM role ARN"),
+        "{}",
+        run.dump()
+    );
     assert!(run.stdout.is_empty(), "{}", run.dump());
     // A missing required flag is a usage error naming it.
-    let run = ActionRun::cli(base[..base.len() - 2].iter().copied()).run().await;
+    let run = ActionRun::cli(base[..base.len() - 2].iter().copied())
+        .run()
+        .await;
     run.assert_code(2);
     assert!(run.stderr.contains("--service"), "{}", run.dump());
 }

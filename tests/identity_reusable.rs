@@ -26,8 +26,13 @@ async fn trust_policy(args: &[&str]) -> (Value, String) {
 async fn check_trust(policy: &str, claims: Value) -> Run {
     let scratch = ActionRun::cli(Vec::<String>::new());
     let p = scratch.file("policy.json", policy).display().to_string();
-    let c = scratch.file("claims.json", &claims.to_string()).display().to_string();
-    ActionRun::cli(["check-trust", "--policy", &p, "--claims", &c]).run().await
+    let c = scratch
+        .file("claims.json", &claims.to_string())
+        .display()
+        .to_string();
+    ActionRun::cli(["check-trust", "--policy", &p, "--claims", &c])
+        .run()
+        .await
 }
 
 fn caller(iss: &str, sub: &str, job_workflow_ref: &str) -> Value {
@@ -36,7 +41,8 @@ fn caller(iss: &str, sub: &str, job_workflow_ref: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caller_at_another_ref_is_refused_with_a_hint_that_keeps_the_workflow() {
-    let (_, policy) = trust_policy(&["--reusable-workflow", &format!("{WORKFLOW}@refs/tags/v1")]).await;
+    let (_, policy) =
+        trust_policy(&["--reusable-workflow", &format!("{WORKFLOW}@refs/tags/v1")]).await;
     let issuer = OidcIssuer::start(json!({
         "repository": REPO,
         "ref": "refs/heads/main",
@@ -44,7 +50,9 @@ async fn a_caller_at_another_ref_is_refused_with_a_hint_that_keeps_the_workflow(
     }))
     .await
     .expect("start the OIDC issuer");
-    let sts = StsFault::start(None, vec![]).await.expect("start the STS stand-in");
+    let sts = StsFault::start(None, vec![])
+        .await
+        .expect("start the STS stand-in");
     let role = unique("deploy");
     let run = ActionRun::new()
         .oidc(&issuer)
@@ -70,15 +78,23 @@ async fn a_caller_at_another_ref_is_refused_with_a_hint_that_keeps_the_workflow(
         "{hint}"
     );
     assert!(
-        hint.contains(&format!("\"{PROVIDER}:job_workflow_ref\": \"{WORKFLOW}@refs/tags/v2\"")),
+        hint.contains(&format!(
+            "\"{PROVIDER}:job_workflow_ref\": \"{WORKFLOW}@refs/tags/v2\""
+        )),
         "the fix must keep the job_workflow_ref condition\n{hint}"
     );
     assert!(
-        hint.contains(&format!("\"{PROVIDER}:sub\": \"repo:{REPO}:ref:refs/heads/main\"")),
+        hint.contains(&format!(
+            "\"{PROVIDER}:sub\": \"repo:{REPO}:ref:refs/heads/main\""
+        )),
         "{hint}"
     );
     run.assert_annotation("Refused", "does not admit this job");
-    assert_eq!(sts.request_count(), 0, "a request reached STS although the policy refused the job");
+    assert_eq!(
+        sts.request_count(),
+        0,
+        "a request reached STS although the policy refused the job"
+    );
 }
 
 #[tokio::test]
@@ -88,17 +104,70 @@ async fn reusable_workflow_policy_admits_only_its_callers() {
     // Callers from any repository, or only from one repository's main branch.
     let (anywhere, text) = trust_policy(&["--reusable-workflow", &at("refs/heads/main")]).await;
     assert_eq!(
-        anywhere["Statement"][0]["Condition"]["StringEquals"][format!("{PROVIDER}:job_workflow_ref")],
+        anywhere["Statement"][0]["Condition"]["StringEquals"]
+            [format!("{PROVIDER}:job_workflow_ref")],
         json!(at("refs/heads/main"))
     );
-    let (_, main_only) = trust_policy(&["--repo", REPO, "--branch", "main", "--reusable-workflow", &at("refs/heads/main")]).await;
+    let (_, main_only) = trust_policy(&[
+        "--repo",
+        REPO,
+        "--branch",
+        "main",
+        "--reusable-workflow",
+        &at("refs/heads/main"),
+    ])
+    .await;
     let cases = [
-        (&text, caller(gh, "repo:acme/web:ref:refs/heads/dev", &at("refs/heads/main")), 0),
-        (&text, caller(gh, "repo:acme/web:ref:refs/heads/dev", &at("refs/tags/v1")), 3),
-        (&text, caller(gh, "repo:acme/web:ref:refs/heads/dev", "acme/web/.github/workflows/ci.yml@refs/heads/dev"), 3),
-        (&main_only, caller(gh, &format!("repo:{REPO}:ref:refs/heads/main"), &at("refs/heads/main")), 0),
-        (&main_only, caller(gh, &format!("repo:{REPO}:ref:refs/heads/dev"), &at("refs/heads/main")), 3),
-        (&main_only, caller(gh, &format!("repo:{REPO}:ref:refs/heads/main"), &format!("{REPO}/.github/workflows/ci.yml@refs/heads/main")), 3),
+        (
+            &text,
+            caller(
+                gh,
+                "repo:acme/web:ref:refs/heads/dev",
+                &at("refs/heads/main"),
+            ),
+            0,
+        ),
+        (
+            &text,
+            caller(gh, "repo:acme/web:ref:refs/heads/dev", &at("refs/tags/v1")),
+            3,
+        ),
+        (
+            &text,
+            caller(
+                gh,
+                "repo:acme/web:ref:refs/heads/dev",
+                "acme/web/.github/workflows/ci.yml@refs/heads/dev",
+            ),
+            3,
+        ),
+        (
+            &main_only,
+            caller(
+                gh,
+                &format!("repo:{REPO}:ref:refs/heads/main"),
+                &at("refs/heads/main"),
+            ),
+            0,
+        ),
+        (
+            &main_only,
+            caller(
+                gh,
+                &format!("repo:{REPO}:ref:refs/heads/dev"),
+                &at("refs/heads/main"),
+            ),
+            3,
+        ),
+        (
+            &main_only,
+            caller(
+                gh,
+                &format!("repo:{REPO}:ref:refs/heads/main"),
+                &format!("{REPO}/.github/workflows/ci.yml@refs/heads/main"),
+            ),
+            3,
+        ),
     ];
     for (policy, claims, code) in cases {
         let run = check_trust(policy, claims.clone()).await;
@@ -110,32 +179,77 @@ async fn reusable_workflow_policy_admits_only_its_callers() {
 async fn ghes_issuer_policy_uses_the_ghes_provider_and_keys() {
     let ghes = "https://ghes.example.com/_services/token";
     let provider = "ghes.example.com/_services/token";
-    let (policy, text) = trust_policy(&["--repo", REPO, "--branch", "main", "--issuer", ghes]).await;
+    let (policy, text) =
+        trust_policy(&["--repo", REPO, "--branch", "main", "--issuer", ghes]).await;
     let statement = &policy["Statement"][0];
-    assert_eq!(statement["Principal"]["Federated"], json!(format!("arn:aws:iam::{ACCOUNT}:oidc-provider/{provider}")));
-    assert_eq!(statement["Condition"]["StringEquals"][format!("{provider}:sub")], json!(format!("repo:{REPO}:ref:refs/heads/main")));
-    assert!(!text.contains("token.actions.githubusercontent.com"), "{text}");
+    assert_eq!(
+        statement["Principal"]["Federated"],
+        json!(format!("arn:aws:iam::{ACCOUNT}:oidc-provider/{provider}"))
+    );
+    assert_eq!(
+        statement["Condition"]["StringEquals"][format!("{provider}:sub")],
+        json!(format!("repo:{REPO}:ref:refs/heads/main"))
+    );
+    assert!(
+        !text.contains("token.actions.githubusercontent.com"),
+        "{text}"
+    );
 
     let main = format!("repo:{REPO}:ref:refs/heads/main");
-    check_trust(&text, caller(ghes, &main, "x")).await.assert_code(0);
+    check_trust(&text, caller(ghes, &main, "x"))
+        .await
+        .assert_code(0);
     // A github.com token is not admitted by the GHES policy, and the fix names the github.com provider.
-    let refused = check_trust(&text, caller("https://token.actions.githubusercontent.com", &main, "x")).await;
+    let refused = check_trust(
+        &text,
+        caller("https://token.actions.githubusercontent.com", &main, "x"),
+    )
+    .await;
     refused.assert_code(3);
-    assert!(refused.hint().contains(&format!("oidc-provider/{PROVIDER}")), "{}", refused.dump());
+    assert!(
+        refused
+            .hint()
+            .contains(&format!("oidc-provider/{PROVIDER}")),
+        "{}",
+        refused.dump()
+    );
     // And the reverse: a GHES token against a github.com policy gets a GHES-shaped fix.
     let (_, github) = trust_policy(&["--repo", REPO, "--branch", "main"]).await;
     let refused = check_trust(&github, caller(ghes, &main, "x")).await;
     refused.assert_code(3);
     let hint = refused.hint();
-    assert!(hint.contains(&format!("oidc-provider/{provider}")) && hint.contains(&format!("\"{provider}:sub\"")), "{hint}");
+    assert!(
+        hint.contains(&format!("oidc-provider/{provider}"))
+            && hint.contains(&format!("\"{provider}:sub\"")),
+        "{hint}"
+    );
 }
 
 #[tokio::test]
 async fn bad_issuer_and_workflow_values_are_refused_by_name() {
     let cases: [(&[&str], &str); 4] = [
-        (&["--repo", REPO, "--branch", "main", "--issuer", "https://evil.example/token"], "is not a GitHub Actions issuer"),
-        (&["--reusable-workflow", "octo-org/deploy-workflows/deploy.yml@refs/heads/main"], "does not name a .yml or .yaml file under .github/workflows/"),
-        (&["--reusable-workflow", &format!("{WORKFLOW}@main")], "has a short ref"),
+        (
+            &[
+                "--repo",
+                REPO,
+                "--branch",
+                "main",
+                "--issuer",
+                "https://evil.example/token",
+            ],
+            "is not a GitHub Actions issuer",
+        ),
+        (
+            &[
+                "--reusable-workflow",
+                "octo-org/deploy-workflows/deploy.yml@refs/heads/main",
+            ],
+            "does not name a .yml or .yaml file under .github/workflows/",
+        ),
+        (
+            &["--reusable-workflow", &format!("{WORKFLOW}@main")],
+            "has a short ref",
+        ),
         (&["--reusable-workflow", WORKFLOW], "has no @REF"),
     ];
     for (args, words) in cases {
@@ -143,7 +257,15 @@ async fn bad_issuer_and_workflow_values_are_refused_by_name() {
         all.extend_from_slice(args);
         let run = ActionRun::cli(all).run().await;
         run.assert_code(2);
-        assert!(run.stderr.contains(words), "{args:?}: wanted {words:?}\n{}", run.dump());
-        assert!(run.stdout.is_empty(), "nothing printed on a refusal\n{}", run.dump());
+        assert!(
+            run.stderr.contains(words),
+            "{args:?}: wanted {words:?}\n{}",
+            run.dump()
+        );
+        assert!(
+            run.stdout.is_empty(),
+            "nothing printed on a refusal\n{}",
+            run.dump()
+        );
     }
 }

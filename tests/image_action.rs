@@ -19,11 +19,11 @@
 //! The scan gate that completes is in `image_scan_gate.rs` (it needs a registry whose pushes
 //! moto's ECR sees).
 
+#[path = "common/image_bed.rs"]
+mod bed;
 mod common;
 #[path = "image_fixtures.rs"]
 mod fixtures;
-#[path = "common/image_bed.rs"]
-mod bed;
 
 use bed::{ACCESS_KEY, Bed, SECRET_KEY, SHA, blobs, layout_with_image, moto, oci, repo_name};
 use common::{ActionRun, Run, assert_no_leaks, unique};
@@ -120,7 +120,11 @@ async fn oci_layout_directory_is_pushed_and_reported() {
         format!("| bytes uploaded | 0.0 MiB ({bytes} bytes) |"),
         "| time | ".to_owned(),
     ] {
-        assert!(run.summary.contains(&row), "the summary lacks `{row}`\n{}", run.dump());
+        assert!(
+            run.summary.contains(&row),
+            "the summary lacks `{row}`\n{}",
+            run.dump()
+        );
     }
     let password = ecr_password().await;
     assert_no_leaks(&run, &[("the ECR password", &password)], false);
@@ -330,7 +334,8 @@ async fn rerun_of_the_same_job_uploads_nothing_and_passes() {
         "the re-run wrote to the registry"
     );
     assert!(
-        run.summary.contains("| blobs | 0 uploaded, 3 already there, 0 mounted |"),
+        run.summary
+            .contains("| blobs | 0 uploaded, 3 already there, 0 mounted |"),
         "the summary does not say every blob was already there\n{}",
         run.dump()
     );

@@ -28,8 +28,15 @@ async fn open_source(reference: &str) -> LocalImage {
 }
 
 /// Push with the default options and tags `t`; the push must succeed.
-async fn push_default(image: &LocalImage, client: &RegistryClient, repo: &str, t: &[&str]) -> PushReport {
-    push(image, client, repo, &tags(t), &PushOptions::default()).await.unwrap()
+async fn push_default(
+    image: &LocalImage,
+    client: &RegistryClient,
+    repo: &str,
+    t: &[&str],
+) -> PushReport {
+    push(image, client, repo, &tags(t), &PushOptions::default())
+        .await
+        .unwrap()
 }
 
 #[tokio::test]

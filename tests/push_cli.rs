@@ -62,8 +62,19 @@ async fn push_then_repush_prints_the_digest_and_uploads_nothing_the_second_time(
     layout.add_entry(&img.manifest, Some("v1"));
     let source = format!("oci:{}:v1", layout.path().display());
     let args = [
-        "--source", &source, "--registry", reg.endpoint(), "--repository", "team/app",
-        "--tag", "v1", "--tag", "latest", "--username", "ci", "--password-stdin",
+        "--source",
+        &source,
+        "--registry",
+        reg.endpoint(),
+        "--repository",
+        "team/app",
+        "--tag",
+        "v1",
+        "--tag",
+        "latest",
+        "--username",
+        "ci",
+        "--password-stdin",
     ];
 
     let first = run_push(&args, Some("hunter2"));
@@ -74,7 +85,10 @@ async fn push_then_repush_prints_the_digest_and_uploads_nothing_the_second_time(
         stdout_value(&first, "image-ref").unwrap(),
         format!("{}/team/app@{digest}", reg.host())
     );
-    assert!(stderr(&first).contains("uploaded"), "per-blob progress on stderr");
+    assert!(
+        stderr(&first).contains("uploaded"),
+        "per-blob progress on stderr"
+    );
     for tag in ["v1", "latest"] {
         let (status, _, body) = fetch_manifest(&reg, "team/app", tag).await;
         assert_eq!(status, 200, "{tag}");
@@ -86,7 +100,10 @@ async fn push_then_repush_prints_the_digest_and_uploads_nothing_the_second_time(
     assert_eq!(stdout_value(&again, "image-digest").unwrap(), digest);
     let log = stderr(&again);
     assert!(log.contains("nothing to push"), "{log}");
-    assert!(!log.contains("uploaded"), "a re-push uploads nothing: {log}");
+    assert!(
+        !log.contains("uploaded"),
+        "a re-push uploads nothing: {log}"
+    );
 }
 
 #[tokio::test]
@@ -97,8 +114,17 @@ async fn a_wrong_password_fails_clearly_and_pushes_nothing() {
     layout.add_entry(&img.manifest, None);
     let source = format!("oci:{}", layout.path().display());
     let args = [
-        "--source", &source, "--registry", reg.endpoint(), "--repository", "app",
-        "--tag", "v1", "--username", "ci", "--password-stdin",
+        "--source",
+        &source,
+        "--registry",
+        reg.endpoint(),
+        "--repository",
+        "app",
+        "--tag",
+        "v1",
+        "--username",
+        "ci",
+        "--password-stdin",
     ];
     let out = run_push(&args, Some("wrong"));
     assert_eq!(out.status.code(), Some(3), "a refused login is a refusal");
@@ -111,7 +137,11 @@ async fn a_wrong_password_fails_clearly_and_pushes_nothing() {
     // No login at all against a registry that wants one: the hint says how to give one.
     let anonymous = run_push(&args[..8], None);
     assert_eq!(anonymous.status.code(), Some(3));
-    assert!(stderr(&anonymous).contains("--password-stdin"), "{}", stderr(&anonymous));
+    assert!(
+        stderr(&anonymous).contains("--password-stdin"),
+        "{}",
+        stderr(&anonymous)
+    );
 }
 
 #[tokio::test]
@@ -122,7 +152,14 @@ async fn dry_run_prints_the_plan_and_pushes_nothing() {
     layout.add_entry(&img.manifest, None);
     let source = format!("oci:{}", layout.path().display());
     let args = [
-        "--source", &source, "--registry", reg.endpoint(), "--repository", "app", "--tag", "v1",
+        "--source",
+        &source,
+        "--registry",
+        reg.endpoint(),
+        "--repository",
+        "app",
+        "--tag",
+        "v1",
         "--dry-run",
     ];
     let out = run_push(&args, None);
@@ -130,7 +167,11 @@ async fn dry_run_prints_the_plan_and_pushes_nothing() {
     let plan = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(plan.contains(&img.manifest.digest.to_string()), "{plan}");
     assert!(plan.contains("tag v1: new"), "{plan}");
-    assert_eq!(plan.matches(": upload").count(), 3, "config and two layers: {plan}");
+    assert_eq!(
+        plan.matches(": upload").count(),
+        3,
+        "config and two layers: {plan}"
+    );
     assert_eq!(fetch_manifest(&reg, "app", "v1").await.0, 404);
     let (status, _) = fetch_blob(&reg, "app", &img.layers[0].digest).await;
     assert_eq!(status, 404, "no blob was uploaded");
@@ -140,20 +181,46 @@ async fn dry_run_prints_the_plan_and_pushes_nothing() {
 async fn bad_input_exits_2() {
     let reg = Registry::start_anonymous().await.unwrap();
     let missing = run_push(
-        &["--source", "oci:/nonexistent/layout", "--registry", reg.endpoint(), "--repository", "app", "--tag", "v1"],
+        &[
+            "--source",
+            "oci:/nonexistent/layout",
+            "--registry",
+            reg.endpoint(),
+            "--repository",
+            "app",
+            "--tag",
+            "v1",
+        ],
         None,
     );
     assert_eq!(missing.status.code(), Some(2));
-    assert!(stderr(&missing).contains("/nonexistent/layout"), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("/nonexistent/layout"),
+        "{}",
+        stderr(&missing)
+    );
 
     let mut layout = OciLayout::create();
     let img = layout.image(&[1_000], "amd64");
     layout.add_entry(&img.manifest, None);
     let source = format!("oci:{}", layout.path().display());
     let bad_tag = run_push(
-        &["--source", &source, "--registry", reg.endpoint(), "--repository", "app", "--tag", "no/slashes"],
+        &[
+            "--source",
+            &source,
+            "--registry",
+            reg.endpoint(),
+            "--repository",
+            "app",
+            "--tag",
+            "no/slashes",
+        ],
         None,
     );
     assert_eq!(bad_tag.status.code(), Some(2));
-    assert!(stderr(&bad_tag).contains("invalid tag"), "{}", stderr(&bad_tag));
+    assert!(
+        stderr(&bad_tag).contains("invalid tag"),
+        "{}",
+        stderr(&bad_tag)
+    );
 }

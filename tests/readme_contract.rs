@@ -22,8 +22,11 @@ struct Row {
 }
 
 fn declared(action_yml: &str, section: &str) -> Vec<Declared> {
-    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(action_yml).expect("action.yml is YAML");
-    let map = doc[section].as_mapping().unwrap_or_else(|| panic!("action.yml has no `{section}` map"));
+    let doc: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(action_yml).expect("action.yml is YAML");
+    let map = doc[section]
+        .as_mapping()
+        .unwrap_or_else(|| panic!("action.yml has no `{section}` map"));
     map.iter()
         .map(|(name, spec)| Declared {
             name: name.as_str().expect("a string key").to_owned(),
@@ -31,7 +34,10 @@ fn declared(action_yml: &str, section: &str) -> Vec<Declared> {
                 serde_yaml_ng::Value::String(s) => s.clone(),
                 other => serde_yaml_ng::to_string(other).unwrap().trim().to_owned(),
             }),
-            required: spec.get("required").and_then(|r| r.as_bool()).unwrap_or(false),
+            required: spec
+                .get("required")
+                .and_then(|r| r.as_bool())
+                .unwrap_or(false),
         })
         .collect()
 }
@@ -51,11 +57,23 @@ fn table_rows(readme: &str, header: &str) -> Vec<Row> {
             in_table = true;
             continue;
         }
-        if !in_table || cells.iter().all(|c| c.chars().all(|ch| ch == '-' || ch == ':')) {
+        if !in_table
+            || cells
+                .iter()
+                .all(|c| c.chars().all(|ch| ch == '-' || ch == ':'))
+        {
             continue;
         }
-        let names = cells[0].split('`').skip(1).step_by(2).map(str::to_owned).collect();
-        rows.push(Row { names, second: cells.get(1).copied().unwrap_or("").to_owned() });
+        let names = cells[0]
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect();
+        rows.push(Row {
+            names,
+            second: cells.get(1).copied().unwrap_or("").to_owned(),
+        });
     }
     rows
 }
@@ -64,7 +82,10 @@ fn table_rows(readme: &str, header: &str) -> Vec<Row> {
 /// naming the row to add or fix.
 fn missing_rows(readme: &str, decl: &[Declared], header: &str) -> Vec<String> {
     let rows = table_rows(readme, header);
-    let by_name: BTreeMap<&str, &Row> = rows.iter().flat_map(|r| r.names.iter().map(move |n| (n.as_str(), r))).collect();
+    let by_name: BTreeMap<&str, &Row> = rows
+        .iter()
+        .flat_map(|r| r.names.iter().map(move |n| (n.as_str(), r)))
+        .collect();
     let mut problems = Vec::new();
     for d in decl {
         let want_default = match (&d.default, d.required) {
@@ -104,7 +125,10 @@ fn repo_file(name: &str) -> String {
 #[test]
 fn every_input_of_action_yml_has_a_readme_row_with_its_default() {
     let decl = declared(&repo_file("action.yml"), "inputs");
-    assert!(decl.len() > 20, "action.yml's inputs were not read: {decl:?}");
+    assert!(
+        decl.len() > 20,
+        "action.yml's inputs were not read: {decl:?}"
+    );
     let problems = missing_rows(&repo_file("README.md"), &decl, "input");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
@@ -112,7 +136,10 @@ fn every_input_of_action_yml_has_a_readme_row_with_its_default() {
 #[test]
 fn every_output_of_action_yml_has_a_readme_row() {
     let decl = declared(&repo_file("action.yml"), "outputs");
-    assert!(decl.len() >= 10, "action.yml's outputs were not read: {decl:?}");
+    assert!(
+        decl.len() >= 10,
+        "action.yml's outputs were not read: {decl:?}"
+    );
     let problems = missing_rows(&repo_file("README.md"), &decl, "output");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
@@ -153,6 +180,8 @@ outputs:
     let outputs = missing_rows(readme, &declared(action, "outputs"), "output");
     assert_eq!(
         outputs,
-        vec!["README.md has no row for output `digest`: add `| `digest` | ... |` to an `| output | |` table"]
+        vec![
+            "README.md has no row for output `digest`: add `| `digest` | ... |` to an `| output | |` table"
+        ]
     );
 }

@@ -73,7 +73,12 @@ async fn a_rollout_that_never_settles_times_out_and_is_rolled_back() {
     assert!(waiting.contains("1/2"), "{waiting}\n{}", run.dump());
     // It waited the minute, on the wall clock. (How much longer is a matter of load; the poll
     // count below bounds the work instead of a timing.)
-    assert!(run.elapsed >= Duration::from_secs(60), "{:?}\n{}", run.elapsed, run.dump());
+    assert!(
+        run.elapsed >= Duration::from_secs(60),
+        "{:?}\n{}",
+        run.elapsed,
+        run.dump()
+    );
     // Back on the revision that was serving; one registration, the update and the rollback.
     assert_eq!(
         sim.service(CLUSTER, "api").expect("exists").task_definition,

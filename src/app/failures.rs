@@ -59,7 +59,10 @@ pub fn oidc(error: &OidcError) -> Failure {
 }
 
 pub fn guard(refusal: &GuardRefusal, claims: &Claims) -> Failure {
-    let mut failure = Failure::new(Category::Refused, format!("the workflow's guard refuses this job: {refusal}"));
+    let mut failure = Failure::new(
+        Category::Refused,
+        format!("the workflow's guard refuses this job: {refusal}"),
+    );
     for claim in ["ref", "environment", "sub"] {
         if let Some(v) = claims.string(claim) {
             failure.details.push(format!("token {claim:<11} = {v}"));
@@ -69,7 +72,12 @@ pub fn guard(refusal: &GuardRefusal, claims: &Claims) -> Failure {
 }
 
 pub fn diagnosis(diagnosis: Diagnosis) -> Failure {
-    Failure { category: Category::Refused, headline: diagnosis.headline, details: diagnosis.evidence, hint: diagnosis.hint }
+    Failure {
+        category: Category::Refused,
+        headline: diagnosis.headline,
+        details: diagnosis.evidence,
+        hint: diagnosis.hint,
+    }
 }
 
 pub fn sts(error: &StsError, cfg: &IdentityConfig) -> Failure {
@@ -101,7 +109,10 @@ pub fn runner_file(error: &FileError) -> Failure {
 }
 
 pub fn console(error: &std::io::Error) -> Failure {
-    Failure::new(Category::Unexpected, format!("cannot write to the step's log: {error}"))
+    Failure::new(
+        Category::Unexpected,
+        format!("cannot write to the step's log: {error}"),
+    )
 }
 
 /// A rollout call that failed after its retries: refused by IAM (3), a parameter ECS rejects
@@ -112,7 +123,15 @@ pub fn rollout_api(error: &ApiError) -> Failure {
         return failure.recategorised(Category::Refused).hint(format!("the role's permissions policy must allow {} (ecs:, elasticloadbalancing:DescribeTargetHealth, logs:GetLogEvents, iam:PassRole on the task's roles)", error.op));
     }
     match error.code.as_deref() {
-        Some("InvalidParameterException" | "ClientException" | "ClusterNotFoundException" | "ServiceNotFoundException" | "ServiceNotActiveException" | "PlatformUnknownException" | "PlatformTaskDefinitionIncompatibilityException") => failure.recategorised(Category::BadInput),
+        Some(
+            "InvalidParameterException"
+            | "ClientException"
+            | "ClusterNotFoundException"
+            | "ServiceNotFoundException"
+            | "ServiceNotActiveException"
+            | "PlatformUnknownException"
+            | "PlatformTaskDefinitionIncompatibilityException",
+        ) => failure.recategorised(Category::BadInput),
         _ => failure,
     }
 }
@@ -121,7 +140,9 @@ pub fn rollout_api(error: &ApiError) -> Failure {
 pub fn rollout_refusals(refusals: &[Refusal]) -> Failure {
     let mut failure = Failure::new(Category::BadInput, refusals[0].to_string());
     failure.details = refusals[1..].iter().map(ToString::to_string).collect();
-    failure.details.push("nothing was registered or updated".to_owned());
+    failure
+        .details
+        .push("nothing was registered or updated".to_owned());
     failure.hint(refusals[0].hint())
 }
 

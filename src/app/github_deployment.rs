@@ -6,16 +6,22 @@
 use crate::envvars::EnvVars;
 use crate::failure::Failure;
 use crate::inputs::{ReportConfig, RolloutConfig};
-use crate::runner::deployments::{DeploymentReporter, DeploymentTarget, JobEnvironment, Outcome, ReportError, Reported};
 use crate::retry::RetryPolicy;
 use crate::runner::Annotation;
+use crate::runner::deployments::{
+    DeploymentReporter, DeploymentTarget, JobEnvironment, Outcome, ReportError, Reported,
+};
 
 use super::Console;
 use super::authenticate::Session;
 
 /// Fewer attempts than the AWS calls get: a report that cannot get through in a few seconds
 /// should not hold up the deploy (an outage costs about 30 s per request at worst).
-const REPORT_RETRIES: RetryPolicy = RetryPolicy { max_attempts: 3, base_delay: std::time::Duration::from_millis(500), max_delay: std::time::Duration::from_secs(2) };
+const REPORT_RETRIES: RetryPolicy = RetryPolicy {
+    max_attempts: 3,
+    base_delay: std::time::Duration::from_millis(500),
+    max_delay: std::time::Duration::from_secs(2),
+};
 
 /// A Deployment this run reports to.
 pub struct DeploymentReport {
@@ -25,7 +31,13 @@ pub struct DeploymentReport {
 
 /// Reports the start of the rollout: `None` when there is nothing to report to (no token, no
 /// environment, a dry run) or GitHub could not be told (a warning says why).
-pub async fn start(report: &ReportConfig, rollout: &RolloutConfig, session: &Session, env: &EnvVars, console: &mut Console) -> Option<DeploymentReport> {
+pub async fn start(
+    report: &ReportConfig,
+    rollout: &RolloutConfig,
+    session: &Session,
+    env: &EnvVars,
+    console: &mut Console,
+) -> Option<DeploymentReport> {
     let token = report.github_token.as_ref()?;
     if rollout.dry_run {
         tracing::info!("dry run: no GitHub Deployment is reported");
@@ -38,19 +50,36 @@ pub async fn start(report: &ReportConfig, rollout: &RolloutConfig, session: &Ses
         return None;
     }
     let job_environment = match &session.claims {
-        Some(claims) => claims.string("environment").map(|e| JobEnvironment::Named(e.to_owned())).unwrap_or(JobEnvironment::None),
+        Some(claims) => claims
+            .string("environment")
+            .map(|e| JobEnvironment::Named(e.to_owned()))
+            .unwrap_or(JobEnvironment::None),
         None => JobEnvironment::Unknown,
     };
     let environment = match (&report.deployment_environment, &job_environment) {
         (Some(name), _) => name.clone(),
         (None, JobEnvironment::Named(name)) => name.clone(),
         (None, _) => {
-            let why = if session.claims.is_some() { "the job has no `environment:`" } else { "no OIDC token tells the job's environment" };
-            warn(console, &format!("no GitHub Deployment is reported: {why} and `deployment-environment` is empty; set one of them"));
+            let why = if session.claims.is_some() {
+                "the job has no `environment:`"
+            } else {
+                "no OIDC token tells the job's environment"
+            };
+            warn(
+                console,
+                &format!(
+                    "no GitHub Deployment is reported: {why} and `deployment-environment` is empty; set one of them"
+                ),
+            );
             return None;
         }
     };
-    let target = DeploymentTarget::from_env(env, &environment, report.environment_url.as_deref(), job_environment);
+    let target = DeploymentTarget::from_env(
+        env,
+        &environment,
+        report.environment_url.as_deref(),
+        job_environment,
+    );
     let reporter = match target.and_then(|t| DeploymentReporter::new(t, token, REPORT_RETRIES)) {
         Ok(r) => r,
         Err(e) => {
@@ -60,8 +89,16 @@ pub async fn start(report: &ReportConfig, rollout: &RolloutConfig, session: &Ses
     };
     match reporter.start(&rollout_description(rollout)).await {
         Ok(reported) => {
-            let whose = if reported.runner_created { "the job's Deployment" } else { "a new Deployment" };
-            tracing::info!("GitHub Deployment: {whose} {} to {} is in progress", reported.id, reporter.target().environment);
+            let whose = if reported.runner_created {
+                "the job's Deployment"
+            } else {
+                "a new Deployment"
+            };
+            tracing::info!(
+                "GitHub Deployment: {whose} {} to {} is in progress",
+                reported.id,
+                reporter.target().environment
+            );
             Some(DeploymentReport { reporter, reported })
         }
         Err(e) => {
@@ -72,14 +109,32 @@ pub async fn start(report: &ReportConfig, rollout: &RolloutConfig, session: &Ses
 }
 
 /// Reports how the rollout ended.
-pub async fn finish(report: Option<DeploymentReport>, result: &Result<(), Failure>, rollout: &RolloutConfig, console: &mut Console) {
-    let Some(DeploymentReport { reporter, reported }) = report else { return };
+pub async fn finish(
+    report: Option<DeploymentReport>,
+    result: &Result<(), Failure>,
+    rollout: &RolloutConfig,
+    console: &mut Console,
+) {
+    let Some(DeploymentReport { reporter, reported }) = report else {
+        return;
+    };
     let (outcome, description) = match result {
-        Ok(()) => (Outcome::Success, format!("{}: healthy", rollout_description(rollout))),
+        Ok(()) => (
+            Outcome::Success,
+            format!("{}: healthy", rollout_description(rollout)),
+        ),
         Err(failure) => (Outcome::Failure, failure.headline.clone()),
     };
     match reporter.finish(reported.id, outcome, &description).await {
-        Ok(()) => tracing::info!("GitHub Deployment {}: {}", reported.id, if outcome == Outcome::Success { "success" } else { "failure" }),
+        Ok(()) => tracing::info!(
+            "GitHub Deployment {}: {}",
+            reported.id,
+            if outcome == Outcome::Success {
+                "success"
+            } else {
+                "failure"
+            }
+        ),
         Err(e) => not_reported(console, &e),
     }
 }
@@ -89,9 +144,14 @@ fn rollout_description(rollout: &RolloutConfig) -> String {
 }
 
 fn not_reported(console: &mut Console, error: &ReportError) {
-    warn(console, &format!("the rollout is not reported as a GitHub Deployment: {error}"));
+    warn(
+        console,
+        &format!("the rollout is not reported as a GitHub Deployment: {error}"),
+    );
 }
 
 fn warn(console: &mut Console, text: &str) {
-    let _ = console.workflow.warning(text, &Annotation::titled("GitHub Deployment"));
+    let _ = console
+        .workflow
+        .warning(text, &Annotation::titled("GitHub Deployment"));
 }

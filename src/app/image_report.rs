@@ -26,7 +26,9 @@ pub struct Transfer {
 impl Transfer {
     /// From the HEADs of a plan: what a push would send.
     pub fn planned(plan: &PushPlan) -> Transfer {
-        let count = |wanted: fn(&BlobAction) -> bool| plan.blobs.iter().filter(|b| wanted(&b.action)).count();
+        let count = |wanted: fn(&BlobAction) -> bool| {
+            plan.blobs.iter().filter(|b| wanted(&b.action)).count()
+        };
         Transfer {
             uploaded: count(|a| *a == BlobAction::Upload),
             present: count(|a| *a == BlobAction::Present),
@@ -47,7 +49,10 @@ impl Transfer {
     }
 
     pub fn promoted(from: &str) -> Transfer {
-        Transfer { promoted_from: Some(from.to_owned()), ..Transfer::default() }
+        Transfer {
+            promoted_from: Some(from.to_owned()),
+            ..Transfer::default()
+        }
     }
 }
 
@@ -79,8 +84,16 @@ pub fn push_plan_lines(plan: &PushPlan, create: Option<&str>, scan: Option<Strin
 }
 
 /// The lines of a dry run's plan for `ecr:TAG`.
-pub fn promotion_plan_lines(repository: &str, from: &str, states: &[TagState], digest: &crate::image::Digest, scan: Option<String>) -> Vec<String> {
-    let mut lines = vec![format!("promote {repository}:{from} ({digest}), no blob moves")];
+pub fn promotion_plan_lines(
+    repository: &str,
+    from: &str,
+    states: &[TagState],
+    digest: &crate::image::Digest,
+    scan: Option<String>,
+) -> Vec<String> {
+    let mut lines = vec![format!(
+        "promote {repository}:{from} ({digest}), no blob moves"
+    )];
     for s in states {
         lines.push(match &s.current {
             None => format!("  tag {}: new", s.tag),
@@ -92,7 +105,11 @@ pub fn promotion_plan_lines(repository: &str, from: &str, states: &[TagState], d
     lines
 }
 
-pub fn publish_outputs(cfg: &ImageConfig, pushed: &PushedImage, console: &mut Console) -> Result<(), Failure> {
+pub fn publish_outputs(
+    cfg: &ImageConfig,
+    pushed: &PushedImage,
+    console: &mut Console,
+) -> Result<(), Failure> {
     console.output("registry", &pushed.registry)?;
     console.output("image-uri", &image_uri(cfg, pushed))?;
     console.output("image-digest", &pushed.digest.to_string())?;
@@ -104,12 +121,30 @@ fn image_uri(cfg: &ImageConfig, pushed: &PushedImage) -> String {
 }
 
 /// The image section of the job summary.
-pub fn append_summary(cfg: &ImageConfig, section: &ImageSection, console: &mut Console) -> Result<(), Failure> {
+pub fn append_summary(
+    cfg: &ImageConfig,
+    section: &ImageSection,
+    console: &mut Console,
+) -> Result<(), Failure> {
     let t = section.transfer;
     let (title, blobs, bytes_label) = if section.dry_run {
-        ("image: dry run, nothing was created, uploaded or tagged", format!("{} to upload, {} already there, {} to mount", t.uploaded, t.present, t.mounted), "bytes to upload")
+        (
+            "image: dry run, nothing was created, uploaded or tagged",
+            format!(
+                "{} to upload, {} already there, {} to mount",
+                t.uploaded, t.present, t.mounted
+            ),
+            "bytes to upload",
+        )
     } else {
-        ("image pushed", format!("{} uploaded, {} already there, {} mounted", t.uploaded, t.present, t.mounted), "bytes uploaded")
+        (
+            "image pushed",
+            format!(
+                "{} uploaded, {} already there, {} mounted",
+                t.uploaded, t.present, t.mounted
+            ),
+            "bytes uploaded",
+        )
     };
     let mut rows: Vec<[String; 2]> = vec![
         ["image".into(), image_uri(cfg, section.pushed)],
@@ -117,22 +152,47 @@ pub fn append_summary(cfg: &ImageConfig, section: &ImageSection, console: &mut C
         ["tags".into(), cfg.tags.join(", ")],
     ];
     if section.created_repository {
-        let verb = if section.dry_run { "would be created" } else { "created" };
-        rows.push(["repository".into(), format!("{} {verb} (IMMUTABLE tags, scan on push, AES-256)", cfg.repository)]);
+        let verb = if section.dry_run {
+            "would be created"
+        } else {
+            "created"
+        };
+        rows.push([
+            "repository".into(),
+            format!(
+                "{} {verb} (IMMUTABLE tags, scan on push, AES-256)",
+                cfg.repository
+            ),
+        ]);
     }
     match &t.promoted_from {
-        Some(from) => rows.push(["blobs".into(), format!("none moved: promoted from tag {from}")]),
+        Some(from) => rows.push([
+            "blobs".into(),
+            format!("none moved: promoted from tag {from}"),
+        ]),
         None => {
             rows.push(["blobs".into(), blobs]);
-            rows.push([bytes_label.into(), format!("{} ({} bytes)", mib(t.bytes), t.bytes)]);
+            rows.push([
+                bytes_label.into(),
+                format!("{} ({} bytes)", mib(t.bytes), t.bytes),
+            ]);
         }
     }
     if let Some(scan) = &section.scan {
         rows.push(["scan".into(), scan.clone()]);
     }
-    rows.push(["time".into(), format!("{:.1} s", section.elapsed.as_secs_f64())]);
-    let markdown = format!("### oidc-ecs-deploy: {title}\n\n{}", crate::runner::table(&["field", "value"], rows));
-    console.summary.append_markdown(&markdown).map_err(|e| failures::runner_file(&e))
+    rows.push([
+        "time".into(),
+        format!("{:.1} s", section.elapsed.as_secs_f64()),
+    ]);
+    let markdown = format!(
+        "### oidc-ecs-deploy: {title}\n\n{}",
+        crate::runner::table(&["field", "value"], rows)
+    );
+    console
+        .summary
+        .append_markdown(&markdown)
+        .map_err(|e| failures::runner_file(&e))
 }
 
 fn mib(bytes: u64) -> String {

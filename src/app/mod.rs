@@ -7,8 +7,8 @@
 mod authenticate;
 mod aws;
 mod failures;
-mod image_report;
 mod github_deployment;
+mod image_report;
 mod offline;
 mod push_cli;
 mod push_image;
@@ -22,7 +22,9 @@ use crate::cli::Invocation;
 use crate::envvars::EnvVars;
 use crate::failure::Failure;
 use crate::inputs::{Config, RawInputs};
-use crate::runner::{Annotation, EnvFile, Mode, OutputFile, SummaryFile, Workflow, neutralize_line};
+use crate::runner::{
+    Annotation, EnvFile, Mode, OutputFile, SummaryFile, Workflow, neutralize_line,
+};
 
 /// Where a run writes what the user and the runner read.
 pub struct Console {
@@ -44,7 +46,11 @@ impl Console {
 
     /// Runs `stage` inside a log group titled `title` (`::group::` under Actions, `== title ==`
     /// otherwise), closing the group whatever the stage returns.
-    pub async fn in_group<T>(&mut self, title: &str, stage: impl AsyncFnOnce(&mut Console) -> T) -> T {
+    pub async fn in_group<T>(
+        &mut self,
+        title: &str,
+        stage: impl AsyncFnOnce(&mut Console) -> T,
+    ) -> T {
         let _ = self.workflow.group(title);
         let result = stage(self).await;
         let _ = self.workflow.end_group();
@@ -58,18 +64,28 @@ impl Console {
             println!("{name}={value}");
             return Ok(());
         }
-        self.outputs.set(name, value).map_err(|e| failures::runner_file(&e))
+        self.outputs
+            .set(name, value)
+            .map_err(|e| failures::runner_file(&e))
     }
 }
 
 /// `RUST_LOG` governs log detail; the runner's step debug switch (`ACTIONS_STEP_DEBUG`, seen by
 /// the step as `RUNNER_DEBUG=1`) turns on debug lines too. Logs go to stderr, never stdout.
 pub fn init_logging(env: &EnvVars) {
-    let default = if env.get("RUNNER_DEBUG") == Some("1") { "oidc_ecs_deploy=debug,info" } else { "info" };
+    let default = if env.get("RUNNER_DEBUG") == Some("1") {
+        "oidc_ecs_deploy=debug,info"
+    } else {
+        "info"
+    };
     let filter = env.non_empty("RUST_LOG").unwrap_or(default);
-    let ansi = !env.is_true("GITHUB_ACTIONS") && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let ansi =
+        !env.is_true("GITHUB_ACTIONS") && std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(filter)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .with_ansi(ansi)
         .with_target(false)
@@ -99,22 +115,31 @@ pub async fn run(invocation: Invocation, env: &EnvVars) -> Result<(), Failure> {
 async fn deploy(raw: RawInputs, env: &EnvVars, console: &mut Console) -> Result<(), Failure> {
     let config = Config::validate(&raw, env).map_err(failures::inputs)?;
     if let Some(token) = &config.report.github_token {
-        console.workflow.add_mask(token).map_err(|e| failures::console(&e))?;
+        console
+            .workflow
+            .add_mask(token)
+            .map_err(|e| failures::console(&e))?;
     }
-    let session = console.in_group("Authenticate to AWS", async |c| authenticate::run(&config.identity, env, c).await).await?;
+    let session = console
+        .in_group("Authenticate to AWS", async |c| {
+            authenticate::run(&config.identity, env, c).await
+        })
+        .await?;
     if config.image.is_none() && config.rollout.is_none() {
         return Ok(());
     }
     let aws = aws::sdk_config(&session).await;
     let mut pushed = None;
     if let Some(image) = &config.image {
-        let pushing = async |c: &mut Console| push_image::run(image, &aws, env.get("DOCKER_HOST"), c).await;
+        let pushing =
+            async |c: &mut Console| push_image::run(image, &aws, env.get("DOCKER_HOST"), c).await;
         pushed = Some(console.in_group("Push the image to ECR", pushing).await?);
     }
     if let Some(rollout) = &config.rollout {
         let pinned = pushed.as_ref().map(|p| p.pinned.as_str());
         let rolling_out = async |c: &mut Console| {
-            let deployment = github_deployment::start(&config.report, rollout, &session, env, c).await;
+            let deployment =
+                github_deployment::start(&config.report, rollout, &session, env, c).await;
             let result = rollout::run(rollout, &aws, pinned, env, c).await;
             github_deployment::finish(deployment, &result, rollout, c).await;
             result
@@ -138,9 +163,14 @@ fn report_failure(failure: &Failure, console: &mut Console) {
             Some(hint) => format!("{}\nhint: {hint}", failure.headline),
             None => failure.headline.clone(),
         };
-        let _ = console.workflow.error(&message, &Annotation::titled(failure.category.title()));
+        let _ = console
+            .workflow
+            .error(&message, &Annotation::titled(failure.category.title()));
         let mut markdown = format!("### oidc-ecs-deploy: {}\n\n", failure.category.title());
-        markdown.push_str(&crate::runner::table(&["field", "value"], [["error", failure.headline.as_str()]]));
+        markdown.push_str(&crate::runner::table(
+            &["field", "value"],
+            [["error", failure.headline.as_str()]],
+        ));
         if !failure.details.is_empty() || failure.hint.is_some() {
             markdown.push_str("\n```text\n");
             markdown.push_str(&failure.to_string().replace("```", "'''"));

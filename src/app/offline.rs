@@ -13,32 +13,66 @@ use crate::identity::trust::{self, Decision, TrustPolicy};
 use super::failures;
 
 fn read(path: &std::path::Path, flag: &str) -> Result<String, Failure> {
-    std::fs::read_to_string(path).map_err(|e| Failure::new(Category::BadInput, format!("--{flag} {}: {e}", path.display())))
+    std::fs::read_to_string(path).map_err(|e| {
+        Failure::new(
+            Category::BadInput,
+            format!("--{flag} {}: {e}", path.display()),
+        )
+    })
 }
 
 pub fn check_trust(args: &CheckTrustArgs) -> Result<(), Failure> {
-    let policy = TrustPolicy::parse(&read(&args.policy, "policy")?)
-        .map_err(|e| Failure::new(Category::BadInput, format!("--policy {} is not a trust policy: {e}", args.policy.display())))?;
+    let policy = TrustPolicy::parse(&read(&args.policy, "policy")?).map_err(|e| {
+        Failure::new(
+            Category::BadInput,
+            format!(
+                "--policy {} is not a trust policy: {e}",
+                args.policy.display()
+            ),
+        )
+    })?;
     let claims = match (&args.claims, &args.token) {
-        (Some(path), _) => Claims::from_json(&read(path, "claims")?).map_err(|e| Failure::new(Category::BadInput, format!("--claims {}: {e}", path.display())))?,
-        (None, Some(path)) => Claims::from_jwt(read(path, "token")?.trim()).map_err(|e| Failure::new(Category::BadInput, format!("--token {}: {e}", path.display())))?,
+        (Some(path), _) => Claims::from_json(&read(path, "claims")?).map_err(|e| {
+            Failure::new(
+                Category::BadInput,
+                format!("--claims {}: {e}", path.display()),
+            )
+        })?,
+        (None, Some(path)) => Claims::from_jwt(read(path, "token")?.trim()).map_err(|e| {
+            Failure::new(
+                Category::BadInput,
+                format!("--token {}: {e}", path.display()),
+            )
+        })?,
         (None, None) => unreachable!("clap requires --claims or --token"),
     };
     let role = args.role_arn.as_deref().unwrap_or("the role");
     let evaluation = trust::evaluate(&policy, &claims);
     match evaluation.decision {
         Decision::Allowed { statement } => {
-            println!("allowed: statement {} of the trust policy admits sub={}", statement + 1, claims.sub().unwrap_or("(absent)"));
+            println!(
+                "allowed: statement {} of the trust policy admits sub={}",
+                statement + 1,
+                claims.sub().unwrap_or("(absent)")
+            );
             Ok(())
         }
-        _ => Err(failures::diagnosis(diagnose::diagnose_policy(role, &policy, &evaluation, &claims, &args.audience))),
+        _ => Err(failures::diagnosis(diagnose::diagnose_policy(
+            role,
+            &policy,
+            &evaluation,
+            &claims,
+            &args.audience,
+        ))),
     }
 }
 
 pub fn trust_policy(args: &TrustPolicyArgs) -> Result<(), Failure> {
     let bad = |message: String| Failure::new(Category::BadInput, message);
     let (owner, repo) = match &args.repo {
-        Some(r) => r.split_once('/').ok_or_else(|| bad(format!("--repo `{r}` is not OWNER/REPO")))?,
+        Some(r) => r
+            .split_once('/')
+            .ok_or_else(|| bad(format!("--repo `{r}` is not OWNER/REPO")))?,
         None => ("", ""),
     };
     let id_form = match &args.id_form {
@@ -66,11 +100,15 @@ pub fn trust_policy(args: &TrustPolicyArgs) -> Result<(), Failure> {
 }
 
 pub fn permissions_policy(spec: &PermissionsSpec) -> Result<(), Failure> {
-    let policy = permissions::generate(spec).map_err(|e| Failure::new(Category::BadInput, e.to_string()))?;
+    let policy =
+        permissions::generate(spec).map_err(|e| Failure::new(Category::BadInput, e.to_string()))?;
     print_policy(&policy);
     Ok(())
 }
 
 fn print_policy(policy: &serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(policy).expect("a JSON value always serialises"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(policy).expect("a JSON value always serialises")
+    );
 }

@@ -75,13 +75,17 @@ pub struct RenewingCredentials {
 
 impl std::fmt::Debug for RenewingCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RenewingCredentials").finish_non_exhaustive()
+        f.debug_struct("RenewingCredentials")
+            .finish_non_exhaustive()
     }
 }
 
 impl RenewingCredentials {
     pub fn new(initial: &AwsCredentials, renew: Arc<dyn Renew>) -> Self {
-        RenewingCredentials { current: Arc::new(tokio::sync::Mutex::new(sdk_credentials(initial, RENEWING))), renew }
+        RenewingCredentials {
+            current: Arc::new(tokio::sync::Mutex::new(sdk_credentials(initial, RENEWING))),
+            renew,
+        }
     }
 
     async fn get(&self) -> provider::Result {
@@ -93,10 +97,18 @@ impl RenewingCredentials {
         let renewed = match tokio::time::timeout(RENEW_TIMEOUT, self.renew.renew()).await {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => return Err(failed(e)),
-            Err(_) => return Err(failed(RenewError(format!("no answer within {} s", RENEW_TIMEOUT.as_secs())))),
+            Err(_) => {
+                return Err(failed(RenewError(format!(
+                    "no answer within {} s",
+                    RENEW_TIMEOUT.as_secs()
+                ))));
+            }
         };
         *current = sdk_credentials(&renewed, RENEWING);
-        let until = current.expiry().map(|t| aws_smithy_types::DateTime::from(t).to_string()).unwrap_or_else(|| "(no expiration given)".into());
+        let until = current
+            .expiry()
+            .map(|t| aws_smithy_types::DateTime::from(t).to_string())
+            .unwrap_or_else(|| "(no expiration given)".into());
         tracing::info!("credentials renewed, valid until {until}");
         Ok(current.clone())
     }
@@ -146,22 +158,37 @@ mod tests {
             let (valid_for, fail) = (self.valid_for, self.fail);
             Box::pin(async move {
                 if fail {
-                    return Err(RenewError("STS rejected the web-identity token (ExpiredTokenException): expired".into()));
+                    return Err(RenewError(
+                        "STS rejected the web-identity token (ExpiredTokenException): expired"
+                            .into(),
+                    ));
                 }
                 Ok(creds(&format!("next-{n}"), valid_for))
             })
         }
     }
 
-    fn provider(initial: AwsCredentials, valid_for: Duration, fail: bool) -> (RenewingCredentials, Arc<AtomicU32>) {
+    fn provider(
+        initial: AwsCredentials,
+        valid_for: Duration,
+        fail: bool,
+    ) -> (RenewingCredentials, Arc<AtomicU32>) {
         let count = Arc::new(AtomicU32::new(0));
-        let fake = Fake { count: count.clone(), valid_for, fail };
+        let fake = Fake {
+            count: count.clone(),
+            valid_for,
+            fail,
+        };
         (RenewingCredentials::new(&initial, Arc::new(fake)), count)
     }
 
     #[tokio::test]
     async fn fresh_credentials_are_handed_out_without_renewing() {
-        let (p, count) = provider(creds("first", Duration::from_secs(3600)), Duration::from_secs(3600), false);
+        let (p, count) = provider(
+            creds("first", Duration::from_secs(3600)),
+            Duration::from_secs(3600),
+            false,
+        );
         for _ in 0..5 {
             let c = p.provide_credentials().await.expect("credentials");
             assert_eq!(c.access_key_id(), "first");
@@ -171,12 +198,19 @@ mod tests {
 
     #[tokio::test]
     async fn credentials_about_to_expire_are_renewed_once() {
-        let (p, count) = provider(creds("first", Duration::from_secs(60)), Duration::from_secs(3600), false);
+        let (p, count) = provider(
+            creds("first", Duration::from_secs(60)),
+            Duration::from_secs(3600),
+            false,
+        );
         let c = p.provide_credentials().await.expect("credentials");
         assert_eq!(c.access_key_id(), "next-1");
         assert_eq!(c.session_token(), Some("next-1-token"));
         assert_eq!(c.get_property::<Renewable>(), Some(&Renewable));
-        assert!(c.expiry().is_some_and(|e| e > SystemTime::now() + Duration::from_secs(3000)));
+        assert!(
+            c.expiry()
+                .is_some_and(|e| e > SystemTime::now() + Duration::from_secs(3000))
+        );
         // The renewed set is fresh: asked again, the provider does not renew.
         let again = p.clone().provide_credentials().await.expect("credentials");
         assert_eq!(again.access_key_id(), "next-1");
@@ -185,10 +219,23 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_renewal_is_a_credentials_error_that_says_why() {
-        let (p, count) = provider(creds("first", Duration::from_secs(10)), Duration::from_secs(3600), true);
-        let err = p.provide_credentials().await.expect_err("the renewal fails");
-        let source = std::error::Error::source(&err).map(ToString::to_string).unwrap_or_default();
-        assert!(source.contains("renewing the AWS credentials failed") && source.contains("ExpiredTokenException"), "{source}");
+        let (p, count) = provider(
+            creds("first", Duration::from_secs(10)),
+            Duration::from_secs(3600),
+            true,
+        );
+        let err = p
+            .provide_credentials()
+            .await
+            .expect_err("the renewal fails");
+        let source = std::error::Error::source(&err)
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        assert!(
+            source.contains("renewing the AWS credentials failed")
+                && source.contains("ExpiredTokenException"),
+            "{source}"
+        );
         assert_eq!(count.load(Ordering::SeqCst), 1);
     }
 
@@ -196,7 +243,10 @@ mod tests {
     fn freshness_is_the_renewal_margin() {
         let now = SystemTime::now();
         assert!(fresh(None, now));
-        assert!(fresh(Some(now + RENEW_BEFORE + Duration::from_secs(1)), now));
+        assert!(fresh(
+            Some(now + RENEW_BEFORE + Duration::from_secs(1)),
+            now
+        ));
         assert!(!fresh(Some(now + RENEW_BEFORE), now));
         assert!(!fresh(Some(now - Duration::from_secs(1)), now));
     }

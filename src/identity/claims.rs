@@ -196,7 +196,9 @@ pub fn provider_for_issuer(iss: &str) -> Option<String> {
                 .map(|p| format!("{GITHUB_PROVIDER}/{p}")),
         };
     }
-    let host = rest.strip_prefix("https://")?.strip_suffix("/_services/token")?;
+    let host = rest
+        .strip_prefix("https://")?
+        .strip_suffix("/_services/token")?;
     let host_ok = !host.is_empty()
         && host
             .bytes()

@@ -6,5 +6,5 @@ pub mod diagnose;
 pub mod guards;
 pub mod permissions;
 pub mod policygen;
-pub mod trust;
 pub mod sts;
+pub mod trust;

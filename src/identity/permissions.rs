@@ -121,8 +121,11 @@ pub fn generate(spec: &PermissionsSpec) -> Result<Value, PermissionsError> {
                 "ecs:DescribeServiceRevisions",
             ],
             json!(
-                [per_service("service-deployment", "/*"), per_service("service-revision", "/*")]
-                    .concat()
+                [
+                    per_service("service-deployment", "/*"),
+                    per_service("service-revision", "/*")
+                ]
+                .concat()
             ),
         ),
         allow(
@@ -204,20 +207,31 @@ fn validate(spec: &PermissionsSpec) -> Result<(), PermissionsError> {
         }
     };
     for repo in &spec.repositories {
-        name("ECR repository", repo, b"./", "letters, digits, '-', '_', '.', '/'")?;
+        name(
+            "ECR repository",
+            repo,
+            b"./",
+            "letters, digits, '-', '_', '.', '/'",
+        )?;
     }
     name("cluster", &spec.cluster, b"", "letters, digits, '-', '_'")?;
     for service in &spec.services {
         name("service", service, b"", "letters, digits, '-', '_'")?;
     }
     for group in &spec.log_groups {
-        name("log group", group, b"./#", "letters, digits, '-', '_', '.', '/', '#'")?;
+        name(
+            "log group",
+            group,
+            b"./#",
+            "letters, digits, '-', '_', '.', '/', '#'",
+        )?;
     }
     for role in &spec.pass_roles {
         let is_role = arn_fields(role).is_some_and(|a| {
             a.service == "iam"
                 && a.account.len() == 12
-                && a.resource.is_some_and(|r| r.starts_with("role/") && r.len() > 5)
+                && a.resource
+                    .is_some_and(|r| r.starts_with("role/") && r.len() > 5)
         });
         if !is_role {
             return Err(PermissionsError::BadRole(role.clone()));

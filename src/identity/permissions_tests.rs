@@ -56,25 +56,52 @@ fn every_call_the_action_makes_is_granted_on_its_resources_only() {
     // (action, the exact resources)
     let cases: Vec<(&str, Vec<String>)> = vec![
         ("ecr:GetAuthorizationToken", vec!["*".into()]),
-        ("ecr:PutImage", vec!["arn:aws:ecr:eu-west-1:111122223333:repository/team/web".into()]),
-        ("ecr:InitiateLayerUpload", vec!["arn:aws:ecr:eu-west-1:111122223333:repository/team/web".into()]),
-        ("ecr:DescribeImageScanFindings", vec!["arn:aws:ecr:eu-west-1:111122223333:repository/team/web".into()]),
+        (
+            "ecr:PutImage",
+            vec!["arn:aws:ecr:eu-west-1:111122223333:repository/team/web".into()],
+        ),
+        (
+            "ecr:InitiateLayerUpload",
+            vec!["arn:aws:ecr:eu-west-1:111122223333:repository/team/web".into()],
+        ),
+        (
+            "ecr:DescribeImageScanFindings",
+            vec!["arn:aws:ecr:eu-west-1:111122223333:repository/team/web".into()],
+        ),
         ("ecs:RegisterTaskDefinition", vec!["*".into()]),
         ("ecs:DescribeTaskDefinition", vec!["*".into()]),
         ("ecs:UpdateService", vec![svc("web"), svc("worker")]),
         ("ecs:DescribeServices", vec![svc("web"), svc("worker")]),
-        ("ecs:ListServiceDeployments", vec![svc("web"), svc("worker")]),
-        ("ecs:DescribeTasks", vec!["arn:aws:ecs:eu-west-1:111122223333:task/prod/*".into()]),
-        ("ecs:DescribeClusters", vec!["arn:aws:ecs:eu-west-1:111122223333:cluster/prod".into()]),
-        ("elasticloadbalancing:DescribeTargetHealth", vec!["*".into()]),
-        ("logs:GetLogEvents", vec!["arn:aws:logs:eu-west-1:111122223333:log-group:/ecs/web:log-stream:*".into()]),
+        (
+            "ecs:ListServiceDeployments",
+            vec![svc("web"), svc("worker")],
+        ),
+        (
+            "ecs:DescribeTasks",
+            vec!["arn:aws:ecs:eu-west-1:111122223333:task/prod/*".into()],
+        ),
+        (
+            "ecs:DescribeClusters",
+            vec!["arn:aws:ecs:eu-west-1:111122223333:cluster/prod".into()],
+        ),
+        (
+            "elasticloadbalancing:DescribeTargetHealth",
+            vec!["*".into()],
+        ),
+        (
+            "logs:GetLogEvents",
+            vec!["arn:aws:logs:eu-west-1:111122223333:log-group:/ecs/web:log-stream:*".into()],
+        ),
         ("iam:PassRole", spec().pass_roles),
     ];
     for (action, resources) in cases {
         assert_eq!(resources_of(&p, action), resources, "{action}");
     }
-    assert!(resources_of(&p, "ecs:DescribeServiceDeployments")
-        .contains(&"arn:aws:ecs:eu-west-1:111122223333:service-deployment/prod/web/*".to_string()));
+    assert!(
+        resources_of(&p, "ecs:DescribeServiceDeployments").contains(
+            &"arn:aws:ecs:eu-west-1:111122223333:service-deployment/prod/web/*".to_string()
+        )
+    );
 }
 
 #[test]
@@ -93,9 +120,18 @@ fn wildcards_and_conditions_are_where_iam_leaves_no_choice() {
             assert!(unscoped.contains(&action.as_str()), "{action} on *");
         }
         match action.as_str() {
-            "ecs:ListTasks" => assert_eq!(condition, json!({"ArnEquals": {"ecs:cluster": "arn:aws:ecs:eu-west-1:111122223333:cluster/prod"}})),
-            "iam:PassRole" => assert_eq!(condition, json!({"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}})),
-            "ecs:TagResource" => assert_eq!(condition["StringEquals"]["ecs:CreateAction"], "RegisterTaskDefinition"),
+            "ecs:ListTasks" => assert_eq!(
+                condition,
+                json!({"ArnEquals": {"ecs:cluster": "arn:aws:ecs:eu-west-1:111122223333:cluster/prod"}})
+            ),
+            "iam:PassRole" => assert_eq!(
+                condition,
+                json!({"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}})
+            ),
+            "ecs:TagResource" => assert_eq!(
+                condition["StringEquals"]["ecs:CreateAction"],
+                "RegisterTaskDefinition"
+            ),
             _ => assert!(condition.is_null(), "{action} has an unexpected condition"),
         }
     }
@@ -111,9 +147,18 @@ fn options_widen_only_what_they_name() {
     s.partition = "aws-cn".into();
     s.region = "cn-north-1".into();
     let p = generate(&s).unwrap();
-    assert_eq!(resources_of(&p, "ecr:CreateRepository"), ["arn:aws-cn:ecr:cn-north-1:111122223333:repository/team/web"]);
-    assert!(!grants(&p).iter().any(|(a, ..)| a == "iam:PassRole"), "no roles named, nothing to pass");
-    assert_eq!(resources_of(&p, "logs:GetLogEvents"), ["arn:aws-cn:logs:cn-north-1:111122223333:log-group:*:log-stream:*"]);
+    assert_eq!(
+        resources_of(&p, "ecr:CreateRepository"),
+        ["arn:aws-cn:ecr:cn-north-1:111122223333:repository/team/web"]
+    );
+    assert!(
+        !grants(&p).iter().any(|(a, ..)| a == "iam:PassRole"),
+        "no roles named, nothing to pass"
+    );
+    assert_eq!(
+        resources_of(&p, "logs:GetLogEvents"),
+        ["arn:aws-cn:logs:cn-north-1:111122223333:log-group:*:log-stream:*"]
+    );
 }
 
 #[test]
@@ -125,13 +170,28 @@ fn bad_values_are_refused_by_name() {
     };
     type Change = dyn Fn(&mut PermissionsSpec);
     let cases: [(&Change, &str); 7] = [
-        (&|s| s.account = "1234".into(), "not a 12-digit AWS account ID"),
+        (
+            &|s| s.account = "1234".into(),
+            "not a 12-digit AWS account ID",
+        ),
         (&|s| s.region = "Europe".into(), "not an AWS region name"),
-        (&|s| s.repositories.clear(), "name at least one ECR repository"),
+        (
+            &|s| s.repositories.clear(),
+            "name at least one ECR repository",
+        ),
         (&|s| s.services.clear(), "name at least one ECS service"),
-        (&|s| s.services = vec!["web/*".into()], "the service \"web/*\" is not a valid name"),
-        (&|s| s.cluster = "prod*".into(), "the cluster \"prod*\" is not a valid name"),
-        (&|s| s.pass_roles = vec!["arn:aws:iam::111122223333:user/bob".into()], "is not an IAM role ARN"),
+        (
+            &|s| s.services = vec!["web/*".into()],
+            "the service \"web/*\" is not a valid name",
+        ),
+        (
+            &|s| s.cluster = "prod*".into(),
+            "the cluster \"prod*\" is not a valid name",
+        ),
+        (
+            &|s| s.pass_roles = vec!["arn:aws:iam::111122223333:user/bob".into()],
+            "is not an IAM role ARN",
+        ),
     ];
     for (change, words) in cases {
         let e = with(change);

@@ -71,7 +71,10 @@ pub enum PolicyGenError {
         "the reusable workflow {value:?} {problem}; expected OWNER/REPO/.github/workflows/FILE.yml@REF \
          with REF a full ref (refs/heads/main, refs/tags/v1) or a 40-character commit SHA"
     )]
-    BadWorkflow { value: String, problem: &'static str },
+    BadWorkflow {
+        value: String,
+        problem: &'static str,
+    },
     #[error("name the repository (OWNER/REPO) whose branches and environments to admit")]
     NoRepository,
 }
@@ -106,7 +109,10 @@ pub fn generate(spec: &PolicySpec) -> Result<Value, PolicyGenError> {
     let mut common = Map::new();
     common.insert(key("aud"), json!(spec.audience));
     if let Some(workflow) = &spec.reusable_workflow {
-        common.insert(key("job_workflow_ref"), json!(workflow.replace("${", "${$}{")));
+        common.insert(
+            key("job_workflow_ref"),
+            json!(workflow.replace("${", "${$}{")),
+        );
     }
     let mut statements = Vec::new();
     if !exact.is_empty() {
@@ -116,10 +122,18 @@ pub fn generate(spec: &PolicySpec) -> Result<Value, PolicyGenError> {
     }
     if !patterns.is_empty() {
         let like = Map::from_iter([(key("sub"), one_or_many(patterns))]);
-        statements.push(statement("GitHubActionsSubjectPatterns", common.clone(), like));
+        statements.push(statement(
+            "GitHubActionsSubjectPatterns",
+            common.clone(),
+            like,
+        ));
     }
     if statements.is_empty() {
-        statements.push(statement("GitHubActionsReusableWorkflowCallers", common, Map::new()));
+        statements.push(statement(
+            "GitHubActionsReusableWorkflowCallers",
+            common,
+            Map::new(),
+        ));
     }
     Ok(json!({ "Version": "2012-10-17", "Statement": statements }))
 }
@@ -173,25 +187,31 @@ fn validate_workflow(value: &str) -> Result<(), PolicyGenError> {
     let (owner, repo, file) = (parts.next(), parts.next(), parts.next());
     let name_ok = |n: Option<&str>| {
         n.is_some_and(|n| {
-            !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            !n.is_empty()
+                && n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
         })
     };
     if !name_ok(owner) || !name_ok(repo) {
         return Err(bad("does not start with OWNER/REPO/"));
     }
     let file = file.unwrap_or_default();
-    let in_workflows = file
-        .strip_prefix(".github/workflows/")
-        .is_some_and(|f| !f.is_empty() && !f.contains('/') && (f.ends_with(".yml") || f.ends_with(".yaml")));
+    let in_workflows = file.strip_prefix(".github/workflows/").is_some_and(|f| {
+        !f.is_empty() && !f.contains('/') && (f.ends_with(".yml") || f.ends_with(".yaml"))
+    });
     if !in_workflows {
-        return Err(bad("does not name a .yml or .yaml file under .github/workflows/"));
+        return Err(bad(
+            "does not name a .yml or .yaml file under .github/workflows/",
+        ));
     }
     let sha = git_ref.len() == 40 && git_ref.bytes().all(|b| b.is_ascii_hexdigit());
     let full_ref = ["refs/heads/", "refs/tags/"]
         .iter()
         .any(|p| git_ref.strip_prefix(p).is_some_and(|r| !r.is_empty()));
     if !(sha || full_ref) {
-        return Err(bad("has a short ref (GitHub writes job_workflow_ref with the full ref)"));
+        return Err(bad(
+            "has a short ref (GitHub writes job_workflow_ref with the full ref)",
+        ));
     }
     if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(bad("contains whitespace"));

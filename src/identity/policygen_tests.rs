@@ -194,17 +194,48 @@ fn issuer_and_reusable_workflow_shape_every_statement() {
     let workflow = "octo-org/deploy-workflows/.github/workflows/deploy.yml@refs/tags/v1";
     let ghes = "ghes.example.com/_services/token";
     // (issuer, owner/repo, branches, workflow) -> the provider and the keys of statement 1.
-    type Case<'a> = (&'a str, &'a str, &'a [&'a str], Option<&'a str>, &'a str, Value);
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        &'a [&'a str],
+        Option<&'a str>,
+        &'a str,
+        Value,
+    );
     let cases: [Case; 4] = [
-        ("https://ghes.example.com/_services/token", "octo-org/payments", &["main"], None, ghes,
-         json!({"StringEquals": {format!("{ghes}:aud"): "sts.amazonaws.com", format!("{ghes}:sub"): "repo:octo-org/payments:ref:refs/heads/main"}})),
-        ("https://token.actions.githubusercontent.com/octo-ent", "octo-org/payments", &["main"], None, "token.actions.githubusercontent.com/octo-ent",
-         json!({"StringEquals": {"token.actions.githubusercontent.com/octo-ent:aud": "sts.amazonaws.com", "token.actions.githubusercontent.com/octo-ent:sub": "repo:octo-org/payments:ref:refs/heads/main"}})),
-        ("https://token.actions.githubusercontent.com", "/", &[], Some(workflow), "token.actions.githubusercontent.com",
-         json!({"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com", "token.actions.githubusercontent.com:job_workflow_ref": workflow}})),
-        ("https://token.actions.githubusercontent.com", "octo-org/payments", &[], Some(workflow), "token.actions.githubusercontent.com",
-         json!({"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com", "token.actions.githubusercontent.com:job_workflow_ref": workflow},
-                "StringLike": {"token.actions.githubusercontent.com:sub": "repo:octo-org/payments:*"}})),
+        (
+            "https://ghes.example.com/_services/token",
+            "octo-org/payments",
+            &["main"],
+            None,
+            ghes,
+            json!({"StringEquals": {format!("{ghes}:aud"): "sts.amazonaws.com", format!("{ghes}:sub"): "repo:octo-org/payments:ref:refs/heads/main"}}),
+        ),
+        (
+            "https://token.actions.githubusercontent.com/octo-ent",
+            "octo-org/payments",
+            &["main"],
+            None,
+            "token.actions.githubusercontent.com/octo-ent",
+            json!({"StringEquals": {"token.actions.githubusercontent.com/octo-ent:aud": "sts.amazonaws.com", "token.actions.githubusercontent.com/octo-ent:sub": "repo:octo-org/payments:ref:refs/heads/main"}}),
+        ),
+        (
+            "https://token.actions.githubusercontent.com",
+            "/",
+            &[],
+            Some(workflow),
+            "token.actions.githubusercontent.com",
+            json!({"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com", "token.actions.githubusercontent.com:job_workflow_ref": workflow}}),
+        ),
+        (
+            "https://token.actions.githubusercontent.com",
+            "octo-org/payments",
+            &[],
+            Some(workflow),
+            "token.actions.githubusercontent.com",
+            json!({"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com", "token.actions.githubusercontent.com:job_workflow_ref": workflow},
+                "StringLike": {"token.actions.githubusercontent.com:sub": "repo:octo-org/payments:*"}}),
+        ),
     ];
     for (issuer, repo, branches, reusable, provider, condition) in cases {
         let (owner, repo) = repo.split_once('/').unwrap();
@@ -217,7 +248,12 @@ fn issuer_and_reusable_workflow_shape_every_statement() {
         };
         let p = generate(&spec).unwrap_or_else(|e| panic!("{issuer} {reusable:?}: {e}"));
         let s = &p["Statement"][0];
-        assert_eq!(s["Principal"]["Federated"], json!(format!("arn:aws:iam::111122223333:oidc-provider/{provider}")));
+        assert_eq!(
+            s["Principal"]["Federated"],
+            json!(format!(
+                "arn:aws:iam::111122223333:oidc-provider/{provider}"
+            ))
+        );
         assert_eq!(s["Condition"], condition, "{issuer} {reusable:?}");
     }
 }
@@ -231,20 +267,48 @@ fn bad_issuers_and_workflows_are_refused() {
     };
     let gh = "https://token.actions.githubusercontent.com";
     let cases = [
-        (with("https://evil.example/token", None), "is not a GitHub Actions issuer"),
-        (with("http://ghes.example.com/_services/token", None), "is not a GitHub Actions issuer"),
-        (with(gh, Some("octo-org/x/.github/workflows/d.yml")), "has no @REF"),
-        (with(gh, Some("octo-org/x/.github/workflows/d.yml@v1")), "has a short ref"),
-        (with(gh, Some("octo-org/x/workflows/d.yml@refs/heads/main")), "under .github/workflows/"),
-        (with(gh, Some("octo-org/.github/workflows/d.yml@refs/heads/main")), "under .github/workflows/"),
+        (
+            with("https://evil.example/token", None),
+            "is not a GitHub Actions issuer",
+        ),
+        (
+            with("http://ghes.example.com/_services/token", None),
+            "is not a GitHub Actions issuer",
+        ),
+        (
+            with(gh, Some("octo-org/x/.github/workflows/d.yml")),
+            "has no @REF",
+        ),
+        (
+            with(gh, Some("octo-org/x/.github/workflows/d.yml@v1")),
+            "has a short ref",
+        ),
+        (
+            with(gh, Some("octo-org/x/workflows/d.yml@refs/heads/main")),
+            "under .github/workflows/",
+        ),
+        (
+            with(gh, Some("octo-org/.github/workflows/d.yml@refs/heads/main")),
+            "under .github/workflows/",
+        ),
     ];
     for (spec, words) in cases {
         let e = generate(&spec).unwrap_err().to_string();
         assert!(e.contains(words), "{spec:?}: {e}");
     }
     // Branches without a repository cannot be admitted for a reusable workflow's callers.
-    let no_repo = PolicySpec { owner: String::new(), repo: String::new(), ..with(gh, Some("o/r/.github/workflows/d.yml@refs/heads/main")) };
+    let no_repo = PolicySpec {
+        owner: String::new(),
+        repo: String::new(),
+        ..with(gh, Some("o/r/.github/workflows/d.yml@refs/heads/main"))
+    };
     assert_eq!(generate(&no_repo), Err(PolicyGenError::NoRepository));
     let sha = "0123456789abcdef0123456789abcdef01234567";
-    assert!(generate(&with(gh, Some(&format!("o/r/.github/workflows/d.yml@{sha}")))).is_ok());
+    assert!(
+        generate(&with(
+            gh,
+            Some(&format!("o/r/.github/workflows/d.yml@{sha}"))
+        ))
+        .is_ok()
+    );
 }

@@ -47,7 +47,11 @@ pub enum StsError {
     #[error("STS rejected the request ({code}): {message}")]
     Rejected { code: String, message: String },
     #[error("STS kept failing: {} over {}; last error: {last}", retry::attempts(*attempts), retry::seconds(*elapsed))]
-    Exhausted { attempts: u32, elapsed: Duration, last: String },
+    Exhausted {
+        attempts: u32,
+        elapsed: Duration,
+        last: String,
+    },
     #[error("STS answered without credentials or without an assumed-role ARN")]
     IncompleteResponse,
 }
@@ -76,7 +80,11 @@ fn describe(error: &CallError) -> String {
     match error {
         SdkError::ServiceError(e) => {
             let status = e.raw().status().as_u16();
-            format!("HTTP {status} {}: {}", e.err().code().unwrap_or("(no code)"), e.err().message().unwrap_or("(no message)"))
+            format!(
+                "HTTP {status} {}: {}",
+                e.err().code().unwrap_or("(no code)"),
+                e.err().message().unwrap_or("(no message)")
+            )
         }
         other => describe_chain(other),
     }
@@ -108,7 +116,11 @@ pub async fn client(region: &str) -> aws_sdk_sts::Client {
 }
 
 /// Exchange the token for credentials.
-pub async fn assume_role(client: &aws_sdk_sts::Client, request: &AssumeRequest<'_>, policy: &RetryPolicy) -> Result<(AwsCredentials, AssumedIdentity), StsError> {
+pub async fn assume_role(
+    client: &aws_sdk_sts::Client,
+    request: &AssumeRequest<'_>,
+    policy: &RetryPolicy,
+) -> Result<(AwsCredentials, AssumedIdentity), StsError> {
     let call = || async {
         client
             .assume_role_with_web_identity()
@@ -122,10 +134,20 @@ pub async fn assume_role(client: &aws_sdk_sts::Client, request: &AssumeRequest<'
     };
     let output = match retry::retry(policy, |f: &CallFailure| classify(&f.0), call).await {
         Ok(output) => output,
-        Err(retried) => return Err(into_sts_error(request.role_arn, retried.attempts, retried.elapsed, retried.error.0)),
+        Err(retried) => {
+            return Err(into_sts_error(
+                request.role_arn,
+                retried.attempts,
+                retried.elapsed,
+                retried.error.0,
+            ));
+        }
     };
     let creds = output.credentials.ok_or(StsError::IncompleteResponse)?;
-    let arn = output.assumed_role_user.map(|u| u.arn).ok_or(StsError::IncompleteResponse)?;
+    let arn = output
+        .assumed_role_user
+        .map(|u| u.arn)
+        .ok_or(StsError::IncompleteResponse)?;
     let account_id = account_of(&arn).ok_or(StsError::IncompleteResponse)?;
     let credentials = AwsCredentials {
         access_key_id: Secret::new(creds.access_key_id),
@@ -138,16 +160,31 @@ pub async fn assume_role(client: &aws_sdk_sts::Client, request: &AssumeRequest<'
 
 fn into_sts_error(role_arn: &str, attempts: u32, elapsed: Duration, error: CallError) -> StsError {
     if classify(&error) == Retry::Transient {
-        return StsError::Exhausted { attempts, elapsed, last: describe(&error) };
+        return StsError::Exhausted {
+            attempts,
+            elapsed,
+            last: describe(&error),
+        };
     }
     let (code, message) = match &error {
-        SdkError::ServiceError(e) => (e.err().code().unwrap_or_default().to_owned(), e.err().message().unwrap_or_default().to_owned()),
+        SdkError::ServiceError(e) => (
+            e.err().code().unwrap_or_default().to_owned(),
+            e.err().message().unwrap_or_default().to_owned(),
+        ),
         _ => (String::new(), describe(&error)),
     };
     match code.as_str() {
-        "AccessDenied" => StsError::AccessDenied { role_arn: role_arn.to_owned(), message },
-        "InvalidIdentityToken" | "ExpiredTokenException" => StsError::InvalidToken { code, message },
-        "" => StsError::Rejected { code: "request failed".into(), message },
+        "AccessDenied" => StsError::AccessDenied {
+            role_arn: role_arn.to_owned(),
+            message,
+        },
+        "InvalidIdentityToken" | "ExpiredTokenException" => {
+            StsError::InvalidToken { code, message }
+        }
+        "" => StsError::Rejected {
+            code: "request failed".into(),
+            message,
+        },
         _ => StsError::Rejected { code, message },
     }
 }
@@ -155,11 +192,17 @@ fn into_sts_error(role_arn: &str, attempts: u32, elapsed: Duration, error: CallE
 /// Who the given credentials belong to (`GetCallerIdentity`), for credentials that came from the
 /// environment rather than from this run's assume. The SDK's standard retries suffice here: the
 /// call has no side effects and no refusal worth diagnosing beyond its message.
-pub async fn caller_identity(region: &str, credentials: &AwsCredentials) -> Result<AssumedIdentity, StsError> {
+pub async fn caller_identity(
+    region: &str,
+    credentials: &AwsCredentials,
+) -> Result<AssumedIdentity, StsError> {
     let provider = aws_credential_types::Credentials::new(
         credentials.access_key_id.expose(),
         credentials.secret_access_key.expose(),
-        credentials.session_token.as_ref().map(|t| t.expose().to_owned()),
+        credentials
+            .session_token
+            .as_ref()
+            .map(|t| t.expose().to_owned()),
         credentials.expiration,
         "environment",
     );
@@ -168,15 +211,30 @@ pub async fn caller_identity(region: &str, credentials: &AwsCredentials) -> Resu
         .credentials_provider(provider)
         .load()
         .await;
-    let output = aws_sdk_sts::Client::new(&config).get_caller_identity().send().await.map_err(|e| match &e {
-        SdkError::ServiceError(se) => StsError::Rejected {
-            code: se.err().code().unwrap_or("GetCallerIdentity failed").to_owned(),
-            message: se.err().message().unwrap_or_default().to_owned(),
-        },
-        other => StsError::Exhausted { attempts: 3, elapsed: Duration::ZERO, last: describe_chain(other) },
-    })?;
+    let output = aws_sdk_sts::Client::new(&config)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| match &e {
+            SdkError::ServiceError(se) => StsError::Rejected {
+                code: se
+                    .err()
+                    .code()
+                    .unwrap_or("GetCallerIdentity failed")
+                    .to_owned(),
+                message: se.err().message().unwrap_or_default().to_owned(),
+            },
+            other => StsError::Exhausted {
+                attempts: 3,
+                elapsed: Duration::ZERO,
+                last: describe_chain(other),
+            },
+        })?;
     let arn = output.arn.ok_or(StsError::IncompleteResponse)?;
-    let account_id = output.account.or_else(|| account_of(&arn)).ok_or(StsError::IncompleteResponse)?;
+    let account_id = output
+        .account
+        .or_else(|| account_of(&arn))
+        .ok_or(StsError::IncompleteResponse)?;
     Ok(AssumedIdentity { arn, account_id })
 }
 
@@ -192,8 +250,14 @@ mod tests {
 
     #[test]
     fn account_comes_from_the_fifth_field() {
-        assert_eq!(account_of("arn:aws:sts::123456789012:assumed-role/deploy/gha-1").as_deref(), Some("123456789012"));
-        assert_eq!(account_of("arn:aws-cn:sts::111122223333:assumed-role/r/s").as_deref(), Some("111122223333"));
+        assert_eq!(
+            account_of("arn:aws:sts::123456789012:assumed-role/deploy/gha-1").as_deref(),
+            Some("123456789012")
+        );
+        assert_eq!(
+            account_of("arn:aws-cn:sts::111122223333:assumed-role/r/s").as_deref(),
+            Some("111122223333")
+        );
         assert_eq!(account_of("arn:aws:sts::12:assumed-role/r/s"), None);
         assert_eq!(account_of("nonsense"), None);
     }

@@ -51,11 +51,7 @@ pub fn classify(e: &PushError) -> Retry {
 /// Run `op` until it succeeds, fails fatally, or `policy.max_attempts` are spent. An error after
 /// a retry becomes `PushError::GaveUp` (how many attempts over how long, the last error as its
 /// source); an error on the first attempt is returned as it is.
-pub async fn with_retries<T, F, Fut>(
-    what: &str,
-    policy: RetryPolicy,
-    op: F,
-) -> Result<T, PushError>
+pub async fn with_retries<T, F, Fut>(what: &str, policy: RetryPolicy, op: F) -> Result<T, PushError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, PushError>>,

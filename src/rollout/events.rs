@@ -133,7 +133,10 @@ pub static KNOWN_CAUSES: &[KnownCause] = &[
     KnownCause {
         kind: FailureKind::InsufficientCapacity,
         // ECS has printed both "instance met" and "instances met" over the years.
-        needles: &["no container instances met all of its requirements", "no container instance met all of its requirements"],
+        needles: &[
+            "no container instances met all of its requirements",
+            "no container instance met all of its requirements",
+        ],
         cause: "no container instance has enough free CPU, memory or ports for a new task",
         hint: "add capacity, lower the task's cpu/memory, or use dynamic host ports; a rolling \
                deploy with maximumPercent 200 needs room for new tasks beside the old",

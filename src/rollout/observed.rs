@@ -27,8 +27,18 @@ impl FailedPolls {
 
 impl std::fmt::Display for FailedPolls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let polls = if self.count == 1 { "poll" } else { "polls in a row" };
-        write!(f, "{} {polls} failed over {:.1} s, the last with: {}", self.count, self.over().as_secs_f64(), self.error)
+        let polls = if self.count == 1 {
+            "poll"
+        } else {
+            "polls in a row"
+        };
+        write!(
+            f,
+            "{} {polls} failed over {:.1} s, the last with: {}",
+            self.count,
+            self.over().as_secs_f64(),
+            self.error
+        )
     }
 }
 
@@ -42,7 +52,12 @@ pub struct Recorded<'o, O, C> {
 
 impl<'o, O: Observe, C: Clock> Recorded<'o, O, C> {
     pub fn new(inner: &'o mut O, clock: &'o C) -> Self {
-        Recorded { inner, clock, last: HashMap::new(), failing: None }
+        Recorded {
+            inner,
+            clock,
+            last: HashMap::new(),
+            failing: None,
+        }
     }
 
     /// The last snapshot of `service`, if a poll ever answered for it.
@@ -68,8 +83,16 @@ impl<O: Observe, C: Clock> Observe for Recorded<'_, O, C> {
                 }
             }
             Err(e) => {
-                let (count, first) = self.failing.as_ref().map_or((0, now), |f| (f.count, f.first));
-                self.failing = Some(FailedPolls { count: count + 1, first, last: now, error: e.clone() });
+                let (count, first) = self
+                    .failing
+                    .as_ref()
+                    .map_or((0, now), |f| (f.count, f.first));
+                self.failing = Some(FailedPolls {
+                    count: count + 1,
+                    first,
+                    last: now,
+                    error: e.clone(),
+                });
             }
         }
         answer
@@ -78,7 +101,11 @@ impl<O: Observe, C: Clock> Observe for Recorded<'_, O, C> {
 
 /// Running and desired tasks of one deployment in a snapshot, as ECS reported them.
 pub fn deployment_counts(snapshot: &ServiceSnapshot, deployment_id: &str) -> Option<(u32, u32)> {
-    snapshot.deployments.iter().find(|d| d.id == deployment_id).map(|d| (d.running, d.desired))
+    snapshot
+        .deployments
+        .iter()
+        .find(|d| d.id == deployment_id)
+        .map(|d| (d.running, d.desired))
 }
 
 #[cfg(test)]
@@ -95,7 +122,13 @@ mod tests {
     }
 
     fn error() -> ApiError {
-        ApiError { op: "DescribeServices", code: Some("ThrottlingException".into()), message: "Rate exceeded".into(), attempts: 1, elapsed: Duration::ZERO }
+        ApiError {
+            op: "DescribeServices",
+            code: Some("ThrottlingException".into()),
+            message: "Rate exceeded".into(),
+            attempts: 1,
+            elapsed: Duration::ZERO,
+        }
     }
 
     fn snapshot(running: u32) -> ServiceSnapshot {
@@ -115,20 +148,39 @@ mod tests {
             failed_task_threshold: 3,
         };
         let w = Watched::new("api", watch, Default::default());
-        let mut script = Script(vec![Err(error()), Err(error()), Ok(vec![snapshot(2)]), Err(error())]);
+        let mut script = Script(vec![
+            Err(error()),
+            Err(error()),
+            Ok(vec![snapshot(2)]),
+            Err(error()),
+        ]);
         let clock = SystemClock;
         let mut recorded = Recorded::new(&mut script, &clock);
         assert!(recorded.observe(&[&w]).await.is_err());
         assert!(recorded.observe(&[&w]).await.is_err());
         let failing = recorded.failing().expect("two failures").clone();
         assert_eq!(failing.count, 2);
-        assert!(failing.to_string().starts_with("2 polls in a row failed over "), "{failing}");
-        assert!(failing.to_string().ends_with("Rate exceeded (ThrottlingException)"), "{failing}");
+        assert!(
+            failing
+                .to_string()
+                .starts_with("2 polls in a row failed over "),
+            "{failing}"
+        );
+        assert!(
+            failing
+                .to_string()
+                .ends_with("Rate exceeded (ThrottlingException)"),
+            "{failing}"
+        );
         assert!(recorded.observe(&[&w]).await.is_ok());
         assert!(recorded.failing().is_none());
         assert_eq!(recorded.last("api").map(|s| s.running_count), Some(2));
         assert!(recorded.observe(&[&w]).await.is_err());
         assert_eq!(recorded.failing().map(|f| f.count), Some(1));
-        assert_eq!(recorded.last("api").map(|s| s.running_count), Some(2), "a failed poll keeps the last answer");
+        assert_eq!(
+            recorded.last("api").map(|s| s.running_count),
+            Some(2),
+            "a failed poll keeps the last answer"
+        );
     }
 }

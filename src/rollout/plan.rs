@@ -285,7 +285,10 @@ pub fn decide(inputs: &[ServiceInput<'_>], known: &[(&str, &Value)], force: bool
     let mut registrations = Vec::new();
     let mut services = Vec::new();
     for input in inputs {
-        let index = match rendered.iter().position(|r| is_identical(r, input.rendered)) {
+        let index = match rendered
+            .iter()
+            .position(|r| is_identical(r, input.rendered))
+        {
             Some(i) => i,
             None => {
                 rendered.push(input.rendered);
@@ -303,15 +306,25 @@ pub fn decide(inputs: &[ServiceInput<'_>], known: &[(&str, &Value)], force: bool
         let same = is_identical(input.rendered, input.serving);
         services.push(ServicePlan {
             service: input.state.name.clone(),
-            family: input.rendered["family"].as_str().unwrap_or_default().to_owned(),
+            family: input.rendered["family"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
             serving: input.state.task_definition.clone(),
             rollback_to: rollback_target(input.state),
             registration: index,
             update: force || !same,
-            diff: if same { Vec::new() } else { diff(input.serving, input.rendered) },
+            diff: if same {
+                Vec::new()
+            } else {
+                diff(input.serving, input.rendered)
+            },
         });
     }
-    Plan { registrations, services }
+    Plan {
+        registrations,
+        services,
+    }
 }
 
 #[cfg(test)]

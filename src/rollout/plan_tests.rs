@@ -171,14 +171,29 @@ fn registers_once_reuses_an_identical_revision_and_skips_what_is_current() {
         },
     );
     let known_old = [(a.task_definition.as_str(), &old)];
-    let known_both = [(a.task_definition.as_str(), &old), (b.task_definition.as_str(), &new)];
+    let known_both = [
+        (a.task_definition.as_str(), &old),
+        (b.task_definition.as_str(), &new),
+    ];
 
-    let plan = decide(&[input(&a, &old, &new), input(&a, &old, &new)], &known_old, false);
+    let plan = decide(
+        &[input(&a, &old, &new), input(&a, &old, &new)],
+        &known_old,
+        false,
+    );
     assert_eq!(plan.registrations, [Registration::Register(new.clone())]);
-    assert!(plan.services.iter().all(|s| s.update && !s.diff.is_empty() && s.registration == 0));
+    assert!(
+        plan.services
+            .iter()
+            .all(|s| s.update && !s.diff.is_empty() && s.registration == 0)
+    );
     assert!(plan.registers());
 
-    let plan = decide(&[input(&a, &old, &new), input(&b, &new, &new)], &known_both, false);
+    let plan = decide(
+        &[input(&a, &old, &new), input(&b, &new, &new)],
+        &known_both,
+        false,
+    );
     assert_eq!(
         plan.registrations,
         [Registration::Reuse(b.task_definition.clone())]
@@ -189,9 +204,15 @@ fn registers_once_reuses_an_identical_revision_and_skips_what_is_current() {
     );
 
     // A re-run after a rollback: the family's latest revision is the one it would register.
-    let latest = [(a.task_definition.as_str(), &old), ("arn:...:task-definition/app:3", &new)];
+    let latest = [
+        (a.task_definition.as_str(), &old),
+        ("arn:...:task-definition/app:3", &new),
+    ];
     let plan = decide(&[input(&a, &old, &new)], &latest, false);
-    assert_eq!(plan.registrations, [Registration::Reuse("arn:...:task-definition/app:3".into())]);
+    assert_eq!(
+        plan.registrations,
+        [Registration::Reuse("arn:...:task-definition/app:3".into())]
+    );
     assert!(!plan.registers());
 
     let plan = decide(&[input(&b, &new, &new)], &known_both, false);
@@ -212,22 +233,37 @@ fn each_family_gets_its_own_registration() {
             ..service("worker")
         },
     );
-    let known = [(api.task_definition.as_str(), &api_old), (worker.task_definition.as_str(), &worker_old)];
+    let known = [
+        (api.task_definition.as_str(), &api_old),
+        (worker.task_definition.as_str(), &worker_old),
+    ];
     let plan = decide(
-        &[input(&api, &api_old, &api_new), input(&worker, &worker_old, &worker_new)],
+        &[
+            input(&api, &api_old, &api_new),
+            input(&worker, &worker_old, &worker_new),
+        ],
         &known,
         false,
     );
     assert_eq!(
         plan.registrations,
-        [Registration::Register(api_new.clone()), Registration::Register(worker_new.clone())]
+        [
+            Registration::Register(api_new.clone()),
+            Registration::Register(worker_new.clone())
+        ]
     );
     assert_eq!(
-        plan.services.iter().map(|s| (s.family.as_str(), s.registration)).collect::<Vec<_>>(),
+        plan.services
+            .iter()
+            .map(|s| (s.family.as_str(), s.registration))
+            .collect::<Vec<_>>(),
         [("api", 0), ("worker", 1)]
     );
     assert_eq!(plan.registrations[1].family(), "worker");
-    assert_eq!(Registration::Reuse("arn:aws:ecs:r:1:task-definition/worker:9".into()).family(), "worker");
+    assert_eq!(
+        Registration::Reuse("arn:aws:ecs:r:1:task-definition/worker:9".into()).family(),
+        "worker"
+    );
 }
 
 #[test]

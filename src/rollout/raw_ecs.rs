@@ -37,7 +37,12 @@ const REVISIONS_COMPARED: usize = 5;
 #[derive(Debug, thiserror::Error)]
 pub enum RawEcsError {
     #[error("ECS {operation} failed ({code}): {message}")]
-    Service { operation: String, status: u16, code: String, message: String },
+    Service {
+        operation: String,
+        status: u16,
+        code: String,
+        message: String,
+    },
     #[error("ECS {operation}: no answer ({detail})")]
     Transport {
         operation: String,
@@ -52,7 +57,11 @@ pub enum RawEcsError {
     #[error("ECS: no endpoint for this configuration: {detail}")]
     Endpoint { detail: String },
     #[error("{last} (gave up after {} over {})", retry::attempts(*attempts), retry::seconds(*elapsed))]
-    GaveUp { attempts: u32, elapsed: Duration, last: Box<RawEcsError> },
+    GaveUp {
+        attempts: u32,
+        elapsed: Duration,
+        last: Box<RawEcsError>,
+    },
 }
 
 impl RawEcsError {
@@ -76,7 +85,9 @@ impl RawEcsError {
     /// Whether the failed request can have taken effect.
     pub fn delivery(&self) -> Delivery {
         match self {
-            RawEcsError::Service { status, code, .. } => retry::delivery(Some(*status), Some(code), None),
+            RawEcsError::Service { status, code, .. } => {
+                retry::delivery(Some(*status), Some(code), None)
+            }
             RawEcsError::Transport { source, .. } => retry::delivery(None, None, Some(source)),
             // Never sent.
             RawEcsError::Signing { .. } | RawEcsError::Endpoint { .. } => Delivery::NotApplied,
@@ -88,7 +99,12 @@ impl RawEcsError {
 
 /// The ECS endpoint the SDK's rules give for `region` with these settings; `endpoint` (an
 /// override such as `AWS_ENDPOINT_URL_ECS`) wins, as it does for the SDK.
-pub async fn resolve_endpoint(region: &str, use_fips: bool, use_dual_stack: bool, endpoint: Option<&str>) -> Result<String, RawEcsError> {
+pub async fn resolve_endpoint(
+    region: &str,
+    use_fips: bool,
+    use_dual_stack: bool,
+    endpoint: Option<&str>,
+) -> Result<String, RawEcsError> {
     let fail = |detail: String| RawEcsError::Endpoint { detail };
     let params = Params::builder()
         .region(region)
@@ -97,7 +113,10 @@ pub async fn resolve_endpoint(region: &str, use_fips: bool, use_dual_stack: bool
         .set_endpoint(endpoint.map(str::to_owned))
         .build()
         .map_err(|e| fail(e.to_string()))?;
-    let resolved = DefaultResolver::new().resolve_endpoint(&params).await.map_err(|e| fail(e.to_string()))?;
+    let resolved = DefaultResolver::new()
+        .resolve_endpoint(&params)
+        .await
+        .map_err(|e| fail(e.to_string()))?;
     Ok(resolved.url().trim_end_matches('/').to_owned())
 }
 
@@ -114,8 +133,16 @@ impl RawEcs {
     /// `endpoint`: the ECS endpoint override (`AWS_ENDPOINT_URL_ECS` / `AWS_ENDPOINT_URL`), or
     /// `None` for the one the SDK's rules give (region, partition, FIPS, dual-stack).
     pub fn new(config: &SdkConfig, endpoint: Option<&str>) -> Self {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("a client with a timeout always builds");
-        RawEcs { config: config.clone(), endpoint_override: endpoint.map(str::to_owned), http, retry: RetryPolicy::default() }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("a client with a timeout always builds");
+        RawEcs {
+            config: config.clone(),
+            endpoint_override: endpoint.map(str::to_owned),
+            http,
+            retry: RetryPolicy::default(),
+        }
     }
 
     /// The same client with another retry budget (tests use short waits).
@@ -125,18 +152,37 @@ impl RawEcs {
     }
 
     fn region(&self) -> String {
-        self.config.region().map(|r| r.as_ref().to_owned()).unwrap_or_else(|| "us-east-1".into())
+        self.config
+            .region()
+            .map(|r| r.as_ref().to_owned())
+            .unwrap_or_else(|| "us-east-1".into())
     }
 
     /// Where requests go: the override, else the SDK's rules for this configuration.
     pub async fn endpoint(&self) -> Result<String, RawEcsError> {
-        let endpoint = self.endpoint_override.as_deref().or(self.config.endpoint_url());
-        resolve_endpoint(&self.region(), self.config.use_fips().unwrap_or(false), self.config.use_dual_stack().unwrap_or(false), endpoint).await
+        let endpoint = self
+            .endpoint_override
+            .as_deref()
+            .or(self.config.endpoint_url());
+        resolve_endpoint(
+            &self.region(),
+            self.config.use_fips().unwrap_or(false),
+            self.config.use_dual_stack().unwrap_or(false),
+            endpoint,
+        )
+        .await
     }
 
     /// `DescribeTaskDefinition` with its tags, as the JSON ECS returned.
-    pub async fn describe_task_definition(&self, task_definition: &str) -> Result<Value, RawEcsError> {
-        self.call("DescribeTaskDefinition", &json!({ "taskDefinition": task_definition, "include": ["TAGS"] })).await
+    pub async fn describe_task_definition(
+        &self,
+        task_definition: &str,
+    ) -> Result<Value, RawEcsError> {
+        self.call(
+            "DescribeTaskDefinition",
+            &json!({ "taskDefinition": task_definition, "include": ["TAGS"] }),
+        )
+        .await
     }
 
     /// `RegisterTaskDefinition` with a rendered request; returns the registered definition
@@ -155,7 +201,9 @@ impl RawEcs {
                 Err(e) => e,
             };
             if error.delivery() == Delivery::Ambiguous {
-                tracing::warn!("{error}: looking for the revision among the family's newest before registering again");
+                tracing::warn!(
+                    "{error}: looking for the revision among the family's newest before registering again"
+                );
                 if let Some(found) = self.find_registered(request).await {
                     return Ok(found);
                 }
@@ -164,7 +212,10 @@ impl RawEcs {
                 return Err(gave_up(error, attempt, start.elapsed()));
             }
             let delay = self.retry.delay_after(attempt);
-            tracing::warn!("{OP}: attempt {attempt} of {max} failed, retrying in {}: {error}", retry::seconds(delay));
+            tracing::warn!(
+                "{OP}: attempt {attempt} of {max} failed, retrying in {}: {error}",
+                retry::seconds(delay)
+            );
             tokio::time::sleep(delay).await;
         }
     }
@@ -181,11 +232,22 @@ impl RawEcs {
             .ok()?;
         let arns = listed.get("taskDefinitionArns").and_then(Value::as_array)?;
         // `familyPrefix` matches by prefix: keep this family's revisions only.
-        let ours = arns.iter().filter_map(Value::as_str).filter(|arn| arn.rsplit('/').next().and_then(|r| r.rsplit_once(':')).is_some_and(|(f, _)| f == family));
+        let ours = arns.iter().filter_map(Value::as_str).filter(|arn| {
+            arn.rsplit('/')
+                .next()
+                .and_then(|r| r.rsplit_once(':'))
+                .is_some_and(|(f, _)| f == family)
+        });
         for arn in ours.take(REVISIONS_COMPARED) {
-            let described = self.describe_task_definition(arn).await.map_err(|e| tracing::warn!("cannot read {arn}: {e}")).ok()?;
+            let described = self
+                .describe_task_definition(arn)
+                .await
+                .map_err(|e| tracing::warn!("cannot read {arn}: {e}"))
+                .ok()?;
             if is_identical(request, &described) {
-                tracing::info!("{arn} is the revision sent: it was registered before the answer was lost");
+                tracing::info!(
+                    "{arn} is the revision sent: it was registered before the answer was lost"
+                );
                 return Some(described);
             }
         }
@@ -195,9 +257,17 @@ impl RawEcs {
     /// One idempotent call (a read), retried while transient.
     pub async fn call(&self, operation: &str, body: &Value) -> Result<Value, RawEcsError> {
         let body = serde_json::to_vec(body).expect("a JSON value always serialises");
-        retry::retry(&self.retry, RawEcsError::classify, || self.send(operation, &body))
-            .await
-            .map_err(|r| if r.attempts > 1 { gave_up(r.error, r.attempts, r.elapsed) } else { r.error })
+        retry::retry(&self.retry, RawEcsError::classify, || {
+            self.send(operation, &body)
+        })
+        .await
+        .map_err(|r| {
+            if r.attempts > 1 {
+                gave_up(r.error, r.attempts, r.elapsed)
+            } else {
+                r.error
+            }
+        })
     }
 
     async fn send(&self, operation: &str, body: &[u8]) -> Result<Value, RawEcsError> {
@@ -208,27 +278,62 @@ impl RawEcs {
         for (name, value) in headers {
             request = request.header(name, value);
         }
-        let transport = |e: reqwest::Error| RawEcsError::Transport { operation: operation.to_owned(), detail: chain(&e), source: e };
+        let transport = |e: reqwest::Error| RawEcsError::Transport {
+            operation: operation.to_owned(),
+            detail: chain(&e),
+            source: e,
+        };
         let response = request.send().await.map_err(transport)?;
         let status = response.status().as_u16();
         let text = response.text().await.map_err(transport)?;
         let json: Value = serde_json::from_str(if text.is_empty() { "{}" } else { &text })
-            .map_err(|e| RawEcsError::BadResponse { operation: operation.to_owned(), detail: e.to_string() })?;
+            .map_err(|e| RawEcsError::BadResponse {
+                operation: operation.to_owned(),
+                detail: e.to_string(),
+            })?;
         if (200..300).contains(&status) {
             return Ok(json);
         }
         // `__type` may carry a namespace prefix (`com.amazonaws.ecs#ClientException`).
-        let code = json.get("__type").and_then(Value::as_str).unwrap_or("UnknownError");
+        let code = json
+            .get("__type")
+            .and_then(Value::as_str)
+            .unwrap_or("UnknownError");
         let code = code.rsplit('#').next().unwrap_or(code).to_owned();
-        let message = json.get("message").or_else(|| json.get("Message")).and_then(Value::as_str).unwrap_or_default().to_owned();
-        Err(RawEcsError::Service { operation: operation.to_owned(), status, code, message })
+        let message = json
+            .get("message")
+            .or_else(|| json.get("Message"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        Err(RawEcsError::Service {
+            operation: operation.to_owned(),
+            status,
+            code,
+            message,
+        })
     }
 
     /// The headers of a SigV4-signed JSON 1.1 request.
-    async fn sign(&self, operation: &str, url: &str, target: &str, body: &[u8]) -> Result<Vec<(String, String)>, RawEcsError> {
-        let fail = |detail: String| RawEcsError::Signing { operation: operation.to_owned(), detail };
-        let provider = self.config.credentials_provider().ok_or_else(|| fail("no credentials".into()))?;
-        let credentials = provider.provide_credentials().await.map_err(|e| fail(e.to_string()))?;
+    async fn sign(
+        &self,
+        operation: &str,
+        url: &str,
+        target: &str,
+        body: &[u8],
+    ) -> Result<Vec<(String, String)>, RawEcsError> {
+        let fail = |detail: String| RawEcsError::Signing {
+            operation: operation.to_owned(),
+            detail,
+        };
+        let provider = self
+            .config
+            .credentials_provider()
+            .ok_or_else(|| fail("no credentials".into()))?;
+        let credentials = provider
+            .provide_credentials()
+            .await
+            .map_err(|e| fail(e.to_string()))?;
         let identity = credentials.into();
         let region = self.region();
         let params = v4::SigningParams::builder()
@@ -240,17 +345,43 @@ impl RawEcs {
             .build()
             .map_err(|e| fail(e.to_string()))?
             .into();
-        let mut headers = vec![("content-type".to_owned(), "application/x-amz-json-1.1".to_owned()), ("x-amz-target".to_owned(), target.to_owned())];
-        let signable = SignableRequest::new("POST", url, headers.iter().map(|(k, v)| (k.as_str(), v.as_str())), SignableBody::Bytes(body)).map_err(|e| fail(e.to_string()))?;
-        let (instructions, _signature) = sign(signable, &params).map_err(|e| fail(e.to_string()))?.into_parts();
-        headers.extend(instructions.headers().map(|(k, v)| (k.to_owned(), v.to_owned())));
+        let mut headers = vec![
+            (
+                "content-type".to_owned(),
+                "application/x-amz-json-1.1".to_owned(),
+            ),
+            ("x-amz-target".to_owned(), target.to_owned()),
+        ];
+        let signable = SignableRequest::new(
+            "POST",
+            url,
+            headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            SignableBody::Bytes(body),
+        )
+        .map_err(|e| fail(e.to_string()))?;
+        let (instructions, _signature) = sign(signable, &params)
+            .map_err(|e| fail(e.to_string()))?
+            .into_parts();
+        headers.extend(
+            instructions
+                .headers()
+                .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
         Ok(headers)
     }
 }
 
 /// The last error with the observed effort, when more than one attempt was made.
 fn gave_up(error: RawEcsError, attempts: u32, elapsed: Duration) -> RawEcsError {
-    if attempts > 1 { RawEcsError::GaveUp { attempts, elapsed, last: Box::new(error) } } else { error }
+    if attempts > 1 {
+        RawEcsError::GaveUp {
+            attempts,
+            elapsed,
+            last: Box::new(error),
+        }
+    } else {
+        error
+    }
 }
 
 /// An error and its causes on one line (reqwest's own text omits the cause).
@@ -272,17 +403,64 @@ mod tests {
     #[tokio::test]
     async fn endpoints_follow_the_sdk_rules() {
         let cases = [
-            ("us-east-1", false, false, None, "https://ecs.us-east-1.amazonaws.com"),
-            ("cn-north-1", false, false, None, "https://ecs.cn-north-1.amazonaws.com.cn"),
-            ("cn-northwest-1", false, false, None, "https://ecs.cn-northwest-1.amazonaws.com.cn"),
-            ("us-gov-west-1", false, false, None, "https://ecs.us-gov-west-1.amazonaws.com"),
-            ("us-east-1", true, false, None, "https://ecs-fips.us-east-1.amazonaws.com"),
-            ("eu-west-1", false, true, None, "https://ecs.eu-west-1.api.aws"),
-            ("eu-west-1", false, false, Some("http://127.0.0.1:4566"), "http://127.0.0.1:4566"),
+            (
+                "us-east-1",
+                false,
+                false,
+                None,
+                "https://ecs.us-east-1.amazonaws.com",
+            ),
+            (
+                "cn-north-1",
+                false,
+                false,
+                None,
+                "https://ecs.cn-north-1.amazonaws.com.cn",
+            ),
+            (
+                "cn-northwest-1",
+                false,
+                false,
+                None,
+                "https://ecs.cn-northwest-1.amazonaws.com.cn",
+            ),
+            (
+                "us-gov-west-1",
+                false,
+                false,
+                None,
+                "https://ecs.us-gov-west-1.amazonaws.com",
+            ),
+            (
+                "us-east-1",
+                true,
+                false,
+                None,
+                "https://ecs-fips.us-east-1.amazonaws.com",
+            ),
+            (
+                "eu-west-1",
+                false,
+                true,
+                None,
+                "https://ecs.eu-west-1.api.aws",
+            ),
+            (
+                "eu-west-1",
+                false,
+                false,
+                Some("http://127.0.0.1:4566"),
+                "http://127.0.0.1:4566",
+            ),
         ];
         for (region, fips, dual, endpoint, want) in cases {
-            let got = resolve_endpoint(region, fips, dual, endpoint).await.unwrap();
-            assert_eq!(got, want, "{region} fips={fips} dual-stack={dual} endpoint={endpoint:?}");
+            let got = resolve_endpoint(region, fips, dual, endpoint)
+                .await
+                .unwrap();
+            assert_eq!(
+                got, want,
+                "{region} fips={fips} dual-stack={dual} endpoint={endpoint:?}"
+            );
         }
     }
 }

@@ -75,11 +75,28 @@ impl<C: Clock, O: Observe, R: Report> Rollback<'_, C, O, R> {
         let mut outcomes = Vec::new();
         let mut watched = Vec::new();
         for t in targets {
-            match self.api.update_service(&t.service, &t.task_definition, false).await {
+            match self
+                .api
+                .update_service(&t.service, &t.task_definition, false)
+                .await
+            {
                 Ok(state) => {
-                    self.report.progress(&format!("{}: rolling back to {}", t.service, short(&t.task_definition)));
-                    watched.push(watch_of(&state, &t.task_definition, self.clock.now(), self.limit));
-                    outcomes.push(outcome(t, None, Settled::NotSettled("not observed yet".into())));
+                    self.report.progress(&format!(
+                        "{}: rolling back to {}",
+                        t.service,
+                        short(&t.task_definition)
+                    ));
+                    watched.push(watch_of(
+                        &state,
+                        &t.task_definition,
+                        self.clock.now(),
+                        self.limit,
+                    ));
+                    outcomes.push(outcome(
+                        t,
+                        None,
+                        Settled::NotSettled("not observed yet".into()),
+                    ));
                 }
                 Err(e) => outcomes.push(outcome(t, None, Settled::UpdateFailed(e.to_string()))),
             }
@@ -99,10 +116,17 @@ impl<C: Clock, O: Observe, R: Report> Rollback<'_, C, O, R> {
                 Ok((states, _missing)) => states,
                 Err(e) => {
                     let why = format!("ECS rolled it back, but its state cannot be read: {e}");
-                    return targets.iter().map(|t| outcome(t, None, Settled::NotSettled(why.clone()))).collect();
+                    return targets
+                        .iter()
+                        .map(|t| outcome(t, None, Settled::NotSettled(why.clone())))
+                        .collect();
                 }
             };
-            let begun = targets.iter().all(|t| states.iter().any(|s| s.name == t.service && s.task_definition == t.task_definition));
+            let begun = targets.iter().all(|t| {
+                states
+                    .iter()
+                    .any(|s| s.name == t.service && s.task_definition == t.task_definition)
+            });
             if begun || self.clock.now() >= started + self.limit {
                 break states;
             }
@@ -114,12 +138,26 @@ impl<C: Clock, O: Observe, R: Report> Rollback<'_, C, O, R> {
             let state = states.iter().find(|s| s.name == t.service);
             match state.filter(|s| s.task_definition == t.task_definition) {
                 Some(state) => {
-                    watched.push(watch_of(state, &t.task_definition, self.clock.now(), self.limit));
-                    outcomes.push(outcome(t, None, Settled::NotSettled("not observed yet".into())));
+                    watched.push(watch_of(
+                        state,
+                        &t.task_definition,
+                        self.clock.now(),
+                        self.limit,
+                    ));
+                    outcomes.push(outcome(
+                        t,
+                        None,
+                        Settled::NotSettled("not observed yet".into()),
+                    ));
                 }
                 None => {
-                    let serving = state.map_or("nothing (the service is gone)", |s| short(&s.task_definition));
-                    let why = format!("ECS's rollback did not return to {}: the service runs {serving}", short(&t.task_definition));
+                    let serving = state.map_or("nothing (the service is gone)", |s| {
+                        short(&s.task_definition)
+                    });
+                    let why = format!(
+                        "ECS's rollback did not return to {}: the service runs {serving}",
+                        short(&t.task_definition)
+                    );
                     outcomes.push(outcome(t, None, Settled::NotSettled(why)));
                 }
             }
@@ -128,26 +166,47 @@ impl<C: Clock, O: Observe, R: Report> Rollback<'_, C, O, R> {
     }
 
     /// Wait for the rollback deployments in `watched`, and fill in their outcomes.
-    async fn settle(&mut self, mut watched: Vec<Watched>, mut outcomes: Vec<RollbackOutcome>, started: SystemTime) -> Vec<RollbackOutcome> {
+    async fn settle(
+        &mut self,
+        mut watched: Vec<Watched>,
+        mut outcomes: Vec<RollbackOutcome>,
+        started: SystemTime,
+    ) -> Vec<RollbackOutcome> {
         if watched.is_empty() {
             return outcomes;
         }
         let mut recorded = Recorded::new(&mut *self.observer, self.clock);
         let mut interval = self.interval.clone();
-        let result = wait(self.clock, &mut recorded, &mut *self.report, &mut watched, &mut interval).await;
+        let result = wait(
+            self.clock,
+            &mut recorded,
+            &mut *self.report,
+            &mut watched,
+            &mut interval,
+        )
+        .await;
         for (i, w) in watched.iter().enumerate() {
-            let Some(o) = outcomes.iter_mut().find(|o| o.service == w.service) else { continue };
+            let Some(o) = outcomes.iter_mut().find(|o| o.service == w.service) else {
+                continue;
+            };
             o.deployment_id = Some(w.watch.our_deployment_id.clone());
             let last = recorded.last(&w.service);
             o.settled = match (&result, last) {
                 (Ok(verdicts), Some(snapshot)) => {
-                    let took = snapshot.observed_at.duration_since(started).unwrap_or_default();
-                    let (running, desired) = deployment_counts(snapshot, &w.watch.our_deployment_id).unwrap_or((snapshot.running_count, snapshot.desired_count));
+                    let took = snapshot
+                        .observed_at
+                        .duration_since(started)
+                        .unwrap_or_default();
+                    let (running, desired) =
+                        deployment_counts(snapshot, &w.watch.our_deployment_id)
+                            .unwrap_or((snapshot.running_count, snapshot.desired_count));
                     settled(&verdicts[i], running, desired, took, self.limit)
                 }
                 (Ok(_), None) => Settled::NotSettled("no poll answered for it".into()),
                 (Err(e), _) => match recorded.failing() {
-                    Some(failing) => Settled::NotSettled(format!("its state cannot be read: {failing}")),
+                    Some(failing) => {
+                        Settled::NotSettled(format!("its state cannot be read: {failing}"))
+                    }
                     None => Settled::NotSettled(format!("its state cannot be read: {e}")),
                 },
             };
@@ -157,24 +216,49 @@ impl<C: Clock, O: Observe, R: Report> Rollback<'_, C, O, R> {
 }
 
 fn outcome(t: &RollbackTarget, deployment_id: Option<String>, settled: Settled) -> RollbackOutcome {
-    RollbackOutcome { service: t.service.clone(), task_definition: t.task_definition.clone(), deployment_id, settled }
+    RollbackOutcome {
+        service: t.service.clone(),
+        task_definition: t.task_definition.clone(),
+        deployment_id,
+        settled,
+    }
 }
 
-fn settled(verdict: &Verdict, running: u32, desired: u32, took: Duration, limit: Duration) -> Settled {
+fn settled(
+    verdict: &Verdict,
+    running: u32,
+    desired: u32,
+    took: Duration,
+    limit: Duration,
+) -> Settled {
     match verdict {
-        Verdict::Healthy => Settled::Healthy { running, desired, took },
+        Verdict::Healthy => Settled::Healthy {
+            running,
+            desired,
+            took,
+        },
         Verdict::Failed(f) => Settled::NotSettled(f.reason.clone()),
         Verdict::TimedOut { waiting_for } => {
             let minutes = limit.as_secs() / 60;
-            Settled::NotSettled(format!("not healthy within {minutes} minute{}: waiting for {waiting_for}", if minutes == 1 { "" } else { "s" }))
+            Settled::NotSettled(format!(
+                "not healthy within {minutes} minute{}: waiting for {waiting_for}",
+                if minutes == 1 { "" } else { "s" }
+            ))
         }
-        Verdict::Pending { progress } => Settled::NotSettled(format!("still in progress ({running}/{desired} running): {progress}")),
+        Verdict::Pending { progress } => Settled::NotSettled(format!(
+            "still in progress ({running}/{desired} running): {progress}"
+        )),
     }
 }
 
 /// The rollback's own deployment: the service's PRIMARY one, as UpdateService (or, for
 /// ECS's own rollback, DescribeServices) answered.
-fn watch_of(state: &ServiceState, task_definition: &str, now: SystemTime, limit: Duration) -> Watched {
+fn watch_of(
+    state: &ServiceState,
+    task_definition: &str,
+    now: SystemTime,
+    limit: Duration,
+) -> Watched {
     let watch = primary_watch(state, task_definition, None, now, now + limit);
     let seen: HashSet<String> = state.events.iter().map(|e| e.id.clone()).collect();
     Watched::new(state.name.clone(), watch, seen)

@@ -110,7 +110,10 @@ fn default_selects_every_container_of_the_pushed_repository() {
 fn containers_lines_set_each_named_container() {
     let update = ImageUpdate::containers([
         ("api", pushed()),
-        ("envoy", "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.30".to_owned()),
+        (
+            "envoy",
+            "public.ecr.aws/appmesh/aws-appmesh-envoy:v1.30".to_owned(),
+        ),
     ]);
     let r = render(&described(), &update).unwrap();
     assert_eq!(image_of(&r.request, "api"), pushed());

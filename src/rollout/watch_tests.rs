@@ -255,7 +255,10 @@ fn the_adaptive_interval_keeps_polls_under_twelve_a_minute() {
             .iter()
             .take_while(|t| **t < *start + Duration::from_secs(60))
             .count();
-        assert!(in_window <= 12, "{in_window} polls in the minute from {start:?}");
+        assert!(
+            in_window <= 12,
+            "{in_window} polls in the minute from {start:?}"
+        );
     }
 }
 
@@ -270,17 +273,33 @@ async fn a_change_with_all_tasks_running_restarts_the_interval() {
         script: |n, _| match n {
             0..=2 => ("IN_PROGRESS".into(), 1, 0, vec![]),
             3 => ("IN_PROGRESS".into(), 2, 0, vec![]),
-            4 => ("IN_PROGRESS".into(), 2, 0, vec![("e1", "stopped 1 running task")]),
+            4 => (
+                "IN_PROGRESS".into(),
+                2,
+                0,
+                vec![("e1", "stopped 1 running task")],
+            ),
             _ => ("COMPLETED".into(), 2, 0, vec![]),
         },
     };
     let mut printed = Printed::default();
     let mut w = [watched("api", Duration::from_secs(600))];
-    let verdicts = wait(&clock, &mut observer, &mut printed, &mut w, &mut PollInterval::adaptive())
-        .await
-        .unwrap();
+    let verdicts = wait(
+        &clock,
+        &mut observer,
+        &mut printed,
+        &mut w,
+        &mut PollInterval::adaptive(),
+    )
+    .await
+    .unwrap();
     assert_eq!(verdicts, [Verdict::Healthy]);
-    let secs: Vec<f64> = clock.slept.borrow().iter().map(Duration::as_secs_f64).collect();
+    let secs: Vec<f64> = clock
+        .slept
+        .borrow()
+        .iter()
+        .map(Duration::as_secs_f64)
+        .collect();
     // Polls 0-2 unchanged at 1/2: the wait grows; poll 3 reaches 2/2: back to 1 s; poll 4 only
     // adds an event (the progress line is the same): the wait grows again.
     assert_eq!(secs, [2.0, 3.0, 4.5, 1.0, 1.5]);

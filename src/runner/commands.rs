@@ -33,14 +33,20 @@ pub enum Mode {
 impl Mode {
     /// `Actions` exactly when `GITHUB_ACTIONS` is `true`, as the runner (and `act`) set it.
     pub fn from_env(env: &EnvVars) -> Mode {
-        if env.is_true("GITHUB_ACTIONS") { Mode::Actions } else { Mode::Plain }
+        if env.is_true("GITHUB_ACTIONS") {
+            Mode::Actions
+        } else {
+            Mode::Plain
+        }
     }
 }
 
 /// Escapes a command's data (the text after the second `::`), as the runner unescapes it.
 /// `%` goes first so that the escapes we add are not escaped again.
 pub fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 /// Escapes a command property value: as [`escape_data`], plus `:` and `,`, which would otherwise
@@ -104,14 +110,33 @@ pub struct Annotation {
 
 impl Annotation {
     pub fn titled(title: impl Into<String>) -> Self {
-        Annotation { title: Some(title.into()), ..Annotation::default() }
+        Annotation {
+            title: Some(title.into()),
+            ..Annotation::default()
+        }
     }
 
     fn properties(&self) -> String {
-        let numbers = [("line", self.line), ("endLine", self.end_line), ("col", self.col), ("endColumn", self.end_col)];
-        let props: Vec<String> = self.file.iter().map(|f| format!("file={}", escape_property(f)))
-            .chain(numbers.iter().filter_map(|(k, v)| v.map(|v| format!("{k}={v}"))))
-            .chain(self.title.iter().map(|t| format!("title={}", escape_property(t))))
+        let numbers = [
+            ("line", self.line),
+            ("endLine", self.end_line),
+            ("col", self.col),
+            ("endColumn", self.end_col),
+        ];
+        let props: Vec<String> = self
+            .file
+            .iter()
+            .map(|f| format!("file={}", escape_property(f)))
+            .chain(
+                numbers
+                    .iter()
+                    .filter_map(|(k, v)| v.map(|v| format!("{k}={v}"))),
+            )
+            .chain(
+                self.title
+                    .iter()
+                    .map(|t| format!("title={}", escape_property(t))),
+            )
             .collect();
         props.join(",")
     }
@@ -228,7 +253,11 @@ impl<W: Write> Workflow<W> {
                 writeln!(self.out, "::{kind}{sep}{props}::{}", escape_data(message))?;
             }
             Mode::Plain => {
-                let title = at.title.as_deref().map(|t| format!("{t}: ")).unwrap_or_default();
+                let title = at
+                    .title
+                    .as_deref()
+                    .map(|t| format!("{t}: "))
+                    .unwrap_or_default();
                 writeln!(self.out, "{kind}: {title}{message}{}", at.location())?;
             }
         }

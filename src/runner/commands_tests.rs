@@ -26,7 +26,11 @@ fn escape_data_and_property_table() {
         ("a\r\nb", "a%0D%0Ab", "a%0D%0Ab"),
         ("%0A", "%250A", "%250A"),
         ("k: v, w", "k: v, w", "k%3A v%2C w"),
-        ("::set-output name=x::y", "::set-output name=x::y", "%3A%3Aset-output name=x%3A%3Ay"),
+        (
+            "::set-output name=x::y",
+            "::set-output name=x::y",
+            "%3A%3Aset-output name=x%3A%3Ay",
+        ),
         ("", "", ""),
     ];
     for (input, data, property) in cases {
@@ -38,7 +42,8 @@ fn escape_data_and_property_table() {
 #[test]
 fn add_mask_masks_each_line_and_skips_blank_ones() {
     let mut w = actions();
-    w.add_mask(&Secret::new("first\r\nsecond  \n\n   \nthird%0A")).unwrap();
+    w.add_mask(&Secret::new("first\r\nsecond  \n\n   \nthird%0A"))
+        .unwrap();
     w.add_mask_str("").unwrap();
     assert_eq!(
         text(w),
@@ -78,10 +83,17 @@ fn annotation_properties_are_escaped() {
 #[test]
 fn plain_annotations_are_readable() {
     let mut w = Workflow::new(Mode::Plain, Vec::new());
-    let at = Annotation { file: Some("taskdef.json".into()), line: Some(3), ..Annotation::titled("rollout") };
+    let at = Annotation {
+        file: Some("taskdef.json".into()),
+        line: Some(3),
+        ..Annotation::titled("rollout")
+    };
     w.error("service did not stabilise", &at).unwrap();
     w.warning("slow", &Annotation::default()).unwrap();
-    assert_eq!(text(w), "error: rollout: service did not stabilise (taskdef.json:3)\nwarning: slow\n");
+    assert_eq!(
+        text(w),
+        "error: rollout: service did not stabilise (taskdef.json:3)\nwarning: slow\n"
+    );
 }
 
 #[test]
@@ -91,7 +103,10 @@ fn group_guard_ends_the_group_on_drop() {
         let mut g = w.group_guard("Push: image%1").unwrap();
         g.debug("inside").unwrap();
     }
-    assert_eq!(text(w), "::group::Push: image%251\n::debug::inside\n::endgroup::\n");
+    assert_eq!(
+        text(w),
+        "::group::Push: image%251\n::debug::inside\n::endgroup::\n"
+    );
 }
 
 #[test]
@@ -100,7 +115,10 @@ fn neutralize_line_table() {
         ("service is steady", "service is steady"),
         ("::add-mask::x", "\\::add-mask::x"),
         ("  \t::error::boom", "  \t\\::error::boom"),
-        ("\u{3000}::error::ideographic space", "\u{3000}\\::error::ideographic space"),
+        (
+            "\u{3000}::error::ideographic space",
+            "\u{3000}\\::error::ideographic space",
+        ),
         ("a\n::error::b", "a\\n::error::b"),
         ("a\r::error::b", "a\\r::error::b"),
         ("\n::set-output name=x::y", "\\n::set-output name=x::y"),
@@ -138,13 +156,25 @@ fn untrusted_text_cannot_produce_a_command_line() {
     w.print_untrusted(hostile).unwrap();
     let out = text(w);
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), hostile.len() + 2, "one line per item plus the fence: {out}");
+    assert_eq!(
+        lines.len(),
+        hostile.len() + 2,
+        "one line per item plus the fence: {out}"
+    );
 
-    let token = lines[0].strip_prefix("::stop-commands::").expect("opens with stop-commands");
-    assert!(token.len() >= 32 && token.chars().all(|c| c.is_ascii_hexdigit()), "token {token:?}");
+    let token = lines[0]
+        .strip_prefix("::stop-commands::")
+        .expect("opens with stop-commands");
+    assert!(
+        token.len() >= 32 && token.chars().all(|c| c.is_ascii_hexdigit()),
+        "token {token:?}"
+    );
     assert_eq!(lines[lines.len() - 1], format!("::{token}::"));
     for line in &lines[1..lines.len() - 1] {
-        assert!(!is_command_line(line), "{line:?} would be read as a command");
+        assert!(
+            !is_command_line(line),
+            "{line:?} would be read as a command"
+        );
     }
 }
 
@@ -154,7 +184,10 @@ fn stop_commands_token_is_fresh_per_call() {
     w.print_untrusted(["a"]).unwrap();
     w.print_untrusted(["b"]).unwrap();
     let out = text(w);
-    let tokens: Vec<&str> = out.lines().filter_map(|l| l.strip_prefix("::stop-commands::")).collect();
+    let tokens: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("::stop-commands::"))
+        .collect();
     assert_eq!(tokens.len(), 2);
     assert_ne!(tokens[0], tokens[1]);
 }
@@ -162,13 +195,20 @@ fn stop_commands_token_is_fresh_per_call() {
 #[test]
 fn plain_untrusted_text_is_neutralised_but_not_fenced() {
     let mut w = Workflow::new(Mode::Plain, Vec::new());
-    w.print_untrusted(vec!["task stopped\n\u{1b}[2Jcleared".to_string()]).unwrap();
+    w.print_untrusted(vec!["task stopped\n\u{1b}[2Jcleared".to_string()])
+        .unwrap();
     assert_eq!(text(w), "task stopped\\n\\u{001b}[2Jcleared\n");
 }
 
 #[test]
 fn mode_follows_github_actions() {
-    assert_eq!(Mode::from_env(&EnvVars::from_pairs([("GITHUB_ACTIONS", "true")])), Mode::Actions);
-    assert_eq!(Mode::from_env(&EnvVars::from_pairs([("GITHUB_ACTIONS", "false")])), Mode::Plain);
+    assert_eq!(
+        Mode::from_env(&EnvVars::from_pairs([("GITHUB_ACTIONS", "true")])),
+        Mode::Actions
+    );
+    assert_eq!(
+        Mode::from_env(&EnvVars::from_pairs([("GITHUB_ACTIONS", "false")])),
+        Mode::Plain
+    );
     assert_eq!(Mode::from_env(&EnvVars::default()), Mode::Plain);
 }

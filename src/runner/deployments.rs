@@ -62,15 +62,34 @@ pub struct DeploymentTarget {
 impl DeploymentTarget {
     /// The target for `environment` from the runner's `GITHUB_*` variables, or which of them is
     /// missing (a CLI run outside Actions has none).
-    pub fn from_env(env: &EnvVars, environment: &str, environment_url: Option<&str>, job_environment: JobEnvironment) -> Result<Self, ReportError> {
-        let var = |name: &'static str| env.non_empty(name).ok_or(ReportError::NotInActions { missing: name });
+    pub fn from_env(
+        env: &EnvVars,
+        environment: &str,
+        environment_url: Option<&str>,
+        job_environment: JobEnvironment,
+    ) -> Result<Self, ReportError> {
+        let var = |name: &'static str| {
+            env.non_empty(name)
+                .ok_or(ReportError::NotInActions { missing: name })
+        };
         let repository = var("GITHUB_REPOSITORY")?;
-        let Some((owner, repo)) = repository.split_once('/').filter(|(o, r)| !o.is_empty() && !r.is_empty() && !r.contains('/')) else {
-            return Err(ReportError::BadRepository { repository: repository.to_owned() });
+        let Some((owner, repo)) = repository
+            .split_once('/')
+            .filter(|(o, r)| !o.is_empty() && !r.is_empty() && !r.contains('/'))
+        else {
+            return Err(ReportError::BadRepository {
+                repository: repository.to_owned(),
+            });
         };
         let (sha, run_id) = (var("GITHUB_SHA")?, var("GITHUB_RUN_ID")?);
-        let server = env.non_empty("GITHUB_SERVER_URL").unwrap_or("https://github.com").trim_end_matches('/');
-        let api_url = env.non_empty("GITHUB_API_URL").unwrap_or("https://api.github.com").trim_end_matches('/');
+        let server = env
+            .non_empty("GITHUB_SERVER_URL")
+            .unwrap_or("https://github.com")
+            .trim_end_matches('/');
+        let api_url = env
+            .non_empty("GITHUB_API_URL")
+            .unwrap_or("https://api.github.com")
+            .trim_end_matches('/');
         Ok(DeploymentTarget {
             api_url: api_url.to_owned(),
             owner: owner.to_owned(),
@@ -104,7 +123,9 @@ pub enum Outcome {
 /// Why a report did not reach GitHub. Each message says what to change.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("{missing} is not set, so there is no commit and repository to report a Deployment for (outside GitHub Actions, leave `github-token` empty)")]
+    #[error(
+        "{missing} is not set, so there is no commit and repository to report a Deployment for (outside GitHub Actions, leave `github-token` empty)"
+    )]
     NotInActions { missing: &'static str },
     #[error("GITHUB_REPOSITORY is `{repository}`, not OWNER/REPO")]
     BadRepository { repository: String },
@@ -113,15 +134,27 @@ pub enum ReportError {
     #[error("GitHub refused the token (HTTP {status}: {message}); {}", if *status == 401 { "it is not valid (expired, revoked, or for another GitHub host)" } else { PERMISSION_FIX })]
     Refused { status: u16, message: String },
     #[error("GitHub answered HTTP {status} to {what}: {message}")]
-    Status { what: &'static str, status: u16, message: String },
+    Status {
+        what: &'static str,
+        status: u16,
+        message: String,
+    },
     #[error("GitHub accepted the Deployment request without creating one: {message}")]
     NotCreated { message: String },
     #[error("no answer from GitHub's API at {url} to {what}: {detail}")]
-    Unreachable { what: &'static str, url: String, detail: String },
+    Unreachable {
+        what: &'static str,
+        url: String,
+        detail: String,
+    },
     #[error("GitHub's answer to {what} is not what its API documents: {detail}")]
     BadAnswer { what: &'static str, detail: String },
     #[error("{} over {}, the last: {last}", retry::attempts(*attempts), retry::seconds(*elapsed))]
-    GaveUp { attempts: u32, elapsed: Duration, last: Box<ReportError> },
+    GaveUp {
+        attempts: u32,
+        elapsed: Duration,
+        last: Box<ReportError>,
+    },
 }
 
 impl ReportError {
@@ -133,13 +166,29 @@ impl ReportError {
                 let message = one_line(&source.message);
                 match status {
                     // A secondary rate limit is a 403 too, but it passes: keep it retryable.
-                    401 | 403 if !message.to_ascii_lowercase().contains("rate limit") => ReportError::Refused { status, message },
-                    _ => ReportError::Status { what, status, message },
+                    401 | 403 if !message.to_ascii_lowercase().contains("rate limit") => {
+                        ReportError::Refused { status, message }
+                    }
+                    _ => ReportError::Status {
+                        what,
+                        status,
+                        message,
+                    },
                 }
             }
-            octocrab::Error::Json { source, .. } => ReportError::BadAnswer { what, detail: format!("{} at {}", source.inner(), source.path()) },
-            octocrab::Error::Serde { source, .. } => ReportError::BadAnswer { what, detail: source.to_string() },
-            other => ReportError::Unreachable { what, url: url.to_owned(), detail: one_line(&error_chain(&other)) },
+            octocrab::Error::Json { source, .. } => ReportError::BadAnswer {
+                what,
+                detail: format!("{} at {}", source.inner(), source.path()),
+            },
+            octocrab::Error::Serde { source, .. } => ReportError::BadAnswer {
+                what,
+                detail: source.to_string(),
+            },
+            other => ReportError::Unreachable {
+                what,
+                url: url.to_owned(),
+                detail: one_line(&error_chain(&other)),
+            },
         }
     }
 
@@ -158,7 +207,11 @@ pub fn classify(error: &ReportError) -> Retry {
     match error {
         // Throttled (429, a secondary rate limit's 403 kept as Status), timed out, or GitHub's
         // own failure: it may pass.
-        ReportError::Status { status, .. } if *status == 403 || *status == 408 || *status == 429 || *status >= 500 => Retry::Transient,
+        ReportError::Status { status, .. }
+            if *status == 403 || *status == 408 || *status == 429 || *status >= 500 =>
+        {
+            Retry::Transient
+        }
         // A dropped connection or a hung attempt.
         ReportError::Unreachable { .. } => Retry::Transient,
         // The token, the request or the setup: the same next time.
@@ -193,16 +246,37 @@ pub struct StatusSeen {
 /// Two jobs of one run deploying the same commit to the same environment each have one; nothing
 /// in the API says which is whose (statuses name the job by its numeric id, which a step does
 /// not know), so the newest is taken.
-pub fn runner_deployment(target: &DeploymentTarget, candidates: &[(DeploymentSeen, Vec<StatusSeen>)]) -> Option<u64> {
-    let run_path = format!("/{}/{}/actions/runs/{}", target.owner, target.repo, target.run_id);
+pub fn runner_deployment(
+    target: &DeploymentTarget,
+    candidates: &[(DeploymentSeen, Vec<StatusSeen>)],
+) -> Option<u64> {
+    let run_path = format!(
+        "/{}/{}/actions/runs/{}",
+        target.owner, target.repo, target.run_id
+    );
     let points_at_run = |url: &Option<String>| {
-        url.as_deref().and_then(|u| u.find(&run_path).map(|at| &u[at + run_path.len()..])).is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?', '#']))
+        url.as_deref()
+            .and_then(|u| u.find(&run_path).map(|at| &u[at + run_path.len()..]))
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?', '#']))
     };
     candidates
         .iter()
-        .filter(|(d, _)| d.sha == target.sha && d.environment.eq_ignore_ascii_case(&target.environment))
-        .filter(|(_, statuses)| statuses.iter().any(|s| points_at_run(&s.log_url) || points_at_run(&s.target_url)))
-        .filter(|(_, statuses)| statuses.iter().max_by_key(|s| s.id).is_some_and(|s| matches!(s.state.as_str(), "queued" | "pending" | "waiting" | "in_progress")))
+        .filter(|(d, _)| {
+            d.sha == target.sha && d.environment.eq_ignore_ascii_case(&target.environment)
+        })
+        .filter(|(_, statuses)| {
+            statuses
+                .iter()
+                .any(|s| points_at_run(&s.log_url) || points_at_run(&s.target_url))
+        })
+        .filter(|(_, statuses)| {
+            statuses.iter().max_by_key(|s| s.id).is_some_and(|s| {
+                matches!(
+                    s.state.as_str(),
+                    "queued" | "pending" | "waiting" | "in_progress"
+                )
+            })
+        })
         .map(|(d, _)| d.id)
         .max()
 }
@@ -296,8 +370,15 @@ pub struct DeploymentReporter {
 impl DeploymentReporter {
     /// A client for `target.api_url` authenticating with `token` (mask it before: this does not
     /// print, but the caller's log might). Transient failures are retried under `policy`.
-    pub fn new(target: DeploymentTarget, token: &Secret, policy: RetryPolicy) -> Result<Self, ReportError> {
-        let bad_url = |reason: String| ReportError::BadApiUrl { url: target.api_url.clone(), reason };
+    pub fn new(
+        target: DeploymentTarget,
+        token: &Secret,
+        policy: RetryPolicy,
+    ) -> Result<Self, ReportError> {
+        let bad_url = |reason: String| ReportError::BadApiUrl {
+            url: target.api_url.clone(),
+            reason,
+        };
         let parsed = reqwest::Url::parse(&target.api_url).map_err(|e| bad_url(e.to_string()))?;
         if !matches!(parsed.scheme(), "https" | "http") {
             return Err(bad_url("it must be an http(s) URL".into()));
@@ -308,7 +389,11 @@ impl DeploymentReporter {
             .personal_token(token.expose().to_owned())
             .build()
             .map_err(|e| bad_url(error_chain(&e)))?;
-        Ok(DeploymentReporter { client, target, policy })
+        Ok(DeploymentReporter {
+            client,
+            target,
+            policy,
+        })
     }
 
     pub fn target(&self) -> &DeploymentTarget {
@@ -317,17 +402,33 @@ impl DeploymentReporter {
 
     /// Finds the runner's Deployment for this job (or creates one) and marks it `in_progress`.
     pub async fn start(&self, description: &str) -> Result<Reported, ReportError> {
-        let found = if self.target.may_have_runner_deployment() { self.find_runner_deployment().await? } else { None };
-        let reported = match found {
-            Some(id) => Reported { id, runner_created: true },
-            None => Reported { id: self.create(description).await?, runner_created: false },
+        let found = if self.target.may_have_runner_deployment() {
+            self.find_runner_deployment().await?
+        } else {
+            None
         };
-        self.post_status(reported.id, "in_progress", description).await?;
+        let reported = match found {
+            Some(id) => Reported {
+                id,
+                runner_created: true,
+            },
+            None => Reported {
+                id: self.create(description).await?,
+                runner_created: false,
+            },
+        };
+        self.post_status(reported.id, "in_progress", description)
+            .await?;
         Ok(reported)
     }
 
     /// The rollout's end as the Deployment's status.
-    pub async fn finish(&self, id: u64, outcome: Outcome, description: &str) -> Result<(), ReportError> {
+    pub async fn finish(
+        &self,
+        id: u64,
+        outcome: Outcome,
+        description: &str,
+    ) -> Result<(), ReportError> {
         let state = match outcome {
             Outcome::Success => "success",
             Outcome::Failure => "failure",
@@ -337,13 +438,29 @@ impl DeploymentReporter {
 
     async fn find_runner_deployment(&self) -> Result<Option<u64>, ReportError> {
         let t = &self.target;
-        let query = ListDeployments { sha: &t.sha, environment: &t.environment, per_page: CANDIDATES as u8 };
+        let query = ListDeployments {
+            sha: &t.sha,
+            environment: &t.environment,
+            per_page: CANDIDATES as u8,
+        };
         let route = format!("/repos/{}/{}/deployments", t.owner, t.repo);
-        let deployments: Vec<DeploymentSeen> = self.call("listing the commit's Deployments", || self.client.get(route.as_str(), Some(&query))).await?;
+        let deployments: Vec<DeploymentSeen> = self
+            .call("listing the commit's Deployments", || {
+                self.client.get(route.as_str(), Some(&query))
+            })
+            .await?;
         let mut candidates = Vec::new();
         for d in deployments.into_iter().take(CANDIDATES) {
-            let route = format!("/repos/{}/{}/deployments/{}/statuses", t.owner, t.repo, d.id);
-            let statuses: Vec<StatusSeen> = self.call("listing a Deployment's statuses", || self.client.get(route.as_str(), Some(&ListStatuses { per_page: 10 }))).await?;
+            let route = format!(
+                "/repos/{}/{}/deployments/{}/statuses",
+                t.owner, t.repo, d.id
+            );
+            let statuses: Vec<StatusSeen> = self
+                .call("listing a Deployment's statuses", || {
+                    self.client
+                        .get(route.as_str(), Some(&ListStatuses { per_page: 10 }))
+                })
+                .await?;
             candidates.push((d, statuses));
         }
         Ok(runner_deployment(t, &candidates))
@@ -351,19 +468,47 @@ impl DeploymentReporter {
 
     async fn create(&self, description: &str) -> Result<u64, ReportError> {
         let t = &self.target;
-        let body = NewDeployment { git_ref: &t.sha, task: "deploy", environment: &t.environment, description: status_description(description), auto_merge: false, required_contexts: [] };
+        let body = NewDeployment {
+            git_ref: &t.sha,
+            task: "deploy",
+            environment: &t.environment,
+            description: status_description(description),
+            auto_merge: false,
+            required_contexts: [],
+        };
         let route = format!("/repos/{}/{}/deployments", t.owner, t.repo);
-        match self.call("creating the Deployment", || self.client.post(route.as_str(), Some(&body))).await? {
+        match self
+            .call("creating the Deployment", || {
+                self.client.post(route.as_str(), Some(&body))
+            })
+            .await?
+        {
             CreateAnswer::Created(d) => Ok(d.id),
-            CreateAnswer::Accepted { message } => Err(ReportError::NotCreated { message: one_line(&message) }),
+            CreateAnswer::Accepted { message } => Err(ReportError::NotCreated {
+                message: one_line(&message),
+            }),
         }
     }
 
-    async fn post_status(&self, id: u64, state: &'static str, description: &str) -> Result<(), ReportError> {
+    async fn post_status(
+        &self,
+        id: u64,
+        state: &'static str,
+        description: &str,
+    ) -> Result<(), ReportError> {
         let t = &self.target;
-        let body = NewStatus { state, log_url: &t.log_url, environment_url: t.environment_url.as_deref(), description: status_description(description) };
+        let body = NewStatus {
+            state,
+            log_url: &t.log_url,
+            environment_url: t.environment_url.as_deref(),
+            description: status_description(description),
+        };
         let route = format!("/repos/{}/{}/deployments/{id}/statuses", t.owner, t.repo);
-        let _: StatusSeen = self.call("posting a Deployment status", || self.client.post(route.as_str(), Some(&body))).await?;
+        let _: StatusSeen = self
+            .call("posting a Deployment status", || {
+                self.client.post(route.as_str(), Some(&body))
+            })
+            .await?;
         Ok(())
     }
 
@@ -379,17 +524,27 @@ impl DeploymentReporter {
             async move {
                 match tokio::time::timeout(ATTEMPT_TIMEOUT, pending).await {
                     Ok(answer) => answer.map_err(|e| ReportError::from_octocrab(what, url, e)),
-                    Err(_) => Err(ReportError::Unreachable { what, url: url.clone(), detail: format!("no answer within {} s", ATTEMPT_TIMEOUT.as_secs()) }),
+                    Err(_) => Err(ReportError::Unreachable {
+                        what,
+                        url: url.clone(),
+                        detail: format!("no answer within {} s", ATTEMPT_TIMEOUT.as_secs()),
+                    }),
                 }
             }
         };
-        retry::retry(&self.policy, classify, attempt).await.map_err(|r| {
-            if r.exhausted && r.attempts > 1 {
-                ReportError::GaveUp { attempts: r.attempts, elapsed: r.elapsed, last: Box::new(r.error) }
-            } else {
-                r.error
-            }
-        })
+        retry::retry(&self.policy, classify, attempt)
+            .await
+            .map_err(|r| {
+                if r.exhausted && r.attempts > 1 {
+                    ReportError::GaveUp {
+                        attempts: r.attempts,
+                        elapsed: r.elapsed,
+                        last: Box::new(r.error),
+                    }
+                } else {
+                    r.error
+                }
+            })
     }
 }
 

@@ -20,20 +20,32 @@ pub const SUMMARY_LIMIT: u64 = 1024 * 1024;
 /// log lines) leaves room for the stages and the failure report after it.
 pub const SECTION_LIMIT: usize = 256 * 1024;
 /// Ends a block that was cut.
-const CUT_NOTE: &str = "\n\n*(cut here: GitHub keeps at most 1 MiB of job summary per step; the log has the rest)*";
+const CUT_NOTE: &str =
+    "\n\n*(cut here: GitHub keeps at most 1 MiB of job summary per step; the log has the rest)*";
 
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
-    #[error("`{name}` is not a valid output name: use only letters, digits, `_` and `-`, so that `steps.<id>.outputs.<name>` can refer to it")]
+    #[error(
+        "`{name}` is not a valid output name: use only letters, digits, `_` and `-`, so that `steps.<id>.outputs.<name>` can refer to it"
+    )]
     InvalidOutputName { name: String },
-    #[error("`{name}` is not a valid environment variable name: it must match [A-Za-z_][A-Za-z0-9_]*")]
+    #[error(
+        "`{name}` is not a valid environment variable name: it must match [A-Za-z_][A-Za-z0-9_]*"
+    )]
     InvalidEnvName { name: String },
     #[error("`{name}` cannot be set through GITHUB_ENV: {why}")]
     ReservedEnvName { name: String, why: &'static str },
-    #[error("could not find a heredoc delimiter that does not occur in the value of `{name}` (three random delimiters all occurred in it)")]
+    #[error(
+        "could not find a heredoc delimiter that does not occur in the value of `{name}` (three random delimiters all occurred in it)"
+    )]
     DelimiterCollision { name: String },
     #[error("could not append to the file named by {variable} ({})", path.display())]
-    Write { variable: &'static str, path: PathBuf, #[source] source: io::Error },
+    Write {
+        variable: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
 }
 
 /// What differs between the two `NAME<<DELIMITER` files: the variable naming the file, and
@@ -71,7 +83,11 @@ impl<K: KeyValueKind> KeyValueFile<K> {
     }
 
     fn new(path: Option<PathBuf>) -> Self {
-        KeyValueFile { path, written: Vec::new(), kind: std::marker::PhantomData }
+        KeyValueFile {
+            path,
+            written: Vec::new(),
+            kind: std::marker::PhantomData,
+        }
     }
 
     /// Sets a name now, after the kind's name check.
@@ -108,8 +124,14 @@ impl KeyValueKind for Outputs {
     /// Names are limited to `[A-Za-z0-9_-]`: anything else cannot be referenced from an
     /// expression, and `=`/`<<` would corrupt the file.
     fn check_name(name: &str) -> Result<(), FileError> {
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-            return Err(FileError::InvalidOutputName { name: name.to_string() });
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(FileError::InvalidOutputName {
+                name: name.to_string(),
+            });
         }
         Ok(())
     }
@@ -126,17 +148,30 @@ impl KeyValueKind for LaterStepEnv {
     /// own `GITHUB_*` / `RUNNER_*` (GitHub documents that they cannot be overwritten).
     fn check_name(name: &str) -> Result<(), FileError> {
         let mut chars = name.chars();
-        let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        let valid = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
-            return Err(FileError::InvalidEnvName { name: name.to_string() });
+            return Err(FileError::InvalidEnvName {
+                name: name.to_string(),
+            });
         }
-        let reserved = |why| Err(FileError::ReservedEnvName { name: name.to_string(), why });
+        let reserved = |why| {
+            Err(FileError::ReservedEnvName {
+                name: name.to_string(),
+                why,
+            })
+        };
         if name.eq_ignore_ascii_case("NODE_OPTIONS") {
-            return reserved("the runner refuses NODE_OPTIONS from GITHUB_ENV, as it would run code in every later Node action");
+            return reserved(
+                "the runner refuses NODE_OPTIONS from GITHUB_ENV, as it would run code in every later Node action",
+            );
         }
         if name.starts_with("GITHUB_") || name.starts_with("RUNNER_") {
-            return reserved("GITHUB_* and RUNNER_* variables belong to the runner and cannot be overwritten");
+            return reserved(
+                "GITHUB_* and RUNNER_* variables belong to the runner and cannot be overwritten",
+            );
         }
         Ok(())
     }
@@ -147,25 +182,46 @@ impl KeyValueKind for LaterStepEnv {
 /// early and smuggle in further outputs.
 fn random_delimiter() -> String {
     let h = super::random_hex(16);
-    format!("ghadelimiter_{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "ghadelimiter_{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// One heredoc record. The value ends at the first line equal to the delimiter, so a value that
 /// contains it gets a new delimiter (for 122 random bits, that never happens; the error exists so
 /// that it cannot go wrong silently).
-fn heredoc(name: &str, value: &str, mut delimiter: impl FnMut() -> String) -> Result<String, FileError> {
+fn heredoc(
+    name: &str,
+    value: &str,
+    mut delimiter: impl FnMut() -> String,
+) -> Result<String, FileError> {
     for _ in 0..3 {
         let d = delimiter();
         if !value.contains(&d) {
             return Ok(format!("{name}<<{d}\n{value}\n{d}\n"));
         }
     }
-    Err(FileError::DelimiterCollision { name: name.to_string() })
+    Err(FileError::DelimiterCollision {
+        name: name.to_string(),
+    })
 }
 
 fn append(variable: &'static str, path: &Path, text: &str) -> Result<(), FileError> {
-    let wrap = |source| FileError::Write { variable, path: path.to_path_buf(), source };
-    let mut file = OpenOptions::new().create(true).append(true).open(path).map_err(wrap)?;
+    let wrap = |source| FileError::Write {
+        variable,
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(wrap)?;
     file.write_all(text.as_bytes()).map_err(wrap)
 }
 
@@ -179,15 +235,24 @@ pub struct SummaryFile {
 impl SummaryFile {
     /// The file named by `GITHUB_STEP_SUMMARY`, or memory only when it is unset.
     pub fn from_env(env: &EnvVars) -> Self {
-        SummaryFile { path: env.non_empty("GITHUB_STEP_SUMMARY").map(PathBuf::from), written: String::new() }
+        SummaryFile {
+            path: env.non_empty("GITHUB_STEP_SUMMARY").map(PathBuf::from),
+            written: String::new(),
+        }
     }
 
     pub fn at(path: impl Into<PathBuf>) -> Self {
-        SummaryFile { path: Some(path.into()), written: String::new() }
+        SummaryFile {
+            path: Some(path.into()),
+            written: String::new(),
+        }
     }
 
     pub fn in_memory() -> Self {
-        SummaryFile { path: None, written: String::new() }
+        SummaryFile {
+            path: None,
+            written: String::new(),
+        }
     }
 
     /// Appends one section: a `### oidc-ecs-deploy: <title>` heading and its markdown, the shape
@@ -207,7 +272,9 @@ impl SummaryFile {
         };
         let room = (SUMMARY_LIMIT.saturating_sub(existing) as usize).min(SECTION_LIMIT);
         let Some(block) = fit_block(markdown.trim_end_matches(['\n', '\r']), room) else {
-            tracing::warn!("the job summary is full ({existing} bytes; GitHub keeps at most {SUMMARY_LIMIT}): a section was left out");
+            tracing::warn!(
+                "the job summary is full ({existing} bytes; GitHub keeps at most {SUMMARY_LIMIT}): a section was left out"
+            );
             return Ok(());
         };
         if let Some(path) = &self.path {
@@ -244,7 +311,10 @@ fn fit_block(markdown: &str, room: usize) -> Option<String> {
         Some(line_end) => &markdown[..line_end],
         None => &markdown[..cut],
     };
-    let fences = kept.lines().filter(|l| l.trim_start().starts_with("```")).count();
+    let fences = kept
+        .lines()
+        .filter(|l| l.trim_start().starts_with("```"))
+        .count();
     let close = if fences % 2 == 1 { FENCE_CLOSE } else { "" };
     Some(format!("{kept}{close}{CUT_NOTE}\n\n"))
 }
@@ -294,8 +364,8 @@ pub fn escape_markdown(text: &str) -> String {
     for c in text.chars() {
         match c {
             '\n' | '\r' => out.push_str("<br>"),
-            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '.' | '!' | '<' | '>'
-            | '|' | '~' | '&' | '$' => {
+            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '#' | '+' | '-' | '.'
+            | '!' | '<' | '>' | '|' | '~' | '&' | '$' => {
                 out.push('\\');
                 out.push(c);
             }

@@ -8,7 +8,9 @@ pub mod deployments;
 pub mod files;
 pub mod oidc;
 
-pub use commands::{Annotation, Group, Mode, Workflow, escape_data, escape_property, neutralize_line};
+pub use commands::{
+    Annotation, Group, Mode, Workflow, escape_data, escape_property, neutralize_line,
+};
 pub use files::{EnvFile, FileError, OutputFile, SummaryFile, escape_markdown, table};
 pub use oidc::{OidcError, read_token_file, request_token};
 

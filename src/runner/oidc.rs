@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use crate::retry::{self, Retry, RetryPolicy};
 use crate::envvars::EnvVars;
+use crate::retry::{self, Retry, RetryPolicy};
 use crate::secret::Secret;
 
 const URL_VAR: &str = "ACTIONS_ID_TOKEN_REQUEST_URL";
@@ -25,7 +25,11 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// RFC 3986 unreserved characters stay as they are; everything else in the audience is encoded
 /// (an audience such as `sts.amazonaws.com` passes unchanged, a URL audience does not break the
 /// query).
-const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 #[derive(Debug, thiserror::Error)]
 pub enum OidcError {
@@ -48,8 +52,13 @@ pub enum OidcError {
         "{missing} is not set although {present} is: the runner sets both when the job has \
          `permissions: id-token: write`, so a step or `env:` block must have cleared {missing}"
     )]
-    VariableMissing { missing: &'static str, present: &'static str },
-    #[error("{URL_VAR} is not a valid URL ({reason}); it should be the URL the runner set, unchanged")]
+    VariableMissing {
+        missing: &'static str,
+        present: &'static str,
+    },
+    #[error(
+        "{URL_VAR} is not a valid URL ({reason}); it should be the URL the runner set, unchanged"
+    )]
     InvalidUrl { reason: String },
     #[error(
         "the OIDC token service refused the request token (HTTP {status}): {TOKEN_VAR} is not valid \
@@ -61,23 +70,37 @@ pub enum OidcError {
     Status { status: u16, excerpt: String },
     #[error("could not get a response from the OIDC token service")]
     Transport(#[source] reqwest::Error),
-    #[error("the OIDC token service's answer is not the expected JSON {{\"value\": \"<JWT>\"}}: {detail}")]
+    #[error(
+        "the OIDC token service's answer is not the expected JSON {{\"value\": \"<JWT>\"}}: {detail}"
+    )]
     BadResponse { detail: String },
     #[error("the OIDC token request failed {}, over {}", retry::attempts(*attempts), retry::seconds(*elapsed))]
-    GaveUp { attempts: u32, elapsed: Duration, #[source] last: Box<OidcError> },
+    GaveUp {
+        attempts: u32,
+        elapsed: Duration,
+        #[source]
+        last: Box<OidcError>,
+    },
     #[error("the `web-identity-token-file` input names {}, which does not exist", path.display())]
     TokenFileMissing { path: PathBuf },
     #[error("the `web-identity-token-file` input names {}, which is empty; it should hold one JWT", path.display())]
     TokenFileEmpty { path: PathBuf },
     #[error("could not read the file the `web-identity-token-file` input names ({})", path.display())]
-    TokenFileUnreadable { path: PathBuf, #[source] source: std::io::Error },
+    TokenFileUnreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Whether another attempt could succeed.
 pub fn classify(error: &OidcError) -> Retry {
     match error {
         // The job's configuration: the same next time.
-        OidcError::PermissionMissing | OidcError::UnderAct | OidcError::VariableMissing { .. } | OidcError::InvalidUrl { .. } => Retry::Fatal,
+        OidcError::PermissionMissing
+        | OidcError::UnderAct
+        | OidcError::VariableMissing { .. }
+        | OidcError::InvalidUrl { .. } => Retry::Fatal,
         // The request token is expired or not for this job; asking again changes nothing.
         OidcError::Refused { .. } => Retry::Fatal,
         // Throttled, request timeout, a server-side failure: by status (`crate::retry`).
@@ -87,22 +110,38 @@ pub fn classify(error: &OidcError) -> Retry {
         // A well-formed 200 with the wrong body is a contract break, not a blip.
         OidcError::BadResponse { .. } => Retry::Fatal,
         OidcError::GaveUp { .. } => Retry::Fatal,
-        OidcError::TokenFileMissing { .. } | OidcError::TokenFileEmpty { .. } | OidcError::TokenFileUnreadable { .. } => Retry::Fatal,
+        OidcError::TokenFileMissing { .. }
+        | OidcError::TokenFileEmpty { .. }
+        | OidcError::TokenFileUnreadable { .. } => Retry::Fatal,
     }
 }
 
 /// Requests an OIDC token for `audience` from the runner, retrying transient failures under
 /// `policy`.
-pub async fn request_token(env: &EnvVars, audience: &str, http: &reqwest::Client, policy: &RetryPolicy) -> Result<Secret, OidcError> {
+pub async fn request_token(
+    env: &EnvVars,
+    audience: &str,
+    http: &reqwest::Client,
+    policy: &RetryPolicy,
+) -> Result<Secret, OidcError> {
     let (url, bearer) = request_vars(env)?;
     let sep = if url.contains('?') { '&' } else { '?' };
-    let url = format!("{url}{sep}audience={}", utf8_percent_encode(audience, QUERY_VALUE));
-    reqwest::Url::parse(&url).map_err(|e| OidcError::InvalidUrl { reason: e.to_string() })?;
+    let url = format!(
+        "{url}{sep}audience={}",
+        utf8_percent_encode(audience, QUERY_VALUE)
+    );
+    reqwest::Url::parse(&url).map_err(|e| OidcError::InvalidUrl {
+        reason: e.to_string(),
+    })?;
 
     let outcome = retry::retry(policy, classify, || attempt(http, &url, bearer)).await;
     outcome.map_err(|r| {
         if r.exhausted && r.attempts > 1 {
-            OidcError::GaveUp { attempts: r.attempts, elapsed: r.elapsed, last: Box::new(r.error) }
+            OidcError::GaveUp {
+                attempts: r.attempts,
+                elapsed: r.elapsed,
+                last: Box::new(r.error),
+            }
         } else {
             r.error
         }
@@ -115,8 +154,14 @@ fn request_vars(env: &EnvVars) -> Result<(&str, &str), OidcError> {
         (Some(url), Some(token)) => Ok((url, token)),
         (None, None) if env.is_true("ACT") => Err(OidcError::UnderAct),
         (None, None) => Err(OidcError::PermissionMissing),
-        (None, Some(_)) => Err(OidcError::VariableMissing { missing: URL_VAR, present: TOKEN_VAR }),
-        (Some(_), None) => Err(OidcError::VariableMissing { missing: TOKEN_VAR, present: URL_VAR }),
+        (None, Some(_)) => Err(OidcError::VariableMissing {
+            missing: URL_VAR,
+            present: TOKEN_VAR,
+        }),
+        (Some(_), None) => Err(OidcError::VariableMissing {
+            missing: TOKEN_VAR,
+            present: URL_VAR,
+        }),
     }
 }
 
@@ -125,7 +170,10 @@ async fn attempt(http: &reqwest::Client, url: &str, bearer: &str) -> Result<Secr
         .get(url)
         .bearer_auth(bearer)
         .header(reqwest::header::ACCEPT, "application/json")
-        .header(reqwest::header::USER_AGENT, concat!("oidc-ecs-deploy/", env!("CARGO_PKG_VERSION")))
+        .header(
+            reqwest::header::USER_AGENT,
+            concat!("oidc-ecs-deploy/", env!("CARGO_PKG_VERSION")),
+        )
         .timeout(ATTEMPT_TIMEOUT)
         .send()
         .await
@@ -134,25 +182,41 @@ async fn attempt(http: &reqwest::Client, url: &str, bearer: &str) -> Result<Secr
     let body = response.text().await.map_err(OidcError::Transport)?;
     match status {
         200..=299 => parse_token(&body),
-        401 | 403 => Err(OidcError::Refused { status, excerpt: excerpt(&body) }),
-        _ => Err(OidcError::Status { status, excerpt: excerpt(&body) }),
+        401 | 403 => Err(OidcError::Refused {
+            status,
+            excerpt: excerpt(&body),
+        }),
+        _ => Err(OidcError::Status {
+            status,
+            excerpt: excerpt(&body),
+        }),
     }
 }
 
 fn parse_token(body: &str) -> Result<Secret, OidcError> {
-    let json: serde_json::Value = serde_json::from_str(body)
-        .map_err(|e| OidcError::BadResponse { detail: format!("{e}; it starts with: {}", excerpt(body)) })?;
+    let json: serde_json::Value =
+        serde_json::from_str(body).map_err(|e| OidcError::BadResponse {
+            detail: format!("{e}; it starts with: {}", excerpt(body)),
+        })?;
     let Some(object) = json.as_object() else {
-        return Err(OidcError::BadResponse { detail: format!("it is not an object: {}", excerpt(body)) });
+        return Err(OidcError::BadResponse {
+            detail: format!("it is not an object: {}", excerpt(body)),
+        });
     };
     match object.get("value") {
         Some(serde_json::Value::String(v)) if !v.trim().is_empty() => Ok(Secret::new(v.trim())),
-        Some(serde_json::Value::String(_)) => Err(OidcError::BadResponse { detail: "`value` is empty".into() }),
-        Some(_) => Err(OidcError::BadResponse { detail: "`value` is not a string".into() }),
+        Some(serde_json::Value::String(_)) => Err(OidcError::BadResponse {
+            detail: "`value` is empty".into(),
+        }),
+        Some(_) => Err(OidcError::BadResponse {
+            detail: "`value` is not a string".into(),
+        }),
         None => {
             // The field names only: a value could be a token under another name.
             let keys: Vec<&str> = object.keys().map(String::as_str).collect();
-            Err(OidcError::BadResponse { detail: format!("it has no `value` field (fields: {})", keys.join(", ")) })
+            Err(OidcError::BadResponse {
+                detail: format!("it has no `value` field (fields: {})", keys.join(", ")),
+            })
         }
     }
 }
@@ -164,7 +228,11 @@ fn excerpt(body: &str) -> String {
     let mut out = String::new();
     let mut word = String::new();
     let flush = |word: &mut String, out: &mut String| {
-        out.push_str(if word.starts_with("eyJ") { "<redacted>" } else { word });
+        out.push_str(if word.starts_with("eyJ") {
+            "<redacted>"
+        } else {
+            word
+        });
         word.clear();
     };
     for c in body.trim().chars() {
@@ -189,12 +257,19 @@ fn excerpt(body: &str) -> String {
 /// token fetched by an earlier step), without the surrounding whitespace editors and `echo` add.
 pub fn read_token_file(path: &Path) -> Result<Secret, OidcError> {
     let text = std::fs::read_to_string(path).map_err(|source| match source.kind() {
-        std::io::ErrorKind::NotFound => OidcError::TokenFileMissing { path: path.to_path_buf() },
-        _ => OidcError::TokenFileUnreadable { path: path.to_path_buf(), source },
+        std::io::ErrorKind::NotFound => OidcError::TokenFileMissing {
+            path: path.to_path_buf(),
+        },
+        _ => OidcError::TokenFileUnreadable {
+            path: path.to_path_buf(),
+            source,
+        },
     })?;
     let token = text.trim();
     if token.is_empty() {
-        return Err(OidcError::TokenFileEmpty { path: path.to_path_buf() });
+        return Err(OidcError::TokenFileEmpty {
+            path: path.to_path_buf(),
+        });
     }
     Ok(Secret::new(token))
 }

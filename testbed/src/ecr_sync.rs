@@ -60,12 +60,29 @@ impl Drop for EcrSync {
 impl EcrSync {
     /// Listen on a free loopback port; `credentials` log in to the registry to read manifests;
     /// images go to moto's ECR in `region`.
-    pub async fn start(moto_endpoint: &str, region: &str, credentials: Option<(&str, &str)>) -> Result<EcrSync> {
-        let basic_auth = credentials.map(|(u, p)| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))));
-        let shared = Shared { moto: moto_endpoint.to_owned(), region: region.to_owned(), basic_auth, synced: Arc::default(), errors: Arc::default() };
+    pub async fn start(
+        moto_endpoint: &str,
+        region: &str,
+        credentials: Option<(&str, &str)>,
+    ) -> Result<EcrSync> {
+        let basic_auth = credentials.map(|(u, p)| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
+            )
+        });
+        let shared = Shared {
+            moto: moto_endpoint.to_owned(),
+            region: region.to_owned(),
+            basic_auth,
+            synced: Arc::default(),
+            errors: Arc::default(),
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("http://{}/events", listener.local_addr()?);
-        let app = Router::new().route("/events", post(events)).with_state(shared.clone());
+        let app = Router::new()
+            .route("/events", post(events))
+            .with_state(shared.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -86,11 +103,18 @@ impl EcrSync {
     pub async fn wait_for(&self, repository: &str, tag: &str, limit: Duration) -> Result<String> {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
-            if let Some((_, _, digest)) = self.synced().into_iter().find(|(r, t, _)| r == repository && t == tag) {
+            if let Some((_, _, digest)) = self
+                .synced()
+                .into_iter()
+                .find(|(r, t, _)| r == repository && t == tag)
+            {
                 return Ok(digest);
             }
             if tokio::time::Instant::now() >= deadline {
-                bail!("{repository}:{tag} did not reach moto within {limit:?}; sync errors: {:?}", self.shared.errors.lock().unwrap());
+                bail!(
+                    "{repository}:{tag} did not reach moto within {limit:?}; sync errors: {:?}",
+                    self.shared.errors.lock().unwrap()
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -98,25 +122,40 @@ impl EcrSync {
 }
 
 async fn events(State(shared): State<Shared>, body: Bytes) -> StatusCode {
-    let Ok(envelope) = serde_json::from_slice::<Value>(&body) else { return StatusCode::BAD_REQUEST };
+    let Ok(envelope) = serde_json::from_slice::<Value>(&body) else {
+        return StatusCode::BAD_REQUEST;
+    };
     for event in envelope["events"].as_array().into_iter().flatten() {
         let target = &event["target"];
         let media_type = target["mediaType"].as_str().unwrap_or_default();
-        let (Some(tag), Some(url)) = (target["tag"].as_str(), target["url"].as_str()) else { continue };
+        let (Some(tag), Some(url)) = (target["tag"].as_str(), target["url"].as_str()) else {
+            continue;
+        };
         if event["action"] != "push" || !MANIFEST_TYPES.contains(&media_type) {
             continue;
         }
         let repository = target["repository"].as_str().unwrap_or_default();
         let digest = target["digest"].as_str().unwrap_or_default();
         if let Err(e) = sync_one(&shared, repository, tag, digest, url, media_type).await {
-            shared.errors.lock().unwrap().push(format!("{repository}:{tag}: {e:#}"));
+            shared
+                .errors
+                .lock()
+                .unwrap()
+                .push(format!("{repository}:{tag}: {e:#}"));
         }
     }
     // Always 200: a failed sync is recorded for `wait_for`, not retried by the registry forever.
     StatusCode::OK
 }
 
-async fn sync_one(shared: &Shared, repository: &str, tag: &str, digest: &str, url: &str, media_type: &str) -> Result<()> {
+async fn sync_one(
+    shared: &Shared,
+    repository: &str,
+    tag: &str,
+    digest: &str,
+    url: &str,
+    media_type: &str,
+) -> Result<()> {
     let mut request = http_client().get(url).header("accept", media_type);
     if let Some(auth) = &shared.basic_auth {
         request = request.header("authorization", auth);
@@ -133,36 +172,65 @@ async fn sync_one(shared: &Shared, repository: &str, tag: &str, digest: &str, ur
         async move { moto_json_in(&shared.moto, &shared.region, "ecr", &target, &body).await }
     };
     let answer = ecr("PutImage", put).await?;
-    let digest = answer["image"]["imageId"]["imageDigest"].as_str().unwrap_or_default().to_owned();
-    let described = ecr("DescribeRepositories", json!({"repositoryNames": [repository]})).await?;
+    let digest = answer["image"]["imageId"]["imageDigest"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let described = ecr(
+        "DescribeRepositories",
+        json!({"repositoryNames": [repository]}),
+    )
+    .await?;
     let registry = ecr("GetRegistryScanningConfiguration", json!({})).await?;
     let on_push = described["repositories"][0]["imageScanningConfiguration"]["scanOnPush"] == true;
     if on_push || rule_scans_pushes(&registry["scanningConfiguration"], repository) {
         // A client may have started it first (one scan per image a day): that is the scan.
-        if let Err(e) = ecr("StartImageScan", json!({"repositoryName": repository, "imageId": {"imageDigest": digest}})).await
+        if let Err(e) = ecr(
+            "StartImageScan",
+            json!({"repositoryName": repository, "imageId": {"imageDigest": digest}}),
+        )
+        .await
             && !format!("{e:#}").contains("LimitExceededException")
         {
             return Err(e);
         }
     }
-    shared.synced.lock().unwrap().push((repository.to_owned(), tag.to_owned(), digest));
+    shared
+        .synced
+        .lock()
+        .unwrap()
+        .push((repository.to_owned(), tag.to_owned(), digest));
     Ok(())
 }
 
 /// Whether a rule of a registry scanning configuration (`{"scanType", "rules": [{"scanFrequency",
 /// "repositoryFilters": [{"filter"}]}]}`) has ECR scan a push to `repository` by itself.
 fn rule_scans_pushes(configuration: &Value, repository: &str) -> bool {
-    configuration["rules"].as_array().into_iter().flatten().any(|rule| {
-        matches!(rule["scanFrequency"].as_str(), Some("SCAN_ON_PUSH" | "CONTINUOUS_SCAN"))
-            && rule["repositoryFilters"].as_array().into_iter().flatten().any(|f| wildcard(f["filter"].as_str().unwrap_or_default(), repository))
-    })
+    configuration["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|rule| {
+            matches!(
+                rule["scanFrequency"].as_str(),
+                Some("SCAN_ON_PUSH" | "CONTINUOUS_SCAN")
+            ) && rule["repositoryFilters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|f| wildcard(f["filter"].as_str().unwrap_or_default(), repository))
+        })
 }
 
 /// ECR's repository filters: `*` matches any run of characters.
 fn wildcard(pattern: &str, text: &str) -> bool {
     match pattern.split_once('*') {
         None => pattern == text,
-        Some((head, rest)) => text.strip_prefix(head).is_some_and(|tail| (0..=tail.len()).filter(|i| tail.is_char_boundary(*i)).any(|i| wildcard(rest, &tail[i..]))),
+        Some((head, rest)) => text.strip_prefix(head).is_some_and(|tail| {
+            (0..=tail.len())
+                .filter(|i| tail.is_char_boundary(*i))
+                .any(|i| wildcard(rest, &tail[i..]))
+        }),
     }
 }
 
@@ -178,8 +246,17 @@ mod tests {
         ]});
         assert!(rule_scans_pushes(&config, "team-api"));
         assert!(!rule_scans_pushes(&config, "other"));
-        assert!(!rule_scans_pushes(&json!({"scanType": "BASIC", "rules": []}), "team-api"));
-        for (pattern, text, expected) in [("a*c", "abc", true), ("a*c", "ab", false), ("*", "", true), ("x*y*z", "xzy", false), ("exact", "exact", true)] {
+        assert!(!rule_scans_pushes(
+            &json!({"scanType": "BASIC", "rules": []}),
+            "team-api"
+        ));
+        for (pattern, text, expected) in [
+            ("a*c", "abc", true),
+            ("a*c", "ab", false),
+            ("*", "", true),
+            ("x*y*z", "xzy", false),
+            ("exact", "exact", true),
+        ] {
             assert_eq!(wildcard(pattern, text), expected, "{pattern} ~ {text}");
         }
     }

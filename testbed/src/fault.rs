@@ -196,7 +196,9 @@ impl Fault {
                 headers: vec![("Content-Type".into(), content_type.clone())],
                 body: body.clone(),
             }),
-            Fault::ConnectionReset | Fault::ForwardThenReset | Fault::Delay(_) | Fault::Forward => None,
+            Fault::ConnectionReset | Fault::ForwardThenReset | Fault::Delay(_) | Fault::Forward => {
+                None
+            }
         }
     }
 }

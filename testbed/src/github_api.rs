@@ -36,19 +36,24 @@ pub struct GithubApi {
 
 impl std::fmt::Debug for GithubApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GithubApi").field("endpoint", &self.endpoint).finish()
+        f.debug_struct("GithubApi")
+            .field("endpoint", &self.endpoint)
+            .finish()
     }
 }
 
 /// The cut description, made once per process (the temporary directory lives as long).
-static CUT: tokio::sync::OnceCell<(tempfile::TempDir, PathBuf)> = tokio::sync::OnceCell::const_new();
+static CUT: tokio::sync::OnceCell<(tempfile::TempDir, PathBuf)> =
+    tokio::sync::OnceCell::const_new();
 
 impl GithubApi {
     /// Starts prism on a free loopback port and waits until it answers.
     pub async fn start() -> Result<GithubApi> {
         let prism = find_prism()?;
         let description = cut_description().await?;
-        let dir = tempfile::Builder::new().prefix("testbed-github-api-").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("testbed-github-api-")
+            .tempdir()?;
         let mut last = None;
         for attempt in 0..3 {
             let port = free_port();
@@ -95,7 +100,8 @@ impl GithubApi {
     pub async fn violations(&self) -> Vec<String> {
         let finished = |log: &str| {
             let received = log.matches("Request received").count();
-            let answered = log.matches("> Responding with").count() + log.matches("Request terminated with error").count();
+            let answered = log.matches("> Responding with").count()
+                + log.matches("Request terminated with error").count();
             answered >= received
         };
         for _ in 0..200 {
@@ -107,8 +113,13 @@ impl GithubApi {
         self.log()
             .lines()
             .filter(|l| {
-                let error_answer = l.split("> Responding with \"").nth(1).is_some_and(|rest| rest.starts_with(['4', '5']));
-                error_answer || l.contains("Violation:") || l.contains("Request terminated with error")
+                let error_answer = l
+                    .split("> Responding with \"")
+                    .nth(1)
+                    .is_some_and(|rest| rest.starts_with(['4', '5']));
+                error_answer
+                    || l.contains("Violation:")
+                    || l.contains("Request terminated with error")
             })
             .map(|l| l.trim().to_owned())
             .collect()
@@ -119,13 +130,16 @@ impl GithubApi {
     pub async fn example(route: &str, method: &str, status: u16) -> Result<serde_json::Value> {
         let text = std::fs::read_to_string(cut_description().await?)?;
         let description: serde_json::Value = serde_json::from_str(&text)?;
-        let content = &description["paths"][route][method]["responses"][status.to_string()]["content"]["application/json"];
+        let content = &description["paths"][route][method]["responses"][status.to_string()]["content"]
+            ["application/json"];
         let example = content["examples"]
             .as_object()
             .and_then(|examples| examples.values().next())
             .map(|e| e["value"].clone())
             .or_else(|| content.get("example").cloned());
-        example.with_context(|| format!("the description has no example for {method} {route} {status}"))
+        example.with_context(|| {
+            format!("the description has no example for {method} {route} {status}")
+        })
     }
 }
 
@@ -172,7 +186,9 @@ pub fn find_prism() -> Result<PathBuf> {
 async fn cut_description() -> Result<PathBuf> {
     let (_, path) = CUT
         .get_or_try_init(|| async {
-            let dir = tempfile::Builder::new().prefix("testbed-github-description-").tempdir()?;
+            let dir = tempfile::Builder::new()
+                .prefix("testbed-github-description-")
+                .tempdir()?;
             let out = dir.path().join("deployments.json");
             run_cut(&out).await?;
             Ok::<_, anyhow::Error>((dir, out))

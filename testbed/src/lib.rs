@@ -26,6 +26,7 @@ pub mod proxy;
 pub mod registry;
 
 pub use claims::{GITHUB_ISSUER, STS_AUDIENCE, github_claims};
+pub use ecr_sync::EcrSync;
 pub use ecs::{
     ClusterSeed, DeploymentView, EcsSimulator, Scenario, SeededService, ServiceSeed, ServiceView,
 };
@@ -36,7 +37,6 @@ pub use moto_api::{EcrAuthorization, moto_ecr_password};
 pub use net::{free_port, http_client};
 pub use oidc::{OidcIssuer, TokenRequest};
 pub use proxy::{FaultProxy, Matcher, RecordedRequest, StsFault};
-pub use ecr_sync::EcrSync;
 pub use registry::Registry;
 
 /// The workspace root: the parent of this crate's manifest directory.

@@ -53,7 +53,11 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args> {
     if command == "up" && state.is_none() {
         bail!("--state is required\n{USAGE}");
     }
-    Ok(Args { command, state, claims })
+    Ok(Args {
+        command,
+        state,
+        claims,
+    })
 }
 
 #[tokio::main]
@@ -94,8 +98,7 @@ async fn main() -> Result<()> {
         .collect();
     let tmp = state.with_extension("tmp");
     std::fs::write(&tmp, &text).with_context(|| format!("write {}", tmp.display()))?;
-    std::fs::rename(&tmp, &state)
-        .with_context(|| format!("write {}", state.display()))?;
+    std::fs::rename(&tmp, &state).with_context(|| format!("write {}", state.display()))?;
     eprint!("testbed up; state in {}:\n{text}", state.display());
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

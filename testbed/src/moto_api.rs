@@ -99,7 +99,13 @@ impl Moto {
     }
 
     /// `json` in `region`.
-    pub async fn json_in(&self, region: &str, service: &str, target: &str, body: &Value) -> Result<Value> {
+    pub async fn json_in(
+        &self,
+        region: &str,
+        service: &str,
+        target: &str,
+        body: &Value,
+    ) -> Result<Value> {
         moto_json_in(&self.endpoint, region, service, target, body).await
     }
 
@@ -110,13 +116,20 @@ impl Moto {
     pub async fn ecr_scan_results(&self, region: &str, results: Vec<Value>) -> Result<()> {
         let body = serde_json::json!({ "results": results, "region": region });
         let resp = http_client()
-            .post(format!("{}/moto-api/static/ecr/scan-finding-results", self.endpoint))
+            .post(format!(
+                "{}/moto-api/static/ecr/scan-finding-results",
+                self.endpoint
+            ))
             .json(&body)
             .send()
             .await
             .context("moto scan-finding-results")?;
         if !resp.status().is_success() {
-            bail!("moto scan-finding-results answered {}: {}", resp.status(), resp.text().await?);
+            bail!(
+                "moto scan-finding-results answered {}: {}",
+                resp.status(),
+                resp.text().await?
+            );
         }
         Ok(())
     }
@@ -206,7 +219,13 @@ pub async fn moto_json(endpoint: &str, service: &str, target: &str, body: &Value
 }
 
 /// `moto_json` in `region`.
-pub async fn moto_json_in(endpoint: &str, region: &str, service: &str, target: &str, body: &Value) -> Result<Value> {
+pub async fn moto_json_in(
+    endpoint: &str,
+    region: &str,
+    service: &str,
+    target: &str,
+    body: &Value,
+) -> Result<Value> {
     let resp = http_client()
         .post(format!("{endpoint}/"))
         .header("content-type", "application/x-amz-json-1.1")

@@ -64,8 +64,17 @@ impl Registry {
     /// configuration, so a test can make it ENHANCED without touching other tests' region).
     pub async fn start_synced_with_moto_in(moto: &Moto, region: &str) -> Result<Registry> {
         let auth = moto.ecr_authorization().await?;
-        let sync = EcrSync::start(moto.endpoint(), region, Some((&auth.username, &auth.password))).await?;
-        Self::launch(Some((auth.username.clone(), auth.password.clone())), Some(sync)).await
+        let sync = EcrSync::start(
+            moto.endpoint(),
+            region,
+            Some((&auth.username, &auth.password)),
+        )
+        .await?;
+        Self::launch(
+            Some((auth.username.clone(), auth.password.clone())),
+            Some(sync),
+        )
+        .await
     }
 
     /// The moto sync listener, when started with `start_synced_with_moto`.
@@ -108,7 +117,10 @@ impl Registry {
         self.dir.path().join("data")
     }
 
-    async fn launch(credentials: Option<(String, String)>, sync: Option<EcrSync>) -> Result<Registry> {
+    async fn launch(
+        credentials: Option<(String, String)>,
+        sync: Option<EcrSync>,
+    ) -> Result<Registry> {
         let exe = find_docker_registry()?;
         let dir = tempfile::Builder::new()
             .prefix("testbed-registry-")
@@ -123,7 +135,12 @@ impl Registry {
             let config = dir.path().join(format!("config-{attempt}.yml"));
             std::fs::write(
                 &config,
-                config_yaml(dir.path(), port, credentials.is_some(), sync.as_ref().map(EcrSync::url)),
+                config_yaml(
+                    dir.path(),
+                    port,
+                    credentials.is_some(),
+                    sync.as_ref().map(EcrSync::url),
+                ),
             )?;
             let mut cmd = Command::new(&exe);
             cmd.arg("serve").arg(&config);

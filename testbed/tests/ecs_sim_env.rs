@@ -24,8 +24,16 @@ async fn per_service_endpoint_variables_reach_the_simulator() {
     let ecs = aws_sdk_ecs::Client::new(&conf);
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&conf);
     let logs = aws_sdk_cloudwatchlogs::Client::new(&conf);
-    let s = ecs.describe_services().services("web").send().await.unwrap();
-    assert_eq!(s.services()[0].service_arn(), Some(seeded.service_arn.as_str()));
+    let s = ecs
+        .describe_services()
+        .services("web")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        s.services()[0].service_arn(),
+        Some(seeded.service_arn.as_str())
+    );
     let t = elb
         .describe_target_health()
         .target_group_arn(&seeded.target_group_arns[0])

@@ -57,7 +57,12 @@ impl Bed {
     pub async fn moto_images(&self, region: &str, repository: &str) -> Option<Vec<Value>> {
         match self
             .moto
-            .json_in(region, "ecr", &format!("{ECR}.DescribeImages"), &json!({ "repositoryName": repository }))
+            .json_in(
+                region,
+                "ecr",
+                &format!("{ECR}.DescribeImages"),
+                &json!({ "repositoryName": repository }),
+            )
             .await
         {
             Ok(v) => Some(v["imageDetails"].as_array().cloned().unwrap_or_default()),
@@ -174,4 +179,3 @@ pub fn blobs(img: &BuiltImage) -> Vec<Digest> {
         .chain(img.layers.iter().map(|l| l.digest.clone()))
         .collect()
 }
-

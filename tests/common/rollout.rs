@@ -11,11 +11,16 @@ pub const CLUSTER: &str = "prod";
 
 /// The image every job deploys.
 pub fn new_image() -> String {
-    format!("{SIM_ACCOUNT}.dkr.ecr.{SIM_REGION}.amazonaws.com/app@sha256:{}", "ab".repeat(32))
+    format!(
+        "{SIM_ACCOUNT}.dkr.ecr.{SIM_REGION}.amazonaws.com/app@sha256:{}",
+        "ab".repeat(32)
+    )
 }
 
 pub async fn sim_with(seeds: Vec<ServiceSeed>) -> EcsSimulator {
-    let sim = EcsSimulator::start().await.expect("start the ECS simulator");
+    let sim = EcsSimulator::start()
+        .await
+        .expect("start the ECS simulator");
     for seed in seeds {
         sim.seed_service(seed).expect("seed a service");
     }
@@ -24,15 +29,26 @@ pub async fn sim_with(seeds: Vec<ServiceSeed>) -> EcsSimulator {
 
 /// A service of two tasks in the test cluster.
 pub fn seed(service: &str, scenario: Scenario) -> ServiceSeed {
-    ServiceSeed { cluster: CLUSTER.into(), service: service.into(), desired_count: 2, scenario, ..ServiceSeed::default() }
+    ServiceSeed {
+        cluster: CLUSTER.into(),
+        service: service.into(),
+        desired_count: 2,
+        scenario,
+        ..ServiceSeed::default()
+    }
 }
 
 /// A job deploying `containers: app=<new image>` to `services` with the environment's keys.
 pub async fn job(sim: &EcsSimulator, services: &str) -> ActionRun {
-    let moto = Moto::shared().await.expect("start moto (scripts/setup.sh installs it)");
+    let moto = Moto::shared()
+        .await
+        .expect("start moto (scripts/setup.sh installs it)");
     let mut run = ActionRun::new()
         .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
-        .env("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        )
         .env("AWS_ENDPOINT_URL_STS", moto.endpoint())
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("OIDC_ECS_DEPLOY_POLL_SECONDS", "0")
@@ -48,10 +64,15 @@ pub async fn job(sim: &EcsSimulator, services: &str) -> ActionRun {
 
 /// The service's task definition ARN now.
 pub fn task_definition(sim: &EcsSimulator, service: &str) -> String {
-    sim.service(CLUSTER, service).expect("service exists").task_definition
+    sim.service(CLUSTER, service)
+        .expect("service exists")
+        .task_definition
 }
 
 /// (RegisterTaskDefinition, UpdateService) calls so far.
 pub fn calls(sim: &EcsSimulator) -> (usize, usize) {
-    (sim.calls("RegisterTaskDefinition"), sim.calls("UpdateService"))
+    (
+        sim.calls("RegisterTaskDefinition"),
+        sim.calls("UpdateService"),
+    )
 }

@@ -14,11 +14,29 @@ use crate::app::rollout::{Ended, Evidence, Row, Started, Waited};
 /// One UpdateService failed. Services updated before it were rolled back (unless `rollback:
 /// false`): the rows say how that went; when none had been updated, the call's own category.
 pub fn update_refused(state: &ServiceState, error: &ApiError, rows: &[Row]) -> Failure {
-    let verb = if error.is_access_denied() { "was refused" } else { "failed" };
-    let code = error.code.as_deref().map(|c| format!("{c}: ")).unwrap_or_default();
+    let verb = if error.is_access_denied() {
+        "was refused"
+    } else {
+        "failed"
+    };
+    let code = error
+        .code
+        .as_deref()
+        .map(|c| format!("{c}: "))
+        .unwrap_or_default();
     let plain = super::rollout_api(error);
-    let category = if rows.iter().any(|r| r.updated) { Category::DeployFailed } else { plain.category };
-    let mut f = Failure::new(category, format!("{}: UpdateService {verb} ({code}{})", state.name, error.message));
+    let category = if rows.iter().any(|r| r.updated) {
+        Category::DeployFailed
+    } else {
+        plain.category
+    };
+    let mut f = Failure::new(
+        category,
+        format!(
+            "{}: UpdateService {verb} ({code}{})",
+            state.name, error.message
+        ),
+    );
     f.details = rows.iter().map(|r| r.stand.clone()).collect();
     if error.is_access_denied() {
         return f.hint(format!("the role needs ecs:UpdateService on {} (and iam:PassRole on the task definition's roles)", state.arn));
@@ -30,7 +48,13 @@ pub fn update_refused(state: &ServiceState, error: &ApiError, rows: &[Row]) -> F
 }
 
 /// The health gate failed (a verdict, a timeout, or polls that kept failing).
-pub fn deploy_failed(cfg: &RolloutConfig, started: &Started, waited: &Waited, evidence: &Evidence, rows: &[Row]) -> Failure {
+pub fn deploy_failed(
+    cfg: &RolloutConfig,
+    started: &Started,
+    waited: &Waited,
+    evidence: &Evidence,
+    rows: &[Row],
+) -> Failure {
     let mut f = match (&waited.result, evidence.failed) {
         (Err(polls), _) => {
             let names: Vec<&str> = started.tracked.iter().map(|t| t.service.as_str()).collect();
@@ -41,7 +65,15 @@ pub fn deploy_failed(cfg: &RolloutConfig, started: &Started, waited: &Waited, ev
             let t = &started.tracked[i];
             let watch = &started.watched[i].watch;
             let verdict = waited.verdict(i).expect("a failure has a verdict");
-            failed_service(cfg, &t.service, &watch.our_deployment_id, &watch.our_task_definition, verdict, &evidence.stopped, &rows[t.index])
+            failed_service(
+                cfg,
+                &t.service,
+                &watch.our_deployment_id,
+                &watch.our_task_definition,
+                verdict,
+                &evidence.stopped,
+                &rows[t.index],
+            )
         }
         (Ok(_), None) => Failure::new(Category::DeployFailed, "the rollout did not become healthy"),
     };
@@ -50,27 +82,47 @@ pub fn deploy_failed(cfg: &RolloutConfig, started: &Started, waited: &Waited, ev
 }
 
 /// EXAMPLES' exit-4 report for the service that failed: what failed, the evidence, the fix.
-fn failed_service(cfg: &RolloutConfig, service: &str, deployment: &str, revision: &str, verdict: &Verdict, stopped: &[StoppedTask], row: &Row) -> Failure {
+fn failed_service(
+    cfg: &RolloutConfig,
+    service: &str,
+    deployment: &str,
+    revision: &str,
+    verdict: &Verdict,
+    stopped: &[StoppedTask],
+    row: &Row,
+) -> Failure {
     let previous = short(&row.previous);
     let what = match verdict {
         Verdict::TimedOut { .. } => {
             let minutes = cfg.wait.as_secs() / 60;
-            format!("deployment {deployment} was not healthy within {minutes} minute{}", if minutes == 1 { "" } else { "s" })
+            format!(
+                "deployment {deployment} was not healthy within {minutes} minute{}",
+                if minutes == 1 { "" } else { "s" }
+            )
         }
         _ => format!("deployment {deployment} failed"),
     };
     let fate = match row.ended {
-        Ended::RolledBack { by_ecs: true } => format!("ECS's circuit breaker rolled it back to {previous}"),
-        Ended::RollbackNotSettled { by_ecs: true } => format!("ECS's circuit breaker is rolling it back to {previous} (not settled)"),
+        Ended::RolledBack { by_ecs: true } => {
+            format!("ECS's circuit breaker rolled it back to {previous}")
+        }
+        Ended::RollbackNotSettled { by_ecs: true } => {
+            format!("ECS's circuit breaker is rolling it back to {previous} (not settled)")
+        }
         Ended::RolledBack { by_ecs: false } => format!("rolled back to {previous}"),
-        Ended::RollbackNotSettled { by_ecs: false } => format!("the rollback to {previous} did not settle"),
+        Ended::RollbackNotSettled { by_ecs: false } => {
+            format!("the rollback to {previous} did not settle")
+        }
         Ended::RollbackFailed => format!("the rollback to {previous} failed"),
         _ if !cfg.rollback => "left as it is (rollback: false)".to_owned(),
         _ => "nothing was rolled back".to_owned(),
     };
     let mut f = Failure::new(Category::DeployFailed, format!("{service}: {what}, {fate}"));
     if !row.updated {
-        f.details.push(format!("this run changed nothing: {service} already ran {}, and it is not healthy", short(revision)));
+        f.details.push(format!(
+            "this run changed nothing: {service} already ran {}, and it is not healthy",
+            short(revision)
+        ));
     }
     let mut hint = None;
     match verdict {
@@ -81,13 +133,23 @@ fn failed_service(cfg: &RolloutConfig, service: &str, deployment: &str, revision
             }
             hint = failure.hint.clone();
         }
-        Verdict::TimedOut { waiting_for } => f.details.push(format!("still waiting for: {waiting_for}")),
+        Verdict::TimedOut { waiting_for } => {
+            f.details.push(format!("still waiting for: {waiting_for}"))
+        }
         _ => {}
     }
     if !stopped.is_empty() {
-        f.details.push(format!("{} stopped task(s) of {}:", stopped.len(), short(revision)));
+        f.details.push(format!(
+            "{} stopped task(s) of {}:",
+            stopped.len(),
+            short(revision)
+        ));
         for task in stopped {
-            f.details.extend(summarise_stopped_task(task).into_iter().map(|l| format!("  {l}")));
+            f.details.extend(
+                summarise_stopped_task(task)
+                    .into_iter()
+                    .map(|l| format!("  {l}")),
+            );
         }
         hint = hint.or_else(|| stopped_hint(stopped));
     }
@@ -104,8 +166,15 @@ fn stopped_hint(stopped: &[StoppedTask]) -> Option<String> {
     }
     // ECS stops a task that fails its target group's health checks with SIGTERM (143): that
     // task ran, it did not crash.
-    let health_checks = stopped.iter().any(|t| t.stopped_reason.as_deref().is_some_and(|r| r.contains("ELB health checks")));
-    let exited = stopped.iter().flat_map(|t| &t.containers).any(|c| c.exit_code.is_some_and(|e| e != 0 && e != 143));
+    let health_checks = stopped.iter().any(|t| {
+        t.stopped_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("ELB health checks"))
+    });
+    let exited = stopped
+        .iter()
+        .flat_map(|t| &t.containers)
+        .any(|c| c.exit_code.is_some_and(|e| e != 0 && e != 143));
     if health_checks {
         Some("the tasks run but fail the load balancer's health check: compare the target group's health-check\npath, port and expected codes with what the container serves, and check the security groups".to_owned())
     } else if exited {

@@ -49,11 +49,19 @@ pub struct Started {
 pub async fn register(api: &EcsApi, plan: &Plan) -> Result<Vec<String>, Failure> {
     let mut arns = Vec::new();
     for (i, registration) in plan.registrations.iter().enumerate() {
-        let users: Vec<&str> = plan.services.iter().filter(|s| s.registration == i && s.update).map(|s| s.service.as_str()).collect();
+        let users: Vec<&str> = plan
+            .services
+            .iter()
+            .filter(|s| s.registration == i && s.update)
+            .map(|s| s.service.as_str())
+            .collect();
         let arn = match registration {
             Registration::Reuse(arn) => arn.clone(),
             Registration::Register(request) => {
-                let arn = api.register_task_definition(request).await.map_err(|e| failures::rollout_api(&e))?;
+                let arn = api
+                    .register_task_definition(request)
+                    .await
+                    .map_err(|e| failures::rollout_api(&e))?;
                 tracing::info!("registered {} for {}", short(&arn), users.join(", "));
                 arn
             }
@@ -64,12 +72,30 @@ pub async fn register(api: &EcsApi, plan: &Plan) -> Result<Vec<String>, Failure>
 }
 
 /// Update what needs it and put every service reached under watch.
-pub async fn start<C: Clock>(api: &EcsApi, cfg: &RolloutConfig, decision: &Decision, arns: &[String], clock: &C) -> Started {
-    let mut started = Started { tracked: Vec::new(), watched: Vec::new(), refused: None };
-    for (index, (state, plan)) in decision.services.iter().zip(&decision.plan.services).enumerate() {
+pub async fn start<C: Clock>(
+    api: &EcsApi,
+    cfg: &RolloutConfig,
+    decision: &Decision,
+    arns: &[String],
+    clock: &C,
+) -> Started {
+    let mut started = Started {
+        tracked: Vec::new(),
+        watched: Vec::new(),
+        refused: None,
+    };
+    for (index, (state, plan)) in decision
+        .services
+        .iter()
+        .zip(&decision.plan.services)
+        .enumerate()
+    {
         let (state_now, wanted, updated) = if plan.update {
             let wanted = arns[plan.registration].clone();
-            match api.update_service(&state.name, &wanted, cfg.force_new_deployment).await {
+            match api
+                .update_service(&state.name, &wanted, cfg.force_new_deployment)
+                .await
+            {
                 Ok(now) => (now, wanted, true),
                 Err(error) => {
                     started.refused = Some(Refused { index, error });
@@ -85,26 +111,61 @@ pub async fn start<C: Clock>(api: &EcsApi, cfg: &RolloutConfig, decision: &Decis
         let previous = Some(plan.rollback_to.clone()).filter(|p| updated || *p != wanted);
         let watch = primary_watch(&state_now, &wanted, previous, now, now + cfg.wait);
         if updated {
-            tracing::info!("{}: deployment {} started ({} -> {})", state.name, watch.our_deployment_id, short(&plan.rollback_to), short(&wanted));
+            tracing::info!(
+                "{}: deployment {} started ({} -> {})",
+                state.name,
+                watch.our_deployment_id,
+                short(&plan.rollback_to),
+                short(&wanted)
+            );
         } else {
-            tracing::info!("{}: runs {} already; checking deployment {}", state.name, short(&wanted), watch.our_deployment_id);
+            tracing::info!(
+                "{}: runs {} already; checking deployment {}",
+                state.name,
+                short(&wanted),
+                watch.our_deployment_id
+            );
         }
-        let seen: HashSet<String> = state.events.iter().chain(&state_now.events).map(|e| e.id.clone()).collect();
-        started.watched.push(Watched::new(state.name.clone(), watch, seen));
-        started.tracked.push(Tracked { index, service: state.name.clone(), wanted, updated, started: now });
+        let seen: HashSet<String> = state
+            .events
+            .iter()
+            .chain(&state_now.events)
+            .map(|e| e.id.clone())
+            .collect();
+        started
+            .watched
+            .push(Watched::new(state.name.clone(), watch, seen));
+        started.tracked.push(Tracked {
+            index,
+            service: state.name.clone(),
+            wanted,
+            updated,
+            started: now,
+        });
     }
     started
 }
 
 /// Where the services `pick` selects (by their position in `started.tracked`) go back to,
 /// for those with somewhere to go.
-pub fn rollback_targets(started: &Started, mut pick: impl FnMut(usize, &Tracked) -> bool) -> Vec<RollbackTarget> {
+pub fn rollback_targets(
+    started: &Started,
+    mut pick: impl FnMut(usize, &Tracked) -> bool,
+) -> Vec<RollbackTarget> {
     started
         .tracked
         .iter()
         .zip(&started.watched)
         .enumerate()
         .filter(|(k, (t, _))| pick(*k, t))
-        .filter_map(|(_, (t, w))| w.watch.previous_task_definition.clone().map(|to| RollbackTarget { service: t.service.clone(), task_definition: to }))
+        .filter_map(|(_, (t, w))| {
+            w.watch
+                .previous_task_definition
+                .clone()
+                .map(|to| RollbackTarget {
+                    service: t.service.clone(),
+                    task_definition: to,
+                })
+        })
         .collect()
 }

@@ -13,17 +13,38 @@ use crate::runner::Annotation;
 /// before `wait-for-minutes` plus a rollback could end.
 pub async fn warn_if_they_expire(aws: &SdkConfig, cfg: &RolloutConfig, console: &mut Console) {
     use aws_credential_types::provider::ProvideCredentials;
-    let Some(provider) = aws.credentials_provider() else { return };
-    let Ok(credentials) = provider.provide_credentials().await else { return };
-    let Some(expiry) = credentials.expiry() else { return };
+    let Some(provider) = aws.credentials_provider() else {
+        return;
+    };
+    let Ok(credentials) = provider.provide_credentials().await else {
+        return;
+    };
+    let Some(expiry) = credentials.expiry() else {
+        return;
+    };
     let needed = std::time::SystemTime::now() + cfg.wait + ROLLBACK_WAIT;
     if expiry < needed {
-        let left = expiry.duration_since(std::time::SystemTime::now()).unwrap_or_default().as_secs() / 60;
-        if credentials.get_property::<crate::app::refresh::Renewable>().is_some() {
-            tracing::info!("the AWS credentials expire in {left} minutes, before the wait could end: they will be renewed (a fresh OIDC token, the role assumed again) shortly before they expire");
+        let left = expiry
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default()
+            .as_secs()
+            / 60;
+        if credentials
+            .get_property::<crate::app::refresh::Renewable>()
+            .is_some()
+        {
+            tracing::info!(
+                "the AWS credentials expire in {left} minutes, before the wait could end: they will be renewed (a fresh OIDC token, the role assumed again) shortly before they expire"
+            );
             return;
         }
-        let text = format!("the AWS credentials expire in {left} minutes, before `wait-for-minutes` ({}) plus a rollback ({} minutes) could end; raise `role-duration-seconds` or lower `wait-for-minutes`", cfg.wait.as_secs() / 60, ROLLBACK_WAIT.as_secs() / 60);
-        let _ = console.workflow.warning(&text, &Annotation::titled("Rollout"));
+        let text = format!(
+            "the AWS credentials expire in {left} minutes, before `wait-for-minutes` ({}) plus a rollback ({} minutes) could end; raise `role-duration-seconds` or lower `wait-for-minutes`",
+            cfg.wait.as_secs() / 60,
+            ROLLBACK_WAIT.as_secs() / 60
+        );
+        let _ = console
+            .workflow
+            .warning(&text, &Annotation::titled("Rollout"));
     }
 }

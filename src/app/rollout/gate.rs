@@ -8,7 +8,9 @@ use crate::inputs::RolloutConfig;
 use crate::rollout::ecs_api::EcsApi;
 use crate::rollout::observed::{FailedPolls, Recorded, deployment_counts};
 use crate::rollout::probe::Probe;
-use crate::rollout::watch::{Clock, EcsObserver, PollInterval, Report, Watched, wait as poll_until_decided};
+use crate::rollout::watch::{
+    Clock, EcsObserver, PollInterval, Report, Watched, wait as poll_until_decided,
+};
 use crate::rollout::{StoppedTask, Verdict};
 
 use super::act::Started;
@@ -30,7 +32,9 @@ pub struct Waited {
 
 impl Waited {
     pub fn all_healthy(&self) -> bool {
-        self.result.as_ref().is_ok_and(|v| v.iter().all(|v| *v == Verdict::Healthy))
+        self.result
+            .as_ref()
+            .is_ok_and(|v| v.iter().all(|v| *v == Verdict::Healthy))
     }
 
     pub fn verdict(&self, i: usize) -> Option<&Verdict> {
@@ -39,23 +43,57 @@ impl Waited {
 
     /// The first service whose verdict is final and not healthy.
     pub fn first_failure(&self) -> Option<(usize, &Verdict)> {
-        self.result.as_ref().ok()?.iter().enumerate().find(|(_, v)| v.is_final() && **v != Verdict::Healthy)
+        self.result
+            .as_ref()
+            .ok()?
+            .iter()
+            .enumerate()
+            .find(|(_, v)| v.is_final() && **v != Verdict::Healthy)
     }
 }
 
-pub async fn wait<C: Clock, R: Report>(api: &EcsApi, clock: &C, cfg: &RolloutConfig, report: &mut R, watched: &mut [Watched], mut interval: PollInterval) -> Waited {
-    let probe = cfg.health_check_url.as_deref().map(|url| Probe::new(url, cfg.health_check_successes));
+pub async fn wait<C: Clock, R: Report>(
+    api: &EcsApi,
+    clock: &C,
+    cfg: &RolloutConfig,
+    report: &mut R,
+    watched: &mut [Watched],
+    mut interval: PollInterval,
+) -> Waited {
+    let probe = cfg
+        .health_check_url
+        .as_deref()
+        .map(|url| Probe::new(url, cfg.health_check_successes));
     let mut observer = EcsObserver::new(api, clock, probe);
     let mut recorded = Recorded::new(&mut observer, clock);
     let answer = poll_until_decided(clock, &mut recorded, report, watched, &mut interval).await;
     let result = answer.map_err(|error| {
         recorded.failing().cloned().unwrap_or_else(|| {
             let now = clock.now();
-            FailedPolls { count: 1, first: now, last: now, error }
+            FailedPolls {
+                count: 1,
+                first: now,
+                last: now,
+                error,
+            }
         })
     });
-    let last: Vec<_> = watched.iter().map(|w| recorded.last(&w.service).map(|s| (s.observed_at, deployment_counts(s, &w.watch.our_deployment_id)))).collect();
-    Waited { result, decided_at: last.iter().map(|l| l.map(|(at, _)| at)).collect(), counts: last.iter().map(|l| l.and_then(|(_, c)| c)).collect() }
+    let last: Vec<_> = watched
+        .iter()
+        .map(|w| {
+            recorded.last(&w.service).map(|s| {
+                (
+                    s.observed_at,
+                    deployment_counts(s, &w.watch.our_deployment_id),
+                )
+            })
+        })
+        .collect();
+    Waited {
+        result,
+        decided_at: last.iter().map(|l| l.map(|(at, _)| at)).collect(),
+        counts: last.iter().map(|l| l.and_then(|(_, c)| c)).collect(),
+    }
 }
 
 /// The failed service (an index into `started.tracked`) and its stopped tasks.
@@ -64,14 +102,34 @@ pub struct Evidence {
     pub stopped: Vec<StoppedTask>,
 }
 
-pub async fn evidence(api: &EcsApi, started: &Started, waited: &Waited, decision: &Decision) -> Evidence {
+pub async fn evidence(
+    api: &EcsApi,
+    started: &Started,
+    waited: &Waited,
+    decision: &Decision,
+) -> Evidence {
     let Some((i, _)) = waited.first_failure() else {
-        return Evidence { failed: None, stopped: Vec::new() };
+        return Evidence {
+            failed: None,
+            stopped: Vec::new(),
+        };
     };
     let (t, w) = (&started.tracked[i], &started.watched[i]);
-    let stopped = api.stopped_tasks(&t.service, &w.watch.our_deployment_id, &decision.rendered[t.index], STOPPED_SHOWN, LOG_LINES).await.unwrap_or_else(|e| {
-        tracing::warn!("cannot read the stopped tasks: {e}");
-        Vec::new()
-    });
-    Evidence { failed: Some(i), stopped }
+    let stopped = api
+        .stopped_tasks(
+            &t.service,
+            &w.watch.our_deployment_id,
+            &decision.rendered[t.index],
+            STOPPED_SHOWN,
+            LOG_LINES,
+        )
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!("cannot read the stopped tasks: {e}");
+            Vec::new()
+        });
+    Evidence {
+        failed: Some(i),
+        stopped,
+    }
 }

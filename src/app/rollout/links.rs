@@ -12,7 +12,10 @@ pub struct Place {
 
 impl Place {
     pub fn new(region: &str, cluster: &str) -> Place {
-        Place { region: region.to_owned(), cluster: cluster.to_owned() }
+        Place {
+            region: region.to_owned(),
+            cluster: cluster.to_owned(),
+        }
     }
 
     /// The console's base URL for this region's partition.
@@ -28,17 +31,30 @@ impl Place {
     }
 
     fn service_path(&self, service: &str) -> String {
-        format!("{}/ecs/v2/clusters/{}/services/{}", self.console(), encode(&self.cluster), encode(service))
+        format!(
+            "{}/ecs/v2/clusters/{}/services/{}",
+            self.console(),
+            encode(&self.cluster),
+            encode(service)
+        )
     }
 
     /// The service's page (its health and metrics).
     pub fn service_url(&self, service: &str) -> String {
-        format!("{}/health?region={}", self.service_path(service), self.region)
+        format!(
+            "{}/health?region={}",
+            self.service_path(service),
+            self.region
+        )
     }
 
     /// The service's deployments tab, where each deployment (and its id) is listed.
     pub fn deployments_url(&self, service: &str) -> String {
-        format!("{}/deployments?region={}", self.service_path(service), self.region)
+        format!(
+            "{}/deployments?region={}",
+            self.service_path(service),
+            self.region
+        )
     }
 }
 
@@ -62,15 +78,43 @@ mod tests {
     #[test]
     fn console_links_follow_the_partition() {
         let cases = [
-            ("eu-west-1", "prod", "api", "https://eu-west-1.console.aws.amazon.com/ecs/v2/clusters/prod/services/api/health?region=eu-west-1"),
-            ("cn-north-1", "prod", "api", "https://console.amazonaws.cn/ecs/v2/clusters/prod/services/api/health?region=cn-north-1"),
-            ("cn-northwest-1", "prod", "web", "https://console.amazonaws.cn/ecs/v2/clusters/prod/services/web/health?region=cn-northwest-1"),
-            ("us-gov-west-1", "prod", "api", "https://console.amazonaws-us-gov.com/ecs/v2/clusters/prod/services/api/health?region=us-gov-west-1"),
-            ("us-east-1", "arn:aws:ecs:us-east-1:1:cluster/prod", "api", "https://us-east-1.console.aws.amazon.com/ecs/v2/clusters/prod/services/api/health?region=us-east-1"),
+            (
+                "eu-west-1",
+                "prod",
+                "api",
+                "https://eu-west-1.console.aws.amazon.com/ecs/v2/clusters/prod/services/api/health?region=eu-west-1",
+            ),
+            (
+                "cn-north-1",
+                "prod",
+                "api",
+                "https://console.amazonaws.cn/ecs/v2/clusters/prod/services/api/health?region=cn-north-1",
+            ),
+            (
+                "cn-northwest-1",
+                "prod",
+                "web",
+                "https://console.amazonaws.cn/ecs/v2/clusters/prod/services/web/health?region=cn-northwest-1",
+            ),
+            (
+                "us-gov-west-1",
+                "prod",
+                "api",
+                "https://console.amazonaws-us-gov.com/ecs/v2/clusters/prod/services/api/health?region=us-gov-west-1",
+            ),
+            (
+                "us-east-1",
+                "arn:aws:ecs:us-east-1:1:cluster/prod",
+                "api",
+                "https://us-east-1.console.aws.amazon.com/ecs/v2/clusters/prod/services/api/health?region=us-east-1",
+            ),
         ];
         for (region, cluster, service, want) in cases {
             assert_eq!(Place::new(region, cluster).service_url(service), want);
         }
-        assert_eq!(Place::new("cn-north-1", "prod").deployments_url("api"), "https://console.amazonaws.cn/ecs/v2/clusters/prod/services/api/deployments?region=cn-north-1");
+        assert_eq!(
+            Place::new("cn-north-1", "prod").deployments_url("api"),
+            "https://console.amazonaws.cn/ecs/v2/clusters/prod/services/api/deployments?region=cn-north-1"
+        );
     }
 }

@@ -26,7 +26,9 @@ use crate::failure::Failure;
 use crate::inputs::RolloutConfig;
 use crate::rollout::ecs_api::EcsApi;
 use crate::rollout::rollback::{ROLLBACK_WAIT, Rollback, all_settled, short};
-use crate::rollout::watch::{Clock, EcsObserver, POLL_SECONDS_ENV, PollInterval, Report, SystemClock};
+use crate::rollout::watch::{
+    Clock, EcsObserver, POLL_SECONDS_ENV, PollInterval, Report, SystemClock,
+};
 use crate::rollout::{FailureKind, Verdict};
 use crate::runner::neutralize_line;
 
@@ -38,12 +40,23 @@ pub(crate) use act::Started;
 pub(crate) use gate::{Evidence, Waited};
 pub(crate) use outcome::{Ended, Row};
 
-pub async fn run(cfg: &RolloutConfig, aws: &SdkConfig, pushed: Option<&str>, env: &EnvVars, console: &mut Console) -> Result<(), Failure> {
+pub async fn run(
+    cfg: &RolloutConfig,
+    aws: &SdkConfig,
+    pushed: Option<&str>,
+    env: &EnvVars,
+    console: &mut Console,
+) -> Result<(), Failure> {
     let update = decide::image_update(cfg, pushed)?;
-    let endpoint = env.non_empty("AWS_ENDPOINT_URL_ECS").or_else(|| env.non_empty("AWS_ENDPOINT_URL"));
+    let endpoint = env
+        .non_empty("AWS_ENDPOINT_URL_ECS")
+        .or_else(|| env.non_empty("AWS_ENDPOINT_URL"));
     let api = EcsApi::new(aws, &cfg.cluster, endpoint);
     let interval = PollInterval::from_setting(env.get(POLL_SECONDS_ENV));
-    let place = links::Place::new(aws.region().map_or("us-east-1", |r| r.as_ref()), &cfg.cluster);
+    let place = links::Place::new(
+        aws.region().map_or("us-east-1", |r| r.as_ref()),
+        &cfg.cluster,
+    );
 
     // Decide.
     let decision = decide::decide(cfg, &api, &update, console).await?;
@@ -52,7 +65,10 @@ pub async fn run(cfg: &RolloutConfig, aws: &SdkConfig, pushed: Option<&str>, env
         return report::dry_run(console, &place, &decision);
     }
     if decision.plan.nothing_to_do() {
-        tracing::info!("nothing to do: {} already run(s) the wanted definition (a re-run registers nothing; `force-new-deployment: true` restarts the tasks); checking its health", cfg.services.join(", "));
+        tracing::info!(
+            "nothing to do: {} already run(s) the wanted definition (a re-run registers nothing; `force-new-deployment: true` restarts the tasks); checking its health",
+            cfg.services.join(", ")
+        );
     } else {
         credentials::warn_if_they_expire(aws, cfg, console).await;
     }
@@ -63,33 +79,75 @@ pub async fn run(cfg: &RolloutConfig, aws: &SdkConfig, pushed: Option<&str>, env
     let mut started = act::start(&api, cfg, &decision, &arns, &clock).await;
     let mut report = ConsoleReport { console };
     let mut observer = EcsObserver::new(&api, &clock, None);
-    let mut rollback = Rollback { api: &api, clock: &clock, observer: &mut observer, report: &mut report, limit: ROLLBACK_WAIT, interval: interval.clone() };
+    let mut rollback = Rollback {
+        api: &api,
+        clock: &clock,
+        observer: &mut observer,
+        report: &mut report,
+        limit: ROLLBACK_WAIT,
+        interval: interval.clone(),
+    };
 
     // An UpdateService failed: put back what this run already changed, and say where each stands.
     if let Some(refused) = started.refused.take() {
         let targets = rollback_targets(&started, |_, t| t.updated);
-        let outcomes = if cfg.rollback && !targets.is_empty() { rollback.roll_back(&targets).await } else { Vec::new() };
-        let rows = outcome::rows(&decision, &started, None, clock.now(), |i, tracked| match tracked {
-            Some(t) if t.updated => Fate::after(&outcomes, &[], &t.service, false),
-            _ if i == refused.index => Fate::Refused,
-            _ => Fate::Untouched,
-        });
-        report::publish(rollback.report.console, &place, &rows, all_settled(&outcomes))?;
-        return Err(failures::update_refused(&decision.services[refused.index], &refused.error, &rows));
+        let outcomes = if cfg.rollback && !targets.is_empty() {
+            rollback.roll_back(&targets).await
+        } else {
+            Vec::new()
+        };
+        let rows = outcome::rows(
+            &decision,
+            &started,
+            None,
+            clock.now(),
+            |i, tracked| match tracked {
+                Some(t) if t.updated => Fate::after(&outcomes, &[], &t.service, false),
+                _ if i == refused.index => Fate::Refused,
+                _ => Fate::Untouched,
+            },
+        );
+        report::publish(
+            rollback.report.console,
+            &place,
+            &rows,
+            all_settled(&outcomes),
+        )?;
+        return Err(failures::update_refused(
+            &decision.services[refused.index],
+            &refused.error,
+            &rows,
+        ));
     }
 
     // Wait.
-    let waited = gate::wait(&api, &clock, cfg, &mut *rollback.report, &mut started.watched, interval).await;
+    let waited = gate::wait(
+        &api,
+        &clock,
+        cfg,
+        &mut *rollback.report,
+        &mut started.watched,
+        interval,
+    )
+    .await;
     if waited.all_healthy() {
-        let rows = outcome::rows(&decision, &started, Some(&waited), clock.now(), |_, _| Fate::Healthy);
-        let serving: Vec<String> = rows.iter().map(|r| format!("{} serves {}", r.service, short(&r.now))).collect();
+        let rows = outcome::rows(&decision, &started, Some(&waited), clock.now(), |_, _| {
+            Fate::Healthy
+        });
+        let serving: Vec<String> = rows
+            .iter()
+            .map(|r| format!("{} serves {}", r.service, short(&r.now)))
+            .collect();
         tracing::info!("healthy: {}", serving.join(", "));
         return report::publish(rollback.report.console, &place, &rows, false);
     }
 
     // Commit or revert: ECS's own rollbacks are waited for, never repeated; everything this run
     // changed (and a service failing on the wanted revision) goes back when `rollback` allows.
-    let by_ecs_targets = rollback_targets(&started, |k, _| matches!(waited.verdict(k), Some(Verdict::Failed(f)) if f.kind == FailureKind::CircuitBreakerRolledBack));
+    let by_ecs_targets = rollback_targets(
+        &started,
+        |k, _| matches!(waited.verdict(k), Some(Verdict::Failed(f)) if f.kind == FailureKind::CircuitBreakerRolledBack),
+    );
     let our_targets = rollback_targets(&started, |k, t| match waited.verdict(k) {
         Some(Verdict::Failed(f)) if !f.kind.needs_rollback() => false,
         // Healthy, or undecided because another failed: back only if this run changed it.
@@ -97,18 +155,41 @@ pub async fn run(cfg: &RolloutConfig, aws: &SdkConfig, pushed: Option<&str>, env
         _ => true,
     });
     let by_ecs = rollback.await_ecs_rollback(&by_ecs_targets).await;
-    let ours = if cfg.rollback && !our_targets.is_empty() { rollback.roll_back(&our_targets).await } else { Vec::new() };
+    let ours = if cfg.rollback && !our_targets.is_empty() {
+        rollback.roll_back(&our_targets).await
+    } else {
+        Vec::new()
+    };
     let evidence = gate::evidence(&api, &started, &waited, &decision).await;
-    let rows = outcome::rows(&decision, &started, Some(&waited), clock.now(), |i, tracked| match tracked {
-        Some(t) => {
-            let kept_healthy = !t.updated && started.tracked.iter().position(|o| o.index == i).and_then(|k| waited.verdict(k)) == Some(&Verdict::Healthy);
-            Fate::after(&ours, &by_ecs, &t.service, kept_healthy)
-        }
-        None => Fate::Untouched,
-    });
+    let rows = outcome::rows(
+        &decision,
+        &started,
+        Some(&waited),
+        clock.now(),
+        |i, tracked| match tracked {
+            Some(t) => {
+                let kept_healthy = !t.updated
+                    && started
+                        .tracked
+                        .iter()
+                        .position(|o| o.index == i)
+                        .and_then(|k| waited.verdict(k))
+                        == Some(&Verdict::Healthy);
+                Fate::after(&ours, &by_ecs, &t.service, kept_healthy)
+            }
+            None => Fate::Untouched,
+        },
+    );
     let reverted: Vec<_> = by_ecs.iter().chain(&ours).cloned().collect();
-    report::publish(rollback.report.console, &place, &rows, all_settled(&reverted))?;
-    Err(failures::deploy_failed(cfg, &started, &waited, &evidence, &rows))
+    report::publish(
+        rollback.report.console,
+        &place,
+        &rows,
+        all_settled(&reverted),
+    )?;
+    Err(failures::deploy_failed(
+        cfg, &started, &waited, &evidence, &rows,
+    ))
 }
 
 /// Progress to the log; service events through `print_untrusted`.

@@ -24,18 +24,32 @@ pub enum Fate<'a> {
     /// Left on the wanted revision: `rollback: false`, or nothing to go back to.
     Left,
     /// Rolled back, by this run or (`by_ecs`) by ECS's circuit breaker.
-    Reverted { outcome: &'a RollbackOutcome, by_ecs: bool },
+    Reverted {
+        outcome: &'a RollbackOutcome,
+        by_ecs: bool,
+    },
 }
 
 impl<'a> Fate<'a> {
     /// The fate of a service the run reached, once rollbacks are done; `kept` when it was not
     /// changed by this run and is not failing (nothing to revert).
-    pub fn after(ours: &'a [RollbackOutcome], by_ecs: &'a [RollbackOutcome], service: &str, kept: bool) -> Fate<'a> {
+    pub fn after(
+        ours: &'a [RollbackOutcome],
+        by_ecs: &'a [RollbackOutcome],
+        service: &str,
+        kept: bool,
+    ) -> Fate<'a> {
         if let Some(outcome) = by_ecs.iter().find(|o| o.service == service) {
-            return Fate::Reverted { outcome, by_ecs: true };
+            return Fate::Reverted {
+                outcome,
+                by_ecs: true,
+            };
         }
         match ours.iter().find(|o| o.service == service) {
-            Some(outcome) => Fate::Reverted { outcome, by_ecs: false },
+            Some(outcome) => Fate::Reverted {
+                outcome,
+                by_ecs: false,
+            },
             None if kept => Fate::Healthy,
             None => Fate::Left,
         }
@@ -91,7 +105,13 @@ pub struct Row {
 
 /// A row per service of the decision, in order; `fate` answers for each (its index, and the
 /// tracking when the run reached it).
-pub fn rows<'a>(decision: &Decision, started: &Started, waited: Option<&Waited>, now: SystemTime, fate: impl Fn(usize, Option<&Tracked>) -> Fate<'a>) -> Vec<Row> {
+pub fn rows<'a>(
+    decision: &Decision,
+    started: &Started,
+    waited: Option<&Waited>,
+    now: SystemTime,
+    fate: impl Fn(usize, Option<&Tracked>) -> Fate<'a>,
+) -> Vec<Row> {
     let polls_failed = waited.is_some_and(|w| w.result.is_err());
     decision
         .plan
@@ -104,7 +124,9 @@ pub fn rows<'a>(decision: &Decision, started: &Started, waited: Option<&Waited>,
             let verdict = at.and_then(|k| waited.and_then(|w| w.verdict(k)));
             let decided = at.and_then(|k| waited.and_then(|w| w.decided_at[k]));
             let counts = at.and_then(|k| waited.and_then(|w| w.counts[k]));
-            let deployment = at.map(|k| started.watched[k].watch.our_deployment_id.clone()).filter(|d| !d.is_empty());
+            let deployment = at
+                .map(|k| started.watched[k].watch.our_deployment_id.clone())
+                .filter(|d| !d.is_empty());
             let fate = fate(i, tracked);
             let wanted = tracked.map_or(plan.serving.as_str(), |t| t.wanted.as_str());
             let ended = match fate {
@@ -112,7 +134,13 @@ pub fn rows<'a>(decision: &Decision, started: &Started, waited: Option<&Waited>,
                 _ => now,
             };
             let took = tracked.map(|t| ended.duration_since(t.started).unwrap_or_default());
-            let (now_serving, mut stand) = stand(&plan.service, &plan.serving, wanted, tracked.is_some_and(|t| t.updated), &fate);
+            let (now_serving, mut stand) = stand(
+                &plan.service,
+                &plan.serving,
+                wanted,
+                tracked.is_some_and(|t| t.updated),
+                &fate,
+            );
             if let (Fate::Healthy, Some((running, desired))) = (fate, counts) {
                 stand.push_str(&format!(" ({running}/{desired} running)"));
             }
@@ -133,14 +161,47 @@ pub fn rows<'a>(decision: &Decision, started: &Started, waited: Option<&Waited>,
 }
 
 /// The revision served now, and the sentence that says where the service stands.
-fn stand(service: &str, served: &str, wanted: &str, updated: bool, fate: &Fate) -> (String, String) {
+fn stand(
+    service: &str,
+    served: &str,
+    wanted: &str,
+    updated: bool,
+    fate: &Fate,
+) -> (String, String) {
     match fate {
-        Fate::Healthy if updated => (wanted.to_owned(), format!("{service} serves {}, healthy", short(wanted))),
-        Fate::Healthy => (wanted.to_owned(), format!("{service} serves {}, healthy (this run changed nothing)", short(wanted))),
-        Fate::Refused => (served.to_owned(), format!("{service} still serves {} (its update was refused)", short(served))),
-        Fate::Untouched => (served.to_owned(), format!("{service} still serves {} (untouched)", short(served))),
-        Fate::Left if updated => (wanted.to_owned(), format!("{service} was left on {} (rollback: false)", short(wanted))),
-        Fate::Left => (wanted.to_owned(), format!("{service} still serves {}, which this run did not change", short(wanted))),
+        Fate::Healthy if updated => (
+            wanted.to_owned(),
+            format!("{service} serves {}, healthy", short(wanted)),
+        ),
+        Fate::Healthy => (
+            wanted.to_owned(),
+            format!(
+                "{service} serves {}, healthy (this run changed nothing)",
+                short(wanted)
+            ),
+        ),
+        Fate::Refused => (
+            served.to_owned(),
+            format!(
+                "{service} still serves {} (its update was refused)",
+                short(served)
+            ),
+        ),
+        Fate::Untouched => (
+            served.to_owned(),
+            format!("{service} still serves {} (untouched)", short(served)),
+        ),
+        Fate::Left if updated => (
+            wanted.to_owned(),
+            format!("{service} was left on {} (rollback: false)", short(wanted)),
+        ),
+        Fate::Left => (
+            wanted.to_owned(),
+            format!(
+                "{service} still serves {}, which this run did not change",
+                short(wanted)
+            ),
+        ),
         Fate::Reverted { outcome, by_ecs } => {
             let back = short(&outcome.task_definition);
             let how = if *by_ecs {
@@ -151,11 +212,30 @@ fn stand(service: &str, served: &str, wanted: &str, updated: bool, fate: &Fate) 
                 format!(" was failing on {}: rolled back", short(wanted))
             };
             match &outcome.settled {
-                Settled::Healthy { running, desired, took } => {
-                    (outcome.task_definition.clone(), format!("{service}{how}, and is serving {back} again ({running}/{desired} running, steady state reached in {} s)", took.as_secs()))
-                }
-                Settled::NotSettled(why) => (outcome.task_definition.clone(), format!("{service}{how} to {back}, but it is not serving it healthily yet: {why}")),
-                Settled::UpdateFailed(why) => (wanted.to_owned(), format!("{service}: the rollback to {back} failed: {why}; it still runs {}", short(wanted))),
+                Settled::Healthy {
+                    running,
+                    desired,
+                    took,
+                } => (
+                    outcome.task_definition.clone(),
+                    format!(
+                        "{service}{how}, and is serving {back} again ({running}/{desired} running, steady state reached in {} s)",
+                        took.as_secs()
+                    ),
+                ),
+                Settled::NotSettled(why) => (
+                    outcome.task_definition.clone(),
+                    format!(
+                        "{service}{how} to {back}, but it is not serving it healthily yet: {why}"
+                    ),
+                ),
+                Settled::UpdateFailed(why) => (
+                    wanted.to_owned(),
+                    format!(
+                        "{service}: the rollback to {back} failed: {why}; it still runs {}",
+                        short(wanted)
+                    ),
+                ),
             }
         }
     }

@@ -15,12 +15,28 @@ use super::links::Place;
 use super::outcome::Row;
 use crate::app::{Console, failures};
 
-const HEADERS: [&str; 7] = ["service", "served", "serves now", "deployment", "verdict", "took", "ECS console"];
+const HEADERS: [&str; 7] = [
+    "service",
+    "served",
+    "serves now",
+    "deployment",
+    "verdict",
+    "took",
+    "ECS console",
+];
 
 /// Outputs, then the summary section.
-pub fn publish(console: &mut Console, place: &Place, rows: &[Row], rolled_back: bool) -> Result<(), Failure> {
+pub fn publish(
+    console: &mut Console,
+    place: &Place,
+    rows: &[Row],
+    rolled_back: bool,
+) -> Result<(), Failure> {
     let now: Vec<&str> = rows.iter().map(|r| r.now.as_str()).collect();
-    let deployments: Vec<&str> = rows.iter().filter_map(|r| r.deployment.as_deref()).collect();
+    let deployments: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r.deployment.as_deref())
+        .collect();
     let previous: Vec<&str> = rows.iter().map(|r| r.previous.as_str()).collect();
     console.output("task-definition-arn", &joined(&now))?;
     console.output("deployment-id", &joined(&deployments))?;
@@ -38,7 +54,11 @@ pub fn publish(console: &mut Console, place: &Place, rows: &[Row], rolled_back: 
             links(place, &r.service),
         ]
     });
-    let mut markdown = format!("### oidc-ecs-deploy: rollout to {}\n\n{}", escape_markdown(&place.cluster), table(&HEADERS, cells));
+    let mut markdown = format!(
+        "### oidc-ecs-deploy: rollout to {}\n\n{}",
+        escape_markdown(&place.cluster),
+        table(&HEADERS, cells)
+    );
     if rows.iter().any(|r| r.verdict != "healthy") {
         markdown.push_str("\nWhere each service stands:\n\n");
         for r in rows {
@@ -46,9 +66,14 @@ pub fn publish(console: &mut Console, place: &Place, rows: &[Row], rolled_back: 
         }
     }
     if rolled_back {
-        markdown.push_str("\nRolled back: every service this run changed serves its previous revision again.\n");
+        markdown.push_str(
+            "\nRolled back: every service this run changed serves its previous revision again.\n",
+        );
     }
-    console.summary.append_markdown(&markdown).map_err(|e| failures::runner_file(&e))
+    console
+        .summary
+        .append_markdown(&markdown)
+        .map_err(|e| failures::runner_file(&e))
 }
 
 /// The plan, as a summary section that says it was a dry run (no outputs: nothing happened).
@@ -59,18 +84,30 @@ pub fn dry_run(console: &mut Console, place: &Place, decision: &Decision) -> Res
             Registration::Reuse(arn) => code(short(arn)),
             Registration::Register(_) => format!("a new revision of {}", code(&s.family)),
         };
-        [escape_markdown(&s.service), code(short(&s.serving)), gets, links(place, &s.service)]
+        [
+            escape_markdown(&s.service),
+            code(short(&s.serving)),
+            gets,
+            links(place, &s.service),
+        ]
     });
     let markdown = format!(
         "### oidc-ecs-deploy: rollout to {} (dry run)\n\nDry run: nothing was registered and no service was updated. The plan:\n\n{}",
         escape_markdown(&place.cluster),
         table(&["service", "serves", "would serve", "ECS console"], cells)
     );
-    console.summary.append_markdown(&markdown).map_err(|e| failures::runner_file(&e))
+    console
+        .summary
+        .append_markdown(&markdown)
+        .map_err(|e| failures::runner_file(&e))
 }
 
 fn links(place: &Place, service: &str) -> String {
-    format!("[service]({}) · [deployments]({})", place.service_url(service), place.deployments_url(service))
+    format!(
+        "[service]({}) · [deployments]({})",
+        place.service_url(service),
+        place.deployments_url(service)
+    )
 }
 
 /// A code span; ECS names and ids hold no backticks, but a backtick would end the span early.

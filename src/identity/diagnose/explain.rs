@@ -66,7 +66,8 @@ pub(super) fn explain(cause: &KnownCause, claims: &Claims, audience: &str) -> Op
              policy names, or admit this ref with the statement below, which keeps the restriction \
              to the reusable workflow.",
             wanted.join(" or "),
-            got.as_deref().unwrap_or("no reusable workflow (the token has no job_workflow_ref)")
+            got.as_deref()
+                .unwrap_or("no reusable workflow (the token has no job_workflow_ref)")
         ),
         KnownCause::ExplicitDeny { statement, sid } => format!(
             "statement {}{} denies this job, and an explicit Deny overrides every Allow: no added Allow can \

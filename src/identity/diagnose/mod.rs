@@ -256,7 +256,13 @@ pub fn diagnose_access_denied(
         version: None,
         statements: Vec::new(),
     };
-    let fix = plan_fix(role_arn, &empty, &evaluate(&empty, claims), claims, audience);
+    let fix = plan_fix(
+        role_arn,
+        &empty,
+        &evaluate(&empty, claims),
+        claims,
+        audience,
+    );
     if let Some(fix) = &fix {
         paragraphs.push(fix_text(fix, claims));
     }
@@ -278,6 +284,6 @@ fn explain_all(causes: &[KnownCause], claims: &Claims, audience: &str) -> Vec<St
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod fix_tests;
+#[cfg(test)]
+mod tests;

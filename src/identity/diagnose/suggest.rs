@@ -142,7 +142,10 @@ pub(super) fn statement_for(
     if restricts_workflow(policy, eval, &provider)
         && let Some(workflow) = claims.job_workflow_ref()
     {
-        equals.insert(format!("{provider}:job_workflow_ref"), json!(literal(workflow)));
+        equals.insert(
+            format!("{provider}:job_workflow_ref"),
+            json!(literal(workflow)),
+        );
     }
     Some(json!({
         "Effect": "Allow",

@@ -2,7 +2,8 @@ use super::*;
 use serde_json::json;
 
 pub(super) const ROLE: &str = "arn:aws:iam::111122223333:role/deploy-payments";
-pub(super) const GH: &str = "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com";
+pub(super) const GH: &str =
+    "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com";
 pub(super) const AUD: &str = "sts.amazonaws.com";
 
 pub(super) fn claims(extra: Value) -> Claims {
@@ -347,7 +348,12 @@ fn access_denied_without_a_policy_explains_from_the_claims() {
         d.headline,
         "STS refused to let this job assume arn:aws:iam::111122223333:role/deploy-payments (AccessDenied)"
     );
-    assert!(d.evidence.iter().any(|l| l.contains("not given: pass the role's trust policy as input `trust-policy`")), "{d}");
+    assert!(
+        d.evidence
+            .iter()
+            .any(|l| l.contains("not given: pass the role's trust policy as input `trust-policy`")),
+        "{d}"
+    );
     let hint = d.hint.clone().unwrap();
     assert!(hint.starts_with("the likely causes, given this token:\n(1) this job runs in the environment \"production\""), "{hint}");
     assert!(

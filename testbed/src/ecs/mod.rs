@@ -62,8 +62,8 @@ pub use seed::{
     default_task_definition,
 };
 pub use service_deployments::{AlarmScript, DeploymentsSetup, LambdaScript, Script};
-pub use strategies::STAGED_LIFECYCLE;
 pub use state::{ApiError, CallRecord, DEFAULT_STEP_SECONDS, SIM_ACCOUNT, SIM_REGION, ecs_arn};
+pub use strategies::STAGED_LIFECYCLE;
 
 use http::Shared;
 use state::SimState;
@@ -170,7 +170,9 @@ impl EcsSimulator {
     /// From now on, ECS operation `op` (e.g. `UpdateService`) naming service `service` answers
     /// 400 AccessDeniedException, as IAM does for a role whose policy does not allow it.
     pub fn deny(&self, op: &str, service: &str) {
-        self.lock().denied.insert((op.to_owned(), service.to_owned()));
+        self.lock()
+            .denied
+            .insert((op.to_owned(), service.to_owned()));
     }
 
     /// The stored task definition `name` (family, family:N or ARN), as DescribeTaskDefinition

@@ -353,7 +353,12 @@ fn list_tasks(st: &mut SimState, req: &Value) -> Result<Value, ApiError> {
         })
         .map(Task::arn)
         .collect();
-    Ok(page(arns.into_iter().map(Value::from).collect(), req, "taskArns", 100))
+    Ok(page(
+        arns.into_iter().map(Value::from).collect(),
+        req,
+        "taskArns",
+        100,
+    ))
 }
 
 /// One page of `items` under `member`, from the request's `nextToken` (an index) and
@@ -363,7 +368,10 @@ pub(crate) fn page(mut items: Vec<Value>, req: &Value, member: &str, default_max
         .as_str()
         .and_then(|t| t.parse().ok())
         .unwrap_or(0);
-    let max = req["maxResults"].as_u64().unwrap_or(default_max).clamp(1, 100) as usize;
+    let max = req["maxResults"]
+        .as_u64()
+        .unwrap_or(default_max)
+        .clamp(1, 100) as usize;
     let rest = items.split_off(start.min(items.len()));
     let mut out = serde_json::Map::new();
     out.insert(member.to_owned(), rest.iter().take(max).cloned().collect());
