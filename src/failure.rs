@@ -135,10 +135,7 @@ mod tests {
     #[test]
     fn unexpected_lists_the_cause_chain() {
         let io = std::io::Error::other("disk on fire");
-        let outer = std::io::Error::new(
-            std::io::ErrorKind::Other,
-            Box::new(io) as Box<dyn std::error::Error + Send + Sync>,
-        );
+        let outer = std::io::Error::other(Box::new(io) as Box<dyn std::error::Error + Send + Sync>);
         let f = Failure::unexpected(&outer);
         assert_eq!(f.category, Category::Unexpected);
         assert!(f.to_string().contains("disk on fire"));
