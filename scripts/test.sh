@@ -24,7 +24,7 @@ cargo build --workspace --all-targets --locked
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --workspace --locked -- --test-threads=4 2>&1 | tee "$log" || status=1
+cargo test --workspace --locked --no-fail-fast -- --test-threads=4 2>&1 | tee "$log" || status=1
 # The action's image: built (the static release binary, then buildah), then run from its own
 # root filesystem. test-image.sh reports in cargo's format, so its checks count below.
 scripts/build-image.sh >/dev/null || echo "test.sh: the image did not build (test-image.sh reports it)" >&2

@@ -87,7 +87,7 @@ async fn dry_run_with_image_and_rollout_creates_uploads_registers_and_updates_no
         format!("  {bytes} bytes to upload"),
         "  scan gate: would wait up to 10 min for basic scanning, scan on push, refusing findings at or above HIGH".to_owned(),
         format!("image app: {} -> {pinned}", ServiceSeed::default().image),
-        "service api: serving api:1: update".to_owned(),
+        "service api: family api, serving api:1, gets a new revision of api: update".to_owned(),
     ] {
         assert!(run.stdout.lines().any(|l| l.starts_with(&line)), "the plan lacks `{line}`\n{}", run.dump());
     }

@@ -1,5 +1,5 @@
 //! The evidence a failed rollout prints: why each stopped task of the new revision stopped,
-//! each container's exit code and reason, and its last log lines (EXAMPLES.md, exit 4). Pure:
+//! each container's exit code and reason, and its last log lines (the exit-4 report). Pure:
 //! the poller fills [`StoppedTask`] from ListTasks/DescribeTasks and CloudWatch Logs.
 //!
 //! All text here came from outside (ECS reasons, application logs): control characters are

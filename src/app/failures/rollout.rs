@@ -81,7 +81,7 @@ pub fn deploy_failed(
     f
 }
 
-/// EXAMPLES' exit-4 report for the service that failed: what failed, the evidence, the fix.
+/// The exit-4 report for the service that failed: what failed, the evidence, the fix.
 fn failed_service(
     cfg: &RolloutConfig,
     service: &str,
