@@ -11,7 +11,7 @@ mod common;
 #[path = "image_fixtures.rs"]
 mod fixtures;
 
-use bed::{Bed, SHA, blobs, layout_with_image, oci, repo_name};
+use bed::{Bed, SHA, assert_summary_row, blobs, layout_with_image, oci, repo_name};
 use common::Run;
 use testbed::ecs::SIM_REGION;
 use testbed::{EcsSimulator, Scenario, ServiceSeed};
@@ -118,11 +118,7 @@ async fn dry_run_with_image_and_rollout_creates_uploads_registers_and_updates_no
         &format!("| bytes to upload | 0.0 MiB ({bytes} bytes) |"),
         &format!("| repository | {repo} would be created"),
     ] {
-        assert!(
-            run.summary.contains(row),
-            "the summary lacks `{row}`\n{}",
-            run.dump()
-        );
+        assert_summary_row(&run, row);
     }
 }
 

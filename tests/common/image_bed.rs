@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use testbed::fault::STS_XMLNS;
 use testbed::{FaultProxy, Matcher, Moto, Registry};
 
-use crate::common::{ActionRun, unique};
+use crate::common::{ActionRun, Run, unique};
 use crate::fixtures::{BuiltImage, OciLayout, fetch_manifest};
 
 /// The job's commit: the default tag.
@@ -178,4 +178,13 @@ pub fn blobs(img: &BuiltImage) -> Vec<Digest> {
     std::iter::once(img.config.digest.clone())
         .chain(img.layers.iter().map(|l| l.digest.clone()))
         .collect()
+}
+
+/// The job summary holds `row`.
+pub fn assert_summary_row(run: &Run, row: &str) {
+    assert!(
+        run.summary.contains(row),
+        "the summary lacks `{row}`\n{}",
+        run.dump()
+    );
 }
