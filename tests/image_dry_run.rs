@@ -164,14 +164,7 @@ async fn dry_run_over_a_mutable_tag_says_it_would_move_it_and_moves_nothing() {
         "the tag moved\n{}",
         run.dump()
     );
-    for blob in blobs(&img) {
-        assert_eq!(
-            bed.blob_status(&repo, &blob).await,
-            404,
-            "blob {blob} was uploaded\n{}",
-            run.dump()
-        );
-    }
+    bed.assert_no_blobs(&repo, &img, &run).await;
     assert_eq!(run.output("image-digest"), None, "{}", run.dump());
     let images = bed
         .moto_images(SIM_REGION, &repo)

@@ -15,7 +15,7 @@ mod common;
 #[path = "image_fixtures.rs"]
 mod fixtures;
 
-use bed::{Bed, ECR, SHA, assert_summary_row, blobs, layout_with_image, oci, repo_name};
+use bed::{Bed, ECR, SHA, assert_summary_row, layout_with_image, oci, repo_name};
 use common::ActionRun;
 use serde_json::{Value, json};
 use testbed::fault::{Fault, STS_XMLNS};
@@ -263,14 +263,7 @@ async fn enhanced_scanning_that_leaves_the_repository_out_is_refused_before_the_
         &repo,
     ]);
     assert_eq!(bed.digest_of(&repo, SHA).await, None, "{}", run.dump());
-    for blob in blobs(&img) {
-        assert_eq!(
-            bed.blob_status(&repo, &blob).await,
-            404,
-            "blob {blob} was uploaded\n{}",
-            run.dump()
-        );
-    }
+    bed.assert_no_blobs(&repo, &img, &run).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

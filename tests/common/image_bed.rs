@@ -142,6 +142,18 @@ impl Bed {
         }
     }
 
+    /// None of `img`'s blobs is in `repo` (the run uploaded nothing).
+    pub async fn assert_no_blobs(&self, repo: &str, img: &BuiltImage, run: &Run) {
+        for blob in blobs(img) {
+            assert_eq!(
+                self.blob_status(repo, &blob).await,
+                404,
+                "blob {blob} was uploaded\n{}",
+                run.dump()
+            );
+        }
+    }
+
     /// The status of `HEAD /v2/<repo>/blobs/<digest>`.
     pub async fn blob_status(&self, repo: &str, digest: &Digest) -> u16 {
         let (user, password) = self.reg.credentials().expect("the registry has a login");
