@@ -85,6 +85,19 @@ impl Failure {
     }
 }
 
+/// An error and its causes on one line, `: `-separated: a top-level text alone ("dispatch
+/// failure", reqwest's "error sending request") often says nothing about what failed.
+pub fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
 impl fmt::Display for Failure {
     /// `error: headline`, the details indented, then `hint:` with continuation lines aligned.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -17,14 +17,10 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
+use common::rollout::{deploy, seed, sim_with, task_definition};
 use common::{ACCOUNT, ActionRun, PROVIDER, assert_no_leaks, role_arn, unique};
 use serde_json::json;
-use testbed::ecs::{SIM_ACCOUNT, SIM_REGION};
-use testbed::{
-    EcsSimulator, Fault, FaultProxy, Matcher, OidcIssuer, Scenario, ServiceSeed, StsFault,
-};
-
-const CLUSTER: &str = "prod";
+use testbed::{EcsSimulator, Fault, FaultProxy, Matcher, OidcIssuer, Scenario, StsFault};
 const SESSION: &str = "fixed-session";
 
 struct CredentialSet {
@@ -95,17 +91,7 @@ async fn bed(sts_plan: impl FnOnce(&str) -> Vec<Fault>) -> Bed {
     let sts = StsFault::start(None, sts_plan(&role))
         .await
         .expect("start the STS stand-in");
-    let sim = EcsSimulator::start()
-        .await
-        .expect("start the ECS simulator");
-    sim.seed_service(ServiceSeed {
-        cluster: CLUSTER.into(),
-        service: "api".into(),
-        desired_count: 2,
-        scenario: Scenario::HealthyRolling,
-        ..ServiceSeed::default()
-    })
-    .expect("seed a service");
+    let sim = sim_with(vec![seed("api", Scenario::HealthyRolling)]).await;
     let recorder = FaultProxy::start(
         Some(sim.endpoint().to_owned()),
         Vec::new(),
@@ -124,22 +110,14 @@ async fn bed(sts_plan: impl FnOnce(&str) -> Vec<Fault>) -> Bed {
 }
 
 fn job(bed: &Bed, poll_seconds: &str) -> ActionRun {
-    let image = format!(
-        "{SIM_ACCOUNT}.dkr.ecr.{SIM_REGION}.amazonaws.com/app@sha256:{}",
-        "ab".repeat(32)
-    );
-    let mut run = ActionRun::new()
+    let mut run = deploy(&bed.sim, "api")
         .oidc(&bed.issuer)
         .aws(bed.sts.endpoint())
-        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("OIDC_ECS_DEPLOY_POLL_SECONDS", poll_seconds)
         .with("role-to-assume", &role_arn(&bed.role))
         .with("role-session-name", SESSION)
-        .with("aws-region", SIM_REGION)
-        .with("cluster", CLUSTER)
-        .with("service", "api")
-        .with("containers", &format!("app={image}"))
         .interleaved();
+    // ECS, ELBv2 and Logs through the recorder instead.
     for (k, _) in bed.sim.env() {
         run = run.env(&k, bed.recorder.endpoint());
     }
@@ -160,23 +138,11 @@ async fn credentials_that_expire_during_the_rollout_are_renewed() {
         ]
     })
     .await;
-    let old = bed
-        .sim
-        .service(CLUSTER, "api")
-        .expect("seeded")
-        .task_definition;
+    let old = task_definition(&bed.sim, "api");
     let run = job(&bed, "0").run().await;
 
     run.assert_code(0).assert_stdout_only_commands();
-    assert_ne!(
-        bed.sim
-            .service(CLUSTER, "api")
-            .expect("seeded")
-            .task_definition,
-        old,
-        "{}",
-        run.dump()
-    );
+    assert_ne!(task_definition(&bed.sim, "api"), old, "{}", run.dump());
     assert!(
         run.stderr.contains("credentials renewed, valid until"),
         "{}",
@@ -269,11 +235,7 @@ async fn a_refused_renewal_fails_the_rollout_and_says_why() {
         ]
     })
     .await;
-    let old = bed
-        .sim
-        .service(CLUSTER, "api")
-        .expect("seeded")
-        .task_definition;
+    let old = task_definition(&bed.sim, "api");
     let run = job(&bed, "0").run().await;
 
     assert_ne!(run.code, 0, "{}", run.dump());
@@ -283,15 +245,7 @@ async fn a_refused_renewal_fails_the_rollout_and_says_why() {
     ]);
     assert!(bed.sts.request_count() > 1, "{}", run.dump());
     // Nothing was changed with stale credentials, and nothing reached the simulator.
-    assert_eq!(
-        bed.sim
-            .service(CLUSTER, "api")
-            .expect("seeded")
-            .task_definition,
-        old,
-        "{}",
-        run.dump()
-    );
+    assert_eq!(task_definition(&bed.sim, "api"), old, "{}", run.dump());
     assert!(bed.recorder.requests().is_empty(), "{}", run.dump());
     assert_no_leaks(
         &run,

@@ -10,16 +10,15 @@
 
 mod common;
 
+use common::rollout::{deploy, seed, sim_with};
 use common::{ActionRun, Run, assert_no_leaks, role_arn, unique};
 use serde_json::{Value, json};
-use testbed::ecs::{SIM_ACCOUNT, SIM_REGION};
 use testbed::github_api::forbidden_by_integration;
 use testbed::{
     EcsSimulator, Fault, FaultProxy, GithubApi, Matcher, Moto, OidcIssuer, RecordedRequest,
-    Scenario, ServiceSeed,
+    Scenario,
 };
 
-const CLUSTER: &str = "prod";
 /// The shape of a `GITHUB_TOKEN` (an installation token).
 const TOKEN: &str = "ghs_16C7e42F292c6912E7710c838347Ae178B4a";
 /// What the harness sets as GITHUB_SHA.
@@ -52,35 +51,20 @@ async fn bed(claims: Value, scenario: Scenario, github: Github) -> Bed {
     let issuer = OidcIssuer::start(claims)
         .await
         .expect("start the OIDC issuer");
-    let sim = EcsSimulator::start()
-        .await
-        .expect("start the ECS simulator");
-    sim.seed_service(ServiceSeed {
-        cluster: CLUSTER.into(),
-        service: "api".into(),
-        desired_count: 2,
-        scenario,
-        ..ServiceSeed::default()
-    })
-    .expect("seed a service");
-    let (api, plan) = match github {
-        Github::Prism => (
-            Some(
-                GithubApi::start()
-                    .await
-                    .expect("start prism (scripts/setup.sh installs it)"),
-            ),
-            Vec::new(),
-        ),
-        Github::PrismAfter(plan) => (
-            Some(
-                GithubApi::start()
-                    .await
-                    .expect("start prism (scripts/setup.sh installs it)"),
-            ),
-            plan,
-        ),
-        Github::Only(plan) => (None, plan),
+    let sim = sim_with(vec![seed("api", scenario)]).await;
+    let (with_prism, plan) = match github {
+        Github::Prism => (true, Vec::new()),
+        Github::PrismAfter(plan) => (true, plan),
+        Github::Only(plan) => (false, plan),
+    };
+    let api = if with_prism {
+        Some(
+            GithubApi::start()
+                .await
+                .expect("start prism (scripts/setup.sh installs it)"),
+        )
+    } else {
+        None
     };
     let upstream = api.as_ref().map(|a| a.endpoint().to_owned());
     let github = FaultProxy::start(upstream, plan, Matcher::All, "")
@@ -99,35 +83,32 @@ async fn job(bed: &Bed) -> ActionRun {
     let moto = Moto::shared()
         .await
         .expect("start moto (scripts/setup.sh installs it)");
-    let image = format!(
-        "{SIM_ACCOUNT}.dkr.ecr.{SIM_REGION}.amazonaws.com/app@sha256:{}",
-        "ab".repeat(32)
-    );
-    let mut run = ActionRun::new()
+    deploy(&bed.sim, "api")
         .oidc(&bed.issuer)
         .aws(moto.endpoint())
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("OIDC_ECS_DEPLOY_POLL_SECONDS", "0")
         .env("GITHUB_SERVER_URL", "https://github.com")
         .env("GITHUB_API_URL", bed.github.endpoint())
         .with("role-to-assume", &role_arn(&unique("deploy")))
-        .with("aws-region", SIM_REGION)
-        .with("cluster", CLUSTER)
-        .with("service", "api")
-        .with("containers", &format!("app={image}"))
         .with("github-token", TOKEN)
-        .interleaved();
-    for (k, v) in bed.sim.env() {
-        run = run.env(&k, &v);
-    }
-    run
+        .interleaved()
+}
+
+/// `job` with `deployment-environment: production`.
+async fn production_job(bed: &Bed) -> ActionRun {
+    job(bed).await.with("deployment-environment", "production")
 }
 
 fn task_definition(bed: &Bed) -> String {
-    bed.sim
-        .service(CLUSTER, "api")
-        .expect("seeded")
-        .task_definition
+    common::rollout::task_definition(&bed.sim, "api")
+}
+
+/// GitHub's answer with this status and JSON body.
+fn json_answer(status: u16, body: &Value) -> Fault {
+    Fault::Raw {
+        status,
+        content_type: "application/json; charset=utf-8".into(),
+        body: body.to_string(),
+    }
 }
 
 fn body(request: &RecordedRequest) -> Value {
@@ -183,9 +164,8 @@ fn warnings(run: &Run) -> Vec<String> {
 async fn a_deploy_creates_a_deployment_and_reports_in_progress_then_success() {
     let bed = bed(json!({}), Scenario::HealthyRolling, Github::Prism).await;
     let old = task_definition(&bed);
-    let job = job(&bed)
+    let job = production_job(&bed)
         .await
-        .with("deployment-environment", "production")
         .with("environment-url", "https://shop.example.com");
     let run_id = job.run_id();
     let run = job.run().await;
@@ -249,11 +229,7 @@ async fn a_deploy_creates_a_deployment_and_reports_in_progress_then_success() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_rollout_reports_failure() {
     let bed = bed(json!({}), Scenario::CrashLoop, Github::Prism).await;
-    let run = job(&bed)
-        .await
-        .with("deployment-environment", "production")
-        .run()
-        .await;
+    let run = production_job(&bed).await.run().await;
 
     run.assert_code(4);
     assert_valid_for_github(&bed, &run).await;
@@ -285,11 +261,6 @@ async fn a_job_with_an_environment_reports_to_the_deployment_the_runner_created(
     .await
     .expect("an example list");
     statuses[0]["state"] = json!("in_progress");
-    let json_answer = |value: &Value| Fault::Raw {
-        status: 200,
-        content_type: "application/json; charset=utf-8".into(),
-        body: value.to_string(),
-    };
     let bed = bed(
         json!({ "environment": "production" }),
         Scenario::HealthyRolling,
@@ -302,7 +273,7 @@ async fn a_job_with_an_environment_reports_to_the_deployment_the_runner_created(
         run.run_id()
     ));
     bed.github
-        .push([json_answer(&listed), json_answer(&statuses)]);
+        .push([json_answer(200, &listed), json_answer(200, &statuses)]);
     let run = run.run().await;
 
     run.assert_code(0);
@@ -340,15 +311,10 @@ async fn a_job_environments_deployment_of_another_run_is_not_taken() {
         .expect("an example list");
     listed[0]["sha"] = json!(SHA);
     listed[0]["environment"] = json!("production");
-    let answer = Fault::Raw {
-        status: 200,
-        content_type: "application/json".into(),
-        body: listed.to_string(),
-    };
     let bed = bed(
         json!({ "environment": "production" }),
         Scenario::HealthyRolling,
-        Github::PrismAfter(vec![answer]),
+        Github::PrismAfter(vec![json_answer(200, &listed)]),
     )
     .await;
     let run = job(&bed).await.run().await;
@@ -384,11 +350,7 @@ async fn a_token_without_deployments_write_gets_a_warning_and_the_deploy_succeed
     )
     .await;
     let old = task_definition(&bed);
-    let run = job(&bed)
-        .await
-        .with("deployment-environment", "production")
-        .run()
-        .await;
+    let run = production_job(&bed).await.run().await;
 
     run.assert_code(0);
     assert_ne!(
@@ -428,11 +390,7 @@ async fn a_passing_github_outage_is_retried_and_a_lasting_one_is_a_warning() {
         Github::PrismAfter(vec![bad_gateway(), Fault::ConnectionReset]),
     )
     .await;
-    let run = job(&bed)
-        .await
-        .with("deployment-environment", "production")
-        .run()
-        .await;
+    let run = production_job(&bed).await.run().await;
     run.assert_code(0);
     assert_valid_for_github(&bed, &run).await;
     let creates = calls(&bed)
@@ -449,11 +407,7 @@ async fn a_passing_github_outage_is_retried_and_a_lasting_one_is_a_warning() {
     assert!(warnings(&run).is_empty(), "{}", run.dump());
 
     let down = bed_down().await;
-    let run = job(&down)
-        .await
-        .with("deployment-environment", "production")
-        .run()
-        .await;
+    let run = production_job(&down).await.run().await;
     run.assert_code(0);
     assert_eq!(
         calls(&down).len(),
@@ -471,11 +425,7 @@ async fn a_passing_github_outage_is_retried_and_a_lasting_one_is_a_warning() {
 }
 
 async fn bed_down() -> Bed {
-    let unavailable = Fault::Raw {
-        status: 503,
-        content_type: "application/json".into(),
-        body: json!({"message": "Service Unavailable"}).to_string(),
-    };
+    let unavailable = json_answer(503, &json!({"message": "Service Unavailable"}));
     bed(
         json!({}),
         Scenario::HealthyRolling,
@@ -496,15 +446,10 @@ async fn github_enterprise_servers_api_path_is_kept() {
     )
     .await
     .expect("an example");
-    let answer = |v: &Value| Fault::Raw {
-        status: 201,
-        content_type: "application/json".into(),
-        body: v.to_string(),
-    };
     let bed = bed(
         json!({}),
         Scenario::HealthyRolling,
-        Github::Only(vec![answer(&created), answer(&status)]),
+        Github::Only(vec![json_answer(201, &created), json_answer(201, &status)]),
     )
     .await;
     let run = job(&bed)
@@ -562,9 +507,8 @@ async fn nothing_is_reported_without_an_environment_or_on_a_dry_run() {
         run.dump()
     );
 
-    let run = job(&bed)
+    let run = production_job(&bed)
         .await
-        .with("deployment-environment", "production")
         .with("dry-run", "true")
         .run()
         .await;

@@ -11,7 +11,7 @@ mod common;
 #[path = "image_fixtures.rs"]
 mod fixtures;
 
-use bed::{Bed, SHA, blobs, layout_with_image, oci, repo_name};
+use bed::{Bed, SHA, assert_summary_row, blobs, layout_with_image, oci, repo_name};
 use common::Run;
 use testbed::ecs::SIM_REGION;
 use testbed::{EcsSimulator, Scenario, ServiceSeed};
@@ -118,11 +118,7 @@ async fn dry_run_with_image_and_rollout_creates_uploads_registers_and_updates_no
         &format!("| bytes to upload | 0.0 MiB ({bytes} bytes) |"),
         &format!("| repository | {repo} would be created"),
     ] {
-        assert!(
-            run.summary.contains(row),
-            "the summary lacks `{row}`\n{}",
-            run.dump()
-        );
+        assert_summary_row(&run, row);
     }
 }
 
@@ -168,14 +164,7 @@ async fn dry_run_over_a_mutable_tag_says_it_would_move_it_and_moves_nothing() {
         "the tag moved\n{}",
         run.dump()
     );
-    for blob in blobs(&img) {
-        assert_eq!(
-            bed.blob_status(&repo, &blob).await,
-            404,
-            "blob {blob} was uploaded\n{}",
-            run.dump()
-        );
-    }
+    bed.assert_no_blobs(&repo, &img, &run).await;
     assert_eq!(run.output("image-digest"), None, "{}", run.dump());
     let images = bed
         .moto_images(SIM_REGION, &repo)

@@ -15,8 +15,8 @@ mod common;
 #[path = "image_fixtures.rs"]
 mod fixtures;
 
-use bed::{Bed, ECR, SHA, blobs, layout_with_image, oci, repo_name};
-use common::{ActionRun, Run};
+use bed::{Bed, ECR, SHA, assert_summary_row, layout_with_image, oci, repo_name};
+use common::ActionRun;
 use serde_json::{Value, json};
 use testbed::fault::{Fault, STS_XMLNS};
 use testbed::{FaultProxy, Matcher};
@@ -81,14 +81,6 @@ async fn ecr_proxy(bed: &Bed, plan: Vec<Fault>, matcher: Matcher) -> FaultProxy 
     )
     .await
     .expect("start the ECR proxy")
-}
-
-fn assert_summary_row(run: &Run, row: &str) {
-    assert!(
-        run.summary.contains(row),
-        "the summary lacks `{row}`\n{}",
-        run.dump()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -271,14 +263,7 @@ async fn enhanced_scanning_that_leaves_the_repository_out_is_refused_before_the_
         &repo,
     ]);
     assert_eq!(bed.digest_of(&repo, SHA).await, None, "{}", run.dump());
-    for blob in blobs(&img) {
-        assert_eq!(
-            bed.blob_status(&repo, &blob).await,
-            404,
-            "blob {blob} was uploaded\n{}",
-            run.dump()
-        );
-    }
+    bed.assert_no_blobs(&repo, &img, &run).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,51 +9,18 @@ mod common;
 
 use std::time::Duration;
 
-use common::ActionRun;
-use testbed::ecs::{SIM_ACCOUNT, SIM_REGION};
-use testbed::{EcsSimulator, Moto, Scenario, ServiceSeed};
-
-const CLUSTER: &str = "prod";
+use common::rollout::{self, seed, sim_with, task_definition};
+use testbed::Scenario;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rollout_that_never_settles_times_out_and_is_rolled_back() {
-    let sim = EcsSimulator::start()
+    let sim = sim_with(vec![seed("api", Scenario::NeverSettles)]).await;
+    let old = task_definition(&sim, "api");
+    let job = rollout::job(&sim, "api")
         .await
-        .expect("start the ECS simulator");
-    sim.seed_service(ServiceSeed {
-        cluster: CLUSTER.into(),
-        service: "api".into(),
-        desired_count: 2,
-        scenario: Scenario::NeverSettles,
-        ..ServiceSeed::default()
-    })
-    .expect("seed a service");
-    let old = sim.service(CLUSTER, "api").expect("seeded").task_definition;
-    let moto = Moto::shared()
-        .await
-        .expect("start moto (scripts/setup.sh installs it)");
-    let image = format!(
-        "{SIM_ACCOUNT}.dkr.ecr.{SIM_REGION}.amazonaws.com/app@sha256:{}",
-        "cd".repeat(32)
-    );
-    let mut job = ActionRun::new()
-        .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
-        .env(
-            "AWS_SECRET_ACCESS_KEY",
-            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        )
-        .env("AWS_ENDPOINT_URL_STS", moto.endpoint())
-        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("OIDC_ECS_DEPLOY_POLL_SECONDS", "5")
-        .with("aws-region", SIM_REGION)
-        .with("cluster", CLUSTER)
-        .with("service", "api")
-        .with("containers", &format!("app={image}"))
         .with("wait-for-minutes", "1")
         .timeout(Duration::from_secs(150));
-    for (k, v) in sim.env() {
-        job = job.env(&k, &v);
-    }
 
     let run = job.run().await;
 
@@ -80,10 +47,7 @@ async fn a_rollout_that_never_settles_times_out_and_is_rolled_back() {
         run.dump()
     );
     // Back on the revision that was serving; one registration, the update and the rollback.
-    assert_eq!(
-        sim.service(CLUSTER, "api").expect("exists").task_definition,
-        old
-    );
+    assert_eq!(task_definition(&sim, "api"), old);
     assert_eq!(sim.calls("RegisterTaskDefinition"), 1, "{}", run.dump());
     assert_eq!(sim.calls("UpdateService"), 2, "{}", run.dump());
     assert_eq!(run.output("rolled-back"), Some("true"), "{}", run.dump());

@@ -86,21 +86,8 @@ fn describe(error: &CallError) -> String {
                 e.err().message().unwrap_or("(no message)")
             )
         }
-        other => describe_chain(other),
+        other => crate::failure::with_causes(other),
     }
-}
-
-/// An error and its causes on one line: the SDK's top-level text ("dispatch failure") alone
-/// says nothing about what failed.
-fn describe_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }
 
 /// An STS client for `region`, honouring `AWS_ENDPOINT_URL(_STS)`, with the SDK's retries off.
@@ -227,7 +214,7 @@ pub async fn caller_identity(
             other => StsError::Exhausted {
                 attempts: 3,
                 elapsed: Duration::ZERO,
-                last: describe_chain(other),
+                last: crate::failure::with_causes(other),
             },
         })?;
     let arn = output.arn.ok_or(StsError::IncompleteResponse)?;

@@ -280,7 +280,7 @@ impl RawEcs {
         }
         let transport = |e: reqwest::Error| RawEcsError::Transport {
             operation: operation.to_owned(),
-            detail: chain(&e),
+            detail: crate::failure::with_causes(&e),
             source: e,
         };
         let response = request.send().await.map_err(transport)?;
@@ -382,18 +382,6 @@ fn gave_up(error: RawEcsError, attempts: u32, elapsed: Duration) -> RawEcsError 
     } else {
         error
     }
-}
-
-/// An error and its causes on one line (reqwest's own text omits the cause).
-fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -86,17 +86,7 @@ impl<C: Clock, O: Observe, R: Report> Rollback<'_, C, O, R> {
                         t.service,
                         short(&t.task_definition)
                     ));
-                    watched.push(watch_of(
-                        &state,
-                        &t.task_definition,
-                        self.clock.now(),
-                        self.limit,
-                    ));
-                    outcomes.push(outcome(
-                        t,
-                        None,
-                        Settled::NotSettled("not observed yet".into()),
-                    ));
+                    watched.push(self.watch(t, &state, &mut outcomes));
                 }
                 Err(e) => outcomes.push(outcome(t, None, Settled::UpdateFailed(e.to_string()))),
             }
@@ -138,17 +128,7 @@ impl<C: Clock, O: Observe, R: Report> Rollback<'_, C, O, R> {
             let state = states.iter().find(|s| s.name == t.service);
             match state.filter(|s| s.task_definition == t.task_definition) {
                 Some(state) => {
-                    watched.push(watch_of(
-                        state,
-                        &t.task_definition,
-                        self.clock.now(),
-                        self.limit,
-                    ));
-                    outcomes.push(outcome(
-                        t,
-                        None,
-                        Settled::NotSettled("not observed yet".into()),
-                    ));
+                    watched.push(self.watch(t, state, &mut outcomes));
                 }
                 None => {
                     let serving = state.map_or("nothing (the service is gone)", |s| {
@@ -163,6 +143,22 @@ impl<C: Clock, O: Observe, R: Report> Rollback<'_, C, O, R> {
             }
         }
         self.settle(watched, outcomes, started).await
+    }
+
+    /// Starts watching `t`'s rollback deployment in `state`; its outcome is "not observed yet"
+    /// until `settle` fills it in.
+    fn watch(
+        &self,
+        t: &RollbackTarget,
+        state: &ServiceState,
+        outcomes: &mut Vec<RollbackOutcome>,
+    ) -> Watched {
+        outcomes.push(outcome(
+            t,
+            None,
+            Settled::NotSettled("not observed yet".into()),
+        ));
+        watch_of(state, &t.task_definition, self.clock.now(), self.limit)
     }
 
     /// Wait for the rollback deployments in `watched`, and fill in their outcomes.

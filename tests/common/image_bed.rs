@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use testbed::fault::STS_XMLNS;
 use testbed::{FaultProxy, Matcher, Moto, Registry};
 
-use crate::common::{ActionRun, unique};
+use crate::common::{ActionRun, Run, unique};
 use crate::fixtures::{BuiltImage, OciLayout, fetch_manifest};
 
 /// The job's commit: the default tag.
@@ -142,6 +142,18 @@ impl Bed {
         }
     }
 
+    /// None of `img`'s blobs is in `repo` (the run uploaded nothing).
+    pub async fn assert_no_blobs(&self, repo: &str, img: &BuiltImage, run: &Run) {
+        for blob in blobs(img) {
+            assert_eq!(
+                self.blob_status(repo, &blob).await,
+                404,
+                "blob {blob} was uploaded\n{}",
+                run.dump()
+            );
+        }
+    }
+
     /// The status of `HEAD /v2/<repo>/blobs/<digest>`.
     pub async fn blob_status(&self, repo: &str, digest: &Digest) -> u16 {
         let (user, password) = self.reg.credentials().expect("the registry has a login");
@@ -178,4 +190,13 @@ pub fn blobs(img: &BuiltImage) -> Vec<Digest> {
     std::iter::once(img.config.digest.clone())
         .chain(img.layers.iter().map(|l| l.digest.clone()))
         .collect()
+}
+
+/// The job summary holds `row`.
+pub fn assert_summary_row(run: &Run, row: &str) {
+    assert!(
+        run.summary.contains(row),
+        "the summary lacks `{row}`\n{}",
+        run.dump()
+    );
 }

@@ -38,18 +38,10 @@ pub fn seed(service: &str, scenario: Scenario) -> ServiceSeed {
     }
 }
 
-/// A job deploying `containers: app=<new image>` to `services` with the environment's keys.
-pub async fn job(sim: &EcsSimulator, services: &str) -> ActionRun {
-    let moto = Moto::shared()
-        .await
-        .expect("start moto (scripts/setup.sh installs it)");
+/// A job deploying `containers: app=<new image>` to `services` on `sim`, polling without pause,
+/// with no credentials yet: the caller adds them (static keys, or a role and an OIDC issuer).
+pub fn deploy(sim: &EcsSimulator, services: &str) -> ActionRun {
     let mut run = ActionRun::new()
-        .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
-        .env(
-            "AWS_SECRET_ACCESS_KEY",
-            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        )
-        .env("AWS_ENDPOINT_URL_STS", moto.endpoint())
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("OIDC_ECS_DEPLOY_POLL_SECONDS", "0")
         .with("aws-region", SIM_REGION)
@@ -60,6 +52,20 @@ pub async fn job(sim: &EcsSimulator, services: &str) -> ActionRun {
         run = run.env(&k, &v);
     }
     run
+}
+
+/// A job deploying `containers: app=<new image>` to `services` with the environment's keys.
+pub async fn job(sim: &EcsSimulator, services: &str) -> ActionRun {
+    let moto = Moto::shared()
+        .await
+        .expect("start moto (scripts/setup.sh installs it)");
+    deploy(sim, services)
+        .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        )
+        .env("AWS_ENDPOINT_URL_STS", moto.endpoint())
 }
 
 /// The service's task definition ARN now.
