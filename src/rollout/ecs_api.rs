@@ -43,9 +43,18 @@ pub struct ApiError {
 
 impl ApiError {
     fn local(op: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::answered(op, None, message)
+    }
+
+    /// An error read from an answer (ECS's `failures[]`), not from a failed call: one attempt.
+    pub(crate) fn answered(
+        op: &'static str,
+        code: Option<String>,
+        message: impl Into<String>,
+    ) -> ApiError {
         ApiError {
             op,
-            code: None,
+            code,
             message: message.into(),
             attempts: 1,
             elapsed: Duration::ZERO,
@@ -73,7 +82,7 @@ impl ApiError {
     }
 }
 
-fn call_error<E>(op: &'static str, e: SdkError<E, HttpResponse>) -> ApiError
+pub(crate) fn call_error<E>(op: &'static str, e: SdkError<E, HttpResponse>) -> ApiError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {

@@ -5,34 +5,16 @@
 //! this file sees an SDK type.
 
 use aws_config::SdkConfig;
-use aws_sdk_ecs::error::ProvideErrorMetadata;
 use aws_sdk_ecs::types::{self as sdk, StopServiceDeploymentStopType};
 use aws_smithy_types::retry::RetryConfig;
 
 use super::deployment_verdict::{
     AlarmsView, BreakerView, EcsRollback, HookView, RevisionShare, ServiceDeploymentSnapshot,
 };
-use super::ecs_api::ApiError;
+use super::ecs_api::{ApiError, call_error};
 use super::strategy_plan::{
     AlarmSetting, DeploymentSettings, HookSetting, LoadBalancerSetting, TrafficStep,
 };
-
-fn failed<E>(op: &'static str, e: aws_sdk_ecs::error::SdkError<E>) -> ApiError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    let message = match e.message() {
-        Some(m) => m.to_owned(),
-        None => aws_sdk_ecs::error::DisplayErrorContext(&e).to_string(),
-    };
-    ApiError {
-        op,
-        code: e.code().map(str::to_owned),
-        message,
-        attempts: 1,
-        elapsed: std::time::Duration::ZERO,
-    }
-}
 
 /// Reads service deployments and the settings that shape them.
 #[derive(Debug, Clone)]
@@ -61,21 +43,19 @@ impl ServiceDeploymentReader {
             .service_deployment_arns(arn)
             .send()
             .await
-            .map_err(|e| failed(OP, e))?;
+            .map_err(|e| call_error(OP, e))?;
         if let Some(d) = out.service_deployments().first() {
             return Ok(snapshot(d));
         }
         let reason = out.failures().first().and_then(|f| f.reason());
-        Err(ApiError {
-            op: OP,
-            code: reason.map(str::to_owned),
-            message: format!(
+        Err(ApiError::answered(
+            OP,
+            reason.map(str::to_owned),
+            format!(
                 "ECS has no service deployment {arn} ({})",
                 reason.unwrap_or("no reason given")
             ),
-            attempts: 1,
-            elapsed: std::time::Duration::ZERO,
-        })
+        ))
     }
 
     /// The ARN of the service's current service deployment (`currentServiceDeployment`, as
@@ -120,7 +100,7 @@ impl ServiceDeploymentReader {
             .max_results(max)
             .send()
             .await
-            .map_err(|e| failed("ListServiceDeployments", e))?;
+            .map_err(|e| call_error("ListServiceDeployments", e))?;
         Ok(out
             .service_deployments()
             .iter()
@@ -145,7 +125,7 @@ impl ServiceDeploymentReader {
             .stop_type(StopServiceDeploymentStopType::Rollback)
             .send()
             .await
-            .map_err(|e| failed("StopServiceDeployment", e))?;
+            .map_err(|e| call_error("StopServiceDeployment", e))?;
         Ok(())
     }
 
@@ -162,17 +142,16 @@ impl ServiceDeploymentReader {
             .services(service)
             .send()
             .await
-            .map_err(|e| failed(OP, e))?;
-        out.services().first().cloned().ok_or_else(|| ApiError {
-            op: OP,
-            code: out
-                .failures()
-                .first()
-                .and_then(|f| f.reason())
-                .map(str::to_owned),
-            message: format!("ECS has no service {service} in the cluster {cluster}"),
-            attempts: 1,
-            elapsed: std::time::Duration::ZERO,
+            .map_err(|e| call_error(OP, e))?;
+        out.services().first().cloned().ok_or_else(|| {
+            ApiError::answered(
+                OP,
+                out.failures()
+                    .first()
+                    .and_then(|f| f.reason())
+                    .map(str::to_owned),
+                format!("ECS has no service {service} in the cluster {cluster}"),
+            )
         })
     }
 }
