@@ -184,7 +184,7 @@ impl DeploymentTrack {
                     )
                 } else {
                     Verdict::Pending {
-                        progress: format!("{service}: ECS is rolling back ({reason})"),
+                        progress: format!("{service}: waiting for ECS's rollback"),
                     }
                 }
             }

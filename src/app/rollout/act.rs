@@ -29,6 +29,9 @@ pub struct Tracked {
     pub wanted: String,
     /// Whether this run called UpdateService for it.
     pub updated: bool,
+    /// It served its last completed revision before (no deployment in progress): ECS's
+    /// rollback of our service deployment returns to the revision this action would.
+    pub steady_before: bool,
     /// When its watch began (the UpdateService answer, or the start of the check).
     pub started: SystemTime,
 }
@@ -150,6 +153,7 @@ pub async fn start<C: Clock>(
             service: state.name.clone(),
             wanted,
             updated,
+            steady_before: plan.rollback_to == plan.serving,
             started: now,
         });
     }
@@ -198,7 +202,7 @@ pub fn rollback_targets(
                     service_deployment: w
                         .deployment
                         .as_ref()
-                        .filter(|d| t.updated && d.under_way())
+                        .filter(|d| t.updated && t.steady_before && d.under_way())
                         .map(|d| d.arn.clone()),
                 })
         })
