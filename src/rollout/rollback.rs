@@ -101,9 +101,11 @@ impl<C: Clock, O: Observe, R: Report> Rollback<'_, C, O, R> {
                     )),
                 }
             }
+            // Forced: after a failed rollback of ECS's own (ROLLBACK_FAILED), the service may
+            // already name the previous revision, and an UpdateService to it would start nothing.
             match self
                 .api
-                .update_service(&t.service, &t.task_definition, false)
+                .update_service(&t.service, &t.task_definition, true)
                 .await
             {
                 Ok(state) => {

@@ -72,13 +72,14 @@ pub fn publish(
             let stages = if r.stages.is_empty() {
                 "no stage seen".to_owned()
             } else {
-                r.stages.join(" → ")
+                let stages: Vec<String> = r.stages.iter().map(|s| code(s)).collect();
+                stages.join(" → ")
             };
             Some(format!(
                 "- {} ({}): {} — {}\n",
                 escape_markdown(&r.service),
                 escape_markdown(r.strategy.as_deref().unwrap_or("ROLLING")),
-                escape_markdown(&stages),
+                stages,
                 code(arn)
             ))
         })
