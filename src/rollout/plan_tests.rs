@@ -4,7 +4,8 @@ use serde_json::{Value, json};
 
 use super::*;
 
-fn service(name: &str) -> ServiceState {
+/// A healthy FARGATE service of two tasks (the busy tables start from it too).
+pub(crate) fn service(name: &str) -> ServiceState {
     ServiceState {
         name: name.into(),
         arn: format!("arn:aws:ecs:us-east-1:1:service/c/{name}"),

@@ -1,13 +1,15 @@
 //! Report: the step outputs and the rollout's section of the job summary, both from the
 //! rows of `outcome.rs`. The summary has a row per service (what it served, what it serves
 //! now, the deployment, the verdict, the time, links to the ECS console) and, unless all is
-//! well, a line per service saying where it stands. A dry run says it was one.
+//! well, a line per service saying where it stands. A dry run says it was one. Before either,
+//! each service's deployment strategy (bake time, hooks, alarms, who rolls back).
 
 use std::time::Duration;
 
 use crate::failure::Failure;
 use crate::rollout::plan::Registration;
 use crate::rollout::rollback::short;
+use crate::rollout::strategy_plan::plan_lines;
 use crate::runner::{escape_markdown, table};
 
 use super::decide::Decision;
@@ -92,14 +94,41 @@ pub fn dry_run(console: &mut Console, place: &Place, decision: &Decision) -> Res
         ]
     });
     let markdown = format!(
-        "### oidc-ecs-deploy: rollout to {} (dry run)\n\nDry run: nothing was registered and no service was updated. The plan:\n\n{}",
+        "### oidc-ecs-deploy: rollout to {} (dry run)\n\nDry run: nothing was registered and no service was updated. The plan:\n\n{}\n{}",
         escape_markdown(&place.cluster),
-        table(&["service", "serves", "would serve", "ECS console"], cells)
+        table(&["service", "serves", "would serve", "ECS console"], cells),
+        strategy_list(decision)
     );
     console
         .summary
         .append_markdown(&markdown)
         .map_err(|e| failures::runner_file(&e))
+}
+
+/// The plan's strategy section of a run that deploys (a dry run has it in its own section).
+pub fn strategies(console: &mut Console, place: &Place, decision: &Decision) -> Result<(), Failure> {
+    let markdown = format!(
+        "### oidc-ecs-deploy: deployment strategy on {}\n\n{}",
+        escape_markdown(&place.cluster),
+        strategy_list(decision)
+    );
+    console
+        .summary
+        .append_markdown(&markdown)
+        .map_err(|e| failures::runner_file(&e))
+}
+
+/// A bullet per service: its strategy's plan lines, joined.
+fn strategy_list(decision: &Decision) -> String {
+    decision
+        .services
+        .iter()
+        .zip(&decision.settings)
+        .map(|(s, set)| {
+            let lines: Vec<String> = plan_lines(set).iter().map(|l| escape_markdown(l)).collect();
+            format!("- **{}**: {}\n", escape_markdown(&s.name), lines.join("; "))
+        })
+        .collect()
 }
 
 fn links(place: &Place, service: &str) -> String {
