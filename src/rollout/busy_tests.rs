@@ -93,16 +93,14 @@ fn each_mode_goes_waits_or_refuses() {
     let t0 = SystemTime::UNIX_EPOCH;
     let deadline = t0 + Duration::from_secs(60);
     let late = deadline + Duration::from_secs(1);
-    use Step::*;
-    use WhenBusy::*;
     let cases = [
-        (Wait, vec![], t0, Go),
-        (Refuse, vec![], t0, Go),
-        (Wait, one.clone(), t0, Step::Wait),
-        (Wait, one.clone(), deadline, Step::Refuse),
-        (Wait, one.clone(), late, Step::Refuse),
+        (WhenBusy::Wait, vec![], t0, Step::Go),
+        (WhenBusy::Refuse, vec![], t0, Step::Go),
+        (WhenBusy::Wait, one.clone(), t0, Step::Wait),
+        (WhenBusy::Wait, one.clone(), deadline, Step::Refuse),
+        (WhenBusy::Wait, one.clone(), late, Step::Refuse),
         (WhenBusy::Refuse, one.clone(), t0, Step::Refuse),
-        (Replace, one.clone(), t0, Go),
+        (WhenBusy::Replace, one.clone(), t0, Step::Go),
     ];
     for (when, b, now, want) in cases {
         assert_eq!(next_step(when, &b, now, deadline), want, "{when:?} at {now:?}");

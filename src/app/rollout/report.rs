@@ -118,17 +118,16 @@ pub fn strategies(console: &mut Console, place: &Place, decision: &Decision) -> 
         .map_err(|e| failures::runner_file(&e))
 }
 
-/// A bullet per service: its strategy's plan lines, joined.
+/// A bullet per service, its strategy's plan lines under it.
 fn strategy_list(decision: &Decision) -> String {
-    decision
-        .services
-        .iter()
-        .zip(&decision.settings)
-        .map(|(s, set)| {
-            let lines: Vec<String> = plan_lines(set).iter().map(|l| escape_markdown(l)).collect();
-            format!("- **{}**: {}\n", escape_markdown(&s.name), lines.join("; "))
-        })
-        .collect()
+    let mut out = String::new();
+    for (s, set) in decision.services.iter().zip(&decision.settings) {
+        out.push_str(&format!("- **{}**\n", escape_markdown(&s.name)));
+        for line in plan_lines(set) {
+            out.push_str(&format!("  - {}\n", escape_markdown(&line)));
+        }
+    }
+    out
 }
 
 fn links(place: &Place, service: &str) -> String {
