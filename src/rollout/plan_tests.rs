@@ -23,6 +23,8 @@ pub(crate) fn service(name: &str) -> ServiceState {
         load_balancers: vec![],
         deployments: vec![],
         events: vec![],
+        current_service_deployment: None,
+        ecs_rolls_back: vec![],
     }
 }
 

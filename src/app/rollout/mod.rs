@@ -54,6 +54,7 @@ pub async fn run(
         .non_empty("AWS_ENDPOINT_URL_ECS")
         .or_else(|| env.non_empty("AWS_ENDPOINT_URL"));
     let api = EcsApi::new(aws, &cfg.cluster, endpoint);
+    let reader = ServiceDeploymentReader::new(aws);
     let interval = PollInterval::from_setting(env.get(POLL_SECONDS_ENV));
     let place = links::Place::new(
         aws.region().map_or("us-east-1", |r| r.as_ref()),
@@ -61,7 +62,6 @@ pub async fn run(
     );
 
     // Decide (after any deployment this run did not start has finished: `when-busy`).
-    let reader = ServiceDeploymentReader::new(aws);
     let clock = SystemClock;
     let decision = decide::decide(
         cfg,
@@ -88,11 +88,12 @@ pub async fn run(
 
     // Act.
     let arns = act::register(&api, &decision.plan).await?;
-    let mut started = act::start(&api, cfg, &decision, &arns, &clock).await;
+    let mut started = act::start(&api, &reader, cfg, &decision, &arns, &clock).await;
     let mut report = ConsoleReport { console };
     let mut observer = EcsObserver::new(&api, &clock, None);
     let mut rollback = Rollback {
         api: &api,
+        deployments: Some(&reader),
         clock: &clock,
         observer: &mut observer,
         report: &mut report,
@@ -135,6 +136,7 @@ pub async fn run(
     // Wait.
     let waited = gate::wait(
         &api,
+        &reader,
         &clock,
         cfg,
         &mut *rollback.report,
@@ -156,10 +158,9 @@ pub async fn run(
 
     // Commit or revert: ECS's own rollbacks are waited for, never repeated; everything this run
     // changed (and a service failing on the wanted revision) goes back when `rollback` allows.
-    let by_ecs_targets = rollback_targets(
-        &started,
-        |k, _| matches!(waited.verdict(k), Some(Verdict::Failed(f)) if f.kind == FailureKind::CircuitBreakerRolledBack),
-    );
+    let by_ecs_targets = rollback_targets(&started, |k, _| {
+        matches!(waited.verdict(k), Some(Verdict::Failed(f)) if matches!(f.kind, FailureKind::CircuitBreakerRolledBack | FailureKind::EcsRolledBack))
+    });
     let our_targets = rollback_targets(&started, |k, t| match waited.verdict(k) {
         Some(Verdict::Failed(f)) if !f.kind.needs_rollback() => false,
         // Healthy, or undecided because another failed: back only if this run changed it.
