@@ -169,9 +169,11 @@ async fn a_run_whose_deployment_is_replaced_stops_and_rolls_nothing_back() {
     let first = first.await.unwrap();
     let second = second.await.unwrap();
     first.assert_code(4).assert_stderr_has(&[
+        &format!("api: deployment {first_deployment} was superseded by another deployment, nothing was rolled back"),
         &format!("another deployment ({second_deployment}, "),
-        "replaced ours on api",
+        "replaced ours on api: someone else deployed during the rollout; theirs is left as it is",
     ]);
+    assert!(first.hint().contains("concurrency:"), "{}", first.dump());
     second.assert_code(0);
     // The first run rolled nothing back: one update each, the second's revision serves.
     assert_eq!(sim.calls_by("UpdateService", FIRST), 1, "{}", first.dump());
