@@ -75,6 +75,7 @@ fn action_yml_declares_every_input_the_validator_reads() {
         "containers",
         "task-definition",
         "wait-for-minutes",
+        "wait-until",
         "force-new-deployment",
         "rollback",
         "dry-run",
@@ -92,7 +93,7 @@ fn action_yml_declares_every_input_the_validator_reads() {
     }
     assert_eq!(
         names.len(),
-        34,
+        35,
         "an input was added to action.yml: give it a rule and a row here"
     );
     let region = declared_inputs()

@@ -100,6 +100,9 @@ fn failed_service(
                 if minutes == 1 { "" } else { "s" }
             )
         }
+        Verdict::Failed(f) if f.kind == crate::rollout::FailureKind::Superseded => {
+            format!("deployment {deployment} was superseded by another deployment")
+        }
         _ => format!("deployment {deployment} failed"),
     };
     let fate = match row.ended {

@@ -61,7 +61,6 @@ pub async fn run(
     );
 
     // Decide (after any deployment this run did not start has finished: `when-busy`).
-    let reader = ServiceDeploymentReader::new(aws);
     let clock = SystemClock;
     let decision = decide::decide(
         cfg,

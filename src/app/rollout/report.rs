@@ -2,8 +2,9 @@
 //! rows of `outcome.rs`. The summary has a row per service (what it served, what it serves
 //! now, the deployment, the verdict, the time, links to the ECS console) and, unless all is
 //! well, a line per service saying where it stands; then the service deployments followed,
-//! with their strategy and the lifecycle stages seen. A dry run says it was one. Before either,
-//! each service's deployment strategy (bake time, hooks, alarms, who rolls back).
+//! with their strategy and the lifecycle stages seen. A dry run says it was one. Before
+//! either, each service's deployment strategy from the plan (bake time, hooks, alarms, who
+//! rolls back).
 
 use std::time::Duration;
 
