@@ -189,6 +189,8 @@ pub struct RolloutConfig {
     pub dry_run: bool,
     pub health_check_url: Option<String>,
     pub health_check_successes: u32,
+    /// `show-task-logs`: quote stopped tasks' last log lines in a failure report.
+    pub show_task_logs: bool,
 }
 
 #[derive(Debug)]

@@ -623,6 +623,7 @@ impl<'a> Validator<'a> {
         let force_new_deployment = self.boolean("force-new-deployment");
         let rollback = self.get("rollback").is_none() || self.boolean("rollback");
         let dry_run = self.boolean("dry-run");
+        let show_task_logs = self.get("show-task-logs").is_none() || self.boolean("show-task-logs");
         let health_check_url = self.http_url("health-check-url", "https://api.example.com/healthz");
         let mut containers = Vec::new();
         // One `name=image` a line; blank lines and `#` comments skipped.
@@ -696,6 +697,7 @@ impl<'a> Validator<'a> {
             dry_run,
             health_check_url,
             health_check_successes,
+            show_task_logs,
         }))
     }
 
