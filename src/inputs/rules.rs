@@ -13,6 +13,7 @@ use crate::identity::guards::{GuardError, Guards};
 use crate::identity::trust::TrustPolicy;
 use crate::image::push::{valid_repository, valid_tag};
 use crate::image::{SourceError, SourceRef};
+use crate::rollout::busy::WhenBusy;
 use crate::secret::Secret;
 
 /// An IAM role ARN, split into the parts later stages need.
@@ -625,6 +626,18 @@ impl<'a> Validator<'a> {
         let dry_run = self.boolean("dry-run");
         let show_task_logs = self.get("show-task-logs").is_none() || self.boolean("show-task-logs");
         let health_check_url = self.http_url("health-check-url", "https://api.example.com/healthz");
+        let wait_until = match self.get("wait-until").map(str::parse) {
+            None => Default::default(),
+            Some(Ok(until)) => until,
+            Some(Err(crate::rollout::deployment_verdict::WaitUntilError(bad))) => {
+                self.problem(
+                    "wait-until",
+                    format!("is `{bad}`"),
+                    "`steady` (the default), `traffic-shifted` or `started`",
+                );
+                Default::default()
+            }
+        };
         let mut containers = Vec::new();
         // One `name=image` a line; blank lines and `#` comments skipped.
         for line in self
@@ -660,6 +673,7 @@ impl<'a> Validator<'a> {
             }
         }
         let task_definition = self.existing_file("task-definition");
+        let when_busy = self.when_busy();
         let Some(cluster) = self.get("cluster") else {
             for input in [
                 "service",
@@ -697,8 +711,23 @@ impl<'a> Validator<'a> {
             dry_run,
             health_check_url,
             health_check_successes,
+            wait_until,
+            when_busy,
             show_task_logs,
         }))
+    }
+
+    /// `when-busy`: `wait` (the default), `refuse` or `replace`.
+    fn when_busy(&mut self) -> WhenBusy {
+        let text = self.get("when-busy").unwrap_or("wait");
+        WhenBusy::parse(text).unwrap_or_else(|| {
+            self.problem(
+                "when-busy",
+                format!("`{text}` is not a choice"),
+                WhenBusy::CHOICES,
+            );
+            WhenBusy::default()
+        })
     }
 
     pub fn report(&mut self) -> Option<ReportConfig> {

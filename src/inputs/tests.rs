@@ -75,11 +75,13 @@ fn action_yml_declares_every_input_the_validator_reads() {
         "containers",
         "task-definition",
         "wait-for-minutes",
+        "wait-until",
         "force-new-deployment",
         "rollback",
         "dry-run",
         "health-check-url",
         "health-check-successes",
+        "when-busy",
         "show-task-logs",
         "github-token",
         "deployment-environment",
@@ -92,7 +94,7 @@ fn action_yml_declares_every_input_the_validator_reads() {
     }
     assert_eq!(
         names.len(),
-        34,
+        36,
         "an input was added to action.yml: give it a rule and a row here"
     );
     let region = declared_inputs()
@@ -427,6 +429,15 @@ fn rollout_inputs() {
         "rollback",
         "`true` or `false`",
     );
+    assert_refused(
+        &with(&[
+            ("cluster", "prod"),
+            ("service", "api"),
+            ("when-busy", "queue"),
+        ]),
+        "when-busy",
+        "`wait`, `refuse` or `replace`",
+    );
     let config = Config::validate(
         &raw(&with(&[
             ("cluster", "prod"),
@@ -440,6 +451,7 @@ fn rollout_inputs() {
     assert_eq!(rollout.services, ["api", "worker"]);
     assert_eq!(rollout.wait.as_secs(), 360 * 60);
     assert!(rollout.rollback, "rollback defaults to true");
+    assert_eq!(rollout.when_busy, crate::rollout::busy::WhenBusy::Wait);
     assert!(rollout.show_task_logs, "show-task-logs defaults to true");
 }
 

@@ -17,6 +17,7 @@ mod decide;
 mod gate;
 mod links;
 mod outcome;
+mod preflight;
 mod report;
 
 use aws_config::SdkConfig;
@@ -26,6 +27,7 @@ use crate::failure::Failure;
 use crate::inputs::RolloutConfig;
 use crate::rollout::ecs_api::EcsApi;
 use crate::rollout::rollback::{ROLLBACK_WAIT, Rollback, all_settled, short};
+use crate::rollout::service_deployment::ServiceDeploymentReader;
 use crate::rollout::watch::{
     Clock, EcsObserver, POLL_SECONDS_ENV, PollInterval, Report, SystemClock,
 };
@@ -58,12 +60,23 @@ pub async fn run(
         &cfg.cluster,
     );
 
-    // Decide.
-    let decision = decide::decide(cfg, &api, &update, console).await?;
+    // Decide (after any deployment this run did not start has finished: `when-busy`).
+    let reader = ServiceDeploymentReader::new(aws);
+    let clock = SystemClock;
+    let decision = decide::decide(
+        cfg,
+        &api,
+        &reader,
+        (&clock, interval.clone()),
+        &update,
+        console,
+    )
+    .await?;
     if cfg.dry_run {
         tracing::info!("dry run: nothing was registered and no service was updated");
         return report::dry_run(console, &place, &decision);
     }
+    report::strategies(console, &place, &decision)?;
     if decision.plan.nothing_to_do() {
         tracing::info!(
             "nothing to do: {} already run(s) the wanted definition (a re-run registers nothing; `force-new-deployment: true` restarts the tasks); checking its health",
@@ -74,13 +87,13 @@ pub async fn run(
     }
 
     // Act.
-    let clock = SystemClock;
     let arns = act::register(&api, &decision.plan).await?;
-    let mut started = act::start(&api, cfg, &decision, &arns, &clock).await;
+    let mut started = act::start(&api, &reader, cfg, &decision, &arns, &clock).await;
     let mut report = ConsoleReport { console };
     let mut observer = EcsObserver::new(&api, &clock, None);
     let mut rollback = Rollback {
         api: &api,
+        deployments: Some(&reader),
         clock: &clock,
         observer: &mut observer,
         report: &mut report,
@@ -123,6 +136,7 @@ pub async fn run(
     // Wait.
     let waited = gate::wait(
         &api,
+        &reader,
         &clock,
         cfg,
         &mut *rollback.report,
@@ -144,10 +158,9 @@ pub async fn run(
 
     // Commit or revert: ECS's own rollbacks are waited for, never repeated; everything this run
     // changed (and a service failing on the wanted revision) goes back when `rollback` allows.
-    let by_ecs_targets = rollback_targets(
-        &started,
-        |k, _| matches!(waited.verdict(k), Some(Verdict::Failed(f)) if f.kind == FailureKind::CircuitBreakerRolledBack),
-    );
+    let by_ecs_targets = rollback_targets(&started, |k, _| {
+        matches!(waited.verdict(k), Some(Verdict::Failed(f)) if matches!(f.kind, FailureKind::CircuitBreakerRolledBack | FailureKind::EcsRolledBack))
+    });
     let our_targets = rollback_targets(&started, |k, t| match waited.verdict(k) {
         Some(Verdict::Failed(f)) if !f.kind.needs_rollback() => false,
         // Healthy, or undecided because another failed: back only if this run changed it.

@@ -1,13 +1,16 @@
 //! Report: the step outputs and the rollout's section of the job summary, both from the
 //! rows of `outcome.rs`. The summary has a row per service (what it served, what it serves
 //! now, the deployment, the verdict, the time, links to the ECS console) and, unless all is
-//! well, a line per service saying where it stands. A dry run says it was one.
+//! well, a line per service saying where it stands; then the service deployments followed,
+//! with their strategy and the lifecycle stages seen. A dry run says it was one. Before either,
+//! each service's deployment strategy (bake time, hooks, alarms, who rolls back).
 
 use std::time::Duration;
 
 use crate::failure::Failure;
 use crate::rollout::plan::Registration;
 use crate::rollout::rollback::short;
+use crate::rollout::strategy_plan::plan_lines;
 use crate::runner::{escape_markdown, table};
 
 use super::decide::Decision;
@@ -40,6 +43,11 @@ pub fn publish(
     let previous: Vec<&str> = rows.iter().map(|r| r.previous.as_str()).collect();
     console.output("task-definition-arn", &joined(&now))?;
     console.output("deployment-id", &joined(&deployments))?;
+    let service_deployments: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r.service_deployment.as_deref())
+        .collect();
+    console.output("service-deployment-arn", &joined(&service_deployments))?;
     console.output("rolled-back", if rolled_back { "true" } else { "false" })?;
     console.output("previous-task-definition-arn", &joined(&previous))?;
 
@@ -59,6 +67,29 @@ pub fn publish(
         escape_markdown(&place.cluster),
         table(&HEADERS, cells)
     );
+    let followed: Vec<String> = rows
+        .iter()
+        .filter_map(|r| {
+            let arn = r.service_deployment.as_deref()?;
+            let stages = if r.stages.is_empty() {
+                "no stage seen".to_owned()
+            } else {
+                let stages: Vec<String> = r.stages.iter().map(|s| code(s)).collect();
+                stages.join(" → ")
+            };
+            Some(format!(
+                "- {} ({}): {} — {}\n",
+                escape_markdown(&r.service),
+                escape_markdown(r.strategy.as_deref().unwrap_or("ROLLING")),
+                stages,
+                code(arn)
+            ))
+        })
+        .collect();
+    if !followed.is_empty() {
+        markdown.push_str("\nService deployments (stages seen):\n\n");
+        markdown.push_str(&followed.concat());
+    }
     if rows.iter().any(|r| r.verdict != "healthy") {
         markdown.push_str("\nWhere each service stands:\n\n");
         for r in rows {
@@ -92,14 +123,40 @@ pub fn dry_run(console: &mut Console, place: &Place, decision: &Decision) -> Res
         ]
     });
     let markdown = format!(
-        "### oidc-ecs-deploy: rollout to {} (dry run)\n\nDry run: nothing was registered and no service was updated. The plan:\n\n{}",
+        "### oidc-ecs-deploy: rollout to {} (dry run)\n\nDry run: nothing was registered and no service was updated. The plan:\n\n{}\n{}",
         escape_markdown(&place.cluster),
-        table(&["service", "serves", "would serve", "ECS console"], cells)
+        table(&["service", "serves", "would serve", "ECS console"], cells),
+        strategy_list(decision)
     );
     console
         .summary
         .append_markdown(&markdown)
         .map_err(|e| failures::runner_file(&e))
+}
+
+/// The plan's strategy section of a run that deploys (a dry run has it in its own section).
+pub fn strategies(console: &mut Console, place: &Place, decision: &Decision) -> Result<(), Failure> {
+    let markdown = format!(
+        "### oidc-ecs-deploy: deployment strategy on {}\n\n{}",
+        escape_markdown(&place.cluster),
+        strategy_list(decision)
+    );
+    console
+        .summary
+        .append_markdown(&markdown)
+        .map_err(|e| failures::runner_file(&e))
+}
+
+/// A bullet per service, its strategy's plan lines under it.
+fn strategy_list(decision: &Decision) -> String {
+    let mut out = String::new();
+    for (s, set) in decision.services.iter().zip(&decision.settings) {
+        out.push_str(&format!("- **{}**\n", escape_markdown(&s.name)));
+        for line in plan_lines(set) {
+            out.push_str(&format!("  - {}\n", escape_markdown(&line)));
+        }
+    }
+    out
 }
 
 fn links(place: &Place, service: &str) -> String {
