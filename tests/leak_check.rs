@@ -38,8 +38,14 @@ fn a_secret_on_its_mask_line_only_passes_and_anywhere_else_fails() {
 
 #[test]
 fn a_mask_after_the_value_is_shown_is_reported() {
-    let late = run("::notice::AKIA0123456789ABCDEF\n::add-mask::AKIA0123456789ABCDEF\n", "");
+    let late = run(
+        "::notice::AKIA0123456789ABCDEF\n::add-mask::AKIA0123456789ABCDEF\n",
+        "",
+    );
     assert_eq!(masked_after_shown(&late).len(), 1);
-    let early = run("::add-mask::AKIA0123456789ABCDEF\n::notice::AKIA0123456789ABCDEF\n", "");
+    let early = run(
+        "::add-mask::AKIA0123456789ABCDEF\n::notice::AKIA0123456789ABCDEF\n",
+        "",
+    );
     assert!(masked_after_shown(&early).is_empty());
 }

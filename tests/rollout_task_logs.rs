@@ -51,7 +51,8 @@ async fn quoted_log_lines_are_masked_and_cannot_issue_workflow_commands() {
     ]);
     for line in log_lines(&run) {
         assert!(
-            !line.trim_start().starts_with("::error title=Injected") && !line.contains("##[warning]"),
+            !line.trim_start().starts_with("::error title=Injected")
+                && !line.contains("##[warning]"),
             "an application log line reads as a workflow command: {line}\n{}",
             run.dump()
         );
@@ -100,5 +101,9 @@ async fn with_show_task_logs_off_no_log_line_is_quoted_or_read() {
         );
     }
     assert_eq!(sim.calls("GetLogEvents"), 0, "CloudWatch Logs was not read");
-    assert_eq!(task_definition(&sim, "api"), old, "rolled back all the same");
+    assert_eq!(
+        task_definition(&sim, "api"),
+        old,
+        "rolled back all the same"
+    );
 }

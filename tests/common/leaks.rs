@@ -189,7 +189,10 @@ pub fn masked_after_shown(run: &Run) -> Vec<String> {
 
 /// The first `::add-mask::` line of `value`, and the first other line holding it.
 fn first_mask_and_show(lines: &[&str], value: &str) -> (Option<usize>, Option<usize>) {
-    let is_mask = |l: &str| l.strip_prefix(MASK).is_some_and(|v| unescape_data(v) == value);
+    let is_mask = |l: &str| {
+        l.strip_prefix(MASK)
+            .is_some_and(|v| unescape_data(v) == value)
+    };
     let mask = lines.iter().position(|l| is_mask(l));
     let shown = lines
         .iter()
