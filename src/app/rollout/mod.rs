@@ -172,7 +172,7 @@ pub async fn run(
     } else {
         Vec::new()
     };
-    let evidence = gate::evidence(&api, &started, &waited, &decision).await;
+    let evidence = gate::evidence(&api, &started, &waited, &decision, cfg.show_task_logs).await;
     let rows = outcome::rows(
         &decision,
         &started,
