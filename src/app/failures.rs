@@ -149,3 +149,17 @@ pub fn rollout_refusals(refusals: &[Refusal]) -> Failure {
 pub fn taskdef(error: &TaskDefError) -> Failure {
     Failure::unexpected(error).recategorised(Category::BadInput)
 }
+
+/// The job was cancelled (`signal`, `during` a stage); `details` say where each service stands,
+/// `changed` when this run had changed one.
+pub fn cancelled(signal: &str, during: &str, details: Vec<String>, changed: bool) -> Failure {
+    let mut failure = Failure::new(
+        Category::Cancelled,
+        format!("the job was cancelled ({signal}) {during}"),
+    );
+    failure.details = details;
+    if changed {
+        failure = failure.hint("the step stops before it can see where the services settle: check them in the ECS console\n(the job summary links them), or re-run the job");
+    }
+    failure
+}

@@ -72,6 +72,17 @@ impl<C: Clock, O: Observe, R: Report> Rollback<'_, C, O, R> {
     /// Update every service back, then wait for all of them together.
     pub async fn roll_back(&mut self, targets: &[RollbackTarget]) -> Vec<RollbackOutcome> {
         let started = self.clock.now();
+        let (watched, outcomes) = self.request(targets).await;
+        self.settle(watched, outcomes, started).await
+    }
+
+    /// Ask ECS to put every service back, without waiting for it (a cancelled run has seconds
+    /// left): the rollback deployments to watch, and an outcome per target, "not observed yet"
+    /// when the request was accepted.
+    pub async fn request(
+        &mut self,
+        targets: &[RollbackTarget],
+    ) -> (Vec<Watched>, Vec<RollbackOutcome>) {
         let mut outcomes = Vec::new();
         let mut watched = Vec::new();
         for t in targets {
@@ -91,7 +102,7 @@ impl<C: Clock, O: Observe, R: Report> Rollback<'_, C, O, R> {
                 Err(e) => outcomes.push(outcome(t, None, Settled::UpdateFailed(e.to_string()))),
             }
         }
-        self.settle(watched, outcomes, started).await
+        (watched, outcomes)
     }
 
     /// ECS rolled these services back by itself: wait for its rollback deployments (each

@@ -14,6 +14,7 @@ use crate::rollout::plan::{Plan, Registration, primary_watch};
 use crate::rollout::rollback::{RollbackTarget, short};
 use crate::rollout::watch::{Clock, Watched};
 
+use super::changes::Changes;
 use super::decide::Decision;
 use crate::app::failures;
 
@@ -71,13 +72,15 @@ pub async fn register(api: &EcsApi, plan: &Plan) -> Result<Vec<String>, Failure>
     Ok(arns)
 }
 
-/// Update what needs it and put every service reached under watch.
+/// Update what needs it and put every service reached under watch; `changes` records each
+/// update as it is sent and as ECS accepts it, with no await in between the answer and the record.
 pub async fn start<C: Clock>(
     api: &EcsApi,
     cfg: &RolloutConfig,
     decision: &Decision,
     arns: &[String],
     clock: &C,
+    changes: &Changes,
 ) -> Started {
     let mut started = Started {
         tracked: Vec::new(),
@@ -92,12 +95,14 @@ pub async fn start<C: Clock>(
     {
         let (state_now, wanted, updated) = if plan.update {
             let wanted = arns[plan.registration].clone();
+            changes.sending(&state.name);
             match api
                 .update_service(&state.name, &wanted, cfg.force_new_deployment)
                 .await
             {
                 Ok(now) => (now, wanted, true),
                 Err(error) => {
+                    changes.refused(&state.name);
                     started.refused = Some(Refused { index, error });
                     return started;
                 }
@@ -111,6 +116,7 @@ pub async fn start<C: Clock>(
         let previous = Some(plan.rollback_to.clone()).filter(|p| updated || *p != wanted);
         let watch = primary_watch(&state_now, &wanted, previous, now, now + cfg.wait);
         if updated {
+            changes.accepted(&state.name, &watch.our_deployment_id);
             tracing::info!(
                 "{}: deployment {} started ({} -> {})",
                 state.name,

@@ -1,0 +1,220 @@
+//! End-to-end tests of cancellation: the built binary run as the runner runs the action, then
+//! sent SIGTERM or SIGINT as the runner sends them to a cancelled step, at each stage: while it
+//! waits on a rollout that never settles (the service must go back to its previous revision),
+//! while it pushes (no tag may name an incomplete image), while it authenticates (nothing may
+//! change), and twice (the second signal ends it at once). Each asserts the exit code (5), the
+//! message, the summary and what the simulator or the registry holds afterwards.
+
+#[path = "common/image_bed.rs"]
+mod bed;
+mod common;
+#[path = "image_fixtures.rs"]
+mod fixtures;
+
+use std::time::{Duration, Instant};
+
+use bed::{Bed, SHA, blobs, layout_with_image, oci, repo_name};
+use common::rollout::{self, seed, sim_with, task_definition};
+use common::{Run, role_arn, unique};
+use serde_json::json;
+use testbed::fault::STS_XMLNS;
+use testbed::{EcsSimulator, Fault, FaultProxy, Matcher, OidcIssuer, Scenario, StsFault};
+
+/// The exit code of a cancelled run.
+const CANCELLED: i32 = 5;
+/// Longer than any test runs: a request held this long is never answered while it matters.
+const HELD: Duration = Duration::from_secs(300);
+/// How long a cancelled run may take to end, from the signal (the bound).
+const WIND_DOWN: Duration = Duration::from_secs(40);
+
+/// Waits until `ready` holds (the run reached the point the test signals it at).
+async fn until(what: &str, ready: impl Fn() -> bool) {
+    let began = Instant::now();
+    while !ready() {
+        assert!(
+            began.elapsed() < Duration::from_secs(90),
+            "the run never reached: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The annotation, the summary section and balanced log groups every cancelled run shows.
+fn assert_reported_cancelled(run: &Run, headline: &str) {
+    run.assert_code(CANCELLED)
+        .assert_stderr_has(&[headline])
+        .assert_annotation("Cancelled", headline);
+    assert!(
+        run.summary.contains("oidc-ecs-deploy: Cancelled"),
+        "the summary does not say the job was cancelled\n{}",
+        run.dump()
+    );
+    let opened = run.stdout.matches("::group::").count();
+    let closed = run.stdout.matches("::endgroup::").count();
+    assert_eq!(opened, closed, "a log group was left open\n{}", run.dump());
+}
+
+/// The rollout job on a service that never settles, its ECS calls through `ecs` (the
+/// simulator, or a proxy in front of it), polling every second.
+async fn never_settling(sim: &EcsSimulator, ecs: &str) -> common::Running {
+    rollout::job(sim, "api")
+        .await
+        .env("AWS_ENDPOINT_URL_ECS", ecs)
+        .env("OIDC_ECS_DEPLOY_POLL_SECONDS", "1")
+        .timeout(WIND_DOWN)
+        .spawn()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_the_wait_requests_the_rollback_and_says_so() {
+    let sim = sim_with(vec![seed("api", Scenario::NeverSettles)]).await;
+    let old = task_definition(&sim, "api");
+    let running = never_settling(&sim, sim.endpoint()).await;
+    until("the UpdateService", || sim.calls("UpdateService") == 1).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let polls = sim.calls("DescribeServices");
+    assert!(polls >= 2, "6 s into the wait, {polls} polls");
+    assert_ne!(task_definition(&sim, "api"), old, "the update took effect");
+
+    running.signal("TERM");
+    let run = running.finish().await;
+
+    assert_reported_cancelled(&run, "the job was cancelled (SIGTERM) during the rollout");
+    run.assert_stderr_has(&[
+        "api had been updated to api:2: rollback to api:1 requested (UpdateService accepted, deployment ",
+        "the run stopped before it could watch it settle",
+    ]);
+    // The simulator: the rollback was issued, to the revision that served, and nothing after.
+    assert_eq!(task_definition(&sim, "api"), old, "{}", run.dump());
+    assert_eq!(sim.calls("UpdateService"), 2, "{}", run.dump());
+    assert_eq!(sim.calls("RegisterTaskDefinition"), 1, "{}", run.dump());
+    // The outputs say the rollback was requested, not that it settled.
+    assert_eq!(run.output("rolled-back"), Some("requested"), "{}", run.dump());
+    assert_eq!(run.output("task-definition-arn"), Some(old.as_str()));
+    assert_eq!(run.output("previous-task-definition-arn"), Some(old.as_str()));
+    assert!(
+        run.summary.contains("rollout to prod (cancelled)")
+            && run.summary.contains("cancelled, rollback requested"),
+        "{}",
+        run.dump()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_ends_the_run_at_once() {
+    let sim = sim_with(vec![seed("api", Scenario::NeverSettles)]).await;
+    // The deploy's UpdateService goes through; the rollback's is held, so the wind-down is
+    // still waiting for it when the second signal comes.
+    let ecs = FaultProxy::start(
+        Some(sim.endpoint().to_owned()),
+        vec![Fault::Forward, Fault::Delay(HELD)],
+        Matcher::AmzTarget(".UpdateService".into()),
+        STS_XMLNS,
+    )
+    .await
+    .expect("start the ECS proxy");
+    let running = never_settling(&sim, ecs.endpoint()).await;
+    until("the wait", || sim.calls("DescribeServices") >= 2).await;
+
+    running.signal("INT");
+    until("the rollback request", || ecs.request_count() == 2).await;
+    running.signal("TERM");
+    let run = running.finish().await;
+
+    run.assert_code(CANCELLED)
+        .assert_stderr_has(&["SIGTERM again: the job was cancelled; exiting at once"]);
+    // It did not wait for the held request (the wind-down would have written its summary).
+    assert!(!run.summary.contains("(cancelled)"), "{}", run.dump());
+    assert_eq!(sim.calls("UpdateService"), 1, "the held rollback never reached ECS");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_during_the_push_leaves_no_tag() {
+    let bed = Bed::start().await;
+    let repo = repo_name("cancelled");
+    bed.create_repository(&repo, "MUTABLE").await;
+    let (layout, img) = layout_with_image();
+    // The first blob upload to complete is held: the push is cancelled with a blob missing.
+    let registry = FaultProxy::start(
+        Some(bed.reg.endpoint().to_owned()),
+        vec![Fault::Delay(HELD)],
+        Matcher::Custom(std::sync::Arc::new(|r| {
+            r.method == "PUT" && r.path.contains("/blobs/uploads/")
+        })),
+        STS_XMLNS,
+    )
+    .await
+    .expect("start the registry proxy");
+    let running = bed
+        .job_via(registry.endpoint(), &repo, &oci(layout.path()))
+        .timeout(WIND_DOWN)
+        .spawn();
+    until("a blob upload", || registry.request_count() >= 1).await;
+
+    running.signal("INT");
+    let run = running.finish().await;
+
+    assert_reported_cancelled(&run, "the job was cancelled (SIGINT) while pushing the image");
+    run.assert_stderr_has(&["no tag names an incomplete image"]);
+    // The registry: a blob is missing, and neither the tag nor the manifest is there.
+    let mut missing = 0;
+    for blob in blobs(&img) {
+        if bed.blob_status(&repo, &blob).await == 404 {
+            missing += 1;
+        }
+    }
+    assert!(missing >= 1, "every blob made it: nothing was cut short");
+    assert_eq!(bed.digest_of(&repo, SHA).await, None, "{}", run.dump());
+    assert_eq!(
+        bed.digest_of(&repo, &img.manifest.digest.to_string()).await,
+        None,
+        "{}",
+        run.dump()
+    );
+    assert_eq!(run.output("image-digest"), None, "{}", run.dump());
+
+    // A re-run finishes the push: the cancelled one left nothing in its way.
+    let again = bed.job(&repo, &oci(layout.path())).run().await;
+    again.assert_code(0);
+    assert_eq!(
+        bed.digest_of(&repo, SHA).await.as_ref(),
+        Some(&img.manifest.digest)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_while_authenticating_changes_nothing() {
+    let sim = sim_with(vec![seed("api", Scenario::NeverSettles)]).await;
+    let old = task_definition(&sim, "api");
+    let issuer = OidcIssuer::start(json!({
+        "repository": common::REPO,
+        "repository_owner": "octo-org",
+        "ref": "refs/heads/main",
+    }))
+    .await
+    .expect("start the OIDC issuer");
+    // STS holds the AssumeRoleWithWebIdentity call.
+    let sts = StsFault::start(None, vec![Fault::Delay(HELD)])
+        .await
+        .expect("start the STS proxy");
+    let sub = format!("repo:{}:ref:refs/heads/main", common::REPO);
+    let running = rollout::deploy(&sim, "api")
+        .oidc(&issuer)
+        .env("AWS_ENDPOINT_URL_STS", sts.endpoint())
+        .with("role-to-assume", &role_arn(&unique("deploy")))
+        .with("trust-policy", &common::policy_for_subs(&[&sub]))
+        .timeout(WIND_DOWN)
+        .spawn();
+    until("the STS call", || sts.request_count() == 1).await;
+
+    running.signal("TERM");
+    let run = running.finish().await;
+
+    assert_reported_cancelled(&run, "the job was cancelled (SIGTERM) while authenticating to AWS");
+    run.assert_stderr_has(&["no service was updated"]);
+    assert!(!run.stderr.contains("rollback"), "{}", run.dump());
+    // No ECS call at all, let alone a mutating one; no outputs.
+    assert_eq!(sim.call_counts().values().sum::<usize>(), 0, "{:?}", sim.call_counts());
+    assert_eq!(task_definition(&sim, "api"), old);
+    assert!(run.output_file.is_empty(), "{}", run.dump());
+}
