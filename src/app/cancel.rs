@@ -142,9 +142,13 @@ pub async fn wind_down(
         details.push("the push stopped: tags are written last, once every blob and manifest is in the registry, so no tag names an incomplete image (blobs already uploaded stay; a re-run skips them)".to_owned());
     }
     let (rollout, aws) = (&config.rollout, progress.aws());
+    let mut brief = Vec::new();
     if let (Some(Stage::Rollout), Some(cfg), Some(aws)) = (stage, rollout, &aws) {
         match rollout::on_cancel(cfg, aws, env, &progress.rollout, console).await {
-            Ok(lines) => details.extend(lines),
+            Ok(stands) => {
+                brief = stands.brief;
+                details.extend(stands.lines);
+            }
             Err(f) => details.push(format!("cannot write the outputs: {}", f.headline)),
         }
     }
@@ -152,7 +156,12 @@ pub async fn wind_down(
     if rollout.is_some() && !touched {
         details.push("no service was updated".to_owned());
     }
-    failures::cancelled(&caught.to_string(), during(stage), details, touched)
+    let mut headline = format!("the job was cancelled ({caught}) {}", during(stage));
+    if !brief.is_empty() {
+        headline.push_str("; ");
+        headline.push_str(&brief.join("; "));
+    }
+    failures::cancelled(headline, details, touched)
 }
 
 fn during(stage: Option<Stage>) -> &'static str {

@@ -360,6 +360,11 @@ impl Running {
         assert!(status.success(), "kill -{signal} {pid} failed");
     }
 
+    /// Whether the process has ended.
+    pub fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
     /// Waits for the process to end (at most the run's limit from now) and reads what it left.
     pub async fn finish(self) -> Run {
         let Running {

@@ -39,22 +39,32 @@ enum Fate {
     Left,
 }
 
-/// Request the rollbacks, publish, and return one sentence per service (in plan order), or
-/// nothing when the rollout had not decided its plan yet.
+/// Where a cancelled rollout left the services.
+#[derive(Debug, Default)]
+pub struct Stands {
+    /// One clause per service this run changed, for the headline (`api: rollback to api:1
+    /// requested`).
+    pub brief: Vec<String>,
+    /// One sentence per service of the plan, in order.
+    pub lines: Vec<String>,
+}
+
+/// Request the rollbacks, publish, and say where each service stands (nothing when the rollout
+/// had not decided its plan yet).
 pub async fn on_cancel(
     cfg: &RolloutConfig,
     aws: &SdkConfig,
     env: &EnvVars,
     changes: &Changes,
     console: &mut Console,
-) -> Result<Vec<String>, Failure> {
+) -> Result<Stands, Failure> {
     let planned = changes.snapshot();
     if changes.committed() {
         // The gate passed and the run published its result before the signal: nothing to undo.
-        return Ok(vec![format!(
-            "the rollout had passed its health gate: {} kept",
-            names(&planned)
-        )]);
+        return Ok(Stands {
+            brief: vec!["the rollout had already passed its health gate".to_owned()],
+            lines: vec![format!("kept: {}", names(&planned))],
+        });
     }
     let targets: Vec<RollbackTarget> = planned
         .iter()
@@ -74,7 +84,7 @@ pub async fn on_cancel(
         .map(|c| fate(c, cfg.rollback, &targets, &outcomes))
         .collect();
     if planned.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Stands::default());
     }
     let rows: Vec<Row> = planned.iter().zip(&fates).map(|(c, f)| row(c, f)).collect();
     let requested = !targets.is_empty()
@@ -86,7 +96,30 @@ pub async fn on_cancel(
         &cfg.cluster,
     );
     report::publish_cancelled(console, &place, &rows, requested)?;
-    Ok(rows.into_iter().map(|r| r.stand).collect())
+    Ok(Stands {
+        brief: planned
+            .iter()
+            .zip(&fates)
+            .filter_map(|(c, f)| brief(c, f))
+            .collect(),
+        lines: rows.into_iter().map(|r| r.stand).collect(),
+    })
+}
+
+fn brief(change: &Change, fate: &Fate) -> Option<String> {
+    let service = &change.service;
+    match fate {
+        Fate::Untouched => None,
+        Fate::RollbackRequested { .. } => Some(format!(
+            "{service}: rollback to {} requested",
+            short(&change.previous)
+        )),
+        Fate::RollbackFailed(_) => Some(format!("{service}: rollback failed")),
+        Fate::Left => Some(format!(
+            "{service}: left on {} (rollback: false)",
+            short(&change.wanted)
+        )),
+    }
 }
 
 /// The rollback's own request, bounded by `REQUEST_BUDGET`: an outcome per target.
@@ -270,7 +303,9 @@ mod tests {
         ];
         for (update, rollback, targets, outcomes, now, verdict, stand) in cases {
             let c = change(update.clone());
-            let r = row(&c, &fate(&c, rollback, &targets, &outcomes));
+            let f = fate(&c, rollback, &targets, &outcomes);
+            assert_eq!(brief(&c, &f).is_some(), update != Update::NotSent);
+            let r = row(&c, &f);
             assert_eq!(short(&r.now), now, "{update:?}");
             assert_eq!(r.verdict, verdict, "{update:?}");
             assert!(r.stand.contains(stand), "{update:?}: {}", r.stand);
