@@ -81,12 +81,14 @@ async fn sigterm_during_the_wait_requests_the_rollback_and_says_so() {
 
     assert_reported_cancelled(&run, "the job was cancelled (SIGTERM) during the rollout; api: rollback to api:1 requested");
     run.assert_stderr_has(&[
-        "api had been updated to api:2: rollback to api:1 requested (UpdateService accepted, deployment ",
+        "api had been updated to api:2: rollback to api:1 requested (ECS accepted StopServiceDeployment with ROLLBACK)",
         "the run stopped before it could watch it settle",
     ]);
-    // The simulator: the rollback was issued, to the revision that served, and nothing after.
+    // The simulator: the rollback of the service deployment the update started was issued
+    // (ECS's own way back to the revision that served), and nothing after.
     assert_eq!(task_definition(&sim, "api"), old, "{}", run.dump());
-    assert_eq!(sim.calls("UpdateService"), 2, "{}", run.dump());
+    assert_eq!(sim.calls("StopServiceDeployment"), 1, "{}", run.dump());
+    assert_eq!(sim.calls("UpdateService"), 1, "{}", run.dump());
     assert_eq!(sim.calls("RegisterTaskDefinition"), 1, "{}", run.dump());
     // The outputs say the rollback was requested, not that it settled.
     assert_eq!(run.output("rolled-back"), Some("requested"), "{}", run.dump());
@@ -103,21 +105,14 @@ async fn sigterm_during_the_wait_requests_the_rollback_and_says_so() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_signal_ends_the_run_at_once() {
     let sim = sim_with(vec![seed("api", Scenario::NeverSettles)]).await;
-    // The deploy's UpdateService goes through; the rollback's is held, so the wind-down is
-    // still waiting for it when the second signal comes.
-    let ecs = FaultProxy::start(
-        Some(sim.endpoint().to_owned()),
-        vec![Fault::Forward, Fault::Delay(HELD)],
-        Matcher::AmzTarget(".UpdateService".into()),
-        STS_XMLNS,
-    )
-    .await
-    .expect("start the ECS proxy");
+    // The rollback's request is held, so the wind-down is still waiting for it when the
+    // second signal comes.
+    let ecs = stop_service_deployment_proxy(&sim, Fault::Delay(HELD)).await;
     let running = never_settling(&sim, ecs.endpoint()).await;
     let running = reach(running, "the wait", || sim.calls("DescribeServices") >= 2).await;
 
     running.signal("INT");
-    let running = reach(running, "the rollback request", || ecs.request_count() == 2).await;
+    let running = reach(running, "the rollback request", || ecs.request_count() == 1).await;
     running.signal("TERM");
     let run = running.finish().await;
 
@@ -125,7 +120,46 @@ async fn a_second_signal_ends_the_run_at_once() {
         .assert_stderr_has(&["SIGTERM again: the job was cancelled; exiting at once"]);
     // It did not wait for the held request (the wind-down would have written its summary).
     assert!(!run.summary.contains("(cancelled)"), "{}", run.dump());
-    assert_eq!(sim.calls("UpdateService"), 1, "the held rollback never reached ECS");
+    assert_eq!(sim.calls("StopServiceDeployment"), 0, "the held rollback reached ECS");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_stop_service_deployment_the_service_is_updated_back() {
+    let sim = sim_with(vec![seed("api", Scenario::NeverSettles)]).await;
+    let old = task_definition(&sim, "api");
+    let denied = Fault::JsonError {
+        status: 400,
+        error_type: "AccessDeniedException".into(),
+        message: "not authorized to perform: ecs:StopServiceDeployment".into(),
+    };
+    let ecs = stop_service_deployment_proxy(&sim, denied).await;
+    let running = never_settling(&sim, ecs.endpoint()).await;
+    let running = reach(running, "the wait", || sim.calls("DescribeServices") >= 2).await;
+
+    running.signal("TERM");
+    let run = running.finish().await;
+
+    assert_reported_cancelled(
+        &run,
+        "the job was cancelled (SIGTERM) during the rollout; api: rollback to api:1 requested",
+    );
+    run.assert_stderr_has(&["rollback to api:1 requested (UpdateService accepted, deployment "]);
+    assert_eq!(ecs.request_count(), 1, "{}", run.dump());
+    assert_eq!(sim.calls("UpdateService"), 2, "{}", run.dump());
+    assert_eq!(task_definition(&sim, "api"), old, "{}", run.dump());
+    assert_eq!(run.output("rolled-back"), Some("requested"), "{}", run.dump());
+}
+
+/// A proxy in front of the simulator answering its first StopServiceDeployment with `fault`.
+async fn stop_service_deployment_proxy(sim: &EcsSimulator, fault: Fault) -> FaultProxy {
+    FaultProxy::start(
+        Some(sim.endpoint().to_owned()),
+        vec![fault],
+        Matcher::AmzTarget(".StopServiceDeployment".into()),
+        STS_XMLNS,
+    )
+    .await
+    .expect("start the ECS proxy")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

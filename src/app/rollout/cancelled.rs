@@ -13,8 +13,9 @@ use crate::failure::Failure;
 use crate::inputs::RolloutConfig;
 use crate::rollout::ecs_api::EcsApi;
 use crate::rollout::rollback::{
-    ROLLBACK_WAIT, Rollback, RollbackOutcome, RollbackTarget, Settled, short,
+    ROLLBACK_WAIT, Requested, Rollback, RollbackOutcome, RollbackTarget, Settled, short,
 };
+use crate::rollout::service_deployment::ServiceDeploymentReader;
 use crate::rollout::watch::{EcsObserver, PollInterval, SystemClock};
 
 use super::changes::{Change, Changes, Update};
@@ -31,7 +32,8 @@ pub const REQUEST_BUDGET: Duration = Duration::from_secs(5);
 enum Fate {
     /// The plan left it, or the run stopped before its update.
     Untouched,
-    /// ECS accepted the update back to `previous`, starting this deployment.
+    /// ECS accepted the rollback to `previous`: UpdateService, starting this deployment, or
+    /// (no deployment) StopServiceDeployment with ROLLBACK.
     RollbackRequested { deployment: Option<String> },
     /// The rollback request failed (or did not answer in time): why.
     RollbackFailed(String),
@@ -72,6 +74,14 @@ pub async fn on_cancel(
         .map(|c| RollbackTarget {
             service: c.service.clone(),
             task_definition: c.previous.clone(),
+            // As the rollout's own rollback: ECS's rollback of the service deployment returns
+            // where ours would only when the service was steady before.
+            service_deployment: match &c.update {
+                Update::Accepted {
+                    service_deployment, ..
+                } if c.steady_before => service_deployment.clone(),
+                _ => None,
+            },
         })
         .collect();
     let outcomes = if targets.is_empty() {
@@ -131,11 +141,13 @@ async fn request(
     console: &mut Console,
 ) -> Vec<RollbackOutcome> {
     let api = EcsApi::new(aws, &cfg.cluster, ecs_endpoint(env));
+    let reader = ServiceDeploymentReader::new(aws);
     let clock = SystemClock;
     let mut observer = EcsObserver::new(&api, &clock, None);
     let mut report = ConsoleReport { console };
     let mut rollback = Rollback {
         api: &api,
+        deployments: Some(&reader),
         clock: &clock,
         observer: &mut observer,
         report: &mut report,
@@ -143,12 +155,23 @@ async fn request(
         interval: PollInterval::adaptive(),
     };
     match tokio::time::timeout(REQUEST_BUDGET, rollback.request(targets)).await {
-        Ok((watched, mut outcomes)) => {
+        Ok(Requested {
+            watched,
+            mut outcomes,
+            stopped,
+        }) => {
             for w in watched {
                 if let Some(o) = outcomes.iter_mut().find(|o| o.service == w.service) {
                     o.deployment_id = Some(w.watch.our_deployment_id);
                 }
             }
+            // Taken over by ECS: no deployment of ours to name.
+            outcomes.extend(stopped.into_iter().map(|t| RollbackOutcome {
+                service: t.service,
+                task_definition: t.task_definition,
+                deployment_id: None,
+                settled: Settled::NotSettled("StopServiceDeployment accepted".into()),
+            }));
             outcomes
         }
         Err(_) => Vec::new(),
@@ -207,11 +230,11 @@ fn row(change: &Change, fate: &Fate) -> Row {
             "cancelled, rollback requested",
             Ended::RollbackNotSettled { by_ecs: false },
             format!(
-                "{service} {how}: rollback to {previous} requested (UpdateService accepted{}); the run stopped before it could watch it settle",
-                deployment
-                    .as_deref()
-                    .map(|d| format!(", deployment {d}"))
-                    .unwrap_or_default()
+                "{service} {how}: rollback to {previous} requested ({}); the run stopped before it could watch it settle",
+                match deployment {
+                    Some(d) => format!("UpdateService accepted, deployment {d}"),
+                    None => "ECS accepted StopServiceDeployment with ROLLBACK".to_owned(),
+                }
             ),
         ),
         Fate::RollbackFailed(why) => (
@@ -233,9 +256,17 @@ fn row(change: &Change, fate: &Fate) -> Row {
         previous: change.previous.clone(),
         now,
         deployment: match &change.update {
-            Update::Accepted { deployment_id } => Some(deployment_id.clone()),
+            Update::Accepted { deployment_id, .. } => Some(deployment_id.clone()),
             _ => None,
         },
+        service_deployment: match &change.update {
+            Update::Accepted {
+                service_deployment, ..
+            } => service_deployment.clone(),
+            _ => None,
+        },
+        strategy: None,
+        stages: Vec::new(),
         verdict: verdict.to_owned(),
         took: None,
         ended,
@@ -262,6 +293,7 @@ mod tests {
             served: "arn:aws:ecs:r:1:task-definition/api:1".into(),
             previous: "arn:aws:ecs:r:1:task-definition/api:1".into(),
             wanted: "arn:aws:ecs:r:1:task-definition/api:2".into(),
+            steady_before: true,
             update,
         }
     }
@@ -269,6 +301,7 @@ mod tests {
     fn accepted() -> Update {
         Update::Accepted {
             deployment_id: "ecs-svc/7".into(),
+            service_deployment: None,
         }
     }
 
@@ -276,6 +309,7 @@ mod tests {
         RollbackTarget {
             service: "api".into(),
             task_definition: "arn:aws:ecs:r:1:task-definition/api:1".into(),
+            service_deployment: None,
         }
     }
 
@@ -292,11 +326,16 @@ mod tests {
     fn each_record_and_answer_gives_its_row() {
         let requested = answered(Settled::NotSettled("not observed yet".into()));
         let refused = answered(Settled::UpdateFailed("AccessDeniedException".into()));
+        let stopped = RollbackOutcome {
+            deployment_id: None,
+            ..answered(Settled::NotSettled("StopServiceDeployment accepted".into()))
+        };
         // (update, rollback input, targets, outcomes) -> (serves now, verdict, sentence part)
         let cases: Vec<(Update, bool, Vec<RollbackTarget>, Vec<RollbackOutcome>, &str, &str, &str)> = vec![
             (Update::NotSent, true, vec![], vec![], "api:1", "not updated", "api still serves api:1 (untouched)"),
             (accepted(), true, vec![target()], vec![requested.clone()], "api:1", "cancelled, rollback requested", "api had been updated to api:2: rollback to api:1 requested (UpdateService accepted, deployment ecs-svc/8)"),
             (Update::InFlight, true, vec![target()], vec![requested], "api:1", "cancelled, rollback requested", "its update to api:2 was in flight when cancelled: rollback to api:1 requested"),
+            (accepted(), true, vec![target()], vec![stopped], "api:1", "cancelled, rollback requested", "rollback to api:1 requested (ECS accepted StopServiceDeployment with ROLLBACK)"),
             (accepted(), true, vec![target()], vec![refused], "api:2", "cancelled, rollback failed", "the rollback to api:1 failed: AccessDeniedException; it may still run api:2"),
             (accepted(), true, vec![target()], vec![], "api:2", "cancelled, rollback failed", "the request did not complete within 5 s"),
             (accepted(), false, vec![], vec![], "api:2", "cancelled, left as it is", "left on it unverified (rollback: false)"),

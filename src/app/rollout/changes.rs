@@ -19,8 +19,12 @@ pub enum Update {
     NotSent,
     /// Sent, no answer yet.
     InFlight,
-    /// ECS accepted it and started this deployment.
-    Accepted { deployment_id: String },
+    /// ECS accepted it and started this deployment (and this service deployment, where ECS
+    /// records one).
+    Accepted {
+        deployment_id: String,
+        service_deployment: Option<String>,
+    },
 }
 
 /// One service of the plan.
@@ -33,6 +37,8 @@ pub struct Change {
     pub previous: String,
     /// The revision this run gives it (what it serves when the plan leaves it).
     pub wanted: String,
+    /// It served `previous` steadily before: a rollback of its service deployment returns there.
+    pub steady_before: bool,
     pub update: Update,
 }
 
@@ -75,6 +81,7 @@ impl Changes {
                 } else {
                     s.serving.clone()
                 },
+                steady_before: s.rollback_to == s.serving,
                 update: Update::NotSent,
             })
             .collect();
@@ -86,11 +93,12 @@ impl Changes {
     }
 
     /// ECS accepted the update of `service`.
-    pub fn accepted(&self, service: &str, deployment_id: &str) {
+    pub fn accepted(&self, service: &str, deployment_id: &str, service_deployment: Option<&str>) {
         self.set(
             service,
             Update::Accepted {
                 deployment_id: deployment_id.to_owned(),
+                service_deployment: service_deployment.map(str::to_owned),
             },
         );
     }
@@ -181,9 +189,10 @@ mod tests {
         let steps: [(&dyn Fn(&Changes), Update); 2] = [
             (&|c| c.sending("api"), Update::InFlight),
             (
-                &|c| c.accepted("api", "ecs-svc/1"),
+                &|c| c.accepted("api", "ecs-svc/1", Some("sd/1")),
                 Update::Accepted {
                     deployment_id: "ecs-svc/1".into(),
+                    service_deployment: Some("sd/1".into()),
                 },
             ),
         ];
