@@ -80,6 +80,7 @@ fn action_yml_declares_every_input_the_validator_reads() {
         "dry-run",
         "health-check-url",
         "health-check-successes",
+        "when-busy",
         "github-token",
         "deployment-environment",
         "environment-url",
@@ -91,7 +92,7 @@ fn action_yml_declares_every_input_the_validator_reads() {
     }
     assert_eq!(
         names.len(),
-        33,
+        34,
         "an input was added to action.yml: give it a rule and a row here"
     );
     let region = declared_inputs()
@@ -426,6 +427,15 @@ fn rollout_inputs() {
         "rollback",
         "`true` or `false`",
     );
+    assert_refused(
+        &with(&[
+            ("cluster", "prod"),
+            ("service", "api"),
+            ("when-busy", "queue"),
+        ]),
+        "when-busy",
+        "`wait`, `refuse` or `replace`",
+    );
     let config = Config::validate(
         &raw(&with(&[
             ("cluster", "prod"),
@@ -439,6 +449,7 @@ fn rollout_inputs() {
     assert_eq!(rollout.services, ["api", "worker"]);
     assert_eq!(rollout.wait.as_secs(), 360 * 60);
     assert!(rollout.rollback, "rollback defaults to true");
+    assert_eq!(rollout.when_busy, crate::rollout::busy::WhenBusy::Wait);
 }
 
 #[test]

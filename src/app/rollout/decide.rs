@@ -1,7 +1,9 @@
 //! Decide, before any change: describe the cluster and the services, refuse what cannot be
 //! deployed, render each service's new revision from its own serving definition (or from the
 //! `task-definition` file for the services of the file's family), find what is registered
-//! already, and print the plan: per service, which family and revision it gets.
+//! already, and print the plan: per service, which family and revision it gets, and its
+//! deployment strategy (`preflight.rs` reads it, and waits out deployments this run did not
+//! start).
 
 use std::collections::BTreeMap;
 
@@ -12,12 +14,16 @@ use crate::inputs::RolloutConfig;
 use crate::rollout::ecs_api::{EcsApi, ServiceState};
 use crate::rollout::plan::{self, Plan, Registration, ServiceInput};
 use crate::rollout::rollback::short;
+use crate::rollout::service_deployment::ServiceDeploymentReader;
+use crate::rollout::strategy_plan::{DeploymentSettings, plan_lines};
+use crate::rollout::watch::{Clock, PollInterval};
 use crate::rollout::taskdef::containers;
 use crate::rollout::{
     ImageAssignment, ImageChange, ImageUpdate, parse_task_definition_file, render,
 };
 use crate::runner::{Annotation, neutralize_line};
 
+use super::preflight;
 use crate::app::{Console, failures};
 
 /// What the run will do, and what it was decided from.
@@ -28,15 +34,25 @@ pub struct Decision {
     /// the evidence of a failure is read.
     pub rendered: Vec<Value>,
     pub plan: Plan,
+    /// Each service's deployment strategy, hooks and alarms (same order).
+    pub settings: Vec<DeploymentSettings>,
 }
 
-pub async fn decide(
+pub async fn decide<C: Clock>(
     cfg: &RolloutConfig,
     api: &EcsApi,
+    reader: &ServiceDeploymentReader,
+    (clock, interval): (&C, PollInterval),
     update: &ImageUpdate,
     console: &mut Console,
 ) -> Result<Decision, Failure> {
-    let services = describe(cfg, api, console).await?;
+    let ready = preflight::ready(cfg, api, reader, clock, interval).await?;
+    let services = ready.services;
+    for warning in services.iter().flat_map(plan::warnings) {
+        let _ = console
+            .workflow
+            .warning(&warning, &Annotation::titled("Rollout"));
+    }
     let mut serving: BTreeMap<String, Value> = BTreeMap::new();
     for s in &services {
         if !serving.contains_key(&s.task_definition) {
@@ -89,20 +105,20 @@ pub async fn decide(
     }
     let plan = plan::decide(&inputs, &as_refs(&known), cfg.force_new_deployment);
     let changes: Vec<&[ImageChange]> = rendered.iter().map(|(_, c)| c.as_slice()).collect();
-    print_plan(&plan, &changes, cfg.dry_run);
+    print_plan(&plan, &changes, &ready.settings, &ready.busy_lines, cfg.dry_run);
     let rendered = rendered.into_iter().map(|(r, _)| r).collect();
     Ok(Decision {
         services,
         rendered,
         plan,
+        settings: ready.settings,
     })
 }
 
 /// The cluster and the services, refused before any change when they cannot be deployed.
-async fn describe(
+pub(super) async fn describe(
     cfg: &RolloutConfig,
     api: &EcsApi,
-    console: &mut Console,
 ) -> Result<Vec<ServiceState>, Failure> {
     let cluster = api
         .describe_cluster()
@@ -131,11 +147,6 @@ async fn describe(
     );
     if !refusals.is_empty() {
         return Err(failures::rollout_refusals(&refusals));
-    }
-    for warning in services.iter().flat_map(plan::warnings) {
-        let _ = console
-            .workflow
-            .warning(&warning, &Annotation::titled("Rollout"));
     }
     Ok(services)
 }
@@ -271,8 +282,15 @@ pub fn image_update(cfg: &RolloutConfig, pushed: Option<&str>) -> Result<ImageUp
     Ok(update)
 }
 
-/// The plan: the image changes, then a line per service with the family and revision it gets.
-fn print_plan(plan: &Plan, changes: &[&[ImageChange]], dry_run: bool) {
+/// The plan: the image changes, then a line per service with the family and revision it gets
+/// and its strategy's lines, then what is in progress (dry run).
+fn print_plan(
+    plan: &Plan,
+    changes: &[&[ImageChange]],
+    settings: &[DeploymentSettings],
+    busy: &[String],
+    dry_run: bool,
+) {
     let mut lines: Vec<String> = Vec::new();
     for c in changes.iter().flat_map(|c| c.iter()) {
         let line = format!("image {}: {} -> {}", c.container, c.old, c.new);
@@ -280,7 +298,7 @@ fn print_plan(plan: &Plan, changes: &[&[ImageChange]], dry_run: bool) {
             lines.push(line);
         }
     }
-    for s in &plan.services {
+    for (i, s) in plan.services.iter().enumerate() {
         let gets = match &plan.registrations[s.registration] {
             _ if !s.update => format!(
                 "keeps {} (identical to what it would get): unchanged, its health is checked",
@@ -295,8 +313,12 @@ fn print_plan(plan: &Plan, changes: &[&[ImageChange]], dry_run: bool) {
             s.family,
             short(&s.serving)
         ));
+        if let Some(set) = settings.get(i) {
+            lines.extend(plan_lines(set).iter().map(|l| format!("  {l}")));
+        }
         lines.extend(s.diff.iter().map(|d| format!("  {d}")));
     }
+    lines.extend(busy.iter().cloned());
     for line in lines {
         // Definitions are the user's text, but a value may still look like a command.
         let line = neutralize_line(&line);
@@ -307,3 +329,4 @@ fn print_plan(plan: &Plan, changes: &[&[ImageChange]], dry_run: bool) {
         }
     }
 }
+

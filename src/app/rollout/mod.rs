@@ -19,6 +19,7 @@ mod decide;
 mod gate;
 mod links;
 mod outcome;
+mod preflight;
 mod report;
 
 use aws_config::SdkConfig;
@@ -56,19 +57,29 @@ pub async fn run(
 ) -> Result<(), Failure> {
     let update = decide::image_update(cfg, pushed)?;
     let api = EcsApi::new(aws, &cfg.cluster, ecs_endpoint(env));
-    let reader = ServiceDeploymentReader::new(aws);
     let interval = PollInterval::from_setting(env.get(POLL_SECONDS_ENV));
     let place = links::Place::new(
         aws.region().map_or("us-east-1", |r| r.as_ref()),
         &cfg.cluster,
     );
 
-    // Decide.
-    let decision = decide::decide(cfg, &api, &update, console).await?;
+    // Decide (after any deployment this run did not start has finished: `when-busy`).
+    let reader = ServiceDeploymentReader::new(aws);
+    let clock = SystemClock;
+    let decision = decide::decide(
+        cfg,
+        &api,
+        &reader,
+        (&clock, interval.clone()),
+        &update,
+        console,
+    )
+    .await?;
     if cfg.dry_run {
         tracing::info!("dry run: nothing was registered and no service was updated");
         return report::dry_run(console, &place, &decision);
     }
+    report::strategies(console, &place, &decision)?;
     if decision.plan.nothing_to_do() {
         tracing::info!(
             "nothing to do: {} already run(s) the wanted definition (a re-run registers nothing; `force-new-deployment: true` restarts the tasks); checking its health",
@@ -79,7 +90,6 @@ pub async fn run(
     }
 
     // Act.
-    let clock = SystemClock;
     let arns = act::register(&api, &decision.plan).await?;
     changes.planned(&decision.plan, &arns);
     let mut started = act::start(&api, &reader, cfg, &decision, &arns, &clock, changes).await;
