@@ -39,6 +39,14 @@ async fn reach(mut running: Running, what: &str, ready: impl Fn() -> bool) -> Ru
     running
 }
 
+/// Returns `running` once it has updated the service and polled it twice since.
+async fn into_the_wait(running: Running, sim: &EcsSimulator) -> Running {
+    let running = reach(running, "the UpdateService", || sim.calls("UpdateService") == 1).await;
+    // The plan described the service before; the wait's polls come after the update.
+    let before = sim.calls("DescribeServices");
+    reach(running, "the wait", || sim.calls("DescribeServices") >= before + 2).await
+}
+
 /// The annotation, the summary section and balanced log groups every cancelled run shows.
 fn assert_reported_cancelled(run: &Run, headline: &str) {
     run.assert_code(CANCELLED)
@@ -109,7 +117,7 @@ async fn a_second_signal_ends_the_run_at_once() {
     // second signal comes.
     let ecs = stop_service_deployment_proxy(&sim, Fault::Delay(HELD)).await;
     let running = never_settling(&sim, ecs.endpoint()).await;
-    let running = reach(running, "the wait", || sim.calls("DescribeServices") >= 2).await;
+    let running = into_the_wait(running, &sim).await;
 
     running.signal("INT");
     let running = reach(running, "the rollback request", || ecs.request_count() == 1).await;
@@ -134,7 +142,7 @@ async fn without_stop_service_deployment_the_service_is_updated_back() {
     };
     let ecs = stop_service_deployment_proxy(&sim, denied).await;
     let running = never_settling(&sim, ecs.endpoint()).await;
-    let running = reach(running, "the wait", || sim.calls("DescribeServices") >= 2).await;
+    let running = into_the_wait(running, &sim).await;
 
     running.signal("TERM");
     let run = running.finish().await;
