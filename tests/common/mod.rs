@@ -334,6 +334,12 @@ impl ActionRun {
 
     /// Runs the binary to completion (at most `RUN_LIMIT`, or the run's `timeout`).
     pub async fn run(self) -> Run {
+        self.spawn().finish().await
+    }
+
+    /// Starts the binary and returns at once: the test acts on the running process (a signal)
+    /// and then `finish`es it.
+    pub fn spawn(self) -> Running {
         let mut cmd = tokio::process::Command::new(BIN);
         cmd.env_clear()
             .args(&self.args)
@@ -360,22 +366,61 @@ impl ActionRun {
         }
         let started = std::time::Instant::now();
         // `Command::output` would replace the shared log with pipes: wait on the child instead.
-        let stdin = self.stdin.clone();
-        let finished = async {
-            let mut child = cmd.spawn()?;
-            if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        let mut child = cmd.spawn().expect("spawn the binary");
+        if let (Some(text), Some(mut pipe)) = (self.stdin.clone(), child.stdin.take()) {
+            tokio::spawn(async move {
                 use tokio::io::AsyncWriteExt;
-                pipe.write_all(text.as_bytes()).await?;
-            }
-            child.wait_with_output().await
-        };
-        let limit = self.limit;
-        let output = tokio::time::timeout(limit, finished)
+                let _ = pipe.write_all(text.as_bytes()).await;
+            });
+        }
+        Running {
+            child,
+            started,
+            log_path,
+            action: self,
+        }
+    }
+}
+
+/// A run in progress (`ActionRun::spawn`).
+pub struct Running {
+    child: tokio::process::Child,
+    started: std::time::Instant,
+    log_path: PathBuf,
+    action: ActionRun,
+}
+
+impl Running {
+    /// Sends `signal` (`INT`, `TERM`, ...) to the process, as the runner does to a cancelled step.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("the run is still going").to_string();
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} {pid} failed");
+    }
+
+    /// Whether the process has ended.
+    pub fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
+    /// Waits for the process to end (at most the run's limit from now) and reads what it left.
+    pub async fn finish(self) -> Run {
+        let Running {
+            child,
+            started,
+            log_path,
+            action: this,
+        } = self;
+        let limit = this.limit;
+        let output = tokio::time::timeout(limit, child.wait_with_output())
             .await
-            .unwrap_or_else(|_| panic!("{} {:?} did not finish within {limit:?}", BIN, self.args))
-            .expect("spawn the binary");
+            .unwrap_or_else(|_| panic!("{} {:?} did not finish within {limit:?}", BIN, this.args))
+            .expect("wait for the binary");
         let elapsed = started.elapsed();
-        let (stdout, stderr, combined) = if self.interleaved {
+        let (stdout, stderr, combined) = if this.interleaved {
             let log = std::fs::read_to_string(&log_path).expect("read log");
             let (cmds, rest): (Vec<&str>, Vec<&str>) =
                 log.lines().partition(|l| l.trim_start().starts_with("::"));
@@ -386,7 +431,7 @@ impl ActionRun {
             (out, err, String::new())
         };
         let read = |var: &str| {
-            self.env
+            this.env
                 .get(var)
                 .map(|p| std::fs::read_to_string(p).unwrap_or_default())
                 .unwrap_or_default()
@@ -406,7 +451,7 @@ impl ActionRun {
             stderr,
             combined,
             elapsed,
-            args: self.args,
+            args: this.args,
         };
         // `E2E_DUMP=1 cargo test --test ... -- --nocapture` shows every run, passing or not.
         if std::env::var_os("E2E_DUMP").is_some() {
