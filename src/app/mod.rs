@@ -57,6 +57,16 @@ impl Console {
         result
     }
 
+    /// [`Console::in_group`] for a stage of the pipeline: a failure names the stage.
+    pub async fn stage<T>(
+        &mut self,
+        title: &str,
+        stage: impl AsyncFnOnce(&mut Console) -> Result<T, Failure>,
+    ) -> Result<T, Failure> {
+        let result = self.in_group(title, stage).await;
+        result.map_err(|failure| failure.in_stage(title))
+    }
+
     /// Set a step output; outside Actions (no GITHUB_OUTPUT) print it as `name=value` on stdout,
     /// the one place results go.
     pub fn output(&mut self, name: &str, value: &str) -> Result<(), Failure> {
@@ -121,7 +131,7 @@ async fn deploy(raw: RawInputs, env: &EnvVars, console: &mut Console) -> Result<
             .map_err(|e| failures::console(&e))?;
     }
     let session = console
-        .in_group("Authenticate to AWS", async |c| {
+        .stage("Authenticate to AWS", async |c| {
             authenticate::run(&config.identity, env, c).await
         })
         .await?;
@@ -133,7 +143,7 @@ async fn deploy(raw: RawInputs, env: &EnvVars, console: &mut Console) -> Result<
     if let Some(image) = &config.image {
         let pushing =
             async |c: &mut Console| push_image::run(image, &aws, env.get("DOCKER_HOST"), c).await;
-        pushed = Some(console.in_group("Push the image to ECR", pushing).await?);
+        pushed = Some(console.stage("Push the image to ECR", pushing).await?);
     }
     if let Some(rollout) = &config.rollout {
         let pinned = pushed.as_ref().map(|p| p.pinned.as_str());
@@ -144,7 +154,7 @@ async fn deploy(raw: RawInputs, env: &EnvVars, console: &mut Console) -> Result<
             github_deployment::finish(deployment, &result, rollout, c).await;
             result
         };
-        console.in_group("Roll out to ECS", rolling_out).await?;
+        console.stage("Roll out to ECS", rolling_out).await?;
     }
     Ok(())
 }

@@ -97,6 +97,7 @@ pub async fn client(region: &str) -> aws_sdk_sts::Client {
         .region(aws_config::Region::new(region.to_owned()))
         .no_credentials()
         .retry_config(aws_config::retry::RetryConfig::disabled())
+        .timeout_config(retry::sdk_timeouts())
         .load()
         .await;
     aws_sdk_sts::Client::new(&config)
