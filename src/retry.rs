@@ -252,6 +252,36 @@ where
     }
 }
 
+/// A failed AWS SDK call that displays as "HTTP 400 Throttling: Rate exceeded" (or the
+/// network error and its causes) rather than the SDK's bare "service error", so each retry's
+/// log line and the final error say what happened.
+pub struct SdkFailure<E>(pub SdkError<E, HttpResponse>);
+
+impl<E> fmt::Display for SdkFailure<E>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&describe_sdk(&self.0))
+    }
+}
+
+/// How [`SdkFailure`] shows a failed call.
+pub fn describe_sdk<E>(error: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match error {
+        SdkError::ServiceError(e) => format!(
+            "HTTP {} {}: {}",
+            e.raw().status().as_u16(),
+            e.err().code().unwrap_or("(no code)"),
+            e.err().message().unwrap_or("(no message)")
+        ),
+        other => crate::failure::with_causes(other),
+    }
+}
+
 /// The last error, with the effort spent before giving up.
 #[derive(Debug)]
 pub struct Retried<E> {

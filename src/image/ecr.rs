@@ -17,7 +17,7 @@ use aws_sdk_ecr::types::{
 };
 use base64::Engine as _;
 
-use crate::retry::{self, Retried, RetryPolicy};
+use crate::retry::{self, Retried, RetryPolicy, SdkFailure};
 use crate::secret::Secret;
 
 /// What `GetAuthorizationToken` gives: where the registry is and how to log in to it.
@@ -126,21 +126,26 @@ impl EcrError {
 }
 
 /// One ECR call under the crate's retry loop.
-async fn call<T, E, F, Fut>(send: F) -> Result<T, Retried<SdkError<E>>>
+async fn call<T, E, F, Fut>(
+    operation: &'static str,
+    send: F,
+) -> Result<T, Retried<SdkFailure<E>>>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    F: FnMut() -> Fut,
+    F: Fn() -> Fut,
     Fut: Future<Output = Result<T, SdkError<E>>>,
 {
-    retry::retry(&RetryPolicy::default(), retry::classify_sdk, send).await
+    let classify = |f: &SdkFailure<E>| retry::classify_sdk(&f.0);
+    let attempt = || async { send().await.map_err(SdkFailure) };
+    retry::retry_named(operation, &RetryPolicy::default(), classify, attempt).await
 }
 
 /// The error of a call that failed, with the effort when it was retried.
 fn failed<E: ProvideErrorMetadata + std::error::Error + 'static>(
     operation: &'static str,
-    retried: Retried<SdkError<E>>,
+    retried: Retried<SdkFailure<E>>,
 ) -> EcrError {
-    let last = sdk_error(operation, retried.error);
+    let last = sdk_error(operation, retried.error.0);
     if retried.attempts > 1 {
         EcrError::GaveUp {
             attempts: retried.attempts,
@@ -183,7 +188,7 @@ pub async fn login(
     endpoint_override: Option<&str>,
 ) -> Result<EcrLogin, EcrError> {
     const OP: &str = "GetAuthorizationToken";
-    let output = call(|| client.get_authorization_token().send())
+    let output = call(OP, || client.get_authorization_token().send())
         .await
         .map_err(|e| failed(OP, e))?;
     let data = output
@@ -236,11 +241,12 @@ pub async fn describe_repository(
     name: &str,
 ) -> Result<Option<RepositoryInfo>, EcrError> {
     const OP: &str = "DescribeRepositories";
-    let output = match call(|| client.describe_repositories().repository_names(name).send()).await
+    let output = match call(OP, || client.describe_repositories().repository_names(name).send()).await
     {
         Ok(o) => o,
         Err(e)
             if e.error
+                .0
                 .as_service_error()
                 .is_some_and(|s| s.is_repository_not_found_exception()) =>
         {
@@ -303,7 +309,7 @@ pub async fn create_repository(
         .encryption_type(EncryptionType::Aes256)
         .build()
         .expect("encryption type is set");
-    let created = call(|| {
+    let created = call(OP, || {
         client
             .create_repository()
             .repository_name(name)
@@ -323,6 +329,7 @@ pub async fn create_repository(
         Err(e)
             if e.attempts > 1
                 && e.error
+                    .0
                     .as_service_error()
                     .is_some_and(|s| s.is_repository_already_exists_exception()) =>
         {

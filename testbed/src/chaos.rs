@@ -3,15 +3,26 @@
 //! what a server of that protocol really does under stress: a 500, a 503, a throttle in the
 //! protocol's own shape, a connection reset before the answer or in the middle of a body (the
 //! request's or the answer's), a reset after the request took effect, a stall past the client's
-//! timeout. The same seed gives the same sequence of decisions, so a failing run can be
-//! replayed.
+//! timeout.
+//!
+//! Decisions are keyed, not drawn in arrival order: the n-th request with a given key (by
+//! default `RecordedRequest::stable_key`: the AWS operation, or the method and the path without
+//! the repository and upload session) always gets the same fate under the same seed, however
+//! concurrent requests interleave. So a run can be replayed exactly.
 
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::fault::Fault;
+use crate::proxy::RecordedRequest;
+
+/// What makes two requests "the same request" for `Chaos`.
+pub type KeyFn = Arc<dyn Fn(&RecordedRequest) -> String + Send + Sync>;
 
 /// The error shapes of the service behind the proxy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,13 +67,24 @@ impl Kind {
 }
 
 /// A seeded fault source: `percent` of the requests get a fault of one of `kinds`.
-#[derive(Debug)]
 pub struct Chaos {
-    rng: StdRng,
+    seed: u64,
     percent: u32,
     protocol: Protocol,
     stall: Duration,
     kinds: Vec<Kind>,
+    key: KeyFn,
+    seen: HashMap<String, u64>,
+}
+
+impl std::fmt::Debug for Chaos {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chaos")
+            .field("seed", &self.seed)
+            .field("percent", &self.percent)
+            .field("protocol", &self.protocol)
+            .finish()
+    }
 }
 
 impl Chaos {
@@ -70,12 +92,21 @@ impl Chaos {
     /// connection for `stall` (make it longer than the client's timeout).
     pub fn new(seed: u64, percent: u32, protocol: Protocol, stall: Duration) -> Chaos {
         Chaos {
-            rng: StdRng::seed_from_u64(seed),
+            seed,
             percent: percent.min(100),
             protocol,
             stall,
             kinds: Kind::ALL.to_vec(),
+            key: Arc::new(RecordedRequest::stable_key),
+            seen: HashMap::new(),
         }
+    }
+
+    /// Requests are told apart by `key` instead of `RecordedRequest::stable_key` (e.g. to name
+    /// blobs whose digests differ from run to run by their role).
+    pub fn keyed_by(mut self, key: KeyFn) -> Chaos {
+        self.key = key;
+        self
     }
 
     /// Only these kinds.
@@ -85,11 +116,17 @@ impl Chaos {
         self
     }
 
-    /// The next request's fate: `Fault::Forward` or a fault.
-    pub fn next_fault(&mut self) -> Fault {
-        // Both draws happen for every request, so one decision never shifts the next.
-        let roll = self.rng.random_range(0..100u32);
-        let pick = self.rng.random_range(0..self.kinds.len());
+    /// The fate of `request`: `Fault::Forward` or a fault, from the seed, its key and how many
+    /// requests with that key came before it.
+    pub fn next_fault(&mut self, request: &RecordedRequest) -> Fault {
+        let key = (self.key)(request);
+        let n = self.seen.entry(key.clone()).or_insert(0);
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (self.seed, &key, *n).hash(&mut hasher);
+        *n += 1;
+        let mut rng = StdRng::seed_from_u64(hasher.finish());
+        let roll = rng.random_range(0..100u32);
+        let pick = rng.random_range(0..self.kinds.len());
         if roll >= self.percent {
             return Fault::Forward;
         }
@@ -169,9 +206,32 @@ fn plain_json(status: u16, message: &str) -> Fault {
 mod tests {
     use super::*;
 
+    fn request(path: &str) -> RecordedRequest {
+        RecordedRequest {
+            method: "GET".into(),
+            path: path.into(),
+            headers: vec![],
+            body: bytes::Bytes::new(),
+            outcome: String::new(),
+        }
+    }
+
     fn draws(seed: u64, percent: u32, n: usize) -> Vec<Fault> {
         let mut c = Chaos::new(seed, percent, Protocol::AwsJson, Duration::from_secs(1));
-        (0..n).map(|_| c.next_fault()).collect()
+        (0..n).map(|_| c.next_fault(&request("/x"))).collect()
+    }
+
+    #[test]
+    fn decisions_do_not_depend_on_interleaving() {
+        let mut c = Chaos::new(5, 50, Protocol::Plain, Duration::from_secs(1));
+        let a: Vec<Fault> = (0..20).map(|_| c.next_fault(&request("/a"))).collect();
+        let mut c = Chaos::new(5, 50, Protocol::Plain, Duration::from_secs(1));
+        let mut b = Vec::new();
+        for _ in 0..20 {
+            c.next_fault(&request("/other"));
+            b.push(c.next_fault(&request("/a")));
+        }
+        assert_eq!(a, b);
     }
 
     #[test]

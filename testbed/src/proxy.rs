@@ -107,6 +107,34 @@ impl RecordedRequest {
     pub fn action(&self) -> Option<String> {
         self.form_value("Action")
     }
+
+    /// What names this request the same way in every run: the AWS JSON operation
+    /// (`X-Amz-Target`), else the method and the path from its registry route on (`blobs/...`,
+    /// `manifests/...`: the repository left out), an upload session's id and state left out,
+    /// its `digest` kept; other query strings are dropped.
+    pub fn stable_key(&self) -> String {
+        if let Some(target) = self.header("x-amz-target") {
+            return target.to_owned();
+        }
+        let (path, query) = self.path.split_once('?').unwrap_or((&self.path, ""));
+        let route = ["/blobs/", "/manifests/"]
+            .iter()
+            .find_map(|r| path.find(r).map(|at| &path[at + 1..]))
+            .unwrap_or(path);
+        let route = match route.strip_prefix("blobs/uploads/") {
+            Some(_) => "blobs/uploads/",
+            None => route,
+        };
+        let digest: Option<(String, String)> =
+            serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+                .unwrap_or_default()
+                .into_iter()
+                .find(|(k, _)| k == "digest");
+        match digest {
+            Some((_, d)) => format!("{} {route} {d}", self.method),
+            None => format!("{} {route}", self.method),
+        }
+    }
 }
 
 struct ProxyState {
@@ -124,13 +152,13 @@ struct ProxyState {
 impl ProxyState {
     /// The fault for the next matched request; once the plan is spent, the chaos source's
     /// draw when there is one, else `Forward` (with an upstream) or the last fault again.
-    fn next_fault(&self) -> Fault {
+    fn next_fault(&self, request: &RecordedRequest) -> Fault {
         if let Some(f) = self.plan.lock().unwrap().pop_front() {
             *self.last.lock().unwrap() = Some(f.clone());
             return f;
         }
         if let Some(chaos) = &self.chaos {
-            return chaos.lock().unwrap().next_fault();
+            return chaos.lock().unwrap().next_fault(request);
         }
         match (&self.upstream, self.last.lock().unwrap().clone()) {
             (Some(_), _) | (None, None) => Fault::Forward,
@@ -281,7 +309,7 @@ fn reset_error(what: &str) -> std::io::Error {
 /// Whether `rec` is matched, and its fault (`Forward` when not matched).
 fn decide(state: &ProxyState, rec: &RecordedRequest) -> (bool, Fault) {
     if state.matcher.matches(rec) {
-        (true, state.next_fault())
+        (true, state.next_fault(rec))
     } else {
         (false, Fault::Forward)
     }

@@ -7,9 +7,11 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
+use testbed::chaos::KeyFn;
 use testbed::fault::STS_XMLNS;
 use testbed::{
     Chaos, EcsSimulator, FaultProxy, Matcher, Moto, OidcIssuer, Protocol, RecordedRequest,
@@ -128,12 +130,16 @@ impl FaultBed {
         let mut layout = OciLayout::create();
         let image = layout.image(&[700_000, 400_000, 200_000], "amd64");
         layout.add_entry(&image.manifest, None);
+        let registry_chaos = Chaos::new(plan.registry.seed, plan.registry.percent, Protocol::Registry, STALL)
+            .keyed_by(blobs_by_role(&image));
+        let registry_faults = FaultProxy::chaos(at_registry.endpoint(), registry_chaos, Matcher::All, "")
+            .await
+            .expect("start the registry fault proxy");
         FaultBed {
             oidc: chaos(issuer.endpoint(), plan.oidc, Protocol::Plain, "").await,
             sts: chaos(moto.endpoint(), plan.sts, Protocol::AwsQuery, STS_XMLNS).await,
             ecr: chaos(moto.endpoint(), plan.ecr, Protocol::AwsJson, "").await,
-            registry_faults: chaos(at_registry.endpoint(), plan.registry, Protocol::Registry, "")
-                .await,
+            registry_faults,
             at_registry,
             ecs,
             issuer,
@@ -236,6 +242,25 @@ impl FaultBed {
         })
         .collect()
     }
+}
+
+/// `RecordedRequest::stable_key` with the image's digests (random in every run) replaced by
+/// their roles, so the same request of the push meets the same fate in every run.
+fn blobs_by_role(image: &BuiltImage) -> KeyFn {
+    let mut roles = vec![
+        (image.manifest.digest.to_string(), "manifest".to_owned()),
+        (image.config.digest.to_string(), "config".to_owned()),
+    ];
+    for (i, layer) in image.layers.iter().enumerate() {
+        roles.push((layer.digest.to_string(), format!("layer-{i}")));
+    }
+    Arc::new(move |request: &RecordedRequest| {
+        let mut key = request.stable_key();
+        for (digest, role) in &roles {
+            key = key.replace(digest, role);
+        }
+        key
+    })
 }
 
 /// A registry request whose query names `digest` and whose body is the whole blob.
