@@ -102,7 +102,8 @@ pub async fn assume_role(
             .await
             .map_err(retry::SdkFailure)
     };
-    let output = match retry::retry(policy, |f: &CallFailure| classify(&f.0), call).await {
+    let classify = |f: &CallFailure| classify(&f.0);
+    let output = match retry::retry_named("AssumeRoleWithWebIdentity", policy, classify, call).await {
         Ok(output) => output,
         Err(retried) => {
             return Err(into_sts_error(

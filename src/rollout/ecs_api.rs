@@ -89,10 +89,11 @@ where
     ApiError {
         op,
         code: e.code().map(str::to_owned),
+        // Without a service message: the network error and its causes, not the SDK's Debug dump.
         message: e
             .message()
             .map(str::to_owned)
-            .unwrap_or_else(|| aws_sdk_ecs::error::DisplayErrorContext(&e).to_string()),
+            .unwrap_or_else(|| crate::failure::with_causes(&e)),
         attempts: 1,
         elapsed: Duration::ZERO,
     }
@@ -179,18 +180,23 @@ impl EcsApi {
     }
 
     /// One SDK call under the crate's retry loop with the AWS classification.
-    async fn call<T, E, F, Fut>(&self, op: &'static str, send: F) -> Result<T, ApiError>
+    async fn call<T, E, F, Fut>(&self, op: &'static str, mut send: F) -> Result<T, ApiError>
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
     {
-        retry::retry(&self.retry, retry::classify_sdk, send)
+        let classify = |f: &retry::SdkFailure<E>| retry::classify_sdk(&f.0);
+        let attempt = || {
+            let sent = send();
+            async move { sent.await.map_err(retry::SdkFailure) }
+        };
+        retry::retry_named(op, &self.retry, classify, attempt)
             .await
             .map_err(|r| ApiError {
                 attempts: r.attempts,
                 elapsed: r.elapsed,
-                ..call_error(op, r.error)
+                ..call_error(op, r.error.0)
             })
     }
 

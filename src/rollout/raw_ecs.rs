@@ -240,7 +240,7 @@ impl RawEcs {
     /// One idempotent call (a read), retried while transient.
     pub async fn call(&self, operation: &str, body: &Value) -> Result<Value, RawEcsError> {
         let body = serde_json::to_vec(body).expect("a JSON value always serialises");
-        retry::retry(&self.retry, RawEcsError::classify, || {
+        retry::retry_named(operation, &self.retry, RawEcsError::classify, || {
             self.send(operation, &body)
         })
         .await

@@ -132,7 +132,8 @@ pub async fn request_token(
         reason: e.to_string(),
     })?;
 
-    let outcome = retry::retry(policy, classify, || attempt(http, &url, bearer)).await;
+    let what = "OIDC token request";
+    let outcome = retry::retry_named(what, policy, classify, || attempt(http, &url, bearer)).await;
     outcome.map_err(|r| {
         if r.exhausted && r.attempts > 1 {
             OidcError::GaveUp {
