@@ -72,7 +72,7 @@ pub enum OidcError {
         "the OIDC token service's answer is not the expected JSON {{\"value\": \"<JWT>\"}}: {detail}"
     )]
     BadResponse { detail: String },
-    #[error("the OIDC token request failed {}, over {}", retry::attempts(*attempts), retry::seconds(*elapsed))]
+    #[error("the OIDC token request failed after {} over {}", retry::attempts(*attempts), retry::seconds(*elapsed))]
     GaveUp {
         attempts: u32,
         elapsed: Duration,
