@@ -71,6 +71,12 @@ impl Failure {
         self
     }
 
+    /// Names the pipeline stage it stopped in, first among the details.
+    pub fn in_stage(mut self, stage: &str) -> Self {
+        self.details.insert(0, format!("stage: {stage}"));
+        self
+    }
+
     /// The same failure under another category.
     pub fn recategorised(mut self, category: Category) -> Self {
         self.category = category;

@@ -69,6 +69,16 @@ impl Console {
         }
     }
 
+    /// [`Console::in_group`] for a stage of the pipeline: a failure names the stage.
+    pub async fn stage<T>(
+        &mut self,
+        title: &str,
+        stage: impl AsyncFnOnce(&mut Console) -> Result<T, Failure>,
+    ) -> Result<T, Failure> {
+        let result = self.in_group(title, stage).await;
+        result.map_err(|failure| failure.in_stage(title))
+    }
+
     /// Set a step output; outside Actions (no GITHUB_OUTPUT) print it as `name=value` on stdout,
     /// the one place results go.
     pub fn output(&mut self, name: &str, value: &str) -> Result<(), Failure> {
@@ -160,7 +170,7 @@ async fn stages(
     }
     progress.enter(cancel::Stage::Identity);
     let session = console
-        .in_group("Authenticate to AWS", async |c| {
+        .stage("Authenticate to AWS", async |c| {
             authenticate::run(&config.identity, env, c).await
         })
         .await?;
@@ -174,7 +184,7 @@ async fn stages(
         progress.enter(cancel::Stage::Push);
         let pushing =
             async |c: &mut Console| push_image::run(image, &aws, env.get("DOCKER_HOST"), c).await;
-        pushed = Some(console.in_group("Push the image to ECR", pushing).await?);
+        pushed = Some(console.stage("Push the image to ECR", pushing).await?);
     }
     if let Some(rollout) = &config.rollout {
         progress.enter(cancel::Stage::Rollout);
@@ -186,7 +196,7 @@ async fn stages(
             github_deployment::finish(deployment, &result, rollout, c).await;
             result
         };
-        console.in_group("Roll out to ECS", rolling_out).await?;
+        console.stage("Roll out to ECS", rolling_out).await?;
     }
     Ok(())
 }

@@ -81,13 +81,19 @@ pub async fn run(
         _ => None,
     };
     let local = opened.as_ref().or(export.as_ref().map(|e| &e.image));
-    let ecr_client = aws_sdk_ecr::Client::new(aws);
+    // Login, look-up and creation retry in our loop (`image::ecr`); the scan gate keeps the SDK's.
+    let ecr_client = aws_sdk_ecr::Client::from_conf(
+        aws_sdk_ecr::config::Builder::from(aws)
+            .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
+            .build(),
+    );
+    let scan_client = aws_sdk_ecr::Client::new(aws);
 
     // Decide.
     let (mut repository, create) = repository_state(cfg, &ecr_client).await?;
     let threshold = cfg.scan_threshold.map(scan_gate::threshold_name);
     let scanner = match &threshold {
-        Some(_) => Some(scan_gate::decide(&ecr_client, &repository).await?),
+        Some(_) => Some(scan_gate::decide(&scan_client, &repository).await?),
         None => None,
     };
     let login = ecr::login(&ecr_client, cfg.registry_endpoint.as_deref())
@@ -217,7 +223,7 @@ pub async fn run(
     let scan = match scanner.zip(threshold.as_deref()) {
         Some((scanner, threshold)) => Some(
             scan_gate::wait(
-                &ecr_client,
+                &scan_client,
                 cfg,
                 &pushed.digest,
                 scanner,

@@ -6,7 +6,6 @@
 //! may point elsewhere (a storage backend), and credentials must not follow it.
 
 use std::sync::Mutex;
-use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, WWW_AUTHENTICATE};
@@ -87,9 +86,8 @@ impl RegistryClient {
         }
         base.set_path("/");
         base.set_query(None);
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("oidc-ecs-deploy/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(30))
+        // Connect and per-read limits only: a big blob may take long, but never stalls unseen.
+        let http = crate::retry::http_client()
             .tcp_nodelay(true)
             .build()
             .map_err(|e| RegistryError::Http {
