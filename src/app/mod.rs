@@ -130,6 +130,10 @@ async fn deploy(raw: RawInputs, env: &EnvVars, console: &mut Console) -> Result<
     }
     let aws = aws::sdk_config(&session).await;
     let mut pushed = None;
+    if let (Some(_), Some(rollout)) = (&config.image, &config.rollout) {
+        // A typo in the rollout's inputs must fail before the push changes the registry.
+        rollout::preflight(rollout, &aws, env).await?;
+    }
     if let Some(image) = &config.image {
         let pushing =
             async |c: &mut Console| push_image::run(image, &aws, env.get("DOCKER_HOST"), c).await;

@@ -30,13 +30,39 @@ pub struct Decision {
     pub plan: Plan,
 }
 
-pub async fn decide(
-    cfg: &RolloutConfig,
-    api: &EcsApi,
-    update: &ImageUpdate,
-    console: &mut Console,
-) -> Result<Decision, Failure> {
-    let services = describe(cfg, api, console).await?;
+/// What the rollout is decided from, read before any change.
+pub struct Observed {
+    /// As described, in the order of the `service` input.
+    services: Vec<ServiceState>,
+    /// Each serving task definition, by ARN.
+    serving: BTreeMap<String, Value>,
+    /// The `task-definition` file, when given.
+    file: Option<Value>,
+}
+
+impl Observed {
+    fn serving_of(&self, s: &ServiceState) -> &Value {
+        &self.serving[&s.task_definition]
+    }
+
+    /// The definition each service's revision starts from: the file for the services of its
+    /// family, the serving definition for the others.
+    fn bases(&self) -> Vec<&Value> {
+        self.services
+            .iter()
+            .map(|s| match &self.file {
+                Some(f) if f["family"].as_str() == Some(family_of(self.serving_of(s))) => f,
+                _ => self.serving_of(s),
+            })
+            .collect()
+    }
+}
+
+/// Describe the cluster, the services and the definitions they serve, and read the
+/// `task-definition` file: what only ECS can tell about the inputs (no such cluster or service,
+/// a file of no service's family), refused before any change.
+pub async fn observe(cfg: &RolloutConfig, api: &EcsApi) -> Result<Observed, Failure> {
+    let services = describe(cfg, api).await?;
     let mut serving: BTreeMap<String, Value> = BTreeMap::new();
     for s in &services {
         if !serving.contains_key(&s.task_definition) {
@@ -47,19 +73,79 @@ pub async fn decide(
             serving.insert(s.task_definition.clone(), def);
         }
     }
-    let serving_of = |s: &ServiceState| &serving[&s.task_definition];
     let file = match &cfg.task_definition {
-        Some(path) => Some(read_file(path, &services, |s| family_of(serving_of(s)))?),
+        Some(path) => Some(read_file(path, &services, |s| {
+            family_of(&serving[&s.task_definition])
+        })?),
         None => None,
     };
-    let bases: Vec<&Value> = services
-        .iter()
-        .map(|s| match &file {
-            Some(f) if f["family"].as_str() == Some(family_of(serving_of(s))) => f,
-            _ => serving_of(s),
-        })
-        .collect();
-    let rendered = render_each(&services, &bases, update, console)?;
+    Ok(Observed {
+        services,
+        serving,
+        file,
+    })
+}
+
+/// Every container `update` names is in the definition of at least one service; the error names
+/// the input that named it.
+pub fn check_named_containers(
+    cfg: &RolloutConfig,
+    observed: &Observed,
+    update: &ImageUpdate,
+) -> Result<(), Failure> {
+    let bases = observed.bases();
+    // A named container that no family has is a typo, not another family's container.
+    for name in update.named_containers() {
+        let anywhere = bases.iter().any(|b| {
+            containers(b)
+                .iter()
+                .any(|c| c.get("name").and_then(Value::as_str) == Some(name))
+        });
+        if !anywhere {
+            let only = ImageUpdate {
+                assignments: update
+                    .assignments
+                    .iter()
+                    .filter(
+                        |a| matches!(a, ImageAssignment::Container { name: n, .. } if n == name),
+                    )
+                    .cloned()
+                    .collect(),
+            };
+            let input = if cfg.container_name.as_deref() == Some(name) {
+                "container-name"
+            } else {
+                "containers"
+            };
+            render(bases[0], &only).map_err(|e| {
+                let failure = failures::taskdef(&e);
+                Failure {
+                    headline: format!("input `{input}`: {}", failure.headline),
+                    ..failure
+                }
+            })?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn decide(
+    cfg: &RolloutConfig,
+    api: &EcsApi,
+    update: &ImageUpdate,
+    console: &mut Console,
+) -> Result<Decision, Failure> {
+    let observed = observe(cfg, api).await?;
+    for warning in observed.services.iter().flat_map(plan::warnings) {
+        let _ = console
+            .workflow
+            .warning(&warning, &Annotation::titled("Rollout"));
+    }
+    check_named_containers(cfg, &observed, update)?;
+    let bases = observed.bases();
+    let rendered = render_each(&observed.services, &bases, update, console)?;
+    let serving_of = |s: &ServiceState| observed.serving_of(s);
+    let services = &observed.services;
     let inputs: Vec<ServiceInput> = services
         .iter()
         .zip(&rendered)
@@ -69,7 +155,8 @@ pub async fn decide(
             rendered: r,
         })
         .collect();
-    let mut known: Vec<(String, Value)> = serving
+    let mut known: Vec<(String, Value)> = observed
+        .serving
         .iter()
         .map(|(a, d)| (a.clone(), d.clone()))
         .collect();
@@ -92,18 +179,14 @@ pub async fn decide(
     print_plan(&plan, &changes, cfg.dry_run);
     let rendered = rendered.into_iter().map(|(r, _)| r).collect();
     Ok(Decision {
-        services,
+        services: observed.services,
         rendered,
         plan,
     })
 }
 
 /// The cluster and the services, refused before any change when they cannot be deployed.
-async fn describe(
-    cfg: &RolloutConfig,
-    api: &EcsApi,
-    console: &mut Console,
-) -> Result<Vec<ServiceState>, Failure> {
+async fn describe(cfg: &RolloutConfig, api: &EcsApi) -> Result<Vec<ServiceState>, Failure> {
     let cluster = api
         .describe_cluster()
         .await
@@ -131,11 +214,6 @@ async fn describe(
     );
     if !refusals.is_empty() {
         return Err(failures::rollout_refusals(&refusals));
-    }
-    for warning in services.iter().flat_map(plan::warnings) {
-        let _ = console
-            .workflow
-            .warning(&warning, &Annotation::titled("Rollout"));
     }
     Ok(services)
 }
@@ -178,27 +256,6 @@ fn render_each(
     console: &mut Console,
 ) -> Result<Vec<(Value, Vec<ImageChange>)>, Failure> {
     let families: std::collections::BTreeSet<&str> = bases.iter().map(|b| family_of(b)).collect();
-    // A named container that no family has is a typo, not another family's container.
-    for name in update.named_containers() {
-        let anywhere = bases.iter().any(|b| {
-            containers(b)
-                .iter()
-                .any(|c| c.get("name").and_then(Value::as_str) == Some(name))
-        });
-        if !anywhere {
-            let only = ImageUpdate {
-                assignments: update
-                    .assignments
-                    .iter()
-                    .filter(
-                        |a| matches!(a, ImageAssignment::Container { name: n, .. } if n == name),
-                    )
-                    .cloned()
-                    .collect(),
-            };
-            render(bases[0], &only).map_err(|e| failures::taskdef(&e))?;
-        }
-    }
     let mut warned = Vec::new();
     let mut out = Vec::new();
     for (s, base) in services.iter().zip(bases) {

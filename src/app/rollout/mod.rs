@@ -48,10 +48,7 @@ pub async fn run(
     console: &mut Console,
 ) -> Result<(), Failure> {
     let update = decide::image_update(cfg, pushed)?;
-    let endpoint = env
-        .non_empty("AWS_ENDPOINT_URL_ECS")
-        .or_else(|| env.non_empty("AWS_ENDPOINT_URL"));
-    let api = EcsApi::new(aws, &cfg.cluster, endpoint);
+    let api = ecs_api(cfg, aws, env);
     let interval = PollInterval::from_setting(env.get(POLL_SECONDS_ENV));
     let place = links::Place::new(
         aws.region().map_or("us-east-1", |r| r.as_ref()),
@@ -190,6 +187,32 @@ pub async fn run(
     Err(failures::deploy_failed(
         cfg, &started, &waited, &evidence, &rows,
     ))
+}
+
+/// What only ECS can tell about the rollout's inputs, asked before an earlier stage (the image
+/// push) changes anything: the cluster and the services exist and can be deployed, the
+/// `task-definition` file is of a service's family, and each container named by
+/// `container-name` or `containers` is in a service's definition. Read-only; the rollout
+/// decides again from fresh state when its turn comes.
+pub async fn preflight(cfg: &RolloutConfig, aws: &SdkConfig, env: &EnvVars) -> Result<(), Failure> {
+    let api = ecs_api(cfg, aws, env);
+    let observed = decide::observe(cfg, &api).await?;
+    // The pushed image is not known yet; only the names matter here.
+    let update = decide::image_update(cfg, Some("pending.invalid/image:pending"))?;
+    decide::check_named_containers(cfg, &observed, &update)?;
+    tracing::info!(
+        "rollout inputs checked against ECS before the push: cluster {}, service(s) {}",
+        cfg.cluster,
+        cfg.services.join(", ")
+    );
+    Ok(())
+}
+
+fn ecs_api(cfg: &RolloutConfig, aws: &SdkConfig, env: &EnvVars) -> EcsApi {
+    let endpoint = env
+        .non_empty("AWS_ENDPOINT_URL_ECS")
+        .or_else(|| env.non_empty("AWS_ENDPOINT_URL"));
+    EcsApi::new(aws, &cfg.cluster, endpoint)
 }
 
 /// Progress to the log; service events through `print_untrusted`.
