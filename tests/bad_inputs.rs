@@ -36,6 +36,8 @@ const fn row(
     }
 }
 
+// One row a line or two: a table reads better than rustfmt's layout of it.
+#[rustfmt::skip]
 const IDENTITY: &[Row] = &[
     row("role is not an ARN", Job::Identity, &[("role-to-assume", "deploy-role")], "role-to-assume",
         &["`deploy-role` is not an ARN", "expected an IAM role ARN such as `arn:aws:iam::111122223333:role/deploy`"]),
@@ -77,6 +79,7 @@ const IDENTITY: &[Row] = &[
         &["`yes` is not a boolean", "`true` or `false`"]),
 ];
 
+#[rustfmt::skip]
 const IMAGE: &[Row] = &[
     row("image source path missing", Job::Push, &[("image-source", "oci:{fx}/no-such-layout")], "image-source",
         &["no-such-layout` does not exist", "the path of an OCI layout (directory or tar) or a `docker save` archive"]),
@@ -115,6 +118,7 @@ const IMAGE: &[Row] = &[
         &["`1` is not a boolean", "`true` or `false`"]),
 ];
 
+#[rustfmt::skip]
 const ROLLOUT: &[Row] = &[
     row("cluster that does not exist", Job::Rollout, &[("cluster", "staging")], "cluster",
         &["the cluster staging does not exist", "set `cluster` to an ACTIVE cluster", "nothing was registered or updated"]),
@@ -186,6 +190,7 @@ const ROLLOUT: &[Row] = &[
 
 /// Inputs that try to act on the runner or hide from a reader; `INJECTED` marks what must never
 /// appear on a command line.
+#[rustfmt::skip]
 const INJECTION: &[Row] = &[
     row("cluster with a line break and a command", Job::Rollout, &[("cluster", "prod\n::set-output name=task-definition-arn::INJECTED")], "cluster",
         &["contains a line break (U+000A) at character 5", "one line of printable text"]),
@@ -235,7 +240,10 @@ fn the_table_covers_at_least_thirty_inputs_across_every_stage() {
         .collect();
     assert!(all.len() >= 30, "{} rows", all.len());
     for job in [Job::Identity, Job::Push, Job::Rollout, Job::Deploy] {
-        assert!(all.iter().any(|r| r.job == job), "no row starts from {job:?}");
+        assert!(
+            all.iter().any(|r| r.job == job),
+            "no row starts from {job:?}"
+        );
     }
 }
 
@@ -252,8 +260,17 @@ async fn the_check_sees_a_deploy_that_changed_things() {
         input: "cluster",
         says: &[],
     };
-    let why = world.check(&valid).await.expect("a valid deploy fails the check");
-    for words in ["exit 0 instead of 2", "state changed", "RegisterTaskDefinition", "was uploaded", "output image-digest was set"] {
+    let why = world
+        .check(&valid)
+        .await
+        .expect("a valid deploy fails the check");
+    for words in [
+        "exit 0 instead of 2",
+        "state changed",
+        "RegisterTaskDefinition",
+        "was uploaded",
+        "output image-digest was set",
+    ] {
         assert!(why.contains(words), "the check missed {words:?}:\n{why}");
     }
 }

@@ -130,8 +130,11 @@ async fn deploy(raw: RawInputs, env: &EnvVars, console: &mut Console) -> Result<
     }
     let aws = aws::sdk_config(&session).await;
     let mut pushed = None;
-    if let (Some(_), Some(rollout)) = (&config.image, &config.rollout) {
-        // A typo in the rollout's inputs must fail before the push changes the registry.
+    if let Some(rollout) = &config.rollout
+        && (config.image.is_some() || config.report.github_token.is_some())
+    {
+        // A typo in the rollout's inputs must fail before the push changes the registry or a
+        // GitHub Deployment is started for a rollout that cannot happen.
         rollout::preflight(rollout, &aws, env).await?;
     }
     if let Some(image) = &config.image {

@@ -35,8 +35,13 @@ fn parse_arn<'t>(text: &'t str, kind: &str) -> Result<(&'t str, &'t str), String
             "account `{account}` is not a 12-digit AWS account id"
         ));
     }
-    let Some(rest) = resource.strip_prefix(kind).and_then(|r| r.strip_prefix('/')) else {
-        return Err(format!("resource `{resource}` is not a {kind} (`{kind}/NAME`)"));
+    let Some(rest) = resource
+        .strip_prefix(kind)
+        .and_then(|r| r.strip_prefix('/'))
+    else {
+        return Err(format!(
+            "resource `{resource}` is not a {kind} (`{kind}/NAME`)"
+        ));
     };
     Ok((region, rest))
 }
@@ -107,11 +112,17 @@ mod tests {
         );
         for (bad, words) in [
             ("prod cluster", "`prod cluster` is not a valid cluster name"),
-            ("arn:aws:ecs:eu-west-1:123456789012:clusters/prod", "is not a cluster"),
+            (
+                "arn:aws:ecs:eu-west-1:123456789012:clusters/prod",
+                "is not a cluster",
+            ),
             ("arn:aws:ecs:eu-west-1:1234:cluster/prod", "12-digit"),
             ("arn:aws:iam::123456789012:role/prod", "`iam` is not `ecs`"),
             ("arn:aws:ecs:eu-west-1", "neither a name nor an ARN"),
-            ("arn:aws:ecs:eu-west-1:123456789012:cluster/", "`` is not a valid"),
+            (
+                "arn:aws:ecs:eu-west-1:123456789012:cluster/",
+                "`` is not a valid",
+            ),
         ] {
             let err = check_cluster(bad).unwrap_err();
             assert!(err.contains(words), "{bad}: {err}");

@@ -91,11 +91,27 @@ mod tests {
     #[test]
     fn hidden_characters_are_named_with_their_position() {
         for (input, value, words) in [
-            ("cluster", "prod\n::set-output name=a::b", "a line break (U+000A) at character 5"),
-            ("aws-region", "\u{1b}[31mus-east-1", "an escape (terminal control sequence) (U+001B) at character 1"),
+            (
+                "cluster",
+                "prod\n::set-output name=a::b",
+                "a line break (U+000A) at character 5",
+            ),
+            (
+                "aws-region",
+                "\u{1b}[31mus-east-1",
+                "an escape (terminal control sequence) (U+001B) at character 1",
+            ),
             ("image-tag", "v1\r", "a line break (U+000D) at character 3"),
-            ("role-to-assume", "arn:aws\u{202e}", "an invisible formatting character (U+202E)"),
-            ("containers", "app=nginx\u{0}", "a control character (U+0000)"),
+            (
+                "role-to-assume",
+                "arn:aws\u{202e}",
+                "an invisible formatting character (U+202E)",
+            ),
+            (
+                "containers",
+                "app=nginx\u{0}",
+                "a control character (U+0000)",
+            ),
             ("service", "api\u{2028}worker", "a line break (U+2028)"),
         ] {
             let (problem, _) = problem(input, value).unwrap_or_else(|| panic!("{value:?} passed"));
@@ -113,7 +129,10 @@ mod tests {
         let cut = bounded(&format!("`{long}` is not a valid cluster name"));
         assert_eq!(
             cut,
-            format!("`{}... (500 characters)` is not a valid cluster name", "x".repeat(40))
+            format!(
+                "`{}... (500 characters)` is not a valid cluster name",
+                "x".repeat(40)
+            )
         );
         assert_eq!(bounded("`short` stays"), "`short` stays");
         assert!(bounded(&"y".repeat(5000)).len() < 1010);

@@ -61,10 +61,19 @@ fn fixture_files() -> Vec<(&'static str, String)> {
         .to_string()
     };
     vec![
-        ("broken.json", "{\"family\": \"api\", \"containerDefinitions\": [".into()),
-        ("broken.yaml", "family: api\ncontainerDefinitions:\n  - name: [app\n".into()),
+        (
+            "broken.json",
+            "{\"family\": \"api\", \"containerDefinitions\": [".into(),
+        ),
+        (
+            "broken.yaml",
+            "family: api\ncontainerDefinitions:\n  - name: [app\n".into(),
+        ),
         ("list.json", "[1, 2, 3]".into()),
-        ("no-family.json", json!({ "containerDefinitions": [] }).to_string()),
+        (
+            "no-family.json",
+            json!({ "containerDefinitions": [] }).to_string(),
+        ),
         ("web-only.json", def("api", "web")),
         ("billing.json", def("billing", "app")),
         ("notes.txt", "these are notes, not an image\n".repeat(40)),
@@ -215,17 +224,27 @@ impl World {
             .collect();
         State {
             ecs_changes,
-            serving: self.sim.service(CLUSTER, "api").expect("api").task_definition,
+            serving: self
+                .sim
+                .service(CLUSTER, "api")
+                .expect("api")
+                .task_definition,
             moto_repositories,
             moto_images,
             moto_task_definitions,
             registry_catalog: self.registry_get("/v2/_catalog").await,
-            registry_tags: self.registry_get(&format!("/v2/{}/tags/list", self.repo)).await,
+            registry_tags: self
+                .registry_get(&format!("/v2/{}/tags/list", self.repo))
+                .await,
         }
     }
 
     async fn registry_get(&self, path: &str) -> Value {
-        let (user, password) = self.bed.reg.credentials().expect("the registry has a login");
+        let (user, password) = self
+            .bed
+            .reg
+            .credentials()
+            .expect("the registry has a login");
         let resp = reqwest::Client::new()
             .get(format!("{}{path}", self.bed.reg.endpoint()))
             .basic_auth(user, Some(password))
@@ -260,12 +279,18 @@ impl World {
                 }
             }
         }
-        if !run.error_annotations().iter().any(|(_, m)| m.contains(row.input)) {
+        if !run
+            .error_annotations()
+            .iter()
+            .any(|(_, m)| m.contains(row.input))
+        {
             wrong.push(format!("no ::error annotation naming `{}`", row.input));
         }
         wrong.extend(log_problems(&run));
         if before != after {
-            wrong.push(format!("state changed:\n  before {before:?}\n  after  {after:?}"));
+            wrong.push(format!(
+                "state changed:\n  before {before:?}\n  after  {after:?}"
+            ));
         }
         for (name, _) in &run.outputs {
             if !["aws-account-id", "authenticated-arn"].contains(&name.as_str()) {
@@ -280,7 +305,8 @@ impl World {
                 wrong.push(format!("blob {blob} was uploaded"));
             }
         }
-        (!wrong.is_empty()).then(|| format!("{}:\n  {}\n{}", row.name, wrong.join("\n  "), run.dump()))
+        (!wrong.is_empty())
+            .then(|| format!("{}:\n  {}\n{}", row.name, wrong.join("\n  "), run.dump()))
     }
 }
 
@@ -290,8 +316,14 @@ impl World {
 fn log_problems(run: &Run) -> Vec<String> {
     let mut out = Vec::new();
     for line in run.combined.lines() {
-        if let Some(c) = line.chars().find(|&c| c != '\t' && oidc_ecs_deploy::runner::is_hidden(c)) {
-            out.push(format!("the log holds the raw character U+{:04X}: {line:?}", c as u32));
+        if let Some(c) = line
+            .chars()
+            .find(|&c| c != '\t' && oidc_ecs_deploy::runner::is_hidden(c))
+        {
+            out.push(format!(
+                "the log holds the raw character U+{:04X}: {line:?}",
+                c as u32
+            ));
         }
         let command = line.trim_start().starts_with("::") || line.contains("##[");
         if command && line.contains("INJECTED") && !line.starts_with("::error ") {
@@ -301,7 +333,11 @@ fn log_problems(run: &Run) -> Vec<String> {
     if run.combined.len() > 16 * 1024 {
         out.push(format!("the log is {} bytes long", run.combined.len()));
     }
-    if run.summary.chars().any(|c| c != '\n' && c != '\t' && oidc_ecs_deploy::runner::is_hidden(c)) {
+    if run
+        .summary
+        .chars()
+        .any(|c| c != '\n' && c != '\t' && oidc_ecs_deploy::runner::is_hidden(c))
+    {
         out.push("the job summary holds a raw control character".to_owned());
     }
     out
