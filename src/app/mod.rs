@@ -135,7 +135,7 @@ async fn deploy(raw: RawInputs, env: &EnvVars, console: &mut Console) -> Result<
     {
         // A typo in the rollout's inputs must fail before the push changes the registry or a
         // GitHub Deployment is started for a rollout that cannot happen.
-        rollout::preflight(rollout, &aws, env).await?;
+        rollout::check_before_changes(rollout, &aws, env).await?;
     }
     if let Some(image) = &config.image {
         let pushing =

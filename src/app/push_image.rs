@@ -14,8 +14,8 @@ use crate::failure::{Category, Failure};
 use crate::image::ecr::{self, EcrError, EcrLogin, RepositoryInfo};
 use crate::image::source::daemon::{self, DaemonError, DaemonExport};
 use crate::image::{
-    Credentials, Digest, LocalImage, PushError, PushOptions, PushPlan, RegistryClient, TagState,
-    plan, push, retag,
+    Credentials, Digest, LocalImage, PushError, PushOptions, PushPlan, RegistryClient,
+    RegistryError, TagState, plan, push, retag,
 };
 use crate::inputs::{ImageConfig, ImageSource};
 use crate::runner::Annotation;
@@ -414,6 +414,9 @@ pub(super) fn push_failure(error: &PushError) -> Failure {
         PushError::CorruptBlob { .. } => failure
             .recategorised(Category::BadInput)
             .hint("the image source on disk does not match its own index: rebuild or re-export it"),
+        PushError::Registry(RegistryError::UnsafeRealm { .. }) => failure
+            .recategorised(Category::Refused)
+            .hint("the registry's WWW-Authenticate challenge sends clients to that token service for a login:\nfix the registry's token realm (auth.token.realm) to an https URL; nothing was sent to it"),
         PushError::Source(_)
         | PushError::NotFound { .. }
         | PushError::BadRepository(_)

@@ -352,7 +352,8 @@ impl EcsApi {
     }
 
     /// Up to `limit` stopped tasks of one deployment, with each container's exit
-    /// code and reason and, for awslogs containers of `task_definition`, the last `log_lines`.
+    /// code and reason and, for awslogs containers of `task_definition`, the last `log_lines`
+    /// (none, and no CloudWatch Logs call, when it is 0).
     pub async fn stopped_tasks(
         &self,
         service: &str,
@@ -372,8 +373,8 @@ impl EcsApi {
             for c in t.containers {
                 let log = awslogs_ref(task_definition, &c.name, &task_id);
                 let last_log_lines = match &log {
-                    Some(l) => self.last_log_lines(l, log_lines).await,
-                    None => Vec::new(),
+                    Some(l) if log_lines > 0 => self.last_log_lines(l, log_lines).await,
+                    _ => Vec::new(),
                 };
                 containers.push(StoppedContainer {
                     name: c.name,

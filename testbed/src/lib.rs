@@ -35,7 +35,7 @@ pub use github_api::GithubApi;
 pub use moto::{MOTO_ACCOUNT_ID, Moto};
 pub use moto_api::{EcrAuthorization, moto_ecr_password};
 pub use net::{free_port, http_client};
-pub use oidc::{OidcIssuer, TokenRequest};
+pub use oidc::{IssuedTokens, OidcIssuer, TokenRequest};
 pub use proxy::{FaultProxy, Matcher, RecordedRequest, StsFault};
 pub use registry::Registry;
 

@@ -17,6 +17,7 @@ mod decide;
 mod gate;
 mod links;
 mod outcome;
+mod preflight;
 mod report;
 
 use aws_config::SdkConfig;
@@ -57,12 +58,22 @@ pub async fn run(
         &cfg.cluster,
     );
 
-    // Decide.
-    let decision = decide::decide(cfg, &api, &update, console).await?;
+    // Decide (after any deployment this run did not start has finished: `when-busy`).
+    let clock = SystemClock;
+    let decision = decide::decide(
+        cfg,
+        &api,
+        &reader,
+        (&clock, interval.clone()),
+        &update,
+        console,
+    )
+    .await?;
     if cfg.dry_run {
         tracing::info!("dry run: nothing was registered and no service was updated");
         return report::dry_run(console, &place, &decision);
     }
+    report::strategies(console, &place, &decision)?;
     if decision.plan.nothing_to_do() {
         tracing::info!(
             "nothing to do: {} already run(s) the wanted definition (a re-run registers nothing; `force-new-deployment: true` restarts the tasks); checking its health",
@@ -73,7 +84,6 @@ pub async fn run(
     }
 
     // Act.
-    let clock = SystemClock;
     let arns = act::register(&api, &decision.plan).await?;
     let mut started = act::start(&api, &reader, cfg, &decision, &arns, &clock).await;
     let mut report = ConsoleReport { console };
@@ -160,7 +170,7 @@ pub async fn run(
     } else {
         Vec::new()
     };
-    let evidence = gate::evidence(&api, &started, &waited, &decision).await;
+    let evidence = gate::evidence(&api, &started, &waited, &decision, cfg.show_task_logs).await;
     let rows = outcome::rows(
         &decision,
         &started,
@@ -197,14 +207,19 @@ pub async fn run(
 /// `task-definition` file is of a service's family, and each container named by
 /// `container-name` or `containers` is in a service's definition. Read-only; the rollout
 /// decides again from fresh state when its turn comes.
-pub async fn preflight(cfg: &RolloutConfig, aws: &SdkConfig, env: &EnvVars) -> Result<(), Failure> {
+pub async fn check_before_changes(
+    cfg: &RolloutConfig,
+    aws: &SdkConfig,
+    env: &EnvVars,
+) -> Result<(), Failure> {
     let api = ecs_api(cfg, aws, env);
-    let observed = decide::observe(cfg, &api).await?;
+    let services = decide::describe(cfg, &api).await?;
+    let observed = decide::observe(cfg, &api, services).await?;
     // The pushed image is not known yet; only the names matter here.
     let update = decide::image_update(cfg, Some("pending.invalid/image:pending"))?;
     decide::check_named_containers(cfg, &observed, &update)?;
     tracing::info!(
-        "rollout inputs checked against ECS before the push: cluster {}, service(s) {}",
+        "rollout inputs checked against ECS before any change: cluster {}, service(s) {}",
         cfg.cluster,
         cfg.services.join(", ")
     );

@@ -2,13 +2,16 @@
 //! rows of `outcome.rs`. The summary has a row per service (what it served, what it serves
 //! now, the deployment, the verdict, the time, links to the ECS console) and, unless all is
 //! well, a line per service saying where it stands; then the service deployments followed,
-//! with their strategy and the lifecycle stages seen. A dry run says it was one.
+//! with their strategy and the lifecycle stages seen. A dry run says it was one. Before
+//! either, each service's deployment strategy from the plan (bake time, hooks, alarms, who
+//! rolls back).
 
 use std::time::Duration;
 
 use crate::failure::Failure;
 use crate::rollout::plan::Registration;
 use crate::rollout::rollback::short;
+use crate::rollout::strategy_plan::plan_lines;
 use crate::runner::{escape_markdown, table};
 
 use super::decide::Decision;
@@ -121,14 +124,40 @@ pub fn dry_run(console: &mut Console, place: &Place, decision: &Decision) -> Res
         ]
     });
     let markdown = format!(
-        "### oidc-ecs-deploy: rollout to {} (dry run)\n\nDry run: nothing was registered and no service was updated. The plan:\n\n{}",
+        "### oidc-ecs-deploy: rollout to {} (dry run)\n\nDry run: nothing was registered and no service was updated. The plan:\n\n{}\n{}",
         escape_markdown(&place.cluster),
-        table(&["service", "serves", "would serve", "ECS console"], cells)
+        table(&["service", "serves", "would serve", "ECS console"], cells),
+        strategy_list(decision)
     );
     console
         .summary
         .append_markdown(&markdown)
         .map_err(|e| failures::runner_file(&e))
+}
+
+/// The plan's strategy section of a run that deploys (a dry run has it in its own section).
+pub fn strategies(console: &mut Console, place: &Place, decision: &Decision) -> Result<(), Failure> {
+    let markdown = format!(
+        "### oidc-ecs-deploy: deployment strategy on {}\n\n{}",
+        escape_markdown(&place.cluster),
+        strategy_list(decision)
+    );
+    console
+        .summary
+        .append_markdown(&markdown)
+        .map_err(|e| failures::runner_file(&e))
+}
+
+/// A bullet per service, its strategy's plan lines under it.
+fn strategy_list(decision: &Decision) -> String {
+    let mut out = String::new();
+    for (s, set) in decision.services.iter().zip(&decision.settings) {
+        out.push_str(&format!("- **{}**\n", escape_markdown(&s.name)));
+        for line in plan_lines(set) {
+            out.push_str(&format!("  - {}\n", escape_markdown(&line)));
+        }
+    }
+    out
 }
 
 fn links(place: &Place, service: &str) -> String {
