@@ -6,6 +6,8 @@
 //! The input names, defaults and help text come from `action.yml`, embedded at build time, so the
 //! contract the runner reads and the one the binary enforces are the same file.
 
+mod ecs_names;
+mod raw_text;
 mod rules;
 
 use std::collections::BTreeMap;

@@ -180,6 +180,13 @@ async fn stages(
     let aws = aws::sdk_config(&session).await;
     progress.authenticated(&aws);
     let mut pushed = None;
+    if let Some(rollout) = &config.rollout
+        && (config.image.is_some() || config.report.github_token.is_some())
+    {
+        // A typo in the rollout's inputs must fail before the push changes the registry or a
+        // GitHub Deployment is started for a rollout that cannot happen.
+        rollout::check_before_changes(rollout, &aws, env).await?;
+    }
     if let Some(image) = &config.image {
         progress.enter(cancel::Stage::Push);
         let pushing =

@@ -71,10 +71,13 @@ pub async fn run(
     };
     let opened = match &cfg.source {
         ImageSource::Local(source) => {
-            let image = source
-                .open()
-                .await
-                .map_err(|e| Failure::unexpected(&e).recategorised(Category::BadInput))?;
+            let image = source.open().await.map_err(|e| {
+                bad_source(Failure::unexpected(&e))
+                    .recategorised(Category::BadInput)
+                    .hint(
+                    "`oci:DIR` needs an OCI layout (index.json, oci-layout, blobs/), as `buildah push IMAGE oci:DIR`\nor `skopeo copy` write it; `docker-archive:FILE` needs the tar `docker save` writes",
+                )
+            })?;
             tracing::info!("image {source}: {}", image.summary());
             Some(image)
         }
@@ -260,8 +263,8 @@ async fn repository_state(
         return Ok((repo, false));
     }
     if !cfg.create_repository {
-        return Err(Failure::new(Category::BadInput, format!("ECR repository `{}` does not exist", cfg.repository))
-            .hint("create it (immutable tags and scan on push are the safe defaults), or set `create-repository: true`"));
+        return Err(Failure::new(Category::BadInput, format!("input `repository`: ECR repository `{}` does not exist", cfg.repository))
+            .hint("name an existing repository, create it (immutable tags and scan on push are the safe defaults),\nor set `create-repository: true`"));
     }
     Ok((ecr::new_repository(&cfg.repository), true))
 }
@@ -374,10 +377,11 @@ pub(super) async fn export_from_daemon(
 ) -> Result<DaemonExport, Failure> {
     let bad = |e: &DaemonError| {
         let failure = Failure::unexpected(e);
+        let input = |f: Failure| bad_source(f).recategorised(Category::BadInput);
         match e {
-            DaemonError::Connect { .. } => failure.recategorised(Category::BadInput).hint("a container action reaches the Engine through the socket the runner mounts (/var/run/docker.sock);\nelsewhere set DOCKER_HOST=unix:///path/to/docker.sock, or export the image with `docker save` and use docker-archive:FILE"),
-            DaemonError::NotFound { .. } => failure.recategorised(Category::BadInput).hint("build or pull the image in an earlier step, or name it as `docker images` lists it (NAME:TAG or its Id)"),
-            _ if e.is_bad_input() => failure.recategorised(Category::BadInput),
+            DaemonError::Connect { .. } => input(failure).hint("a container action reaches the Engine through the socket the runner mounts (/var/run/docker.sock);\nelsewhere set DOCKER_HOST=unix:///path/to/docker.sock, or export the image with `docker save` and use docker-archive:FILE"),
+            DaemonError::NotFound { .. } => input(failure).hint("build or pull the image in an earlier step, or name it as `docker images` lists it (NAME:TAG or its Id)"),
+            _ if e.is_bad_input() => input(failure),
             _ => failure,
         }
     };
@@ -385,6 +389,14 @@ pub(super) async fn export_from_daemon(
     let export = daemon::export(name, &socket).await.map_err(|e| bad(&e))?;
     tracing::info!("image docker-daemon:{name}: {}", export.image.summary());
     Ok(export)
+}
+
+/// The image the user named cannot be read: the headline names the input.
+fn bad_source(failure: Failure) -> Failure {
+    Failure {
+        headline: format!("input `image-source`: {}", failure.headline),
+        ..failure
+    }
 }
 
 pub(super) fn ecr_failure(error: &EcrError) -> Failure {

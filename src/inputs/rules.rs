@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::ecs_names::{self, NAME_RULE};
+use super::raw_text;
 use super::{
     IdentityConfig, ImageConfig, InputErrors, InputProblem, RawInputs, ReportConfig, RolloutConfig,
 };
@@ -211,15 +213,26 @@ pub(super) struct Validator<'a> {
     raw: &'a RawInputs,
     env: &'a EnvVars,
     problems: Vec<InputProblem>,
+    /// Inputs whose text itself is wrong (`raw_text`): that one problem is all they report, so
+    /// no other error repeats their hidden characters.
+    tainted: Vec<String>,
 }
 
 impl<'a> Validator<'a> {
     pub fn new(raw: &'a RawInputs, env: &'a EnvVars) -> Self {
-        Validator {
+        let mut v = Validator {
             raw,
             env,
             problems: Vec::new(),
+            tainted: Vec::new(),
+        };
+        for (input, value) in &raw.values {
+            if let Some((problem, expected)) = raw_text::problem(input, value) {
+                v.problem(input, problem, expected);
+                v.tainted.push(input.clone());
+            }
         }
+        v
     }
 
     pub fn finish(self) -> Result<(), InputErrors> {
@@ -231,9 +244,12 @@ impl<'a> Validator<'a> {
     }
 
     fn problem(&mut self, input: &str, problem: impl Into<String>, expected: impl Into<String>) {
+        if self.tainted.iter().any(|t| t == input) {
+            return;
+        }
         self.problems.push(InputProblem {
             input: input.to_owned(),
-            problem: problem.into(),
+            problem: raw_text::bounded(&problem.into()),
             expected: expected.into(),
         });
     }
@@ -672,7 +688,7 @@ impl<'a> Validator<'a> {
                 ),
             }
         }
-        let task_definition = self.existing_file("task-definition");
+        let task_definition = self.task_definition_file();
         let when_busy = self.when_busy();
         let Some(cluster) = self.get("cluster") else {
             for input in [
@@ -696,6 +712,7 @@ impl<'a> Validator<'a> {
             .required("service", "when `cluster` is set")
             .map(split_list)
             .unwrap_or_default();
+        self.ecs_names(cluster, &services, &containers);
         if self.problems.len() > before {
             return None;
         }
@@ -715,6 +732,107 @@ impl<'a> Validator<'a> {
             when_busy,
             show_task_logs,
         }))
+    }
+
+    /// The cluster, services and containers are names ECS would accept, in the run's region, and
+    /// each container gets one image from one input.
+    fn ecs_names(&mut self, cluster: &str, services: &[String], containers: &[(String, String)]) {
+        let region = self.get("aws-region").unwrap_or_default();
+        let in_region = |v: &mut Self, input: &str, arn_region: Option<&str>| {
+            if let Some(r) = arn_region.filter(|r| *r != region) {
+                v.problem(
+                    input,
+                    format!("the ARN is in region `{r}` but `aws-region` is `{region}`"),
+                    format!("an ARN in `{region}`, or the name alone"),
+                );
+            }
+        };
+        match ecs_names::check_cluster(cluster) {
+            Ok(arn_region) => in_region(self, "cluster", arn_region),
+            Err(why) => self.problem(
+                "cluster",
+                why,
+                format!("a cluster name ({NAME_RULE}) or ARN (`arn:aws:ecs:REGION:ACCOUNT:cluster/NAME`)"),
+            ),
+        }
+        for (i, service) in services.iter().enumerate() {
+            match ecs_names::check_service(service) {
+                Ok(arn_region) => in_region(self, "service", arn_region),
+                Err(why) => self.problem(
+                    "service",
+                    why,
+                    format!("service names ({NAME_RULE}) or ARNs, newline or comma separated"),
+                ),
+            }
+            if services[..i].contains(service) {
+                self.problem(
+                    "service",
+                    format!("names `{service}` twice"),
+                    "each service once",
+                );
+            }
+        }
+        let named = self.get("container-name");
+        for name in named.iter().copied().chain(containers.iter().map(|(n, _)| n.as_str())) {
+            let input = if Some(name) == named { "container-name" } else { "containers" };
+            if let Err(why) = ecs_names::check_container_name(name) {
+                self.problem(input, why, format!("a container name ({NAME_RULE}) as the task definition has it"));
+            }
+        }
+        for (_, image) in containers {
+            if let Err(why) = ecs_names::check_image(image) {
+                self.problem("containers", why, "`name=registry/repository:tag` or `name=registry/repository@sha256:...`");
+            }
+        }
+        if let Some(name) = named {
+            if containers.iter().any(|(n, _)| n == name) {
+                self.problem(
+                    "container-name",
+                    format!("`{name}` is also given an image by `containers`"),
+                    "each container in one of the two inputs",
+                );
+            }
+            if self.get("image-source").is_none() {
+                self.problem(
+                    "container-name",
+                    format!("`{name}` would get the pushed image, but `image-source` is empty, so this run pushes none"),
+                    "`image-source` and `repository` set as well, or the image given with `containers: name=registry/repo@sha256:...`",
+                );
+            }
+        }
+    }
+
+    /// `task-definition`: a readable JSON or YAML file holding a task definition with a family and
+    /// containers (whether its containers are the ones named is for the plan, which knows the services).
+    fn task_definition_file(&mut self) -> Option<PathBuf> {
+        let path = self.existing_file("task-definition")?;
+        let expected = "a task definition in JSON or YAML with `family` and `containerDefinitions` (e.g. `aws ecs describe-task-definition` output)";
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                self.problem("task-definition", format!("cannot read `{}`: {e}", path.display()), expected);
+                return None;
+            }
+        };
+        let shown = path.display().to_string();
+        let def = match crate::rollout::parse_task_definition_file(&text, &shown) {
+            Ok(def) => def,
+            Err(e) => {
+                let cause = std::error::Error::source(&e).map(|c| format!(" ({c})")).unwrap_or_default();
+                self.problem("task-definition", format!("{e}{cause}"), expected);
+                return None;
+            }
+        };
+        let has_containers = def["containerDefinitions"].as_array().is_some_and(|c| !c.is_empty());
+        if !def["family"].is_string() || !has_containers {
+            self.problem(
+                "task-definition",
+                format!("`{shown}` has no `family` or no `containerDefinitions`"),
+                expected,
+            );
+            return None;
+        }
+        Some(path)
     }
 
     /// `when-busy`: `wait` (the default), `refuse` or `replace`.

@@ -15,13 +15,13 @@ use super::strategy_plan::StrategyRefusal;
 /// Why a service cannot be deployed by this action. Every one is the user's configuration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
-    #[error("the cluster {0} does not exist (in this account and region)")]
+    #[error("input `cluster`: the cluster {0} does not exist (in this account and region)")]
     ClusterMissing(String),
-    #[error("the cluster {cluster} is {status}, not ACTIVE")]
+    #[error("input `cluster`: the cluster {cluster} is {status}, not ACTIVE")]
     ClusterInactive { cluster: String, status: String },
-    #[error("the service {service} does not exist in the cluster {cluster}")]
+    #[error("input `service`: the service {service} does not exist in the cluster {cluster}")]
     ServiceMissing { cluster: String, service: String },
-    #[error("the service {service} is {status}, not ACTIVE")]
+    #[error("input `service`: the service {service} is {status}, not ACTIVE")]
     ServiceInactive { service: String, status: String },
     #[error(
         "the service {service} uses the {controller} deployment controller: its deployments are \
@@ -47,10 +47,10 @@ impl Refusal {
     pub fn hint(&self) -> &'static str {
         match self {
             Refusal::ClusterMissing(_) | Refusal::ClusterInactive { .. } => {
-                "check `cluster` and `aws-region` (a cluster name is per region)"
+                "set `cluster` to an ACTIVE cluster of this account in `aws-region` (a cluster name is per region; `aws ecs list-clusters` lists them)"
             }
             Refusal::ServiceMissing { .. } | Refusal::ServiceInactive { .. } => {
-                "check `service` and `cluster`; create the service first (this action deploys to existing services)"
+                "set `service` to ACTIVE services of `cluster` (`aws ecs list-services --cluster ...` lists them); create a service first: this action deploys to existing services"
             }
             Refusal::DeploymentController { .. } => {
                 "deploy CODE_DEPLOY services with CodeDeploy (aws deploy create-deployment) and EXTERNAL ones with task sets"

@@ -75,7 +75,7 @@ pub fn neutralize_line(text: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\n' => out.push_str("\\n"),
             '\t' => out.push('\t'),
-            c if c.is_control() || c == '\u{2028}' || c == '\u{2029}' || is_invisible_format(c) => {
+            c if is_hidden(c) => {
                 let _ = write!(out, "\\u{{{:04x}}}", c as u32);
             }
             c => out.push(c),
@@ -87,6 +87,12 @@ pub fn neutralize_line(text: &str) -> String {
         out.insert(indent, '\\');
     }
     out
+}
+
+/// A character that does not print as itself in a log: control characters (ANSI escapes, NEL,
+/// CR, LF), the line/paragraph separators and invisible format characters.
+pub fn is_hidden(c: char) -> bool {
+    c.is_control() || c == '\u{2028}' || c == '\u{2029}' || is_invisible_format(c)
 }
 
 /// Unicode format characters (category Cf) that render as nothing.

@@ -9,7 +9,7 @@ pub mod files;
 pub mod oidc;
 
 pub use commands::{
-    Annotation, Group, Mode, Workflow, escape_data, escape_property, neutralize_line,
+    Annotation, Group, Mode, Workflow, escape_data, escape_property, is_hidden, neutralize_line,
 };
 pub use files::{EnvFile, FileError, OutputFile, SummaryFile, escape_markdown, table};
 pub use oidc::{OidcError, read_token_file, request_token};

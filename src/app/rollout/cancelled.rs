@@ -140,7 +140,7 @@ async fn request(
     targets: &[RollbackTarget],
     console: &mut Console,
 ) -> Vec<RollbackOutcome> {
-    let api = EcsApi::new(aws, &cfg.cluster, ecs_endpoint(env));
+    let api = super::ecs_api(cfg, aws, env);
     let reader = ServiceDeploymentReader::new(aws);
     let clock = SystemClock;
     let mut observer = EcsObserver::new(&api, &clock, None);

@@ -39,6 +39,108 @@ pub struct Decision {
     pub settings: Vec<DeploymentSettings>,
 }
 
+/// What the rollout is decided from, read before any change.
+pub struct Observed {
+    /// As described, in the order of the `service` input.
+    services: Vec<ServiceState>,
+    /// Each serving task definition, by ARN.
+    serving: BTreeMap<String, Value>,
+    /// The `task-definition` file, when given.
+    file: Option<Value>,
+}
+
+impl Observed {
+    fn serving_of(&self, s: &ServiceState) -> &Value {
+        &self.serving[&s.task_definition]
+    }
+
+    /// The definition each service's revision starts from: the file for the services of its
+    /// family, the serving definition for the others.
+    fn bases(&self) -> Vec<&Value> {
+        self.services
+            .iter()
+            .map(|s| match &self.file {
+                Some(f) if f["family"].as_str() == Some(family_of(self.serving_of(s))) => f,
+                _ => self.serving_of(s),
+            })
+            .collect()
+    }
+}
+
+/// The definitions `services` (as `describe` returned them) serve, and the `task-definition`
+/// file: what only ECS can tell about the inputs (a file of no service's family), refused
+/// before any change.
+pub async fn observe(
+    cfg: &RolloutConfig,
+    api: &EcsApi,
+    services: Vec<ServiceState>,
+) -> Result<Observed, Failure> {
+    let mut serving: BTreeMap<String, Value> = BTreeMap::new();
+    for s in &services {
+        if !serving.contains_key(&s.task_definition) {
+            let def = api
+                .describe_task_definition(&s.task_definition)
+                .await
+                .map_err(|e| failures::rollout_api(&e))?;
+            serving.insert(s.task_definition.clone(), def);
+        }
+    }
+    let file = match &cfg.task_definition {
+        Some(path) => Some(read_file(path, &services, |s| {
+            family_of(&serving[&s.task_definition])
+        })?),
+        None => None,
+    };
+    Ok(Observed {
+        services,
+        serving,
+        file,
+    })
+}
+
+/// Every container `update` names is in the definition of at least one service; the error names
+/// the input that named it.
+pub fn check_named_containers(
+    cfg: &RolloutConfig,
+    observed: &Observed,
+    update: &ImageUpdate,
+) -> Result<(), Failure> {
+    let bases = observed.bases();
+    // A named container that no family has is a typo, not another family's container.
+    for name in update.named_containers() {
+        let anywhere = bases.iter().any(|b| {
+            containers(b)
+                .iter()
+                .any(|c| c.get("name").and_then(Value::as_str) == Some(name))
+        });
+        if !anywhere {
+            let only = ImageUpdate {
+                assignments: update
+                    .assignments
+                    .iter()
+                    .filter(
+                        |a| matches!(a, ImageAssignment::Container { name: n, .. } if n == name),
+                    )
+                    .cloned()
+                    .collect(),
+            };
+            let input = if cfg.container_name.as_deref() == Some(name) {
+                "container-name"
+            } else {
+                "containers"
+            };
+            render(bases[0], &only).map_err(|e| {
+                let failure = failures::taskdef(&e);
+                Failure {
+                    headline: format!("input `{input}`: {}", failure.headline),
+                    ..failure
+                }
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// One round of deciding, printed only once the run goes ahead.
 struct Round {
     decision: Decision,
@@ -108,29 +210,12 @@ async fn decide_once(
 ) -> Result<Round, Failure> {
     let services = describe(cfg, api).await?;
     let (settings, busy) = preflight::read(cfg, reader, &services).await?;
-    let mut serving: BTreeMap<String, Value> = BTreeMap::new();
-    for s in &services {
-        if !serving.contains_key(&s.task_definition) {
-            let def = api
-                .describe_task_definition(&s.task_definition)
-                .await
-                .map_err(|e| failures::rollout_api(&e))?;
-            serving.insert(s.task_definition.clone(), def);
-        }
-    }
-    let serving_of = |s: &ServiceState| &serving[&s.task_definition];
-    let file = match &cfg.task_definition {
-        Some(path) => Some(read_file(path, &services, |s| family_of(serving_of(s)))?),
-        None => None,
-    };
-    let bases: Vec<&Value> = services
-        .iter()
-        .map(|s| match &file {
-            Some(f) if f["family"].as_str() == Some(family_of(serving_of(s))) => f,
-            _ => serving_of(s),
-        })
-        .collect();
-    let (rendered, warnings) = render_each(&services, &bases, update)?;
+    let observed = observe(cfg, api, services).await?;
+    check_named_containers(cfg, &observed, update)?;
+    let bases = observed.bases();
+    let (rendered, warnings) = render_each(&observed.services, &bases, update)?;
+    let serving_of = |s: &ServiceState| observed.serving_of(s);
+    let services = &observed.services;
     let inputs: Vec<ServiceInput> = services
         .iter()
         .zip(&rendered)
@@ -140,7 +225,8 @@ async fn decide_once(
             rendered: r,
         })
         .collect();
-    let mut known: Vec<(String, Value)> = serving
+    let mut known: Vec<(String, Value)> = observed
+        .serving
         .iter()
         .map(|(a, d)| (a.clone(), d.clone()))
         .collect();
@@ -162,7 +248,7 @@ async fn decide_once(
     let (rendered, changes) = rendered.into_iter().unzip();
     Ok(Round {
         decision: Decision {
-            services,
+            services: observed.services,
             rendered,
             plan,
             settings,
@@ -248,27 +334,6 @@ fn render_each(
     update: &ImageUpdate,
 ) -> Result<(Vec<(Value, Vec<ImageChange>)>, Vec<String>), Failure> {
     let families: std::collections::BTreeSet<&str> = bases.iter().map(|b| family_of(b)).collect();
-    // A named container that no family has is a typo, not another family's container.
-    for name in update.named_containers() {
-        let anywhere = bases.iter().any(|b| {
-            containers(b)
-                .iter()
-                .any(|c| c.get("name").and_then(Value::as_str) == Some(name))
-        });
-        if !anywhere {
-            let only = ImageUpdate {
-                assignments: update
-                    .assignments
-                    .iter()
-                    .filter(
-                        |a| matches!(a, ImageAssignment::Container { name: n, .. } if n == name),
-                    )
-                    .cloned()
-                    .collect(),
-            };
-            render(bases[0], &only).map_err(|e| failures::taskdef(&e))?;
-        }
-    }
     let mut warned = Vec::new();
     let mut out = Vec::new();
     for (s, base) in services.iter().zip(bases) {

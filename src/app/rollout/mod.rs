@@ -56,7 +56,7 @@ pub async fn run(
     changes: &Changes,
 ) -> Result<(), Failure> {
     let update = decide::image_update(cfg, pushed)?;
-    let api = EcsApi::new(aws, &cfg.cluster, ecs_endpoint(env));
+    let api = ecs_api(cfg, aws, env);
     let reader = ServiceDeploymentReader::new(aws);
     let interval = PollInterval::from_setting(env.get(POLL_SECONDS_ENV));
     let place = links::Place::new(
@@ -215,6 +215,34 @@ pub async fn run(
 fn ecs_endpoint(env: &EnvVars) -> Option<&str> {
     env.non_empty("AWS_ENDPOINT_URL_ECS")
         .or_else(|| env.non_empty("AWS_ENDPOINT_URL"))
+}
+
+/// What only ECS can tell about the rollout's inputs, asked before an earlier stage (the image
+/// push) changes anything: the cluster and the services exist and can be deployed, the
+/// `task-definition` file is of a service's family, and each container named by
+/// `container-name` or `containers` is in a service's definition. Read-only; the rollout
+/// decides again from fresh state when its turn comes.
+pub async fn check_before_changes(
+    cfg: &RolloutConfig,
+    aws: &SdkConfig,
+    env: &EnvVars,
+) -> Result<(), Failure> {
+    let api = ecs_api(cfg, aws, env);
+    let services = decide::describe(cfg, &api).await?;
+    let observed = decide::observe(cfg, &api, services).await?;
+    // The pushed image is not known yet; only the names matter here.
+    let update = decide::image_update(cfg, Some("pending.invalid/image:pending"))?;
+    decide::check_named_containers(cfg, &observed, &update)?;
+    tracing::info!(
+        "rollout inputs checked against ECS before any change: cluster {}, service(s) {}",
+        cfg.cluster,
+        cfg.services.join(", ")
+    );
+    Ok(())
+}
+
+fn ecs_api(cfg: &RolloutConfig, aws: &SdkConfig, env: &EnvVars) -> EcsApi {
+    EcsApi::new(aws, &cfg.cluster, ecs_endpoint(env))
 }
 
 /// Progress to the log; service events through `print_untrusted`.
