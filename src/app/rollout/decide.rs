@@ -24,6 +24,7 @@ use crate::rollout::{
 use crate::runner::{Annotation, neutralize_line};
 
 use super::preflight;
+use crate::rollout::busy::Busy;
 use crate::app::{Console, failures};
 
 /// What the run will do, and what it was decided from.
@@ -38,6 +39,19 @@ pub struct Decision {
     pub settings: Vec<DeploymentSettings>,
 }
 
+/// One round of deciding, printed only once the run goes ahead.
+struct Round {
+    decision: Decision,
+    changes: Vec<Vec<ImageChange>>,
+    /// Per service, a deployment this run did not start in progress on it.
+    busy: Vec<Option<Busy>>,
+    /// Task definitions with fields RegisterTaskDefinition may not know.
+    warnings: Vec<String>,
+}
+
+/// Decide; while a service the plan would update is busy with a deployment this run did not
+/// start, wait for it and decide again (or refuse), as `when-busy` says. A deployment of the
+/// very revision this run wants (a re-run) is not in the way: the run watches it.
 pub async fn decide<C: Clock>(
     cfg: &RolloutConfig,
     api: &EcsApi,
@@ -46,13 +60,54 @@ pub async fn decide<C: Clock>(
     update: &ImageUpdate,
     console: &mut Console,
 ) -> Result<Decision, Failure> {
-    let ready = preflight::ready(cfg, api, reader, clock, interval).await?;
-    let services = ready.services;
+    let mut wait = preflight::BusyWait::new(cfg, clock, interval);
+    let round = loop {
+        let round = decide_once(cfg, api, reader, update).await?;
+        let in_the_way: Vec<Busy> = round
+            .busy
+            .iter()
+            .zip(&round.decision.plan.services)
+            .filter(|(_, p)| p.update)
+            .filter_map(|(b, _)| b.clone())
+            .collect();
+        if cfg.dry_run || wait.go(cfg, api, &in_the_way).await? {
+            break round;
+        }
+    };
+    let services = &round.decision.services;
     for warning in services.iter().flat_map(plan::warnings) {
         let _ = console
             .workflow
             .warning(&warning, &Annotation::titled("Rollout"));
     }
+    for warning in &round.warnings {
+        let _ = console
+            .workflow
+            .warning(warning, &Annotation::titled("Task definition"));
+    }
+    let busy_lines: Vec<String> = match cfg.dry_run {
+        true => round
+            .busy
+            .iter()
+            .flatten()
+            .map(|b| preflight::dry_run_line(cfg, b))
+            .collect(),
+        false => Vec::new(),
+    };
+    let changes: Vec<&[ImageChange]> = round.changes.iter().map(Vec::as_slice).collect();
+    let d = &round.decision;
+    print_plan(&d.plan, &changes, &d.settings, &busy_lines, cfg.dry_run);
+    Ok(round.decision)
+}
+
+async fn decide_once(
+    cfg: &RolloutConfig,
+    api: &EcsApi,
+    reader: &ServiceDeploymentReader,
+    update: &ImageUpdate,
+) -> Result<Round, Failure> {
+    let services = describe(cfg, api).await?;
+    let (settings, busy) = preflight::read(cfg, reader, &services).await?;
     let mut serving: BTreeMap<String, Value> = BTreeMap::new();
     for s in &services {
         if !serving.contains_key(&s.task_definition) {
@@ -75,7 +130,7 @@ pub async fn decide<C: Clock>(
             _ => serving_of(s),
         })
         .collect();
-    let rendered = render_each(&services, &bases, update, console)?;
+    let (rendered, warnings) = render_each(&services, &bases, update)?;
     let inputs: Vec<ServiceInput> = services
         .iter()
         .zip(&rendered)
@@ -104,14 +159,17 @@ pub async fn decide<C: Clock>(
         }
     }
     let plan = plan::decide(&inputs, &as_refs(&known), cfg.force_new_deployment);
-    let changes: Vec<&[ImageChange]> = rendered.iter().map(|(_, c)| c.as_slice()).collect();
-    print_plan(&plan, &changes, &ready.settings, &ready.busy_lines, cfg.dry_run);
-    let rendered = rendered.into_iter().map(|(r, _)| r).collect();
-    Ok(Decision {
-        services,
-        rendered,
-        plan,
-        settings: ready.settings,
+    let (rendered, changes) = rendered.into_iter().unzip();
+    Ok(Round {
+        decision: Decision {
+            services,
+            rendered,
+            plan,
+            settings,
+        },
+        changes,
+        busy,
+        warnings,
     })
 }
 
@@ -180,14 +238,15 @@ fn read_file<'s>(
     Ok(def)
 }
 
-/// Each service's request and the images it changes. With several families, an image named
-/// for a container belongs to the families that have that container.
+/// Each service's request and the images it changes, and a warning per family with fields
+/// RegisterTaskDefinition may not know. With several families, an image named for a
+/// container belongs to the families that have that container.
+#[allow(clippy::type_complexity)]
 fn render_each(
     services: &[ServiceState],
     bases: &[&Value],
     update: &ImageUpdate,
-    console: &mut Console,
-) -> Result<Vec<(Value, Vec<ImageChange>)>, Failure> {
+) -> Result<(Vec<(Value, Vec<ImageChange>)>, Vec<String>), Failure> {
     let families: std::collections::BTreeSet<&str> = bases.iter().map(|b| family_of(b)).collect();
     // A named container that no family has is a typo, not another family's container.
     for name in update.named_containers() {
@@ -235,19 +294,16 @@ fn render_each(
             f
         })?;
         let family = family_of(base).to_owned();
-        if !rendered.unknown_fields.is_empty() && !warned.contains(&family) {
+        if !rendered.unknown_fields.is_empty() && !warned.iter().any(|(f, _)| *f == family) {
             let text = format!(
                 "the task definition {family} has fields RegisterTaskDefinition may not know: {}",
                 rendered.unknown_fields.join(", ")
             );
-            let _ = console
-                .workflow
-                .warning(&text, &Annotation::titled("Task definition"));
-            warned.push(family);
+            warned.push((family, text));
         }
         out.push((rendered.request, rendered.changed_containers));
     }
-    Ok(out)
+    Ok((out, warned.into_iter().map(|(_, t)| t).collect()))
 }
 
 /// A definition's family, in either shape.

@@ -1,11 +1,14 @@
-//! Before the plan, per service: its deployment strategy (read from DescribeServices, refused
-//! with exit 2 when it cannot work, e.g. BLUE_GREEN without an alternate target group), and
-//! any deployment this run did not start still in progress on it (`rollout::busy`): under
-//! `when-busy: wait` the stage polls until it has finished (up to `wait-for-minutes`, saying
-//! what it waits for and who registered its revision), then describes again so the plan starts
-//! from what serves then; `refuse` stops with exit 3; `replace` goes on. Nothing here changes
-//! anything, so every stop is before the first mutating call. A dry run never waits: the plan
+//! Before the plan is carried out, per service: its deployment strategy (read from
+//! DescribeServices; refused with exit 2 when it cannot work, e.g. BLUE_GREEN without an
+//! alternate target group), and any deployment this run did not start still in progress on it
+//! (`rollout::busy`). `decide` asks [`BusyWait::go`] after each round of deciding: under
+//! `when-busy: wait` it polls until the deployment has finished (up to `wait-for-minutes`,
+//! saying what it waits for and who registered its revision) and `decide` decides again from
+//! what serves then; `refuse` stops with exit 3; `replace` goes on. Nothing here changes
+//! anything, so every stop is before the first mutating call. A dry run never waits: its plan
 //! says what a run would do.
+
+use std::time::SystemTime;
 
 use crate::failure::{Category, Failure};
 use crate::inputs::RolloutConfig;
@@ -17,82 +20,81 @@ use crate::rollout::strategy_plan::{DeploymentSettings, strategy_refusals};
 use crate::rollout::watch::{Clock, PollInterval};
 use crate::runner::neutralize_line;
 
-use super::decide::describe;
 use crate::app::failures;
 
-/// The services as they stand once nothing else is deploying them, with their settings (same
-/// order), and, in a dry run, what a run would wait for.
-pub struct Ready {
-    pub services: Vec<ServiceState>,
-    pub settings: Vec<DeploymentSettings>,
-    /// Plan lines about deployments in progress (dry run only: a run waits or refuses).
-    pub busy_lines: Vec<String>,
+/// The wait for deployments this run did not start (`when-busy`), across rounds of deciding.
+pub struct BusyWait<'c, C> {
+    clock: &'c C,
+    interval: PollInterval,
+    deadline: SystemTime,
+    /// What was said already: (service, deployment and status).
+    announced: Vec<(String, String)>,
 }
 
-/// Describe, refuse, and wait out (or refuse) deployments this run did not start.
-pub async fn ready<C: Clock>(
-    cfg: &RolloutConfig,
-    api: &EcsApi,
-    reader: &ServiceDeploymentReader,
-    clock: &C,
-    mut interval: PollInterval,
-) -> Result<Ready, Failure> {
-    let deadline = clock.now() + cfg.wait;
-    let mut announced: Vec<(String, String)> = Vec::new();
-    loop {
-        let services = describe(cfg, api).await?;
-        let (settings, busy) = read(cfg, reader, &services).await?;
-        if cfg.dry_run {
-            let busy_lines = busy.iter().map(|b| dry_run_line(cfg, b)).collect();
-            return Ok(Ready {
-                services,
-                settings,
-                busy_lines,
-            });
+impl<'c, C: Clock> BusyWait<'c, C> {
+    /// The wait is bounded by `wait-for-minutes`, from now.
+    pub fn new(cfg: &RolloutConfig, clock: &'c C, interval: PollInterval) -> Self {
+        BusyWait {
+            clock,
+            interval,
+            deadline: clock.now() + cfg.wait,
+            announced: Vec::new(),
         }
-        let now = clock.now();
-        match busy::next_step(cfg.when_busy, &busy, now, deadline) {
+    }
+
+    /// True: go ahead (nothing in the way, or `replace`). False: it waited a poll interval;
+    /// decide again. A refusal (exit 3) under `refuse`, or when the deadline passed.
+    pub async fn go(
+        &mut self,
+        cfg: &RolloutConfig,
+        api: &EcsApi,
+        in_the_way: &[Busy],
+    ) -> Result<bool, Failure> {
+        let now = self.clock.now();
+        match busy::next_step(cfg.when_busy, in_the_way, now, self.deadline) {
             Step::Go => {
-                if !announced.is_empty() {
+                if !self.announced.is_empty() && in_the_way.is_empty() {
                     tracing::info!(
                         "nothing else is deploying {} any more: deciding from what serves now",
                         cfg.services.join(", ")
                     );
                 }
-                return Ok(Ready {
-                    services,
-                    settings,
-                    busy_lines: Vec::new(),
-                });
+                Ok(true)
             }
-            Step::Refuse => return Err(refusal(cfg, api, &busy, !announced.is_empty(), clock).await),
+            Step::Refuse => {
+                let waited = !self.announced.is_empty();
+                Err(refusal(cfg, api, in_the_way, waited, now).await)
+            }
             Step::Wait => {
-                for b in &busy {
+                for b in in_the_way {
                     let key = (b.service.clone(), format!("{:?}", b.key()));
-                    if !announced.contains(&key) {
-                        let who = registered_by(api, &b.task_definition).await;
-                        let line = format!(
-                            "{}: {} is in progress, not started by this run: waiting up to {} for it to finish before deploying (when-busy: wait)",
-                            b.service,
-                            b.describe(who.as_deref(), now),
-                            busy::bound(cfg.wait)
-                        );
-                        tracing::info!("{}", neutralize_line(&line));
-                        announced.push(key);
+                    if self.announced.contains(&key) {
+                        continue;
                     }
+                    let who = registered_by(api, &b.task_definition).await;
+                    let line = format!(
+                        "{}: {} is in progress, not started by this run: waiting up to {} for it to finish before deploying (when-busy: wait)",
+                        b.service,
+                        b.describe(who.as_deref(), now),
+                        busy::bound(cfg.wait)
+                    );
+                    tracing::info!("{}", neutralize_line(&line));
+                    self.announced.push(key);
                 }
-                clock.sleep(interval.next_wait()).await;
+                self.clock.sleep(self.interval.next_wait()).await;
+                Ok(false)
             }
         }
     }
 }
 
-/// Each service's settings (strategy refusals stop the run) and what is in progress on it.
-async fn read(
+/// Each service's settings (strategy refusals stop the run) and what is in progress on it
+/// (same order).
+pub async fn read(
     cfg: &RolloutConfig,
     reader: &ServiceDeploymentReader,
     services: &[ServiceState],
-) -> Result<(Vec<DeploymentSettings>, Vec<Busy>), Failure> {
+) -> Result<(Vec<DeploymentSettings>, Vec<Option<Busy>>), Failure> {
     let mut settings = Vec::new();
     let mut refusals = Vec::new();
     let mut in_progress = Vec::new();
@@ -118,7 +120,7 @@ async fn read(
             },
             _ => None,
         };
-        in_progress.extend(busy::busy(s, current.as_ref()));
+        in_progress.push(busy::busy(s, current.as_ref()));
         settings.push(set);
     }
     if !refusals.is_empty() {
@@ -136,7 +138,8 @@ async fn registered_by(api: &EcsApi, task_definition: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn dry_run_line(cfg: &RolloutConfig, b: &Busy) -> String {
+/// What a run would do about `b`, for a dry run's plan.
+pub fn dry_run_line(cfg: &RolloutConfig, b: &Busy) -> String {
     let would = match cfg.when_busy {
         WhenBusy::Wait => format!(
             "a run would wait up to {} for it to finish",
@@ -148,20 +151,19 @@ fn dry_run_line(cfg: &RolloutConfig, b: &Busy) -> String {
     format!(
         "service {}: {} is in progress, not started by this run: {would} (when-busy: {})",
         b.service,
-        b.describe(None, std::time::SystemTime::now()),
+        b.describe(None, SystemTime::now()),
         cfg.when_busy.name()
     )
 }
 
 /// Exit 3: still busy under `refuse`, or after the whole wait.
-async fn refusal<C: Clock>(
+async fn refusal(
     cfg: &RolloutConfig,
     api: &EcsApi,
     busy: &[Busy],
     waited: bool,
-    clock: &C,
+    now: SystemTime,
 ) -> Failure {
-    let now = clock.now();
     let mut lines = Vec::new();
     for b in busy {
         let who = registered_by(api, &b.task_definition).await;
