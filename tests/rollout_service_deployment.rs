@@ -54,15 +54,7 @@ async fn bed(setup: DeploymentsSetup) -> Bed {
 }
 
 fn blue_green(extra: Value) -> DeploymentsSetup {
-    let mut dc = json!({"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 5});
-    for (k, v) in extra.as_object().into_iter().flatten() {
-        dc[k] = v.clone();
-    }
-    DeploymentsSetup {
-        deployment_configuration: dc,
-        alternate_target_group: true,
-        script: Script::default(),
-    }
+    DeploymentsSetup::staged("BLUE_GREEN", 5, extra)
 }
 
 impl Bed {

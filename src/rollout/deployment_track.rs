@@ -76,7 +76,10 @@ impl DeploymentTrack {
     /// Whether the service deployment was PENDING or IN_PROGRESS at the last poll (or never
     /// read): ECS can still roll it back on request (StopServiceDeployment).
     pub fn under_way(&self) -> bool {
-        matches!(self.status.as_deref(), None | Some("PENDING" | "IN_PROGRESS"))
+        matches!(
+            self.status.as_deref(),
+            None | Some("PENDING" | "IN_PROGRESS")
+        )
     }
 
     /// Takes one poll's snapshot: the lines to print (what changed) and ECS's verdict.
@@ -115,11 +118,20 @@ impl DeploymentTrack {
             if before.hooks.contains(&(id.clone(), status.clone())) {
                 continue;
             }
-            let name = h.target_arn.clone().unwrap_or_else(|| format!("{} {id}", h.target_type));
+            let name = h
+                .target_arn
+                .clone()
+                .unwrap_or_else(|| format!("{} {id}", h.target_type));
             let at = now.stage.as_deref().unwrap_or("its stage");
-            lines.push(format!("{service}: lifecycle hook {name} at {at}: {status}"));
+            lines.push(format!(
+                "{service}: lifecycle hook {name} at {at}: {status}"
+            ));
         }
-        for alarm in now.triggered.iter().filter(|a| !before.triggered.contains(a)) {
+        for alarm in now
+            .triggered
+            .iter()
+            .filter(|a| !before.triggered.contains(a))
+        {
             lines.push(format!("{service}: alarm {alarm} went to ALARM"));
         }
         if now.breaker_failures > before.breaker_failures
@@ -176,9 +188,7 @@ impl DeploymentTrack {
         observed_at: SystemTime,
     ) -> Verdict {
         use DeploymentVerdict as D;
-        let not_ours = |v: &Verdict| {
-            matches!(v, Verdict::Failed(f) if matches!(f.kind, FailureKind::Superseded | FailureKind::ServiceInactive))
-        };
+        let not_ours = |v: &Verdict| matches!(v, Verdict::Failed(f) if matches!(f.kind, FailureKind::Superseded | FailureKind::ServiceInactive));
         match ecs {
             D::EcsRollingBack(reason) => {
                 let since = *self.rolling_back_since.get_or_insert(observed_at);
@@ -186,7 +196,9 @@ impl DeploymentTrack {
                     let minutes = ROLLBACK_WAIT.as_secs() / 60;
                     failed(
                         FailureKind::EcsRolledBack,
-                        format!("ECS is still rolling {service} back after {minutes} minutes ({reason})"),
+                        format!(
+                            "ECS is still rolling {service} back after {minutes} minutes ({reason})"
+                        ),
                     )
                 } else {
                     Verdict::Pending {
@@ -210,7 +222,9 @@ impl DeploymentTrack {
             }
             D::Stopped(reason) => failed(
                 FailureKind::EcsStopped,
-                format!("ECS stopped the deployment of {service} without rolling it back: {reason}"),
+                format!(
+                    "ECS stopped the deployment of {service} without rolling it back: {reason}"
+                ),
             ),
             D::Succeeded => assessed,
             D::Pending | D::InProgress(_) | D::WaitingForPause(_) => match assessed {
@@ -228,7 +242,10 @@ impl DeploymentTrack {
                     Verdict::Healthy
                 }
                 Verdict::Failed(f) if self.ecs_rolls_back => Verdict::Pending {
-                    progress: format!("{service}: left to ECS, which rolls back by itself: {}", f.reason),
+                    progress: format!(
+                        "{service}: left to ECS, which rolls back by itself: {}",
+                        f.reason
+                    ),
                 },
                 Verdict::Healthy => Verdict::Pending {
                     progress: format!("{service}: the service deployment is not over yet"),

@@ -40,19 +40,11 @@ async fn service(
 }
 
 fn staged(strategy: &str, extra: Value) -> DeploymentsSetup {
-    let mut dc = json!({"strategy": strategy, "bakeTimeInMinutes": 2});
-    for (k, v) in extra.as_object().into_iter().flatten() {
-        dc[k] = v.clone();
-    }
-    DeploymentsSetup {
-        deployment_configuration: dc,
-        alternate_target_group: true,
-        script: Script::default(),
-    }
+    DeploymentsSetup::staged(strategy, 2, extra)
 }
 
 fn lambda_hook_at(stage: &str) -> Value {
-    json!({"lifecycleHooks": [{"hookTargetArn": HOOK, "roleArn": "arn:aws:iam::123456789012:role/ecs-hooks", "lifecycleStages": [stage]}]})
+    testbed::ecs::lambda_hook_at(HOOK, stage)
 }
 
 fn pause_hook_at(stage: &str, timeout_minutes: u32) -> Value {

@@ -63,7 +63,9 @@ pub use seed::{
     ClusterSeed, DeploymentView, Scenario, SeededService, ServiceSeed, ServiceView,
     default_task_definition,
 };
-pub use service_deployments::{AlarmScript, DeploymentsSetup, LambdaScript, Script};
+pub use service_deployments::{
+    AlarmScript, DeploymentsSetup, LambdaScript, Script, lambda_hook_at,
+};
 pub use state::{ApiError, CallRecord, DEFAULT_STEP_SECONDS, SIM_ACCOUNT, SIM_REGION, ecs_arn};
 pub use strategies::STAGED_LIFECYCLE;
 

@@ -39,6 +39,28 @@ pub struct DeploymentsSetup {
     pub script: Script,
 }
 
+impl DeploymentsSetup {
+    /// A traffic-shifting `strategy` (BLUE_GREEN, LINEAR, CANARY) with `bake_minutes` of bake
+    /// time and the `extra` members of `deploymentConfiguration` (hooks, steps, alarms), and
+    /// the alternate target group it needs.
+    pub fn staged(strategy: &str, bake_minutes: u32, extra: Value) -> DeploymentsSetup {
+        let mut dc = json!({"strategy": strategy, "bakeTimeInMinutes": bake_minutes});
+        for (k, v) in extra.as_object().into_iter().flatten() {
+            dc[k] = v.clone();
+        }
+        DeploymentsSetup {
+            deployment_configuration: dc,
+            alternate_target_group: true,
+            script: Script::default(),
+        }
+    }
+}
+
+/// `deploymentConfiguration` members with one Lambda lifecycle hook `arn` at `stage`.
+pub fn lambda_hook_at(arn: &str, stage: &str) -> Value {
+    json!({"lifecycleHooks": [{"hookTargetArn": arn, "roleArn": "arn:aws:iam::123456789012:role/ecs-hooks", "lifecycleStages": [stage]}]})
+}
+
 /// What the world outside ECS does during this service's deployments.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
