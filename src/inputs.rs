@@ -193,6 +193,8 @@ pub struct RolloutConfig {
     pub wait_until: crate::rollout::deployment_verdict::WaitUntil,
     /// `when-busy`: a deployment this run did not start is in progress on a service.
     pub when_busy: crate::rollout::busy::WhenBusy,
+    /// `show-task-logs`: quote stopped tasks' last log lines in a failure report.
+    pub show_task_logs: bool,
 }
 
 #[derive(Debug)]

@@ -9,6 +9,7 @@ fn main() -> ExitCode {
     let invocation = cli::parse(std::env::args_os());
     let env = EnvVars::from_process();
     app::init_logging(&env);
+    oidc_ecs_deploy::retry::configure_from(&env);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -624,6 +624,7 @@ impl<'a> Validator<'a> {
         let force_new_deployment = self.boolean("force-new-deployment");
         let rollback = self.get("rollback").is_none() || self.boolean("rollback");
         let dry_run = self.boolean("dry-run");
+        let show_task_logs = self.get("show-task-logs").is_none() || self.boolean("show-task-logs");
         let health_check_url = self.http_url("health-check-url", "https://api.example.com/healthz");
         let wait_until = match self.get("wait-until").map(str::parse) {
             None => Default::default(),
@@ -712,6 +713,7 @@ impl<'a> Validator<'a> {
             health_check_successes,
             wait_until,
             when_busy,
+            show_task_logs,
         }))
     }
 

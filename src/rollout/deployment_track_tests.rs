@@ -59,14 +59,24 @@ fn shape(v: &Verdict) -> String {
     }
 }
 
+/// (case, status, stage, assessed, until, ECS rolls back by itself, expected shape)
+type Case = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Verdict,
+    WaitUntil,
+    bool,
+    &'static str,
+);
+
 #[test]
 fn the_gate_puts_assess_and_ecs_together() {
     let timed_out = Verdict::TimedOut {
         waiting_for: "rollout IN_PROGRESS".into(),
     };
     let superseded = failed(FailureKind::Superseded, "someone else deployed".into());
-    // (case, status, stage, assessed, until, ECS rolls back by itself, expected)
-    let table: Vec<(&str, &str, Option<&str>, Verdict, WaitUntil, bool, &str)> = vec![
+    let table: Vec<Case> = vec![
         ("succeeded and steady", "SUCCESSFUL", Some("CLEAN_UP"), Verdict::Healthy, WaitUntil::Steady, true, "Healthy"),
         ("succeeded, not steady yet", "SUCCESSFUL", Some("CLEAN_UP"), pending(), WaitUntil::Steady, true, "Pending"),
         ("steady tasks, deployment still baking", "IN_PROGRESS", Some("BAKE_TIME"), Verdict::Healthy, WaitUntil::Steady, true, "Pending"),

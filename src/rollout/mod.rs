@@ -18,7 +18,7 @@
 //!     Verdict::Failed(f) if !f.kind.needs_rollback() => { /* ECS rolled back, or superseded */ }
 //!     Verdict::Failed(_) | Verdict::TimedOut { .. } => { /* stopped tasks, then roll back */ }
 //! }
-//! for task in &stopped { lines.extend(summarise_stopped_task(task)) }
+//! for task in &stopped { lines.extend(summarise_stopped_task(task, show_logs)) }
 //! ```
 //!
 //! Files: `taskdef` (file parsing, request shape, image selection, render), `canonical`

@@ -36,6 +36,38 @@ pub fn publish(
     rows: &[Row],
     rolled_back: bool,
 ) -> Result<(), Failure> {
+    let note = rolled_back.then_some(
+        "Rolled back: every service this run changed serves its previous revision again.",
+    );
+    let rolled_back = if rolled_back { "true" } else { "false" };
+    write(console, place, rows, rolled_back, "", note)
+}
+
+/// The same for a cancelled run: `rolled-back` is `requested` when ECS accepted the rollback
+/// of every service this run changed (the run stops before it can watch it settle).
+pub fn publish_cancelled(
+    console: &mut Console,
+    place: &Place,
+    rows: &[Row],
+    requested: bool,
+) -> Result<(), Failure> {
+    let note = if requested {
+        "Cancelled: the rollback of every service this run changed was requested, and ECS accepted it; the run stopped before it could watch it settle."
+    } else {
+        "Cancelled: see above where each service stands."
+    };
+    let rolled_back = if requested { "requested" } else { "false" };
+    write(console, place, rows, rolled_back, " (cancelled)", Some(note))
+}
+
+fn write(
+    console: &mut Console,
+    place: &Place,
+    rows: &[Row],
+    rolled_back: &str,
+    heading: &str,
+    note: Option<&str>,
+) -> Result<(), Failure> {
     let now: Vec<&str> = rows.iter().map(|r| r.now.as_str()).collect();
     let deployments: Vec<&str> = rows
         .iter()
@@ -49,7 +81,7 @@ pub fn publish(
         .filter_map(|r| r.service_deployment.as_deref())
         .collect();
     console.output("service-deployment-arn", &joined(&service_deployments))?;
-    console.output("rolled-back", if rolled_back { "true" } else { "false" })?;
+    console.output("rolled-back", rolled_back)?;
     console.output("previous-task-definition-arn", &joined(&previous))?;
 
     let cells = rows.iter().map(|r| {
@@ -64,7 +96,7 @@ pub fn publish(
         ]
     });
     let mut markdown = format!(
-        "### oidc-ecs-deploy: rollout to {}\n\n{}",
+        "### oidc-ecs-deploy: rollout to {}{heading}\n\n{}",
         escape_markdown(&place.cluster),
         table(&HEADERS, cells)
     );
@@ -97,10 +129,8 @@ pub fn publish(
             markdown.push_str(&format!("- {}\n", escape_markdown(&r.stand)));
         }
     }
-    if rolled_back {
-        markdown.push_str(
-            "\nRolled back: every service this run changed serves its previous revision again.\n",
-        );
+    if let Some(note) = note {
+        markdown.push_str(&format!("\n{note}\n"));
     }
     console
         .summary
