@@ -182,7 +182,7 @@ pub fn next_step(when: WhenBusy, busy: &[Busy], now: SystemTime, deadline: Syste
 
 /// "30 min" or "90 s": the `wait-for-minutes` bound as the user set it.
 pub fn bound(limit: Duration) -> String {
-    if limit.as_secs() % 60 == 0 {
+    if limit.as_secs().is_multiple_of(60) {
         format!("{} min", limit.as_secs() / 60)
     } else {
         format!("{} s", limit.as_secs())

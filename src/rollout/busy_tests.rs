@@ -28,6 +28,9 @@ fn service_deployment(status: &str) -> ServiceDeploymentSnapshot {
     }
 }
 
+/// (case, deployments[], the service deployment's status, the deployment reported busy).
+type Case = (&'static str, Vec<DeploymentView>, Option<&'static str>, Option<&'static str>);
+
 #[test]
 fn what_counts_as_a_deployment_in_progress() {
     let done = deployment("ecs-svc/1", "PRIMARY", Some("COMPLETED"));
@@ -36,7 +39,7 @@ fn what_counts_as_a_deployment_in_progress() {
     let failed = deployment("ecs-svc/2", "PRIMARY", Some("FAILED"));
     let legacy_new = deployment("ecs-svc/2", "PRIMARY", None);
     let legacy_old = deployment("ecs-svc/1", "ACTIVE", None);
-    let cases: Vec<(&str, Vec<DeploymentView>, Option<&str>, Option<&str>)> = vec![
+    let cases: Vec<Case> = vec![
         ("settled", vec![done.clone()], None, None),
         ("settled, service deployment done", vec![done.clone()], Some("SUCCESSFUL"), None),
         ("rolling out", vec![rolling.clone(), old.clone()], None, Some("ecs-svc/2")),
