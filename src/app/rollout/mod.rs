@@ -64,6 +64,8 @@ pub async fn run(
         &cfg.cluster,
     );
 
+    let reader = ServiceDeploymentReader::new(aws);
+
     // Decide (after any deployment this run did not start has finished: `when-busy`).
     let clock = SystemClock;
     let decision = decide::decide(
