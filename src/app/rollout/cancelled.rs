@@ -322,6 +322,17 @@ mod tests {
         }
     }
 
+    /// (update, `rollback` input, targets, outcomes) -> (serves now, verdict, part of the sentence)
+    type Case = (
+        Update,
+        bool,
+        Vec<RollbackTarget>,
+        Vec<RollbackOutcome>,
+        &'static str,
+        &'static str,
+        &'static str,
+    );
+
     #[test]
     fn each_record_and_answer_gives_its_row() {
         let requested = answered(Settled::NotSettled("not observed yet".into()));
@@ -330,8 +341,7 @@ mod tests {
             deployment_id: None,
             ..answered(Settled::NotSettled("StopServiceDeployment accepted".into()))
         };
-        // (update, rollback input, targets, outcomes) -> (serves now, verdict, sentence part)
-        let cases: Vec<(Update, bool, Vec<RollbackTarget>, Vec<RollbackOutcome>, &str, &str, &str)> = vec![
+        let cases: Vec<Case> = vec![
             (Update::NotSent, true, vec![], vec![], "api:1", "not updated", "api still serves api:1 (untouched)"),
             (accepted(), true, vec![target()], vec![requested.clone()], "api:1", "cancelled, rollback requested", "api had been updated to api:2: rollback to api:1 requested (UpdateService accepted, deployment ecs-svc/8)"),
             (Update::InFlight, true, vec![target()], vec![requested], "api:1", "cancelled, rollback requested", "its update to api:2 was in flight when cancelled: rollback to api:1 requested"),

@@ -186,7 +186,8 @@ mod tests {
     fn each_step_of_an_update_is_seen_through_every_clone() {
         let changes = planned(&["api", "worker"], &[]);
         let writer = changes.clone();
-        let steps: [(&dyn Fn(&Changes), Update); 2] = [
+        type Step<'a> = (&'a dyn Fn(&Changes), Update);
+        let steps: [Step; 2] = [
             (&|c| c.sending("api"), Update::InFlight),
             (
                 &|c| c.accepted("api", "ecs-svc/1", Some("sd/1")),
