@@ -212,7 +212,7 @@ impl EcsApi {
     }
 
     /// One SDK call under the crate's retry loop with the AWS classification.
-    async fn call<T, E, F, Fut>(&self, op: &'static str, mut send: F) -> Result<T, ApiError>
+    async fn call<T, E, F, Fut>(&self, op: &'static str, send: F) -> Result<T, ApiError>
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
         F: FnMut() -> Fut,

@@ -64,6 +64,7 @@ pub async fn run(
     );
 
     // Decide (after any deployment this run did not start has finished: `when-busy`).
+    let reader = ServiceDeploymentReader::new(aws);
     let clock = SystemClock;
     let decision = decide::decide(
         cfg,
