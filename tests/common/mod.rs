@@ -439,7 +439,7 @@ impl Running {
         let output_file = read("GITHUB_OUTPUT");
         let env_file = read("GITHUB_ENV");
         let summary = read("GITHUB_STEP_SUMMARY");
-        let (known, rules) = (self.known_secrets(), self.secret_rules());
+        let (known, rules) = (this.known_secrets(), this.secret_rules());
         let run = Run {
             code: output.status.code().unwrap_or(-1),
             outputs: parse_runner_file(&output_file),
@@ -460,7 +460,9 @@ impl Running {
         leaks::check_run(&run, &known, rules);
         run
     }
+}
 
+impl ActionRun {
     /// The secrets this run was given: in the environment, in the inputs, in a token file, on
     /// stdin, served by its issuers, or named by the test.
     fn known_secrets(&self) -> Vec<leaks::Known> {
