@@ -67,6 +67,7 @@ pub async fn run(
     let reader = ServiceDeploymentReader::new(aws);
 
     // Decide (after any deployment this run did not start has finished: `when-busy`).
+    let reader = ServiceDeploymentReader::new(aws);
     let clock = SystemClock;
     let decision = decide::decide(
         cfg,
