@@ -189,6 +189,8 @@ pub struct RolloutConfig {
     pub dry_run: bool,
     pub health_check_url: Option<String>,
     pub health_check_successes: u32,
+    /// `wait-until`: when the wait may return (steady, traffic-shifted, started).
+    pub wait_until: crate::rollout::deployment_verdict::WaitUntil,
 }
 
 #[derive(Debug)]

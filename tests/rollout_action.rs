@@ -44,6 +44,14 @@ fn assert_outputs(run: &Run, serving: &str, rolled_back: &str, previous: &str) {
     );
 }
 
+/// Our own rollback of a deployment still under way: StopServiceDeployment (stopType
+/// ROLLBACK), the only UpdateService being the deploy's.
+fn assert_rolled_back_by_stop(sim: &testbed::EcsSimulator, run: &Run) {
+    assert_eq!(calls(sim), (1, 1), "{}", run.dump());
+    assert_eq!(sim.calls("StopServiceDeployment"), 1, "{}", run.dump());
+    run.assert_stderr_has(&["StopServiceDeployment", "stopType ROLLBACK"]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthy_rollout_registers_once_and_a_rerun_changes_nothing() {
     let sim = sim_with(vec![seed("api", Scenario::HealthyRolling)]).await;
@@ -96,7 +104,7 @@ async fn crash_loop_rolls_back_and_shows_the_last_words() {
         "hint: ",
     ]);
     assert_eq!(task_definition(&sim, "api"), old);
-    assert_eq!(calls(&sim), (1, 2));
+    assert_rolled_back_by_stop(&sim, &run);
     assert_outputs(&run, &old, "true", &old);
     assert!(!run.error_annotations().is_empty(), "{}", run.dump());
 }
@@ -114,7 +122,7 @@ async fn an_image_that_cannot_be_pulled_is_named_and_rolled_back() {
         run.dump()
     );
     assert_eq!(task_definition(&sim, "api"), old);
-    assert_eq!(calls(&sim), (1, 2));
+    assert_rolled_back_by_stop(&sim, &run);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,8 +130,11 @@ async fn circuit_breaker_rollback_is_reported_not_repeated() {
     let sim = sim_with(vec![seed("api", Scenario::CircuitBreakerRollback)]).await;
     let old = task_definition(&sim, "api");
     let run = job(&sim, "api").await.run().await;
-    run.assert_code(4)
-        .assert_stderr_has(&["circuit breaker rolled it back to api:1"]);
+    run.assert_code(4).assert_stderr_has(&[
+        "ECS rolled it back to api:1",
+        "the circuit breaker counted ",
+        "failed tasks (threshold 3)",
+    ]);
     assert_eq!(calls(&sim), (1, 1), "no second rollback\n{}", run.dump());
     assert_eq!(task_definition(&sim, "api"), old);
     assert_eq!(run.output("rolled-back"), Some("true"));
@@ -227,7 +238,7 @@ async fn unhealthy_targets_fail_the_rollout() {
         .assert_stderr_has(&["Task failed ELB health checks", "rolled back to api:1"]);
     assert!(run.hint().contains("health check"), "{}", run.dump());
     assert_eq!(task_definition(&sim, "api"), old);
-    assert_eq!(calls(&sim), (1, 2));
+    assert_rolled_back_by_stop(&sim, &run);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -302,7 +313,8 @@ async fn a_rollback_returns_to_the_last_completed_revision_not_one_in_progress()
 
 /// The detection target, as a behaviour rather than a timing (the latency itself is
 /// measured by `scripts/bench-rollout.sh`): the poll that first shows the failure is the last
-/// one; the action acts on it (the rollback's UpdateService) without waiting for another poll.
+/// one; the action acts on it (the rollback's StopServiceDeployment) without waiting for
+/// another poll.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_visible_failure_is_acted_on_at_the_poll_that_shows_it() {
     let sim = sim_with(vec![seed("api", Scenario::ServiceLinkedRoleMissing)]).await;
@@ -318,9 +330,8 @@ async fn a_visible_failure_is_acted_on_at_the_poll_that_shows_it() {
     let log = sim.call_log();
     let rollback = log
         .iter()
-        .filter(|c| c.op == "UpdateService")
-        .nth(1)
-        .expect("a rollback UpdateService")
+        .find(|c| c.op == "StopServiceDeployment")
+        .expect("a rollback through StopServiceDeployment")
         .at;
     let polls_in_between: Vec<_> = log
         .iter()

@@ -624,6 +624,18 @@ impl<'a> Validator<'a> {
         let rollback = self.get("rollback").is_none() || self.boolean("rollback");
         let dry_run = self.boolean("dry-run");
         let health_check_url = self.http_url("health-check-url", "https://api.example.com/healthz");
+        let wait_until = match self.get("wait-until").map(str::parse) {
+            None => Default::default(),
+            Some(Ok(until)) => until,
+            Some(Err(crate::rollout::deployment_verdict::WaitUntilError(bad))) => {
+                self.problem(
+                    "wait-until",
+                    format!("is `{bad}`"),
+                    "`steady` (the default), `traffic-shifted` or `started`",
+                );
+                Default::default()
+            }
+        };
         let mut containers = Vec::new();
         // One `name=image` a line; blank lines and `#` comments skipped.
         for line in self
@@ -696,6 +708,7 @@ impl<'a> Validator<'a> {
             dry_run,
             health_check_url,
             health_check_successes,
+            wait_until,
         }))
     }
 

@@ -23,10 +23,11 @@ use std::collections::HashSet;
 use std::time::SystemTime;
 
 use super::crashloop::{StartExits, crash_loop};
+use super::deployment_verdict::ServiceDeploymentSnapshot;
 use super::events::classify;
 
 /// One DescribeServices service, its deployments and events, plus target health and probe.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ServiceSnapshot {
     pub service_name: String,
     /// `ACTIVE`, `DRAINING` or `INACTIVE`.
@@ -44,6 +45,9 @@ pub struct ServiceSnapshot {
     /// Our deployment's stopped tasks, for the crash-loop rule (`crashloop`); `None` when the
     /// rule does not apply (ECS's circuit breaker will roll back by itself).
     pub start_exits: Option<StartExits>,
+    /// The service deployment under watch, as DescribeServiceDeployments showed it at this
+    /// poll; `None` when none is watched or it could not be read.
+    pub service_deployment: Option<ServiceDeploymentSnapshot>,
     /// When this was observed (the poller's clock, the same clock as [`Watch::deadline`]).
     pub observed_at: SystemTime,
 }
@@ -143,6 +147,13 @@ pub enum FailureKind {
     ServiceInactive,
     /// ECS's deployment circuit breaker failed our deployment and rolled back by itself.
     CircuitBreakerRolledBack,
+    /// ECS rolled the service deployment back by itself (breaker, alarm, hook), or is still
+    /// rolling it back: nothing for this action to undo (`deployment_track`).
+    EcsRolledBack,
+    /// ECS's own rollback failed (ROLLBACK_FAILED): this action rolls back.
+    EcsRollbackFailed,
+    /// ECS stopped the service deployment without rolling back: this action rolls back.
+    EcsStopped,
     /// Another deployment (not a rollback) replaced ours.
     Superseded,
     /// Our deployment's rollout state is FAILED (circuit breaker without rollback).
@@ -168,6 +179,7 @@ impl FailureKind {
         !matches!(
             self,
             FailureKind::CircuitBreakerRolledBack
+                | FailureKind::EcsRolledBack
                 | FailureKind::Superseded
                 | FailureKind::ServiceInactive
         )

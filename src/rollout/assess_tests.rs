@@ -83,6 +83,7 @@ fn base() -> ServiceSnapshot {
         targets: None,
         probe: None,
         start_exits: None,
+        service_deployment: None,
         observed_at: t(60),
     }
 }

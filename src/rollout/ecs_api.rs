@@ -98,6 +98,27 @@ where
     }
 }
 
+/// One SDK call under `policy` with the AWS classification (the SDK's own retries are off):
+/// the error says how many attempts were made over how long.
+pub(crate) async fn retried_call<T, E, F, Fut>(
+    policy: &RetryPolicy,
+    op: &'static str,
+    send: F,
+) -> Result<T, ApiError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+{
+    retry::retry(policy, retry::classify_sdk, send)
+        .await
+        .map_err(|r| ApiError {
+            attempts: r.attempts,
+            elapsed: r.elapsed,
+            ..call_error(op, r.error)
+        })
+}
+
 /// A cluster as the plan needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterInfo {
@@ -133,6 +154,12 @@ pub struct ServiceState {
     pub load_balancers: Vec<LoadBalancerRef>,
     pub deployments: Vec<DeploymentView>,
     pub events: Vec<ServiceEvent>,
+    /// `currentServiceDeployment`: the service deployment ECS records for the newest
+    /// deployment (UpdateService names the one it started).
+    pub current_service_deployment: Option<String>,
+    /// Why ECS rolls a failed deployment back by itself (`strategy_plan::ecs_rolls_back`):
+    /// empty when only this action would.
+    pub ecs_rolls_back: Vec<String>,
 }
 
 pub struct EcsApi {
@@ -185,13 +212,7 @@ impl EcsApi {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
     {
-        retry::retry(&self.retry, retry::classify_sdk, send)
-            .await
-            .map_err(|r| ApiError {
-                attempts: r.attempts,
-                elapsed: r.elapsed,
-                ..call_error(op, r.error)
-            })
+        retried_call(&self.retry, op, send).await
     }
 
     /// `None` when ECS does not know the cluster.
@@ -615,6 +636,10 @@ fn service_state(s: &aws_sdk_ecs::types::Service) -> ServiceState {
                 message: e.message().unwrap_or_default().to_owned(),
             })
             .collect(),
+        current_service_deployment: s.current_service_deployment().map(str::to_owned),
+        ecs_rolls_back: super::strategy_plan::ecs_rolls_back(
+            &super::service_deployment::settings(s),
+        ),
     }
 }
 

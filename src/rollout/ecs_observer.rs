@@ -9,7 +9,9 @@
 //!   IPs are the targets); one DescribeTasks batch (100 tasks a call) for every service at once;
 //! - DescribeTargetHealth: only once a service runs all its desired tasks, once per target
 //!   group however many services share it, and not again while its targets are known healthy
-//!   at unchanged counts.
+//!   at unchanged counts;
+//! - DescribeServiceDeployments: one call per 20 followed service deployments, every poll
+//!   (the stage, traffic and hooks move without the service's counts changing).
 //!
 //! [`TaskMemory`] holds what was learned per service and deployment between polls and decides
 //! (pure, tested by tables) which lists are stale.
@@ -21,7 +23,9 @@ use super::TargetView;
 use super::assess::{ServiceSnapshot, unmet_conditions};
 use super::crashloop::{StartExits, TaskExit};
 use super::ecs_api::{ApiError, EcsApi, ServiceState, TaskStatus, TaskView};
+use super::deployment_verdict::ServiceDeploymentSnapshot;
 use super::probe::Probe;
+use super::service_deployment::ServiceDeploymentReader;
 use super::watch::{Clock, Observe, Watched};
 
 /// Polls ECS frugally (issue: many deploy jobs share an account's API rate limits): per poll
@@ -37,6 +41,10 @@ pub struct EcsObserver<'a, C: Clock> {
     /// `health-check-url`, asked once every other condition of every service holds.
     probe: Option<Probe>,
     memory: HashMap<(String, String), TaskMemory>,
+    /// Reads the followed service deployments (`Watched::deployment`).
+    deployments: Option<&'a ServiceDeploymentReader>,
+    /// Whether a failed DescribeServiceDeployments was reported already.
+    warned: bool,
 }
 
 impl<'a, C: Clock> EcsObserver<'a, C> {
@@ -46,7 +54,15 @@ impl<'a, C: Clock> EcsObserver<'a, C> {
             clock,
             probe,
             memory: HashMap::new(),
+            deployments: None,
+            warned: false,
         }
+    }
+
+    /// Reads the service deployments of the services that follow one, every poll.
+    pub fn with_deployments(mut self, reader: &'a ServiceDeploymentReader) -> Self {
+        self.deployments = Some(reader);
+        self
     }
 }
 
@@ -71,6 +87,7 @@ impl<C: Clock> Observe for EcsObserver<'_, C> {
         }
         self.refresh_tasks(&needs).await?;
         self.refresh_targets(watched, &found).await?;
+        let deployments = self.read_deployments(watched).await;
         let now = self.clock.now();
         let mut snapshots: Vec<ServiceSnapshot> = watched
             .iter()
@@ -86,6 +103,9 @@ impl<C: Clock> Observe for EcsObserver<'_, C> {
                 });
                 let mut snap = snapshot(&w.service, *state, targets, now);
                 snap.start_exits = memory.and_then(TaskMemory::start_exits);
+                snap.service_deployment = w.deployment.as_ref().and_then(|t| {
+                    deployments.iter().find(|d| d.arn == t.arn).cloned()
+                });
                 snap
             })
             .collect();
@@ -108,6 +128,29 @@ impl<C: Clock> Observe for EcsObserver<'_, C> {
 }
 
 impl<C: Clock> EcsObserver<'_, C> {
+    /// The followed service deployments, in one batch. They are evidence on top of
+    /// DescribeServices: when they cannot be read (a role without
+    /// ecs:DescribeServiceDeployments), the watch goes on without them, and says so once.
+    async fn read_deployments(&mut self, watched: &[&Watched]) -> Vec<ServiceDeploymentSnapshot> {
+        let arns: Vec<String> = watched
+            .iter()
+            .filter_map(|w| w.deployment.as_ref().map(|t| t.arn.clone()))
+            .collect();
+        let Some(reader) = self.deployments.filter(|_| !arns.is_empty()) else {
+            return Vec::new();
+        };
+        match reader.read_many(&arns).await {
+            Ok(found) => found,
+            Err(e) => {
+                if !self.warned {
+                    tracing::warn!("cannot read the service deployments ({e}); watching the services' deployments only");
+                    self.warned = true;
+                }
+                Vec::new()
+            }
+        }
+    }
+
     /// ListTasks for each (service, status) asked, then one DescribeTasks batch for them all.
     async fn refresh_tasks(
         &mut self,
@@ -218,7 +261,8 @@ pub struct TaskMemory {
     running_listed_at: Option<(u32, u32, u32, u32)>,
     running_ips: Vec<String>,
     exits: Vec<TaskExit>,
-    /// Whether the crash-loop rule applies (ECS's circuit breaker will not roll back itself).
+    /// Whether the crash-loop rule applies (ECS will not roll back by itself: no circuit breaker
+    /// with rollback, no alarms with rollback, no strategy that shifts traffic).
     judge_exits: bool,
     any_healthy: bool,
     /// Whether every desired task is running (target health is asked only then).
@@ -240,7 +284,8 @@ impl TaskMemory {
         };
         let counts = (d.running, d.pending, d.desired, d.failed_tasks);
         self.counts = Some(counts);
-        self.judge_exits = !(s.circuit_breaker && s.circuit_breaker_rollback);
+        self.judge_exits =
+            !(s.circuit_breaker && s.circuit_breaker_rollback) && s.ecs_rolls_back.is_empty();
         self.all_running = d.desired > 0 && d.running >= d.desired;
         let mut stale = Vec::new();
         if self.judge_exits && d.failed_tasks > 0 && self.stopped_listed_at != Some(d.failed_tasks)
@@ -327,6 +372,7 @@ pub fn snapshot(
             targets,
             probe: None,
             start_exits: None,
+            service_deployment: None,
             observed_at,
         },
         None => ServiceSnapshot {
@@ -339,6 +385,7 @@ pub fn snapshot(
             targets: None,
             probe: None,
             start_exits: None,
+            service_deployment: None,
             observed_at,
         },
     }

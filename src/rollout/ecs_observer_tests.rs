@@ -51,6 +51,8 @@ fn service(
             created_at: None,
         }],
         events: vec![],
+        current_service_deployment: None,
+        ecs_rolls_back: vec![],
     }
 }
 

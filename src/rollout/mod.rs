@@ -30,14 +30,16 @@
 //! frugal poll), `raw_ecs` (task definitions as raw JSON), `watch`
 //! (the poll loop), `observed` (what the polls saw, for truthful reports), `rollback`.
 //!
-//! Service deployments (not yet wired into the stage): `service_deployment` (the SDK reads,
-//! StopServiceDeployment), `deployment_verdict` (what a service deployment means, and
-//! `wait-until`, pure), `strategy_plan` (strategy, hooks and alarms as plan lines, refusals,
-//! pure).
+//! Service deployments: `service_deployment` (the SDK reads, StopServiceDeployment),
+//! `deployment_verdict` (what a service deployment means, and `wait-until`, pure),
+//! `deployment_track` (one followed across polls: deltas, and the gate's verdict with ECS's
+//! rollback waited for, pure), `strategy_plan` (strategy, hooks and alarms as plan lines,
+//! refusals, pure).
 
 pub mod assess;
 pub mod canonical;
 pub mod crashloop;
+pub mod deployment_track;
 pub mod deployment_verdict;
 pub mod ecs_api;
 pub mod ecs_observer;

@@ -22,6 +22,8 @@ fn service(name: &str) -> ServiceState {
         load_balancers: vec![],
         deployments: vec![],
         events: vec![],
+        current_service_deployment: None,
+        ecs_rolls_back: vec![],
     }
 }
 

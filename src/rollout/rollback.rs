@@ -1,6 +1,8 @@
-//! Revert: point each service back at the revision that was serving before this run and wait,
-//! bounded, until that is healthy again; or, when ECS rolled back by itself (the circuit
-//! breaker), wait for ECS's rollback to settle without racing it. The wait is the same poll loop
+//! Revert: ask ECS to roll the service deployment back (StopServiceDeployment, stopType
+//! ROLLBACK) while it is still under way, else point the service back at the revision that was
+//! serving before this run (UpdateService), and wait, bounded, until that is healthy again; or,
+//! when ECS rolled back by itself (circuit breaker, alarm, hook), wait for ECS's rollback to
+//! settle without racing it. The wait is the same poll loop
 //! as the rollout's, with the rollback's deployment as "ours" and no rollback target of its own
 //! (a rollback that fails is reported, never rolled back in turn). What the outcome says
 //! (running and desired tasks, how long it took, why it did not settle) is what the polls saw.
@@ -12,6 +14,7 @@ use super::assess::Verdict;
 use super::ecs_api::{EcsApi, ServiceState};
 use super::observed::{Recorded, deployment_counts};
 use super::plan::primary_watch;
+use super::service_deployment::ServiceDeploymentReader;
 use super::watch::{Clock, Observe, PollInterval, Report, Watched, wait};
 
 /// How long a rollback may take to settle before the report says it did not.
@@ -22,6 +25,8 @@ pub const ROLLBACK_WAIT: Duration = Duration::from_secs(10 * 60);
 pub struct RollbackTarget {
     pub service: String,
     pub task_definition: String,
+    /// The service deployment to stop with a rollback, while it is PENDING or IN_PROGRESS.
+    pub service_deployment: Option<String>,
 }
 
 /// How one service's rollback went.
@@ -61,6 +66,8 @@ pub fn all_settled(outcomes: &[RollbackOutcome]) -> bool {
 /// What the poll loop needs to know: where the services go back to, and how to wait.
 pub struct Rollback<'a, C, O, R> {
     pub api: &'a EcsApi,
+    /// StopServiceDeployment, for targets that name a service deployment under way.
+    pub deployments: Option<&'a ServiceDeploymentReader>,
     pub clock: &'a C,
     pub observer: &'a mut O,
     pub report: &'a mut R,
@@ -69,15 +76,36 @@ pub struct Rollback<'a, C, O, R> {
 }
 
 impl<C: Clock, O: Observe, R: Report> Rollback<'_, C, O, R> {
-    /// Update every service back, then wait for all of them together.
+    /// Roll every service back (StopServiceDeployment with ROLLBACK where a service deployment
+    /// is under way and ECS takes it, else UpdateService), then wait for all of them together.
     pub async fn roll_back(&mut self, targets: &[RollbackTarget]) -> Vec<RollbackOutcome> {
         let started = self.clock.now();
         let mut outcomes = Vec::new();
         let mut watched = Vec::new();
+        let mut stopped = Vec::new();
         for t in targets {
+            if let (Some(reader), Some(arn)) = (self.deployments, &t.service_deployment) {
+                match reader.stop_with_rollback(arn).await {
+                    Ok(()) => {
+                        self.report.progress(&format!(
+                            "{}: rolling back to {} (StopServiceDeployment {arn}, stopType ROLLBACK)",
+                            t.service,
+                            short(&t.task_definition)
+                        ));
+                        stopped.push(t.clone());
+                        continue;
+                    }
+                    Err(e) => self.report.progress(&format!(
+                        "{}: ECS did not take the rollback of its service deployment ({e}); updating the service back instead",
+                        t.service
+                    )),
+                }
+            }
+            // Forced: after a failed rollback of ECS's own (ROLLBACK_FAILED), the service may
+            // already name the previous revision, and an UpdateService to it would start nothing.
             match self
                 .api
-                .update_service(&t.service, &t.task_definition, false)
+                .update_service(&t.service, &t.task_definition, true)
                 .await
             {
                 Ok(state) => {
@@ -91,6 +119,11 @@ impl<C: Clock, O: Observe, R: Report> Rollback<'_, C, O, R> {
                 Err(e) => outcomes.push(outcome(t, None, Settled::UpdateFailed(e.to_string()))),
             }
         }
+        if !stopped.is_empty() {
+            let (w, o) = self.ecs_rollbacks(&stopped, started).await;
+            watched.extend(w);
+            outcomes.extend(o);
+        }
         self.settle(watched, outcomes, started).await
     }
 
@@ -98,6 +131,18 @@ impl<C: Clock, O: Observe, R: Report> Rollback<'_, C, O, R> {
     /// service's PRIMARY now) to settle on the previous revision.
     pub async fn await_ecs_rollback(&mut self, targets: &[RollbackTarget]) -> Vec<RollbackOutcome> {
         let started = self.clock.now();
+        let (watched, outcomes) = self.ecs_rollbacks(targets, started).await;
+        self.settle(watched, outcomes, started).await
+    }
+
+    /// Waits (bounded) until ECS's rollback deployments have begun: each target's service runs
+    /// its previous revision again; returns them under watch, and the outcomes of those that
+    /// did not get there.
+    async fn ecs_rollbacks(
+        &mut self,
+        targets: &[RollbackTarget],
+        started: SystemTime,
+    ) -> (Vec<Watched>, Vec<RollbackOutcome>) {
         let names: Vec<String> = targets.iter().map(|t| t.service.clone()).collect();
         let mut interval = self.interval.clone();
         // ECS may have failed our deployment and not yet started its rollback deployment.
@@ -106,10 +151,11 @@ impl<C: Clock, O: Observe, R: Report> Rollback<'_, C, O, R> {
                 Ok((states, _missing)) => states,
                 Err(e) => {
                     let why = format!("ECS rolled it back, but its state cannot be read: {e}");
-                    return targets
+                    let outcomes = targets
                         .iter()
                         .map(|t| outcome(t, None, Settled::NotSettled(why.clone())))
                         .collect();
+                    return (Vec::new(), outcomes);
                 }
             };
             let begun = targets.iter().all(|t| {
@@ -142,7 +188,7 @@ impl<C: Clock, O: Observe, R: Report> Rollback<'_, C, O, R> {
                 }
             }
         }
-        self.settle(watched, outcomes, started).await
+        (watched, outcomes)
     }
 
     /// Starts watching `t`'s rollback deployment in `state`; its outcome is "not observed yet"

@@ -2,16 +2,19 @@
 //! or the service's current one) into the plain [`ServiceDeploymentSnapshot`] that
 //! `deployment_verdict` judges, reads a service's strategy settings for `strategy_plan`, and
 //! asks ECS to roll a deployment back (StopServiceDeployment, stopType ROLLBACK). Nothing above
-//! this file sees an SDK type.
+//! this file sees an SDK type. Retries are the crate's (`crate::retry`, through
+//! `ecs_api::retried_call`), the SDK's are off, as in `ecs_api`.
 
 use aws_config::SdkConfig;
 use aws_sdk_ecs::types::{self as sdk, StopServiceDeploymentStopType};
 use aws_smithy_types::retry::RetryConfig;
 
+use crate::retry::RetryPolicy;
+
 use super::deployment_verdict::{
     AlarmsView, BreakerView, EcsRollback, HookView, RevisionShare, ServiceDeploymentSnapshot,
 };
-use super::ecs_api::{ApiError, call_error};
+use super::ecs_api::{ApiError, retried_call};
 use super::strategy_plan::{
     AlarmSetting, DeploymentSettings, HookSetting, LoadBalancerSetting, TrafficStep,
 };
@@ -20,30 +23,61 @@ use super::strategy_plan::{
 #[derive(Debug, Clone)]
 pub struct ServiceDeploymentReader {
     ecs: aws_sdk_ecs::Client,
+    retry: RetryPolicy,
 }
 
+/// ECS's limit on ARNs per DescribeServiceDeployments call.
+pub const DESCRIBE_SERVICE_DEPLOYMENTS_MAX: usize = 20;
+
 impl ServiceDeploymentReader {
-    /// The ECS endpoint comes from `config` (and `AWS_ENDPOINT_URL_ECS`); throttling and 5xx
-    /// are retried as `ecs_api` retries them.
+    /// The ECS endpoint comes from `config` (and `AWS_ENDPOINT_URL_ECS`); throttling, 5xx and
+    /// the network are retried by `crate::retry` as `ecs_api` retries them.
     pub fn new(config: &SdkConfig) -> ServiceDeploymentReader {
         let conf = aws_sdk_ecs::config::Builder::from(config)
-            .retry_config(RetryConfig::standard().with_max_attempts(5))
+            .retry_config(RetryConfig::disabled())
             .build();
         ServiceDeploymentReader {
             ecs: aws_sdk_ecs::Client::from_conf(conf),
+            retry: RetryPolicy::default(),
         }
+    }
+
+    /// The same reader with another retry budget (tests use short waits).
+    pub fn with_retry(mut self, policy: RetryPolicy) -> ServiceDeploymentReader {
+        self.retry = policy;
+        self
+    }
+
+    /// Several service deployments at once (one DescribeServiceDeployments call per
+    /// [`DESCRIBE_SERVICE_DEPLOYMENTS_MAX`] ARNs); ARNs ECS does not know are left out.
+    pub async fn read_many(
+        &self,
+        arns: &[String],
+    ) -> Result<Vec<ServiceDeploymentSnapshot>, ApiError> {
+        let mut found = Vec::new();
+        for chunk in arns.chunks(DESCRIBE_SERVICE_DEPLOYMENTS_MAX) {
+            let out = retried_call(&self.retry, "DescribeServiceDeployments", || {
+                self.ecs
+                    .describe_service_deployments()
+                    .set_service_deployment_arns(Some(chunk.to_vec()))
+                    .send()
+            })
+            .await?;
+            found.extend(out.service_deployments().iter().map(snapshot));
+        }
+        Ok(found)
     }
 
     /// One service deployment; ECS's `MISSING` failure is an error with that code.
     pub async fn read(&self, arn: &str) -> Result<ServiceDeploymentSnapshot, ApiError> {
         const OP: &str = "DescribeServiceDeployments";
-        let out = self
-            .ecs
-            .describe_service_deployments()
-            .service_deployment_arns(arn)
-            .send()
-            .await
-            .map_err(|e| call_error(OP, e))?;
+        let out = retried_call(&self.retry, OP, || {
+            self.ecs
+                .describe_service_deployments()
+                .service_deployment_arns(arn)
+                .send()
+        })
+        .await?;
         if let Some(d) = out.service_deployments().first() {
             return Ok(snapshot(d));
         }
@@ -92,15 +126,15 @@ impl ServiceDeploymentReader {
         service: &str,
         max: i32,
     ) -> Result<Vec<String>, ApiError> {
-        let out = self
-            .ecs
-            .list_service_deployments()
-            .cluster(cluster)
-            .service(service)
-            .max_results(max)
-            .send()
-            .await
-            .map_err(|e| call_error("ListServiceDeployments", e))?;
+        let out = retried_call(&self.retry, "ListServiceDeployments", || {
+            self.ecs
+                .list_service_deployments()
+                .cluster(cluster)
+                .service(service)
+                .max_results(max)
+                .send()
+        })
+        .await?;
         Ok(out
             .service_deployments()
             .iter()
@@ -119,13 +153,14 @@ impl ServiceDeploymentReader {
 
     /// Asks ECS to roll the deployment back (StopServiceDeployment, stopType ROLLBACK).
     pub async fn stop_with_rollback(&self, arn: &str) -> Result<(), ApiError> {
-        self.ecs
-            .stop_service_deployment()
-            .service_deployment_arn(arn)
-            .stop_type(StopServiceDeploymentStopType::Rollback)
-            .send()
-            .await
-            .map_err(|e| call_error("StopServiceDeployment", e))?;
+        retried_call(&self.retry, "StopServiceDeployment", || {
+            self.ecs
+                .stop_service_deployment()
+                .service_deployment_arn(arn)
+                .stop_type(StopServiceDeploymentStopType::Rollback)
+                .send()
+        })
+        .await?;
         Ok(())
     }
 
@@ -135,14 +170,14 @@ impl ServiceDeploymentReader {
         service: &str,
     ) -> Result<sdk::Service, ApiError> {
         const OP: &str = "DescribeServices";
-        let out = self
-            .ecs
-            .describe_services()
-            .cluster(cluster)
-            .services(service)
-            .send()
-            .await
-            .map_err(|e| call_error(OP, e))?;
+        let out = retried_call(&self.retry, OP, || {
+            self.ecs
+                .describe_services()
+                .cluster(cluster)
+                .services(service)
+                .send()
+        })
+        .await?;
         out.services().first().cloned().ok_or_else(|| {
             ApiError::answered(
                 OP,
@@ -225,7 +260,7 @@ fn snapshot(d: &sdk::ServiceDeployment) -> ServiceDeploymentSnapshot {
 }
 
 /// A DescribeServices answer's strategy settings in plain terms.
-fn settings(s: &sdk::Service) -> DeploymentSettings {
+pub(crate) fn settings(s: &sdk::Service) -> DeploymentSettings {
     let dc = s.deployment_configuration();
     let step = |percent: Option<f64>, minutes: Option<i32>| TrafficStep {
         percent,

@@ -9,6 +9,10 @@
 //! - [`Report`]: where progress and outside text go; `app` prints events through the runner's
 //!   `print_untrusted`, so no event text can act as a workflow command.
 //!
+//! A service whose service deployment is followed (`Watched::deployment`) prints its changes
+//! (stage, traffic, hooks, alarms) and gets the verdict of `deployment_track`, which puts
+//! `assess`'s view and ECS's own together (ECS's rollback is waited for, never raced).
+//!
 //! The interval starts at 2 s and grows by half each poll to 15 s: a failure is seen quickly
 //! at the start, and a long wait costs at most 4 DescribeServices calls a minute per 10
 //! services. Once a service runs all its tasks, each change it shows brings the interval back
@@ -20,6 +24,7 @@ use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 use super::assess::{ServiceSnapshot, Verdict, Watch, assess, new_events};
+use super::deployment_track::DeploymentTrack;
 use super::ecs_api::ApiError;
 pub use super::ecs_observer::{EcsObserver, snapshot};
 
@@ -119,6 +124,8 @@ pub struct Watched {
     pub watch: Watch,
     /// Event ids already printed (seed with those present before UpdateService).
     pub seen: HashSet<String>,
+    /// The service deployment followed alongside (`deployment_track`), when ECS named one.
+    pub deployment: Option<DeploymentTrack>,
     last_progress: Option<String>,
 }
 
@@ -128,8 +135,15 @@ impl Watched {
             service: service.into(),
             watch,
             seen,
+            deployment: None,
             last_progress: None,
         }
+    }
+
+    /// The same, following service deployment `track` too.
+    pub fn following(mut self, track: Option<DeploymentTrack>) -> Watched {
+        self.deployment = track;
+        self
     }
 }
 
@@ -164,7 +178,19 @@ pub async fn wait<C: Clock, O: Observe, R: Report>(
                         report.events(&w.service, &messages);
                         w.seen.extend(fresh.into_iter().map(|(id, _)| id));
                     }
-                    match assess(&w.watch, snapshot) {
+                    let assessed = assess(&w.watch, snapshot);
+                    let verdict = match (&mut w.deployment, &snapshot.service_deployment) {
+                        (Some(track), Some(sd)) => {
+                            let (lines, ecs) = track.follow(&w.service, sd);
+                            for line in &lines {
+                                report.progress(line);
+                            }
+                            let at = snapshot.observed_at;
+                            track.verdict(&w.service, assessed, &ecs, &w.watch, at)
+                        }
+                        _ => assessed,
+                    };
+                    match verdict {
                         Verdict::Pending { progress } => {
                             if w.last_progress.as_ref() != Some(&progress) {
                                 finishing |= all_tasks_running(&w.watch, snapshot);

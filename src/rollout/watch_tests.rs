@@ -77,6 +77,7 @@ impl<F: Fn(usize, &str) -> (String, u32, u32, Vec<(&'static str, &'static str)>)
                     targets: None,
                     probe: None,
                     start_exits: None,
+                    service_deployment: None,
                     observed_at: self.clock.now(),
                 }
             })

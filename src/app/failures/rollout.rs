@@ -103,11 +103,9 @@ fn failed_service(
         _ => format!("deployment {deployment} failed"),
     };
     let fate = match row.ended {
-        Ended::RolledBack { by_ecs: true } => {
-            format!("ECS's circuit breaker rolled it back to {previous}")
-        }
+        Ended::RolledBack { by_ecs: true } => format!("ECS rolled it back to {previous}"),
         Ended::RollbackNotSettled { by_ecs: true } => {
-            format!("ECS's circuit breaker is rolling it back to {previous} (not settled)")
+            format!("ECS is rolling it back to {previous} (not settled)")
         }
         Ended::RolledBack { by_ecs: false } => format!("rolled back to {previous}"),
         Ended::RollbackNotSettled { by_ecs: false } => {

@@ -9,7 +9,9 @@ use std::time::SystemTime;
 
 use crate::failure::Failure;
 use crate::inputs::RolloutConfig;
-use crate::rollout::ecs_api::{ApiError, EcsApi};
+use crate::rollout::deployment_track::DeploymentTrack;
+use crate::rollout::ecs_api::{ApiError, EcsApi, ServiceState};
+use crate::rollout::service_deployment::ServiceDeploymentReader;
 use crate::rollout::plan::{Plan, Registration, primary_watch};
 use crate::rollout::rollback::{RollbackTarget, short};
 use crate::rollout::watch::{Clock, Watched};
@@ -27,6 +29,9 @@ pub struct Tracked {
     pub wanted: String,
     /// Whether this run called UpdateService for it.
     pub updated: bool,
+    /// It served its last completed revision before (no deployment in progress): ECS's
+    /// rollback of our service deployment returns to the revision this action would.
+    pub steady_before: bool,
     /// When its watch began (the UpdateService answer, or the start of the check).
     pub started: SystemTime,
 }
@@ -71,9 +76,11 @@ pub async fn register(api: &EcsApi, plan: &Plan) -> Result<Vec<String>, Failure>
     Ok(arns)
 }
 
-/// Update what needs it and put every service reached under watch.
+/// Update what needs it and put every service reached under watch, with the service
+/// deployment ECS records for it followed too.
 pub async fn start<C: Clock>(
     api: &EcsApi,
+    reader: &ServiceDeploymentReader,
     cfg: &RolloutConfig,
     decision: &Decision,
     arns: &[String],
@@ -132,18 +139,45 @@ pub async fn start<C: Clock>(
             .chain(&state_now.events)
             .map(|e| e.id.clone())
             .collect();
+        let track = service_deployment(reader, cfg, &state_now)
+            .await
+            .map(|arn| DeploymentTrack::new(arn, cfg.wait_until, !state_now.ecs_rolls_back.is_empty()));
+        if let Some(t) = &track {
+            tracing::info!("{}: service deployment {}", state.name, t.arn);
+        }
         started
             .watched
-            .push(Watched::new(state.name.clone(), watch, seen));
+            .push(Watched::new(state.name.clone(), watch, seen).following(track));
         started.tracked.push(Tracked {
             index,
             service: state.name.clone(),
             wanted,
             updated,
+            steady_before: plan.rollback_to == plan.serving,
             started: now,
         });
     }
     started
+}
+
+/// The service deployment of the service's newest deployment: as UpdateService (or
+/// DescribeServices) named it, else the newest ListServiceDeployments lists. None where ECS
+/// records none (or it cannot be read: the watch then follows DescribeServices alone).
+async fn service_deployment(
+    reader: &ServiceDeploymentReader,
+    cfg: &RolloutConfig,
+    state: &ServiceState,
+) -> Option<String> {
+    if let Some(arn) = &state.current_service_deployment {
+        return Some(arn.clone());
+    }
+    match reader.list_arns(&cfg.cluster, &state.name, 1).await {
+        Ok(arns) => arns.into_iter().next(),
+        Err(e) => {
+            tracing::debug!("{}: no service deployment to follow: {e}", state.name);
+            None
+        }
+    }
 }
 
 /// Where the services `pick` selects (by their position in `started.tracked`) go back to,
@@ -165,6 +199,11 @@ pub fn rollback_targets(
                 .map(|to| RollbackTarget {
                     service: t.service.clone(),
                     task_definition: to,
+                    service_deployment: w
+                        .deployment
+                        .as_ref()
+                        .filter(|d| t.updated && t.steady_before && d.under_way())
+                        .map(|d| d.arn.clone()),
                 })
         })
         .collect()

@@ -8,6 +8,7 @@ use crate::inputs::RolloutConfig;
 use crate::rollout::ecs_api::EcsApi;
 use crate::rollout::observed::{FailedPolls, Recorded, deployment_counts};
 use crate::rollout::probe::Probe;
+use crate::rollout::service_deployment::ServiceDeploymentReader;
 use crate::rollout::watch::{
     Clock, EcsObserver, PollInterval, Report, Watched, wait as poll_until_decided,
 };
@@ -54,6 +55,7 @@ impl Waited {
 
 pub async fn wait<C: Clock, R: Report>(
     api: &EcsApi,
+    reader: &ServiceDeploymentReader,
     clock: &C,
     cfg: &RolloutConfig,
     report: &mut R,
@@ -64,7 +66,7 @@ pub async fn wait<C: Clock, R: Report>(
         .health_check_url
         .as_deref()
         .map(|url| Probe::new(url, cfg.health_check_successes));
-    let mut observer = EcsObserver::new(api, clock, probe);
+    let mut observer = EcsObserver::new(api, clock, probe).with_deployments(reader);
     let mut recorded = Recorded::new(&mut observer, clock);
     let answer = poll_until_decided(clock, &mut recorded, report, watched, &mut interval).await;
     let result = answer.map_err(|error| {

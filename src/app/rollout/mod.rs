@@ -26,6 +26,7 @@ use crate::failure::Failure;
 use crate::inputs::RolloutConfig;
 use crate::rollout::ecs_api::EcsApi;
 use crate::rollout::rollback::{ROLLBACK_WAIT, Rollback, all_settled, short};
+use crate::rollout::service_deployment::ServiceDeploymentReader;
 use crate::rollout::watch::{
     Clock, EcsObserver, POLL_SECONDS_ENV, PollInterval, Report, SystemClock,
 };
@@ -52,6 +53,7 @@ pub async fn run(
         .non_empty("AWS_ENDPOINT_URL_ECS")
         .or_else(|| env.non_empty("AWS_ENDPOINT_URL"));
     let api = EcsApi::new(aws, &cfg.cluster, endpoint);
+    let reader = ServiceDeploymentReader::new(aws);
     let interval = PollInterval::from_setting(env.get(POLL_SECONDS_ENV));
     let place = links::Place::new(
         aws.region().map_or("us-east-1", |r| r.as_ref()),
@@ -76,11 +78,12 @@ pub async fn run(
     // Act.
     let clock = SystemClock;
     let arns = act::register(&api, &decision.plan).await?;
-    let mut started = act::start(&api, cfg, &decision, &arns, &clock).await;
+    let mut started = act::start(&api, &reader, cfg, &decision, &arns, &clock).await;
     let mut report = ConsoleReport { console };
     let mut observer = EcsObserver::new(&api, &clock, None);
     let mut rollback = Rollback {
         api: &api,
+        deployments: Some(&reader),
         clock: &clock,
         observer: &mut observer,
         report: &mut report,
@@ -123,6 +126,7 @@ pub async fn run(
     // Wait.
     let waited = gate::wait(
         &api,
+        &reader,
         &clock,
         cfg,
         &mut *rollback.report,
@@ -144,10 +148,9 @@ pub async fn run(
 
     // Commit or revert: ECS's own rollbacks are waited for, never repeated; everything this run
     // changed (and a service failing on the wanted revision) goes back when `rollback` allows.
-    let by_ecs_targets = rollback_targets(
-        &started,
-        |k, _| matches!(waited.verdict(k), Some(Verdict::Failed(f)) if f.kind == FailureKind::CircuitBreakerRolledBack),
-    );
+    let by_ecs_targets = rollback_targets(&started, |k, _| {
+        matches!(waited.verdict(k), Some(Verdict::Failed(f)) if matches!(f.kind, FailureKind::CircuitBreakerRolledBack | FailureKind::EcsRolledBack))
+    });
     let our_targets = rollback_targets(&started, |k, t| match waited.verdict(k) {
         Some(Verdict::Failed(f)) if !f.kind.needs_rollback() => false,
         // Healthy, or undecided because another failed: back only if this run changed it.

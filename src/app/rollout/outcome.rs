@@ -94,6 +94,10 @@ pub struct Row {
     /// The revision it serves now, as far as the run knows.
     pub now: String,
     pub deployment: Option<String>,
+    /// The service deployment followed, its strategy and the lifecycle stages seen.
+    pub service_deployment: Option<String>,
+    pub strategy: Option<String>,
+    pub stages: Vec<String>,
     pub verdict: String,
     pub took: Option<Duration>,
     pub ended: Ended,
@@ -127,6 +131,7 @@ pub fn rows<'a>(
             let deployment = at
                 .map(|k| started.watched[k].watch.our_deployment_id.clone())
                 .filter(|d| !d.is_empty());
+            let track = at.and_then(|k| started.watched[k].deployment.as_ref());
             let fate = fate(i, tracked);
             let wanted = tracked.map_or(plan.serving.as_str(), |t| t.wanted.as_str());
             let ended = match fate {
@@ -150,6 +155,9 @@ pub fn rows<'a>(
                 previous: plan.rollback_to.clone(),
                 now: now_serving,
                 deployment,
+                service_deployment: track.map(|t| t.arn.clone()),
+                strategy: track.and_then(|t| t.strategy.clone()),
+                stages: track.map(|t| t.stages.clone()).unwrap_or_default(),
                 verdict: verdict_text(verdict, polls_failed, &fate),
                 took,
                 ended: Ended::of(&fate),
@@ -205,7 +213,7 @@ fn stand(
         Fate::Reverted { outcome, by_ecs } => {
             let back = short(&outcome.task_definition);
             let how = if *by_ecs {
-                ": ECS's circuit breaker rolled it back".to_owned()
+                ": ECS rolled it back".to_owned()
             } else if updated {
                 format!(" had been updated to {}: rolled back", short(wanted))
             } else {

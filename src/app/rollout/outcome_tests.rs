@@ -69,7 +69,7 @@ fn each_fate_says_where_the_service_stands() {
             },
             true,
             OLD,
-            "api: ECS's circuit breaker rolled it back, and is serving api:17 again (2/2 running, steady state reached in 18 s)",
+            "api: ECS rolled it back, and is serving api:17 again (2/2 running, steady state reached in 18 s)",
         ),
         (
             Fate::Reverted {

@@ -1,7 +1,8 @@
 //! Report: the step outputs and the rollout's section of the job summary, both from the
 //! rows of `outcome.rs`. The summary has a row per service (what it served, what it serves
 //! now, the deployment, the verdict, the time, links to the ECS console) and, unless all is
-//! well, a line per service saying where it stands. A dry run says it was one.
+//! well, a line per service saying where it stands; then the service deployments followed,
+//! with their strategy and the lifecycle stages seen. A dry run says it was one.
 
 use std::time::Duration;
 
@@ -40,6 +41,11 @@ pub fn publish(
     let previous: Vec<&str> = rows.iter().map(|r| r.previous.as_str()).collect();
     console.output("task-definition-arn", &joined(&now))?;
     console.output("deployment-id", &joined(&deployments))?;
+    let service_deployments: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r.service_deployment.as_deref())
+        .collect();
+    console.output("service-deployment-arn", &joined(&service_deployments))?;
     console.output("rolled-back", if rolled_back { "true" } else { "false" })?;
     console.output("previous-task-definition-arn", &joined(&previous))?;
 
@@ -59,6 +65,29 @@ pub fn publish(
         escape_markdown(&place.cluster),
         table(&HEADERS, cells)
     );
+    let followed: Vec<String> = rows
+        .iter()
+        .filter_map(|r| {
+            let arn = r.service_deployment.as_deref()?;
+            let stages = if r.stages.is_empty() {
+                "no stage seen".to_owned()
+            } else {
+                let stages: Vec<String> = r.stages.iter().map(|s| code(s)).collect();
+                stages.join(" → ")
+            };
+            Some(format!(
+                "- {} ({}): {} — {}\n",
+                escape_markdown(&r.service),
+                escape_markdown(r.strategy.as_deref().unwrap_or("ROLLING")),
+                stages,
+                code(arn)
+            ))
+        })
+        .collect();
+    if !followed.is_empty() {
+        markdown.push_str("\nService deployments (stages seen):\n\n");
+        markdown.push_str(&followed.concat());
+    }
     if rows.iter().any(|r| r.verdict != "healthy") {
         markdown.push_str("\nWhere each service stands:\n\n");
         for r in rows {
