@@ -1,21 +1,19 @@
 # Sourced by the benchmarks that need the test bed (bench-rollout.sh, bench-verdict.sh,
-# bench-deploy.sh), not run: builds the action (PROFILE) and the test bed (always the dev profile:
-# it is not what is measured, and a release build of it costs minutes), starts `testbed up` and
-# stops it on exit. Sets BIN, STATE, WORK. PROFILE=dev measures a debug build of the action.
+# bench-deploy.sh), not run: builds the action (PROFILE=release, the default: the static release
+# binary the image ships, scripts/build-binary.sh; PROFILE=dev: a debug build) and the test bed
+# (always the dev profile: it is not what is measured), starts `testbed up` and stops it on
+# exit. Sets BIN, STATE, WORK, TARGET.
 # Moto's request recorder writes to $WORK/moto-recording.jsonl once started through its API.
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 TARGET="${CARGO_TARGET_DIR:-$PWD/target}"
+echo "== build (the action: ${PROFILE:-release}; the testbed: dev)" >&2
 case "${PROFILE:-release}" in
-  release) PROFILE_DIR=release; BUILD_FLAGS=(--release) ;;
-  dev | debug) PROFILE_DIR=debug; BUILD_FLAGS=() ;;
+  release) BIN="${BIN:-$(scripts/build-binary.sh)}" ;; # the binary the image ships (or BIN=PATH)
+  dev | debug) cargo build --locked --bin oidc-ecs-deploy >&2; BIN="$TARGET/debug/oidc-ecs-deploy" ;;
   *) echo "PROFILE must be release or dev" >&2; exit 2 ;;
 esac
-BIN="$TARGET/$PROFILE_DIR/oidc-ecs-deploy"
 TESTBED="$TARGET/debug/testbed"
-
-echo "== build (the action: ${PROFILE:-release} profile; the testbed: dev)" >&2
-cargo build "${BUILD_FLAGS[@]}" --locked --bin oidc-ecs-deploy >&2
 cargo build --locked -p testbed --bin testbed >&2
 [ -x .venv/bin/moto_server ] && command -v docker-registry >/dev/null || scripts/setup.sh >&2
 
