@@ -19,5 +19,6 @@
 set -euo pipefail
 source "$(dirname "$0")/bench-testbed.sh"
 
+[ -x /usr/bin/time ] || apt-get install -y time >&2 # GNU time measures the peak RSS
 find_peer aws-actions/configure-aws-credentials
 python3 scripts/bench-deploy.py "$BIN" "$STATE" "$PEER"
