@@ -15,6 +15,8 @@ pub enum Category {
     Refused,
     /// The deploy failed (and was rolled back when rollback is on).
     DeployFailed,
+    /// The job was cancelled (SIGINT or SIGTERM); a rollback was requested when one was due.
+    Cancelled,
 }
 
 impl Category {
@@ -24,6 +26,7 @@ impl Category {
             Category::BadInput => 2,
             Category::Refused => 3,
             Category::DeployFailed => 4,
+            Category::Cancelled => 5,
         }
     }
 
@@ -34,6 +37,7 @@ impl Category {
             Category::BadInput => "Invalid input",
             Category::Refused => "Refused",
             Category::DeployFailed => "Deploy failed",
+            Category::Cancelled => "Cancelled",
         }
     }
 }
@@ -64,6 +68,12 @@ impl Failure {
 
     pub fn hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
+        self
+    }
+
+    /// Names the pipeline stage it stopped in, first among the details.
+    pub fn in_stage(mut self, stage: &str) -> Self {
+        self.details.insert(0, format!("stage: {stage}"));
         self
     }
 
@@ -127,11 +137,12 @@ mod tests {
             Category::BadInput,
             Category::Refused,
             Category::DeployFailed,
+            Category::Cancelled,
         ]
         .iter()
         .map(|c| c.exit_code())
         .collect();
-        assert_eq!(codes, [1, 2, 3, 4]);
+        assert_eq!(codes, [1, 2, 3, 4, 5]);
     }
 
     #[test]

@@ -191,6 +191,10 @@ pub struct RolloutConfig {
     pub health_check_successes: u32,
     /// `wait-until`: when the wait may return (steady, traffic-shifted, started).
     pub wait_until: crate::rollout::deployment_verdict::WaitUntil,
+    /// `when-busy`: a deployment this run did not start is in progress on a service.
+    pub when_busy: crate::rollout::busy::WhenBusy,
+    /// `show-task-logs`: quote stopped tasks' last log lines in a failure report.
+    pub show_task_logs: bool,
 }
 
 #[derive(Debug)]

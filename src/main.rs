@@ -9,6 +9,7 @@ fn main() -> ExitCode {
     let invocation = cli::parse(std::env::args_os());
     let env = EnvVars::from_process();
     app::init_logging(&env);
+    oidc_ecs_deploy::retry::configure_from(&env);
     // One thread: a deploy waits on the network almost all the time, and hashing a blob as it
     // streams keeps up with the socket; worker threads would add startup time and memory and
     // take a core from the registry or the runner's other processes. Blocking file work still

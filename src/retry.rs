@@ -8,22 +8,87 @@
 //!   the runner's OIDC endpoint);
 //! - [`classify_transport`]: a request that got no answer at all (reqwest).
 //!
-//! [`delivery`] says, for a call that must not be repeated blindly (RegisterTaskDefinition),
-//! whether the failed request surely did not take effect. The result of the loop records how
+//! [`delivery`] / [`delivery_sdk`] say, for a call that must not take effect twice
+//! (RegisterTaskDefinition, UpdateService), whether the failed request surely did not take
+//! effect; [`retry_unrepeated`] asks, after any failure that may have, whether it did, and
+//! takes that instead of sending again. The result of the loop records how
 //! many attempts were made over how long (observed), so the final error can say so. Stages
 //! keep only their error types and the mapping from those to these classifications.
+//!
+//! Every client's connect and read limit is [`request_timeout`], so a server that stops
+//! answering costs one attempt, never the job: [`sdk_timeouts`] for the AWS SDK clients,
+//! [`http_client`] for reqwest (a read limit, not a total one, so a long upload that keeps
+//! moving is never cut off). It is 30 s unless `OIDC_ECS_DEPLOY_REQUEST_TIMEOUT_SECONDS` says
+//! otherwise ([`configure_from`], called once at start).
 //!
 //! Sleeping goes through `tokio::time`, so tests under `tokio::time::pause()` run instantly.
 
 use std::fmt;
 use std::future::Future;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_smithy_types::timeout::TimeoutConfig;
 use rand::Rng;
 use tokio::time::Instant;
+
+use crate::envvars::EnvVars;
+
+/// Environment variable overriding [`request_timeout`], in whole seconds (1 or more).
+pub const REQUEST_TIMEOUT_ENV: &str = "OIDC_ECS_DEPLOY_REQUEST_TIMEOUT_SECONDS";
+/// The default limit on connecting, and on waiting for each read of an answer.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+static REQUEST_TIMEOUT: OnceLock<Duration> = OnceLock::new();
+
+/// Reads [`REQUEST_TIMEOUT_ENV`] once, at start: a value that is not a whole number of seconds
+/// of at least 1 is ignored with a warning (the default stays).
+pub fn configure_from(env: &EnvVars) {
+    let Some(text) = env.non_empty(REQUEST_TIMEOUT_ENV) else {
+        return;
+    };
+    match text.trim().parse::<u64>() {
+        Ok(secs) if secs >= 1 => {
+            let _ = REQUEST_TIMEOUT.set(Duration::from_secs(secs));
+        }
+        _ => tracing::warn!(
+            "{REQUEST_TIMEOUT_ENV}={text:?} is not a whole number of seconds of at least 1; using {}",
+            seconds(DEFAULT_REQUEST_TIMEOUT)
+        ),
+    }
+}
+
+/// How long a request may take to connect, and to get each next part of its answer.
+pub fn request_timeout() -> Duration {
+    REQUEST_TIMEOUT
+        .get()
+        .copied()
+        .unwrap_or(DEFAULT_REQUEST_TIMEOUT)
+}
+
+/// The AWS SDK's limits for one attempt: connect and read at [`request_timeout`], and the
+/// whole attempt at twice that (a stalled answer then fails the attempt, and our loop decides).
+pub fn sdk_timeouts() -> TimeoutConfig {
+    let limit = request_timeout();
+    TimeoutConfig::builder()
+        .connect_timeout(limit)
+        .read_timeout(limit)
+        .operation_attempt_timeout(limit * 2)
+        .build()
+}
+
+/// A reqwest client builder with the [`request_timeout`] limits (connect, and each read) and
+/// our user agent; callers add what they need and build.
+pub fn http_client() -> reqwest::ClientBuilder {
+    let limit = request_timeout();
+    reqwest::Client::builder()
+        .user_agent(concat!("oidc-ecs-deploy/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(limit)
+        .read_timeout(limit)
+}
 
 /// How hard to try. `max_attempts` counts the first attempt too; 1 means no retry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -173,6 +238,50 @@ pub fn delivery(
     }
 }
 
+/// [`Delivery`] of a failed AWS SDK call: an answer by its status and code; a request that
+/// could not be built was never sent; anything else (a dropped connection, a timeout, an answer
+/// cut off) may have been received.
+pub fn delivery_sdk<E>(error: &SdkError<E, HttpResponse>) -> Delivery
+where
+    E: ProvideErrorMetadata,
+{
+    match error {
+        SdkError::ServiceError(e) => delivery(Some(e.raw().status().as_u16()), e.err().code(), None),
+        SdkError::ConstructionFailure(_) => Delivery::NotApplied,
+        _ => Delivery::Ambiguous,
+    }
+}
+
+/// A failed AWS SDK call that displays as "HTTP 400 Throttling: Rate exceeded" (or the
+/// network error and its causes) rather than the SDK's bare "service error", so each retry's
+/// log line and the final error say what happened.
+pub struct SdkFailure<E>(pub SdkError<E, HttpResponse>);
+
+impl<E> fmt::Display for SdkFailure<E>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&describe_sdk(&self.0))
+    }
+}
+
+/// How [`SdkFailure`] shows a failed call.
+pub fn describe_sdk<E>(error: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match error {
+        SdkError::ServiceError(e) => format!(
+            "HTTP {} {}: {}",
+            e.raw().status().as_u16(),
+            e.err().code().unwrap_or("(no code)"),
+            e.err().message().unwrap_or("(no message)")
+        ),
+        other => crate::failure::with_causes(other),
+    }
+}
+
 /// The last error, with the effort spent before giving up.
 #[derive(Debug)]
 pub struct Retried<E> {
@@ -252,6 +361,42 @@ where
     Fut: Future<Output = Result<T, E>>,
 {
     run_loop(Some(what), policy, classify, op).await
+}
+
+/// [`retry_named`] for a call that must not take effect twice: after a failure `delivery` calls
+/// [`Delivery::Ambiguous`], `applied` looks whether the call took effect after all (its answer
+/// lost); when it did, what it found is the result and the call is not sent again.
+pub async fn retry_unrepeated<T, E, F, Fut, A, AFut>(
+    what: &str,
+    policy: &RetryPolicy,
+    classify: impl Fn(&E) -> Retry,
+    delivery: impl Fn(&E) -> Delivery,
+    op: F,
+    applied: A,
+) -> Result<T, Retried<E>>
+where
+    E: fmt::Display,
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    A: Fn() -> AFut,
+    AFut: Future<Output = Option<T>>,
+{
+    let (op, applied, delivery) = (&op, &applied, &delivery);
+    let checked = move || async move {
+        let error = match op().await {
+            Ok(value) => return Ok(value),
+            Err(error) => error,
+        };
+        if delivery(&error) == Delivery::Ambiguous {
+            tracing::warn!("{what}: {error}; checking whether it took effect before trying again");
+            if let Some(found) = applied().await {
+                tracing::info!("{what}: it had taken effect; not sending it again");
+                return Ok(found);
+            }
+        }
+        Err(error)
+    };
+    run_loop(Some(what), policy, classify, checked).await
 }
 
 async fn run_loop<T, E, F, Fut>(
@@ -413,6 +558,37 @@ mod tests {
         ];
         for (status, code, want) in delivered {
             assert_eq!(delivery(status, code, None), want, "{status:?} {code:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unrepeated_call_is_not_sent_again_once_it_took_effect() {
+        // (error, whether it may have been applied); `applied` finds the effect from call 3 on.
+        for (script, want_sent, want) in [
+            (vec![Err(E::Busy), Ok(1)], 2, Ok(1)),
+            (vec![Err(E::Busy), Err(E::Busy), Ok(1)], 2, Ok(9)),
+            (vec![Err(E::Denied)], 1, Err(E::Denied)),
+        ] {
+            let sent = Cell::new(0);
+            let script = std::cell::RefCell::new(script.into_iter());
+            let result = retry_unrepeated(
+                "op",
+                &quick(),
+                classify,
+                |_: &E| Delivery::Ambiguous,
+                || {
+                    sent.set(sent.get() + 1);
+                    let next = script.borrow_mut().next().expect("script ran out");
+                    async move { next }
+                },
+                || {
+                    let found = (sent.get() >= 2).then_some(9);
+                    async move { found }
+                },
+            )
+            .await
+            .map_err(|r| r.error);
+            assert_eq!((sent.get(), result), (want_sent, want));
         }
     }
 

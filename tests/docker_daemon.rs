@@ -5,20 +5,19 @@
 //! chunked transfer encoding as the Engine does; the digest must match a push of the same tar
 //! as `docker-archive:`, and an unknown image must fail naming the image and the socket.
 
+mod common;
 #[path = "image_fixtures.rs"]
 mod fixtures;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 
+use common::{ActionRun, Run};
 use fixtures::*;
 use oidc_ecs_deploy::image::Digest;
 use testbed::Registry;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
-
-const BIN: &str = env!("CARGO_BIN_EXE_oidc-ecs-deploy");
 
 /// A fake Engine holding one image under one name; records each request line.
 struct FakeEngine {
@@ -129,10 +128,9 @@ async fn respond(stream: &mut UnixStream, status: &str, body: &[u8], chunked: bo
     let _ = stream.shutdown().await;
 }
 
-/// `oidc-ecs-deploy push` with `DOCKER_HOST`, run off the test's runtime threads.
-async fn push(docker_host: &str, source: &str, reg: &Registry, repo: &str) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.args([
+/// `oidc-ecs-deploy push` with `DOCKER_HOST`, outside any GitHub runner.
+async fn push(docker_host: &str, source: &str, reg: &Registry, repo: &str) -> Run {
+    let out = ActionRun::cli([
         "push",
         "--source",
         source,
@@ -145,25 +143,14 @@ async fn push(docker_host: &str, source: &str, reg: &Registry, repo: &str) -> Ou
     ])
     .env("DOCKER_HOST", docker_host)
     .env("RUST_LOG", "info")
-    .env_remove("GITHUB_OUTPUT")
-    .env_remove("GITHUB_ACTIONS")
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap();
-    eprintln!(
-        "--- {source}: exit {:?}\n--- stdout\n{}--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    .run()
+    .await;
+    eprintln!("--- {source}:\n{}", out.dump());
     out
 }
 
-fn digest_line(out: &Output) -> Option<String> {
-    String::from_utf8_lossy(&out.stdout)
+fn digest_line(out: &Run) -> Option<String> {
+    out.stdout
         .lines()
         .find_map(|l| l.strip_prefix("image-digest=").map(str::to_owned))
 }
@@ -188,7 +175,7 @@ async fn an_image_exported_from_the_engine_is_pushed_with_the_archive_digest() {
         "from-daemon",
     )
     .await;
-    assert!(out.status.success());
+    out.assert_code(0);
     let digest = digest_line(&out).expect("image-digest on stdout");
     let (status, _, body) = fetch_manifest(&reg, "from-daemon", "v1").await;
     assert_eq!(status, 200);
@@ -206,7 +193,7 @@ async fn an_image_exported_from_the_engine_is_pushed_with_the_archive_digest() {
         "one inspect, one export"
     );
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains(&id),
+        out.stderr.contains(&id),
         "the log names the Engine's image Id"
     );
 
@@ -229,8 +216,8 @@ async fn an_unknown_image_names_the_image_and_the_socket() {
     let engine = FakeEngine::start("app:v1", &id, tar);
 
     let out = push(&engine.docker_host(), "docker-daemon:nope:v9", &reg, "app").await;
-    assert_eq!(out.status.code(), Some(2), "an unknown image is bad input");
-    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.code, 2, "an unknown image is bad input");
+    let log = out.stderr;
     assert!(
         log.contains("\"nope:v9\"") && log.contains(&engine.socket.display().to_string()),
         "{log}"
@@ -254,8 +241,8 @@ async fn an_unknown_image_names_the_image_and_the_socket() {
         "app",
     )
     .await;
-    assert_eq!(gone.status.code(), Some(2));
-    let log = String::from_utf8_lossy(&gone.stderr);
+    assert_eq!(gone.code, 2);
+    let log = gone.stderr;
     assert!(
         log.contains("/nonexistent/docker.sock") && log.contains("cannot connect"),
         "{log}"

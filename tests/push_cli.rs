@@ -1,62 +1,46 @@
 //! `oidc-ecs-deploy push` end to end: the built binary pushes an OCI layout to Debian's
 //! docker-registry (htpasswd auth), prints `image-digest=` / `image-ref=` on stdout, a re-push
 //! uploads nothing, a wrong password fails with a message naming the registry's refusal, and
-//! `--dry-run` prints the plan and pushes nothing.
+//! `--dry-run` prints the plan and pushes nothing. A registry whose Bearer challenge names a
+//! plain-http token service off this machine is refused before any credentials go there.
 
+mod common;
 #[path = "image_fixtures.rs"]
 mod fixtures;
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
-
+use common::{ActionRun, Run, assert_no_leaks};
 use fixtures::*;
 use oidc_ecs_deploy::image::Digest;
-use testbed::Registry;
+use testbed::{FaultProxy, Matcher, Registry};
 
-const BIN: &str = env!("CARGO_BIN_EXE_oidc-ecs-deploy");
+/// The password the registries of these tests accept (the secret `--password-stdin` carries).
+const PASSWORD: &str = "hunter2-registry-password";
 
 /// Run `push` with `args`, the password (if any) on stdin, outside any GitHub runner.
-fn run_push(args: &[&str], password: Option<&str>) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.arg("push")
-        .args(args)
-        .env_remove("GITHUB_OUTPUT")
-        .env_remove("GITHUB_ACTIONS")
-        .env_remove("GITHUB_STEP_SUMMARY")
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("run the binary");
-    let mut stdin = child.stdin.take().unwrap();
+async fn run_push(args: &[&str], password: Option<&str>) -> Run {
+    let mut run = ActionRun::cli(std::iter::once("push").chain(args.iter().copied())).env("RUST_LOG", "info");
     if let Some(p) = password {
-        writeln!(stdin, "{p}").unwrap();
+        run = run.password_stdin(p);
     }
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    eprintln!(
-        "--- exit {:?}\n--- stdout\n{}--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run.run().await;
+    eprintln!("{}", out.dump());
     out
 }
 
-fn stdout_value(out: &Output, name: &str) -> Option<String> {
+fn stdout_value(out: &Run, name: &str) -> Option<String> {
     let prefix = format!("{name}=");
-    String::from_utf8_lossy(&out.stdout)
+    out.stdout
         .lines()
         .find_map(|l| l.strip_prefix(&prefix).map(str::to_owned))
 }
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
+fn stderr(out: &Run) -> String {
+    out.stderr.clone()
 }
 
 #[tokio::test]
 async fn push_then_repush_prints_the_digest_and_uploads_nothing_the_second_time() {
-    let reg = Registry::start("ci", "hunter2").await.unwrap();
+    let reg = Registry::start("ci", PASSWORD).await.unwrap();
     let mut layout = OciLayout::create();
     let img = layout.image(&[200_000, 1_100_000], "amd64");
     layout.add_entry(&img.manifest, Some("v1"));
@@ -77,8 +61,8 @@ async fn push_then_repush_prints_the_digest_and_uploads_nothing_the_second_time(
         "--password-stdin",
     ];
 
-    let first = run_push(&args, Some("hunter2"));
-    assert!(first.status.success());
+    let first = run_push(&args, Some(PASSWORD)).await;
+    first.assert_code(0);
     let digest = stdout_value(&first, "image-digest").expect("image-digest line");
     assert_eq!(digest, img.manifest.digest.to_string());
     assert_eq!(
@@ -95,8 +79,8 @@ async fn push_then_repush_prints_the_digest_and_uploads_nothing_the_second_time(
         assert_eq!(Digest::of(&body).to_string(), digest, "{tag}");
     }
 
-    let again = run_push(&args, Some("hunter2"));
-    assert!(again.status.success());
+    let again = run_push(&args, Some(PASSWORD)).await;
+    again.assert_code(0);
     assert_eq!(stdout_value(&again, "image-digest").unwrap(), digest);
     let log = stderr(&again);
     assert!(log.contains("nothing to push"), "{log}");
@@ -108,7 +92,7 @@ async fn push_then_repush_prints_the_digest_and_uploads_nothing_the_second_time(
 
 #[tokio::test]
 async fn a_wrong_password_fails_clearly_and_pushes_nothing() {
-    let reg = Registry::start("ci", "hunter2").await.unwrap();
+    let reg = Registry::start("ci", PASSWORD).await.unwrap();
     let mut layout = OciLayout::create();
     let img = layout.image(&[50_000], "amd64");
     layout.add_entry(&img.manifest, None);
@@ -126,8 +110,8 @@ async fn a_wrong_password_fails_clearly_and_pushes_nothing() {
         "ci",
         "--password-stdin",
     ];
-    let out = run_push(&args, Some("wrong"));
-    assert_eq!(out.status.code(), Some(3), "a refused login is a refusal");
+    let out = run_push(&args, Some("wrong-password-given")).await;
+    assert_eq!(out.code, 3, "a refused login is a refusal");
     let log = stderr(&out);
     assert!(log.contains("401 Unauthorized"), "{log}");
     assert!(log.contains("did not accept user `ci`"), "{log}");
@@ -135,8 +119,8 @@ async fn a_wrong_password_fails_clearly_and_pushes_nothing() {
     assert_eq!(fetch_manifest(&reg, "app", "v1").await.0, 404);
 
     // No login at all against a registry that wants one: the hint says how to give one.
-    let anonymous = run_push(&args[..8], None);
-    assert_eq!(anonymous.status.code(), Some(3));
+    let anonymous = run_push(&args[..8], None).await;
+    assert_eq!(anonymous.code, 3);
     assert!(
         stderr(&anonymous).contains("--password-stdin"),
         "{}",
@@ -162,9 +146,9 @@ async fn dry_run_prints_the_plan_and_pushes_nothing() {
         "v1",
         "--dry-run",
     ];
-    let out = run_push(&args, None);
-    assert!(out.status.success());
-    let plan = String::from_utf8_lossy(&out.stdout).into_owned();
+    let out = run_push(&args, None).await;
+    out.assert_code(0);
+    let plan = out.stdout.clone();
     assert!(plan.contains(&img.manifest.digest.to_string()), "{plan}");
     assert!(plan.contains("tag v1: new"), "{plan}");
     assert_eq!(
@@ -192,8 +176,9 @@ async fn bad_input_exits_2() {
             "v1",
         ],
         None,
-    );
-    assert_eq!(missing.status.code(), Some(2));
+    )
+    .await;
+    assert_eq!(missing.code, 2);
     assert!(
         stderr(&missing).contains("/nonexistent/layout"),
         "{}",
@@ -216,11 +201,125 @@ async fn bad_input_exits_2() {
             "no/slashes",
         ],
         None,
-    );
-    assert_eq!(bad_tag.status.code(), Some(2));
+    )
+    .await;
+    assert_eq!(bad_tag.code, 2);
     assert!(
         stderr(&bad_tag).contains("invalid tag"),
         "{}",
         stderr(&bad_tag)
+    );
+}
+
+/// Pushes a one-layer image to `reg` as user `ci` with the password on stdin.
+async fn push_with_login(reg: &Registry) -> Run {
+    let mut layout = OciLayout::create();
+    let img = layout.image(&[10_000], "amd64");
+    layout.add_entry(&img.manifest, None);
+    let source = format!("oci:{}", layout.path().display());
+    let args = [
+        "--source",
+        &source,
+        "--registry",
+        reg.endpoint(),
+        "--repository",
+        "app",
+        "--tag",
+        "v1",
+        "--username",
+        "ci",
+        "--password-stdin",
+    ];
+    run_push(&args, Some(PASSWORD)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_http_token_realm_is_refused_and_gets_no_credentials() {
+    // A token service that records what reaches it. `0.0.0.0` reaches it too, but is not a
+    // loopback name: a realm check that let it through would show up here.
+    let token_service = FaultProxy::start(None, Vec::new(), Matcher::All, "")
+        .await
+        .expect("start the recorder");
+    let port = token_service.endpoint().rsplit(':').next().unwrap();
+    let realm = format!("http://0.0.0.0:{port}/token");
+    let reg = Registry::start_with_token_realm(&realm)
+        .await
+        .expect("start docker-registry (scripts/setup.sh installs it)");
+
+    let out = push_with_login(&reg).await;
+    assert_eq!(out.code, 3, "a refused token service is a refusal");
+    let error = out.error_block();
+    assert!(
+        error.contains(&format!("asks for a token from \"{realm}\", which was refused"))
+            && error.contains("plain http"),
+        "{}",
+        out.dump()
+    );
+    assert!(out.hint().contains("https"), "{}", out.dump());
+    assert_eq!(token_service.request_count(), 0, "nothing went to the realm");
+    assert!(
+        !reg.storage_dir().join("docker/registry/v2/repositories").exists(),
+        "nothing was pushed"
+    );
+
+    // The same challenge naming the loopback address: the token request goes there, with the
+    // login (the recorder answers no token, so the push still fails).
+    let loopback = Registry::start_with_token_realm(&format!("{}/token", token_service.endpoint()))
+        .await
+        .expect("start docker-registry");
+    let out = push_with_login(&loopback).await;
+    assert_ne!(out.code, 0, "{}", out.dump());
+    let asked = token_service.requests();
+    assert!(
+        asked.first().is_some_and(|r| r.path.starts_with("/token?service=testbed-registry")
+            && r.header("authorization").is_some_and(|a| a.starts_with("Basic "))),
+        "{asked:?}\n{}",
+        out.dump()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_a_workflow_step_the_stdin_password_is_masked_before_anything_else() {
+    let reg = Registry::start("ci", PASSWORD).await.unwrap();
+    let mut layout = OciLayout::create();
+    let img = layout.image(&[20_000], "amd64");
+    layout.add_entry(&img.manifest, None);
+    let source = format!("oci:{}", layout.path().display());
+    // A `run:` step: GITHUB_ACTIONS and the output file are set, the password comes from a pipe.
+    let job = ActionRun::cli([
+        "push",
+        "--source",
+        &source,
+        "--registry",
+        reg.endpoint(),
+        "--repository",
+        "app",
+        "--tag",
+        "v1",
+        "--username",
+        "ci",
+        "--password-stdin",
+    ])
+    .env("GITHUB_ACTIONS", "true")
+    .env("RUST_LOG", "info")
+    .password_stdin(PASSWORD)
+    .interleaved();
+    let outputs = job.file("github_output", "");
+    let run = job
+        .env("GITHUB_OUTPUT", outputs.to_str().unwrap())
+        .run()
+        .await;
+
+    run.assert_code(0);
+    assert_eq!(
+        run.output("image-digest"),
+        Some(img.manifest.digest.to_string().as_str())
+    );
+    assert_no_leaks(&run, &[("the --password-stdin password", PASSWORD)], false);
+    assert_eq!(
+        run.combined.lines().next(),
+        Some(format!("::add-mask::{PASSWORD}").as_str()),
+        "the mask is the first line, before the login\n{}",
+        run.dump()
     );
 }

@@ -294,7 +294,8 @@ async fn a_rollback_returns_to_the_last_completed_revision_not_one_in_progress()
     let in_progress = task_definition(&sim, "api");
     assert_ne!(completed, in_progress);
     assert!(sim.set_scenario(CLUSTER, "api", Scenario::CrashLoop));
-    let run = job(&sim, "api").await.run().await;
+    // Deploy over it (`when-busy: wait`, the default, would let it finish first).
+    let run = job(&sim, "api").await.with("when-busy", "replace").run().await;
     run.assert_code(4)
         .assert_stderr_has(&["rolled back to api:1"]);
     assert!(

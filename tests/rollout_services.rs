@@ -199,8 +199,10 @@ async fn update_refused_for_the_second_service_rolls_the_first_back() {
     );
     assert_eq!(task_definition(&sim, "api"), api_before);
     assert_eq!(task_definition(&sim, "worker"), worker_before);
-    // The update of api, the refused one of worker, api's rollback.
-    assert_eq!(sim.calls("UpdateService"), 3, "{}", run.dump());
+    // The update of api and the refused one of worker; api's rollback stops its service
+    // deployment with a rollback (StopServiceDeployment) while it is under way.
+    assert_eq!(sim.calls("UpdateService"), 2, "{}", run.dump());
+    assert_eq!(sim.calls("StopServiceDeployment"), 1, "{}", run.dump());
     assert_eq!(run.output("rolled-back"), Some("true"), "{}", run.dump());
     assert_eq!(
         run.output("task-definition-arn"),

@@ -46,10 +46,12 @@ async fn a_rollout_that_never_settles_times_out_and_is_rolled_back() {
         run.elapsed,
         run.dump()
     );
-    // Back on the revision that was serving; one registration, the update and the rollback.
+    // Back on the revision that was serving; one registration, the update, and the rollback of
+    // the service deployment still under way (StopServiceDeployment, stopType ROLLBACK).
     assert_eq!(task_definition(&sim, "api"), old);
     assert_eq!(sim.calls("RegisterTaskDefinition"), 1, "{}", run.dump());
-    assert_eq!(sim.calls("UpdateService"), 2, "{}", run.dump());
+    assert_eq!(sim.calls("UpdateService"), 1, "{}", run.dump());
+    assert_eq!(sim.calls("StopServiceDeployment"), 1, "{}", run.dump());
     assert_eq!(run.output("rolled-back"), Some("true"), "{}", run.dump());
     assert_eq!(
         run.output("previous-task-definition-arn"),

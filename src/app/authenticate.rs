@@ -413,9 +413,7 @@ fn identity_summary(cfg: &IdentityConfig, session: &Session, now: SystemTime) ->
 }
 
 fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .user_agent(concat!("oidc-ecs-deploy/", env!("CARGO_PKG_VERSION")))
-        .timeout(std::time::Duration::from_secs(30))
+    crate::retry::http_client()
         .build()
-        .expect("a client with a user agent and a timeout always builds")
+        .expect("a client with a user agent and timeouts always builds")
 }

@@ -13,7 +13,8 @@ use super::refresh;
 
 pub async fn sdk_config(session: &Session) -> SdkConfig {
     let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(session.region.clone()));
+        .region(aws_config::Region::new(session.region.clone()))
+        .timeout_config(crate::retry::sdk_timeouts());
     let loader = match &session.renewal {
         Some(renewal) => loader
             .credentials_provider(refresh::RenewingCredentials::new(

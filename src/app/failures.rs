@@ -149,3 +149,14 @@ pub fn rollout_refusals(refusals: &[Refusal]) -> Failure {
 pub fn taskdef(error: &TaskDefError) -> Failure {
     Failure::unexpected(error).recategorised(Category::BadInput)
 }
+
+/// The job was cancelled: `headline` says by which signal, during what and, in brief, what
+/// became of each service it changed (`changed`); `details` where each service stands.
+pub fn cancelled(headline: String, details: Vec<String>, changed: bool) -> Failure {
+    let mut failure = Failure::new(Category::Cancelled, headline);
+    failure.details = details;
+    if changed {
+        failure = failure.hint("the step stops before it can see where the services settle: check them in the ECS console\n(the job summary links them), or re-run the job");
+    }
+    failure
+}

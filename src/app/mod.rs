@@ -6,6 +6,7 @@
 
 mod authenticate;
 mod aws;
+mod cancel;
 mod failures;
 mod github_deployment;
 mod image_report;
@@ -32,6 +33,8 @@ pub struct Console {
     pub outputs: OutputFile,
     pub env_file: EnvFile,
     pub summary: SummaryFile,
+    /// A stage's group is open: its future was dropped mid-stage (a cancelled run).
+    group_open: bool,
 }
 
 impl Console {
@@ -41,6 +44,7 @@ impl Console {
             outputs: OutputFile::from_env(env),
             env_file: EnvFile::from_env(env),
             summary: SummaryFile::from_env(env),
+            group_open: false,
         }
     }
 
@@ -52,9 +56,27 @@ impl Console {
         stage: impl AsyncFnOnce(&mut Console) -> T,
     ) -> T {
         let _ = self.workflow.group(title);
+        self.group_open = true;
         let result = stage(self).await;
-        let _ = self.workflow.end_group();
+        self.close_group();
         result
+    }
+
+    /// Ends the open group, if a stage left one open.
+    pub fn close_group(&mut self) {
+        if std::mem::take(&mut self.group_open) {
+            let _ = self.workflow.end_group();
+        }
+    }
+
+    /// [`Console::in_group`] for a stage of the pipeline: a failure names the stage.
+    pub async fn stage<T>(
+        &mut self,
+        title: &str,
+        stage: impl AsyncFnOnce(&mut Console) -> Result<T, Failure>,
+    ) -> Result<T, Failure> {
+        let result = self.in_group(title, stage).await;
+        result.map_err(|failure| failure.in_stage(title))
     }
 
     /// Set a step output; outside Actions (no GITHUB_OUTPUT) print it as `name=value` on stdout,
@@ -111,17 +133,44 @@ pub async fn run(invocation: Invocation, env: &EnvVars) -> Result<(), Failure> {
     result
 }
 
-/// The pipeline. Everything is validated before the first AWS call.
+/// The pipeline. Everything is validated before the first AWS call. A SIGINT or SIGTERM drops
+/// the stages wherever they wait, and `cancel` winds the run down from what they recorded.
 async fn deploy(raw: RawInputs, env: &EnvVars, console: &mut Console) -> Result<(), Failure> {
     let config = Config::validate(&raw, env).map_err(failures::inputs)?;
+    let progress = cancel::Progress::default();
+    let mut signals = cancel::Signals::install();
+    let stages = stages(&config, env, console, &progress);
+    let caught = match signals.as_mut() {
+        Some(signals) => signals.unless_caught(stages).await,
+        None => Ok(stages.await),
+    };
+    match (caught, signals) {
+        (Ok(result), _) => result,
+        (Err(caught), signals) => {
+            if let Some(signals) = signals {
+                signals.exit_on_next();
+            }
+            Err(cancel::wind_down(caught, &config, &progress, env, console).await)
+        }
+    }
+}
+
+/// The stages in order, each recording in `progress` what a cancel needs to know.
+async fn stages(
+    config: &Config,
+    env: &EnvVars,
+    console: &mut Console,
+    progress: &cancel::Progress,
+) -> Result<(), Failure> {
     if let Some(token) = &config.report.github_token {
         console
             .workflow
             .add_mask(token)
             .map_err(|e| failures::console(&e))?;
     }
+    progress.enter(cancel::Stage::Identity);
     let session = console
-        .in_group("Authenticate to AWS", async |c| {
+        .stage("Authenticate to AWS", async |c| {
             authenticate::run(&config.identity, env, c).await
         })
         .await?;
@@ -129,22 +178,25 @@ async fn deploy(raw: RawInputs, env: &EnvVars, console: &mut Console) -> Result<
         return Ok(());
     }
     let aws = aws::sdk_config(&session).await;
+    progress.authenticated(&aws);
     let mut pushed = None;
     if let Some(image) = &config.image {
+        progress.enter(cancel::Stage::Push);
         let pushing =
             async |c: &mut Console| push_image::run(image, &aws, env.get("DOCKER_HOST"), c).await;
-        pushed = Some(console.in_group("Push the image to ECR", pushing).await?);
+        pushed = Some(console.stage("Push the image to ECR", pushing).await?);
     }
     if let Some(rollout) = &config.rollout {
+        progress.enter(cancel::Stage::Rollout);
         let pinned = pushed.as_ref().map(|p| p.pinned.as_str());
         let rolling_out = async |c: &mut Console| {
             let deployment =
                 github_deployment::start(&config.report, rollout, &session, env, c).await;
-            let result = rollout::run(rollout, &aws, pinned, env, c).await;
+            let result = rollout::run(rollout, &aws, pinned, env, c, &progress.rollout).await;
             github_deployment::finish(deployment, &result, rollout, c).await;
             result
         };
-        console.in_group("Roll out to ECS", rolling_out).await?;
+        console.stage("Roll out to ECS", rolling_out).await?;
     }
     Ok(())
 }

@@ -23,6 +23,14 @@ const CHUNK_SIZE: usize = 8 * 1024 * 1024;
 
 pub async fn run(args: &PushArgs, env: &EnvVars, console: &mut Console) -> Result<(), Failure> {
     let credentials = credentials(args)?;
+    // In a workflow's `run:` step the password may come from a command, not a secret the
+    // runner already masks: mask it before anything else is printed.
+    if let Some(c) = &credentials {
+        console
+            .workflow
+            .add_mask(&c.password)
+            .map_err(|e| super::failures::console(&e))?;
+    }
     // An Engine export lives in a temporary file as long as `export` does.
     let (opened, export) = match args.source.strip_prefix("docker-daemon:") {
         Some(name) if !name.is_empty() => (

@@ -14,8 +14,8 @@ use crate::failure::{Category, Failure};
 use crate::image::ecr::{self, EcrError, EcrLogin, RepositoryInfo};
 use crate::image::source::daemon::{self, DaemonError, DaemonExport};
 use crate::image::{
-    Credentials, Digest, LocalImage, PushError, PushOptions, PushPlan, RegistryClient, TagState,
-    plan, push, retag,
+    Credentials, Digest, LocalImage, PushError, PushOptions, PushPlan, RegistryClient,
+    RegistryError, TagState, plan, push, retag,
 };
 use crate::inputs::{ImageConfig, ImageSource};
 use crate::runner::Annotation;
@@ -81,13 +81,19 @@ pub async fn run(
         _ => None,
     };
     let local = opened.as_ref().or(export.as_ref().map(|e| &e.image));
-    let ecr_client = aws_sdk_ecr::Client::new(aws);
+    // Login, look-up and creation retry in our loop (`image::ecr`); the scan gate keeps the SDK's.
+    let ecr_client = aws_sdk_ecr::Client::from_conf(
+        aws_sdk_ecr::config::Builder::from(aws)
+            .retry_config(aws_smithy_types::retry::RetryConfig::disabled())
+            .build(),
+    );
+    let scan_client = aws_sdk_ecr::Client::new(aws);
 
     // Decide.
     let (mut repository, create) = repository_state(cfg, &ecr_client).await?;
     let threshold = cfg.scan_threshold.map(scan_gate::threshold_name);
     let scanner = match &threshold {
-        Some(_) => Some(scan_gate::decide(&ecr_client, &repository).await?),
+        Some(_) => Some(scan_gate::decide(&scan_client, &repository).await?),
         None => None,
     };
     let login = ecr::login(&ecr_client, cfg.registry_endpoint.as_deref())
@@ -217,7 +223,7 @@ pub async fn run(
     let scan = match scanner.zip(threshold.as_deref()) {
         Some((scanner, threshold)) => Some(
             scan_gate::wait(
-                &ecr_client,
+                &scan_client,
                 cfg,
                 &pushed.digest,
                 scanner,
@@ -402,6 +408,9 @@ pub(super) fn push_failure(error: &PushError) -> Failure {
         PushError::CorruptBlob { .. } => failure
             .recategorised(Category::BadInput)
             .hint("the image source on disk does not match its own index: rebuild or re-export it"),
+        PushError::Registry(RegistryError::UnsafeRealm { .. }) => failure
+            .recategorised(Category::Refused)
+            .hint("the registry's WWW-Authenticate challenge sends clients to that token service for a login:\nfix the registry's token realm (auth.token.realm) to an https URL; nothing was sent to it"),
         PushError::Source(_)
         | PushError::NotFound { .. }
         | PushError::BadRepository(_)

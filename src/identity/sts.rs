@@ -58,15 +58,7 @@ pub enum StsError {
 
 type CallError = SdkError<AssumeRoleWithWebIdentityError>;
 
-/// A failed call that displays as "HTTP 400 Throttling: Rate exceeded" rather than the SDK's
-/// bare "service error", so each retry's log line says what happened.
-struct CallFailure(CallError);
-
-impl std::fmt::Display for CallFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&describe(&self.0))
-    }
-}
+type CallFailure = retry::SdkFailure<AssumeRoleWithWebIdentityError>;
 
 /// Is a failed call worth repeating? The AWS protocol's classification (`crate::retry`):
 /// throttling and IDPCommunicationError (STS could not reach GitHub's keys) retry;
@@ -77,17 +69,7 @@ pub fn classify(error: &CallError) -> Retry {
 
 /// A short human description of a failed call: the code and message when STS gave them.
 fn describe(error: &CallError) -> String {
-    match error {
-        SdkError::ServiceError(e) => {
-            let status = e.raw().status().as_u16();
-            format!(
-                "HTTP {status} {}: {}",
-                e.err().code().unwrap_or("(no code)"),
-                e.err().message().unwrap_or("(no message)")
-            )
-        }
-        other => crate::failure::with_causes(other),
-    }
+    retry::describe_sdk(error)
 }
 
 /// An STS client for `region`, honouring `AWS_ENDPOINT_URL(_STS)`, with the SDK's retries off.
@@ -97,6 +79,7 @@ pub async fn client(region: &str) -> aws_sdk_sts::Client {
         .region(aws_config::Region::new(region.to_owned()))
         .no_credentials()
         .retry_config(aws_config::retry::RetryConfig::disabled())
+        .timeout_config(retry::sdk_timeouts())
         .load()
         .await;
     aws_sdk_sts::Client::new(&config)
@@ -117,9 +100,10 @@ pub async fn assume_role(
             .duration_seconds(request.duration.as_secs() as i32)
             .send()
             .await
-            .map_err(CallFailure)
+            .map_err(retry::SdkFailure)
     };
-    let output = match retry::retry(policy, |f: &CallFailure| classify(&f.0), call).await {
+    let classify = |f: &CallFailure| classify(&f.0);
+    let output = match retry::retry_named("AssumeRoleWithWebIdentity", policy, classify, call).await {
         Ok(output) => output,
         Err(retried) => {
             return Err(into_sts_error(

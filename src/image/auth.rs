@@ -1,10 +1,13 @@
 //! Registry authentication: the `user:password` pair (for ECR, `AWS` and the token from
 //! `GetAuthorizationToken`), the `WWW-Authenticate` challenge a registry answers `/v2/` with, and
-//! the token request of the Bearer flow (distribution's `docs/spec/auth/token.md`).
+//! the token request of the Bearer flow (distribution's `docs/spec/auth/token.md`), and where that
+//! request may go: the registry names the token service (the realm), and our credentials go
+//! with the request, so only an https realm, or a loopback one, is used.
 
 use std::fmt;
 
 use base64::Engine as _;
+use reqwest::Url;
 
 use crate::secret::Secret;
 
@@ -113,6 +116,29 @@ fn parse_params(s: &str) -> Vec<(String, String)> {
     }
 }
 
+/// The realm of a Bearer challenge as a URL we may send the registry's credentials to: https,
+/// or plain http to a loopback host (a registry on this machine, as in tests). Any other realm
+/// would carry the password in clear to wherever the registry's answer pointed: refused, with
+/// the reason.
+pub fn token_realm(realm: &str) -> Result<Url, String> {
+    let url = Url::parse(realm).map_err(|e| format!("it is not a URL ({e})"))?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if url.host_str().is_some_and(is_loopback) => Ok(url),
+        "http" => Err("it is plain http: credentials go only to an https token service (or a loopback one)".into()),
+        other => Err(format!("its scheme is {other}: credentials go only to an https token service")),
+    }
+}
+
+/// `localhost`, `127.0.0.0/8` or `::1`: traffic that never leaves the machine.
+pub fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// The token endpoint's answer: `token`, or OAuth2's `access_token`.
 #[derive(Debug, serde::Deserialize)]
 pub struct TokenResponse {
@@ -170,6 +196,34 @@ mod tests {
         ];
         for (header, want) in cases {
             assert_eq!(parse_challenge(header), want, "{header}");
+        }
+    }
+
+    #[test]
+    fn only_https_or_loopback_realms_are_used() {
+        let allowed = [
+            "https://auth.docker.io/token",
+            "https://auth.example:8443/token?x=1",
+            "http://127.0.0.1:5001/token",
+            "http://localhost:5001/token",
+            "http://[::1]:5001/token",
+        ];
+        for realm in allowed {
+            assert!(token_realm(realm).is_ok(), "{realm}");
+        }
+        let refused = [
+            ("http://auth.example/token", "plain http"),
+            ("http://10.0.0.1/token", "plain http"),
+            ("http://127.0.0.1.evil.example/token", "plain http"),
+            ("http://localhost.evil.example/token", "plain http"),
+            ("ftp://auth.example/token", "scheme is ftp"),
+            ("file:///etc/passwd", "scheme is file"),
+            ("/token", "not a URL"),
+            ("", "not a URL"),
+        ];
+        for (realm, why) in refused {
+            let err = token_realm(realm).expect_err(realm);
+            assert!(err.contains(why), "{realm}: {err}");
         }
     }
 

@@ -2,6 +2,14 @@
 //! promises about its tags (`DescribeRepositories`), creating a missing repository the way a
 //! careful platform team would. The scan gate is `scan.rs`. Blobs and manifests
 //! themselves go over the registry API (`registry.rs`), as `docker push` does.
+//!
+//! Each call goes through the crate's retry loop (`crate::retry`, the AWS classification; the
+//! client must have the SDK's own retries off), and an error after retries says how many
+//! attempts over how long. `CreateRepository` is not idempotent: when a retry is told the
+//! repository already exists, the earlier attempt made it, and it is read back instead.
+
+use std::future::Future;
+use std::time::Duration;
 
 use aws_sdk_ecr::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ecr::types::{
@@ -9,6 +17,7 @@ use aws_sdk_ecr::types::{
 };
 use base64::Engine as _;
 
+use crate::retry::{self, Retried, RetryPolicy, SdkFailure};
 use crate::secret::Secret;
 
 /// What `GetAuthorizationToken` gives: where the registry is and how to log in to it.
@@ -98,14 +107,53 @@ pub enum EcrError {
         operation: &'static str,
         missing: &'static str,
     },
+    #[error("{last} (gave up after {} over {})", retry::attempts(*attempts), retry::seconds(*elapsed))]
+    GaveUp {
+        attempts: u32,
+        elapsed: Duration,
+        last: Box<EcrError>,
+    },
 }
 
 impl EcrError {
     pub fn code(&self) -> Option<&str> {
         match self {
             EcrError::Service { code, .. } => Some(code),
+            EcrError::GaveUp { last, .. } => last.code(),
             _ => None,
         }
+    }
+}
+
+/// One ECR call under the crate's retry loop.
+async fn call<T, E, F, Fut>(
+    operation: &'static str,
+    send: F,
+) -> Result<T, Retried<SdkFailure<E>>>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T, SdkError<E>>>,
+{
+    let classify = |f: &SdkFailure<E>| retry::classify_sdk(&f.0);
+    let attempt = || async { send().await.map_err(SdkFailure) };
+    retry::retry_named(operation, &RetryPolicy::default(), classify, attempt).await
+}
+
+/// The error of a call that failed, with the effort when it was retried.
+fn failed<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    operation: &'static str,
+    retried: Retried<SdkFailure<E>>,
+) -> EcrError {
+    let last = sdk_error(operation, retried.error.0);
+    if retried.attempts > 1 {
+        EcrError::GaveUp {
+            attempts: retried.attempts,
+            elapsed: retried.elapsed,
+            last: Box::new(last),
+        }
+    } else {
+        last
     }
 }
 
@@ -140,11 +188,9 @@ pub async fn login(
     endpoint_override: Option<&str>,
 ) -> Result<EcrLogin, EcrError> {
     const OP: &str = "GetAuthorizationToken";
-    let output = client
-        .get_authorization_token()
-        .send()
+    let output = call(OP, || client.get_authorization_token().send())
         .await
-        .map_err(|e| sdk_error(OP, e))?;
+        .map_err(|e| failed(OP, e))?;
     let data = output
         .authorization_data()
         .first()
@@ -195,20 +241,18 @@ pub async fn describe_repository(
     name: &str,
 ) -> Result<Option<RepositoryInfo>, EcrError> {
     const OP: &str = "DescribeRepositories";
-    let output = match client
-        .describe_repositories()
-        .repository_names(name)
-        .send()
-        .await
+    let output = match call(OP, || client.describe_repositories().repository_names(name).send()).await
     {
         Ok(o) => o,
         Err(e)
-            if e.as_service_error()
+            if e.error
+                .0
+                .as_service_error()
                 .is_some_and(|s| s.is_repository_not_found_exception()) =>
         {
             return Ok(None);
         }
-        Err(e) => return Err(sdk_error(OP, e)),
+        Err(e) => return Err(failed(OP, e)),
     };
     let Some(repo) = output
         .repositories()
@@ -265,19 +309,40 @@ pub async fn create_repository(
         .encryption_type(EncryptionType::Aes256)
         .build()
         .expect("encryption type is set");
-    let output = client
-        .create_repository()
-        .repository_name(name)
-        .image_tag_mutability(ImageTagMutability::Immutable)
-        .image_scanning_configuration(
-            ImageScanningConfiguration::builder()
-                .scan_on_push(true)
-                .build(),
-        )
-        .encryption_configuration(encryption)
-        .send()
-        .await
-        .map_err(|e| sdk_error(OP, e))?;
+    let created = call(OP, || {
+        client
+            .create_repository()
+            .repository_name(name)
+            .image_tag_mutability(ImageTagMutability::Immutable)
+            .image_scanning_configuration(
+                ImageScanningConfiguration::builder()
+                    .scan_on_push(true)
+                    .build(),
+            )
+            .encryption_configuration(encryption.clone())
+            .send()
+    })
+    .await;
+    let output = match created {
+        Ok(output) => output,
+        // An earlier attempt's answer was lost, but it created the repository.
+        Err(e)
+            if e.attempts > 1
+                && e.error
+                    .0
+                    .as_service_error()
+                    .is_some_and(|s| s.is_repository_already_exists_exception()) =>
+        {
+            tracing::info!("{name}: an earlier CreateRepository attempt created it");
+            return describe_repository(client, name)
+                .await?
+                .ok_or(EcrError::Incomplete {
+                    operation: "DescribeRepositories",
+                    missing: "the repository CreateRepository made",
+                });
+        }
+        Err(e) => return Err(failed(OP, e)),
+    };
     let repo = output.repository().ok_or(EcrError::Incomplete {
         operation: OP,
         missing: "repository",

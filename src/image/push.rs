@@ -226,12 +226,9 @@ pub async fn push(
         .map(|(i, blob)| {
             let mount_from = &mount_from;
             async move {
-                let what = format!("push blob {} to {repo}", blob.descriptor.digest);
-                with_retries(&what, opts.retry, || {
-                    with_fresh_token(client, || push_blob(image, client, repo, blob, mount_from))
-                })
-                .await
-                .map(|r| (i, r))
+                push_blob(image, client, repo, blob, mount_from, opts.retry)
+                    .await
+                    .map(|r| (i, r))
             }
         })
         .buffer_unordered(opts.concurrency.max(1))
@@ -278,12 +275,27 @@ pub async fn push(
     Ok(report)
 }
 
+/// One registry request for `blob`, retried on its own (a fresh token on a 401).
+async fn step<T, F, Fut>(what: String, policy: RetryPolicy, client: &RegistryClient, op: F) -> Result<T, PushError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, RegistryError>>,
+{
+    let attempt = || with_fresh_token(client, || async { Ok(op().await?) });
+    with_retries(&what, policy, attempt).await
+}
+
+/// Each request is retried on its own, so a fault costs one request, not the blob's whole
+/// sequence. The upload is retried as a whole, but after a failure that may have delivered it
+/// (an answer lost) the blob is looked up first, so a blob that arrived is never sent again;
+/// each retry opens a new upload session, since the old one may hold part of a cut-off body.
 async fn push_blob(
     image: &LocalImage,
     client: &RegistryClient,
     repo: &str,
     blob: &LocalBlob,
     mount_from: &[String],
+    policy: RetryPolicy,
 ) -> Result<BlobReport, PushError> {
     let d = &blob.descriptor;
     let report = |outcome| BlobReport {
@@ -291,7 +303,12 @@ async fn push_blob(
         size: d.size,
         outcome,
     };
-    if client.blob_exists(repo, &d.digest).await? {
+    let check = || {
+        step(format!("check blob {} in {repo}", d.digest), policy, client, || {
+            client.blob_exists(repo, &d.digest)
+        })
+    };
+    if check().await? {
         tracing::info!(
             "blob {} ({}): skipped, already in {repo}",
             d.digest.short(),
@@ -301,7 +318,8 @@ async fn push_blob(
     }
     let mut session = None;
     for from in mount_from {
-        match client.mount_blob(repo, &d.digest, from).await? {
+        let what = format!("mount blob {} from {from} into {repo}", d.digest);
+        match step(what, policy, client, || client.mount_blob(repo, &d.digest, from)).await? {
             Mount::Mounted => {
                 tracing::info!(
                     "blob {} ({}): mounted from {from}",
@@ -322,10 +340,50 @@ async fn push_blob(
         // A log line before a long silence, so a slow upload does not look like a hang.
         tracing::info!("blob {}: uploading {}", d.digest.short(), mib(d.size));
     }
-    let location = match session {
-        Some(l) => l,
-        None => client.start_upload(repo, &d.digest).await?,
+    let session = std::sync::Mutex::new(session);
+    let tries = std::sync::atomic::AtomicU32::new(0);
+    let upload = || async {
+        if tries.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0 && check().await? {
+            tracing::info!(
+                "blob {}: the registry had it after all (the answer was lost)",
+                d.digest.short()
+            );
+            return Ok(());
+        }
+        let reused = session.lock().expect("session lock").take();
+        let location = match reused {
+            Some(l) => l,
+            None => {
+                let what = format!("start upload of blob {} to {repo}", d.digest);
+                step(what, policy, client, || client.start_upload(repo, &d.digest)).await?
+            }
+        };
+        with_fresh_token(client, || upload_once(image, client, repo, blob, location.clone())).await
     };
+    let what = format!("upload blob {} to {repo}", d.digest);
+    with_retries(&what, policy, upload).await?;
+    let elapsed = started.elapsed();
+    tracing::info!(
+        "blob {}: uploaded {} in {:.1} s",
+        d.digest.short(),
+        mib(d.size),
+        elapsed.as_secs_f64()
+    );
+    Ok(report(BlobOutcome::Uploaded {
+        bytes: d.size,
+        elapsed,
+    }))
+}
+
+/// One upload of `blob` into the session at `location`, in the client's upload mode.
+async fn upload_once(
+    image: &LocalImage,
+    client: &RegistryClient,
+    repo: &str,
+    blob: &LocalBlob,
+    location: reqwest::Url,
+) -> Result<(), PushError> {
+    let d = &blob.descriptor;
     let reader = image.open_blob(blob).await?;
     let result = match client.upload_mode {
         UploadMode::Monolithic => {
@@ -361,18 +419,7 @@ async fn push_blob(
             source,
         },
         other => PushError::Registry(other),
-    })?;
-    let elapsed = started.elapsed();
-    tracing::info!(
-        "blob {}: uploaded {} in {:.1} s",
-        d.digest.short(),
-        mib(d.size),
-        elapsed.as_secs_f64()
-    );
-    Ok(report(BlobOutcome::Uploaded {
-        bytes: d.size,
-        elapsed,
-    }))
+    })
 }
 
 async fn push_manifest(

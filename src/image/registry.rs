@@ -6,7 +6,6 @@
 //! may point elsewhere (a storage backend), and credentials must not follow it.
 
 use std::sync::Mutex;
-use std::time::Duration;
 
 use bytes::Bytes;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, WWW_AUTHENTICATE};
@@ -81,15 +80,14 @@ impl RegistryClient {
         };
         match base.scheme() {
             "https" => {}
-            "http" if is_loopback(base.host_str().unwrap_or_default()) => {}
+            "http" if auth::is_loopback(base.host_str().unwrap_or_default()) => {}
             "http" => return Err(bad("plain http is only allowed for a loopback registry")),
             _ => return Err(bad("expected an https:// URL")),
         }
         base.set_path("/");
         base.set_query(None);
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("oidc-ecs-deploy/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(30))
+        // Connect and per-read limits only: a big blob may take long, but never stalls unseen.
+        let http = crate::retry::http_client()
             .tcp_nodelay(true)
             .build()
             .map_err(|e| RegistryError::Http {
@@ -267,8 +265,11 @@ impl RegistryClient {
         scopes: &[String],
     ) -> Result<Secret, RegistryError> {
         let what = &format!("{what}: token request to {realm}");
-        let mut url = Url::parse(realm)
-            .map_err(|e| self.protocol(what, format!("bad token realm {realm:?}: {e}")))?;
+        let mut url = auth::token_realm(realm).map_err(|reason| RegistryError::UnsafeRealm {
+            registry: self.host.clone(),
+            realm: realm.to_owned(),
+            reason,
+        })?;
         {
             let mut q = url.query_pairs_mut();
             if let Some(s) = service {
@@ -410,14 +411,6 @@ pub(crate) fn content_digest(headers: &HeaderMap) -> Option<Digest> {
         .to_str()
         .ok()
         .and_then(|s| Digest::parse(s.trim()).ok())
-}
-
-fn is_loopback(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]

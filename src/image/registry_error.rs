@@ -37,6 +37,13 @@ pub enum RegistryError {
         registry: String,
         reason: String,
     },
+    /// The registry's Bearer challenge names a token service we will not send credentials to.
+    #[error("{registry} asks for a token from {realm:?}, which was refused: {reason}")]
+    UnsafeRealm {
+        registry: String,
+        realm: String,
+        reason: String,
+    },
     /// The source's bytes did not match their descriptor: refused while streaming.
     #[error("{what}: refused: {source}")]
     Corrupt {

@@ -43,6 +43,8 @@ pub fn classify(e: &PushError) -> Retry {
         | RegistryError::Corrupt { .. }
         | RegistryError::Read { .. }
         | RegistryError::Endpoint { .. } => Retry::Fatal,
+        // The registry pointed its token service at plain http: asking again asks the same.
+        RegistryError::UnsafeRealm { .. } => Retry::Fatal,
         // Handled by falling back to a monolithic upload before it gets here.
         RegistryError::ChunkedUnsupported { .. } => Retry::Fatal,
     }

@@ -13,6 +13,7 @@ use crate::identity::guards::{GuardError, Guards};
 use crate::identity::trust::TrustPolicy;
 use crate::image::push::{valid_repository, valid_tag};
 use crate::image::{SourceError, SourceRef};
+use crate::rollout::busy::WhenBusy;
 use crate::secret::Secret;
 
 /// An IAM role ARN, split into the parts later stages need.
@@ -623,6 +624,7 @@ impl<'a> Validator<'a> {
         let force_new_deployment = self.boolean("force-new-deployment");
         let rollback = self.get("rollback").is_none() || self.boolean("rollback");
         let dry_run = self.boolean("dry-run");
+        let show_task_logs = self.get("show-task-logs").is_none() || self.boolean("show-task-logs");
         let health_check_url = self.http_url("health-check-url", "https://api.example.com/healthz");
         let wait_until = match self.get("wait-until").map(str::parse) {
             None => Default::default(),
@@ -671,6 +673,7 @@ impl<'a> Validator<'a> {
             }
         }
         let task_definition = self.existing_file("task-definition");
+        let when_busy = self.when_busy();
         let Some(cluster) = self.get("cluster") else {
             for input in [
                 "service",
@@ -709,7 +712,22 @@ impl<'a> Validator<'a> {
             health_check_url,
             health_check_successes,
             wait_until,
+            when_busy,
+            show_task_logs,
         }))
+    }
+
+    /// `when-busy`: `wait` (the default), `refuse` or `replace`.
+    fn when_busy(&mut self) -> WhenBusy {
+        let text = self.get("when-busy").unwrap_or("wait");
+        WhenBusy::parse(text).unwrap_or_else(|| {
+            self.problem(
+                "when-busy",
+                format!("`{text}` is not a choice"),
+                WhenBusy::CHOICES,
+            );
+            WhenBusy::default()
+        })
     }
 
     pub fn report(&mut self) -> Option<ReportConfig> {

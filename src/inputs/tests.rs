@@ -75,11 +75,14 @@ fn action_yml_declares_every_input_the_validator_reads() {
         "containers",
         "task-definition",
         "wait-for-minutes",
+        "wait-until",
         "force-new-deployment",
         "rollback",
         "dry-run",
         "health-check-url",
         "health-check-successes",
+        "when-busy",
+        "show-task-logs",
         "github-token",
         "deployment-environment",
         "environment-url",
@@ -91,7 +94,7 @@ fn action_yml_declares_every_input_the_validator_reads() {
     }
     assert_eq!(
         names.len(),
-        33,
+        36,
         "an input was added to action.yml: give it a rule and a row here"
     );
     let region = declared_inputs()
@@ -426,6 +429,15 @@ fn rollout_inputs() {
         "rollback",
         "`true` or `false`",
     );
+    assert_refused(
+        &with(&[
+            ("cluster", "prod"),
+            ("service", "api"),
+            ("when-busy", "queue"),
+        ]),
+        "when-busy",
+        "`wait`, `refuse` or `replace`",
+    );
     let config = Config::validate(
         &raw(&with(&[
             ("cluster", "prod"),
@@ -439,6 +451,24 @@ fn rollout_inputs() {
     assert_eq!(rollout.services, ["api", "worker"]);
     assert_eq!(rollout.wait.as_secs(), 360 * 60);
     assert!(rollout.rollback, "rollback defaults to true");
+    assert_eq!(rollout.when_busy, crate::rollout::busy::WhenBusy::Wait);
+    assert!(rollout.show_task_logs, "show-task-logs defaults to true");
+}
+
+#[test]
+fn show_task_logs_is_a_boolean() {
+    let rollout = |value: &'static str| {
+        [
+            ("aws-region", "eu-west-1"),
+            ("role-to-assume", ROLE),
+            ("cluster", "prod"),
+            ("service", "api"),
+            ("show-task-logs", value),
+        ]
+    };
+    assert_refused(&rollout("sometimes"), "show-task-logs", "`true` or `false`");
+    let off = Config::validate(&raw(&rollout("false")), &ctx()).unwrap();
+    assert!(!off.rollout.unwrap().show_task_logs);
 }
 
 #[test]

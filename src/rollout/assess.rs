@@ -223,15 +223,22 @@ pub fn assess(watch: &Watch, snapshot: &ServiceSnapshot) -> Verdict {
                     our_reason,
                 )
             } else {
-                failed(
-                    FailureKind::Superseded,
-                    format!(
+                Verdict::Failed(Failure {
+                    kind: FailureKind::Superseded,
+                    reason: format!(
                         "another deployment ({}, {}) replaced ours on {service}: someone else \
-                         deployed during the rollout",
+                         deployed during the rollout; theirs is left as it is (this action never \
+                         rolls back a deployment it did not start)",
                         p.id, p.task_definition
                     ),
-                    None,
-                )
+                    hint: Some(
+                        "keep one deploy per service at a time: GitHub's `concurrency:` (a group \
+                         per cluster and service, `cancel-in-progress: false`), and `when-busy: \
+                         wait` (the default) for deploys from elsewhere"
+                            .to_owned(),
+                    ),
+                    evidence: None,
+                })
             };
         }
     }

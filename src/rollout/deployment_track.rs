@@ -8,7 +8,10 @@
 //!   [`ROLLBACK_WAIT`] after the rollback was first seen;
 //! - ECS rolled back: failed, [`FailureKind::EcsRolledBack`] (nothing for this action to undo),
 //!   with ECS's reason;
-//! - ROLLBACK_FAILED or STOPPED: failed, and this action rolls back itself;
+//! - ROLLBACK_FAILED or STOPPED: failed, and this action rolls back itself; STOPPED only
+//!   once a DescribeServices read after it still shows our deployment PRIMARY (the two reads of
+//!   one poll are not atomic: a deployment that replaced ours stops ours first, and is
+//!   someone else's, never rolled back);
 //! - in progress: `wait-until` may let the gate return early; while ECS will roll back by
 //!   itself (`ecs_rolls_back`), a failure `assess` sees (crash loop, failed tasks, an event) is
 //!   left to ECS instead of racing it; a timeout stays a timeout.
@@ -50,6 +53,8 @@ pub struct DeploymentTrack {
     forward_stage: Option<String>,
     last: Option<Seen>,
     rolling_back_since: Option<SystemTime>,
+    /// STOPPED was seen at an earlier poll (see the module's doc).
+    stopped_seen: bool,
 }
 
 impl DeploymentTrack {
@@ -64,6 +69,7 @@ impl DeploymentTrack {
             forward_stage: None,
             last: None,
             rolling_back_since: None,
+            stopped_seen: false,
         }
     }
 
@@ -197,6 +203,11 @@ impl DeploymentTrack {
                 FailureKind::EcsRollbackFailed,
                 format!("ECS could not roll {service} back (ROLLBACK_FAILED): {reason}"),
             ),
+            D::Stopped(_) if !std::mem::replace(&mut self.stopped_seen, true) => {
+                Verdict::Pending {
+                    progress: format!("{service}: ECS stopped the service deployment; reading the service once more"),
+                }
+            }
             D::Stopped(reason) => failed(
                 FailureKind::EcsStopped,
                 format!("ECS stopped the deployment of {service} without rolling it back: {reason}"),

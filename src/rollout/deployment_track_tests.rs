@@ -59,14 +59,24 @@ fn shape(v: &Verdict) -> String {
     }
 }
 
+/// (case, status, stage, assessed, until, ECS rolls back by itself, expected shape)
+type Case = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Verdict,
+    WaitUntil,
+    bool,
+    &'static str,
+);
+
 #[test]
 fn the_gate_puts_assess_and_ecs_together() {
     let timed_out = Verdict::TimedOut {
         waiting_for: "rollout IN_PROGRESS".into(),
     };
     let superseded = failed(FailureKind::Superseded, "someone else deployed".into());
-    // (case, status, stage, assessed, until, ECS rolls back by itself, expected)
-    let table: Vec<(&str, &str, Option<&str>, Verdict, WaitUntil, bool, &str)> = vec![
+    let table: Vec<Case> = vec![
         ("succeeded and steady", "SUCCESSFUL", Some("CLEAN_UP"), Verdict::Healthy, WaitUntil::Steady, true, "Healthy"),
         ("succeeded, not steady yet", "SUCCESSFUL", Some("CLEAN_UP"), pending(), WaitUntil::Steady, true, "Pending"),
         ("steady tasks, deployment still baking", "IN_PROGRESS", Some("BAKE_TIME"), Verdict::Healthy, WaitUntil::Steady, true, "Pending"),
@@ -80,7 +90,7 @@ fn the_gate_puts_assess_and_ecs_together() {
         ("ECS rolling back past a timeout too", "ROLLBACK_REQUESTED", Some("SCALE_UP"), timed_out, WaitUntil::Steady, true, "Pending"),
         ("ECS rolled back", "ROLLBACK_SUCCESSFUL", Some("SCALE_UP"), pending(), WaitUntil::Steady, true, "EcsRolledBack"),
         ("ECS could not roll back", "ROLLBACK_FAILED", Some("SCALE_UP"), pending(), WaitUntil::Steady, true, "EcsRollbackFailed"),
-        ("stopped without a rollback", "STOPPED", Some("SCALE_UP"), pending(), WaitUntil::Steady, false, "EcsStopped"),
+        ("stopped: read the service once more", "STOPPED", Some("SCALE_UP"), pending(), WaitUntil::Steady, false, "Pending"),
         ("stopped by someone else's deployment", "STOPPED", Some("SCALE_UP"), superseded, WaitUntil::Steady, false, "Superseded"),
     ];
     for (case, status, stage, assessed, until, ecs_rolls_back, expected) in table {
@@ -89,6 +99,22 @@ fn the_gate_puts_assess_and_ecs_together() {
         let (_, ecs) = track.follow("api", &s);
         let got = track.verdict("api", assessed, &ecs, &watch(), t0());
         assert_eq!(shape(&got), expected, "{case}: {got:?}");
+    }
+}
+
+/// One poll reads DescribeServices, then the service deployment: a deployment that replaced
+/// ours between the two reads shows as STOPPED before the service shows it PRIMARY.
+#[test]
+fn stopped_is_ours_to_undo_only_if_the_next_read_still_shows_our_deployment() {
+    let superseded = || failed(FailureKind::Superseded, "someone else deployed".into());
+    for (next, expected) in [(pending(), "EcsStopped"), (superseded(), "Superseded")] {
+        let mut track = DeploymentTrack::new(ARN, WaitUntil::Steady, false);
+        let (_, ecs) = track.follow("api", &snap("STOPPED", Some("SCALE_UP"), None));
+        let first = track.verdict("api", pending(), &ecs, &watch(), t0());
+        assert_eq!(shape(&first), "Pending");
+        let (_, ecs) = track.follow("api", &snap("STOPPED", Some("SCALE_UP"), None));
+        let second = track.verdict("api", next, &ecs, &watch(), t0());
+        assert_eq!(shape(&second), expected, "{second:?}");
     }
 }
 

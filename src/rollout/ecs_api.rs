@@ -89,10 +89,11 @@ where
     ApiError {
         op,
         code: e.code().map(str::to_owned),
+        // Without a service message: the network error and its causes, not the SDK's Debug dump.
         message: e
             .message()
             .map(str::to_owned)
-            .unwrap_or_else(|| aws_sdk_ecs::error::DisplayErrorContext(&e).to_string()),
+            .unwrap_or_else(|| crate::failure::with_causes(&e)),
         attempts: 1,
         elapsed: Duration::ZERO,
     }
@@ -103,19 +104,24 @@ where
 pub(crate) async fn retried_call<T, E, F, Fut>(
     policy: &RetryPolicy,
     op: &'static str,
-    send: F,
+    mut send: F,
 ) -> Result<T, ApiError>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
 {
-    retry::retry(policy, retry::classify_sdk, send)
+    let classify = |f: &retry::SdkFailure<E>| retry::classify_sdk(&f.0);
+    let attempt = || {
+        let sent = send();
+        async move { sent.await.map_err(retry::SdkFailure) }
+    };
+    retry::retry_named(op, policy, classify, attempt)
         .await
         .map_err(|r| ApiError {
             attempts: r.attempts,
             elapsed: r.elapsed,
-            ..call_error(op, r.error)
+            ..call_error(op, r.error.0)
         })
 }
 
@@ -206,7 +212,7 @@ impl EcsApi {
     }
 
     /// One SDK call under the crate's retry loop with the AWS classification.
-    async fn call<T, E, F, Fut>(&self, op: &'static str, send: F) -> Result<T, ApiError>
+    async fn call<T, E, F, Fut>(&self, op: &'static str, mut send: F) -> Result<T, ApiError>
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
         F: FnMut() -> Fut,
@@ -288,27 +294,51 @@ impl EcsApi {
             .ok_or_else(|| ApiError::local("RegisterTaskDefinition", "the answer has no ARN"))
     }
 
-    /// Points `service` at `task_definition`; never touches the desired count.
+    /// Points `service` at `task_definition`; never touches the desired count. Sent once: after
+    /// a failure that may have reached ECS, a service already on `task_definition` is taken as
+    /// updated (with `force_new_deployment`, which ECS cannot tell apart, it is sent again).
     pub async fn update_service(
         &self,
         service: &str,
         task_definition: &str,
         force_new_deployment: bool,
     ) -> Result<ServiceState, ApiError> {
-        let out = self
-            .call("UpdateService", || {
-                self.ecs
-                    .update_service()
-                    .cluster(&self.cluster)
-                    .service(service)
-                    .task_definition(task_definition)
-                    .force_new_deployment(force_new_deployment)
-                    .send()
-            })
-            .await?;
-        out.service()
-            .map(service_state)
-            .ok_or_else(|| ApiError::local("UpdateService", "the answer has no service"))
+        const OP: &str = "UpdateService";
+        let send = || async {
+            let out = self
+                .ecs
+                .update_service()
+                .cluster(&self.cluster)
+                .service(service)
+                .task_definition(task_definition)
+                .force_new_deployment(force_new_deployment)
+                .send()
+                .await?;
+            Ok(out.service().map(service_state))
+        };
+        let applied = || async {
+            if force_new_deployment {
+                return None;
+            }
+            let (found, _) = self.describe_services(&[service.to_owned()]).await.ok()?;
+            let state = found.into_iter().next()?;
+            (state.task_definition == task_definition).then_some(Some(state))
+        };
+        retry::retry_unrepeated(
+            OP,
+            &self.retry,
+            retry::classify_sdk,
+            retry::delivery_sdk,
+            send,
+            applied,
+        )
+        .await
+        .map_err(|r| ApiError {
+            attempts: r.attempts,
+            elapsed: r.elapsed,
+            ..call_error(OP, r.error)
+        })?
+        .ok_or_else(|| ApiError::local(OP, "the answer has no service"))
     }
 
     /// Target health in one target group; only the targets in `ids` when it is given.
@@ -352,7 +382,8 @@ impl EcsApi {
     }
 
     /// Up to `limit` stopped tasks of one deployment, with each container's exit
-    /// code and reason and, for awslogs containers of `task_definition`, the last `log_lines`.
+    /// code and reason and, for awslogs containers of `task_definition`, the last `log_lines`
+    /// (none, and no CloudWatch Logs call, when it is 0).
     pub async fn stopped_tasks(
         &self,
         service: &str,
@@ -372,8 +403,8 @@ impl EcsApi {
             for c in t.containers {
                 let log = awslogs_ref(task_definition, &c.name, &task_id);
                 let last_log_lines = match &log {
-                    Some(l) => self.last_log_lines(l, log_lines).await,
-                    None => Vec::new(),
+                    Some(l) if log_lines > 0 => self.last_log_lines(l, log_lines).await,
+                    _ => Vec::new(),
                 };
                 containers.push(StoppedContainer {
                     name: c.name,

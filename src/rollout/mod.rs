@@ -18,7 +18,7 @@
 //!     Verdict::Failed(f) if !f.kind.needs_rollback() => { /* ECS rolled back, or superseded */ }
 //!     Verdict::Failed(_) | Verdict::TimedOut { .. } => { /* stopped tasks, then roll back */ }
 //! }
-//! for task in &stopped { lines.extend(summarise_stopped_task(task)) }
+//! for task in &stopped { lines.extend(summarise_stopped_task(task, show_logs)) }
 //! ```
 //!
 //! Files: `taskdef` (file parsing, request shape, image selection, render), `canonical`
@@ -28,7 +28,8 @@
 //! and their causes), `stopped` (stopped-task evidence), `plan` (refusals and warnings before
 //! any change), `ecs_api` (the SDK calls), `ecs_observer` (one
 //! frugal poll), `raw_ecs` (task definitions as raw JSON), `watch`
-//! (the poll loop), `observed` (what the polls saw, for truthful reports), `rollback`.
+//! (the poll loop), `observed` (what the polls saw, for truthful reports), `rollback`, `busy`
+//! (another deployment in progress before ours: `when-busy`).
 //!
 //! Service deployments: `service_deployment` (the SDK reads, StopServiceDeployment),
 //! `deployment_verdict` (what a service deployment means, and `wait-until`, pure),
@@ -37,6 +38,7 @@
 //! refusals, pure).
 
 pub mod assess;
+pub mod busy;
 pub mod canonical;
 pub mod crashloop;
 pub mod deployment_track;

@@ -10,6 +10,7 @@ use serde_json::Value;
 use super::assess::Watch;
 use super::canonical::{diff, is_identical};
 use super::ecs_api::{ClusterInfo, ServiceState};
+use super::strategy_plan::StrategyRefusal;
 
 /// Why a service cannot be deployed by this action. Every one is the user's configuration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,6 +38,9 @@ pub enum Refusal {
          ECS would report \"No Container Instances were found in your cluster\""
     )]
     NoContainerInstances { cluster: String, service: String },
+    /// The service's deployment strategy cannot work as it is configured.
+    #[error(transparent)]
+    Strategy(#[from] StrategyRefusal),
 }
 
 impl Refusal {
@@ -54,6 +58,7 @@ impl Refusal {
             Refusal::NoContainerInstances { .. } => {
                 "register container instances (scale the cluster's Auto Scaling group) or use launch type FARGATE"
             }
+            Refusal::Strategy(s) => s.hint(),
         }
     }
 }
@@ -329,4 +334,4 @@ pub fn decide(inputs: &[ServiceInput<'_>], known: &[(&str, &Value)], force: bool
 
 #[cfg(test)]
 #[path = "plan_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -4,7 +4,8 @@ use serde_json::{Value, json};
 
 use super::*;
 
-fn service(name: &str) -> ServiceState {
+/// A healthy FARGATE service of two tasks (the busy tables start from it too).
+pub(crate) fn service(name: &str) -> ServiceState {
     ServiceState {
         name: name.into(),
         arn: format!("arn:aws:ecs:us-east-1:1:service/c/{name}"),
@@ -315,4 +316,16 @@ fn rollback_returns_to_the_last_completed_deployment() {
     ];
     assert_eq!(rollback_target(&s), "td/app:1");
     assert!(warnings(&s)[0].contains("ecs-svc/2 of app:2 is still in progress"));
+}
+
+#[test]
+fn a_strategy_refusal_is_a_plan_refusal_with_its_own_words_and_hint() {
+    use crate::rollout::strategy_plan::StrategyRefusal;
+    let s = StrategyRefusal::NoTrafficRouting {
+        service: "web".into(),
+        strategy: "CANARY".into(),
+    };
+    let r = Refusal::from(s.clone());
+    assert_eq!(r.to_string(), s.to_string());
+    assert_eq!(r.hint(), s.hint());
 }

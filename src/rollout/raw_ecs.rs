@@ -23,7 +23,6 @@ use aws_sdk_ecs::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use serde_json::{Value, json};
-use tokio::time::Instant;
 
 use super::canonical::is_identical;
 use crate::retry::{self, Delivery, Retry, RetryPolicy};
@@ -133,10 +132,11 @@ impl RawEcs {
     /// `endpoint`: the ECS endpoint override (`AWS_ENDPOINT_URL_ECS` / `AWS_ENDPOINT_URL`), or
     /// `None` for the one the SDK's rules give (region, partition, FIPS, dual-stack).
     pub fn new(config: &SdkConfig, endpoint: Option<&str>) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
+        // Connect and read limits (`crate::retry`), and a whole-attempt one: answers are small.
+        let http = retry::http_client()
+            .timeout(retry::request_timeout() * 2)
             .build()
-            .expect("a client with a timeout always builds");
+            .expect("a client with timeouts always builds");
         RawEcs {
             config: config.clone(),
             endpoint_override: endpoint.map(str::to_owned),
@@ -191,33 +191,16 @@ impl RawEcs {
     pub async fn register_task_definition(&self, request: &Value) -> Result<Value, RawEcsError> {
         const OP: &str = "RegisterTaskDefinition";
         let body = serde_json::to_vec(request).expect("a JSON value always serialises");
-        let start = Instant::now();
-        let max = self.retry.max_attempts.max(1);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let error = match self.send(OP, &body).await {
-                Ok(answer) => return Ok(answer),
-                Err(e) => e,
-            };
-            if error.delivery() == Delivery::Ambiguous {
-                tracing::warn!(
-                    "{error}: looking for the revision among the family's newest before registering again"
-                );
-                if let Some(found) = self.find_registered(request).await {
-                    return Ok(found);
-                }
-            }
-            if error.classify() == Retry::Fatal || attempt >= max {
-                return Err(gave_up(error, attempt, start.elapsed()));
-            }
-            let delay = self.retry.delay_after(attempt);
-            tracing::warn!(
-                "{OP}: attempt {attempt} of {max} failed, retrying in {}: {error}",
-                retry::seconds(delay)
-            );
-            tokio::time::sleep(delay).await;
-        }
+        retry::retry_unrepeated(
+            OP,
+            &self.retry,
+            RawEcsError::classify,
+            RawEcsError::delivery,
+            || self.send(OP, &body),
+            || self.find_registered(request),
+        )
+        .await
+        .map_err(|r| gave_up(r.error, r.attempts, r.elapsed))
     }
 
     /// The newest revision of the request's family identical to it, if one of the newest
@@ -257,7 +240,7 @@ impl RawEcs {
     /// One idempotent call (a read), retried while transient.
     pub async fn call(&self, operation: &str, body: &Value) -> Result<Value, RawEcsError> {
         let body = serde_json::to_vec(body).expect("a JSON value always serialises");
-        retry::retry(&self.retry, RawEcsError::classify, || {
+        retry::retry_named(operation, &self.retry, RawEcsError::classify, || {
             self.send(operation, &body)
         })
         .await

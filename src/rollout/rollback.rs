@@ -63,6 +63,15 @@ pub fn all_settled(outcomes: &[RollbackOutcome]) -> bool {
     !outcomes.is_empty() && outcomes.iter().all(RollbackOutcome::is_settled)
 }
 
+/// The rollbacks asked for: the deployments UpdateService started, under watch; an outcome
+/// for each of those ("not observed yet") and for each request that failed; and the targets
+/// whose service deployment ECS agreed to roll back (StopServiceDeployment).
+pub struct Requested {
+    pub watched: Vec<Watched>,
+    pub outcomes: Vec<RollbackOutcome>,
+    pub stopped: Vec<RollbackTarget>,
+}
+
 /// What the poll loop needs to know: where the services go back to, and how to wait.
 pub struct Rollback<'a, C, O, R> {
     pub api: &'a EcsApi,
@@ -80,6 +89,22 @@ impl<C: Clock, O: Observe, R: Report> Rollback<'_, C, O, R> {
     /// is under way and ECS takes it, else UpdateService), then wait for all of them together.
     pub async fn roll_back(&mut self, targets: &[RollbackTarget]) -> Vec<RollbackOutcome> {
         let started = self.clock.now();
+        let Requested {
+            mut watched,
+            mut outcomes,
+            stopped,
+        } = self.request(targets).await;
+        if !stopped.is_empty() {
+            let (w, o) = self.ecs_rollbacks(&stopped, started).await;
+            watched.extend(w);
+            outcomes.extend(o);
+        }
+        self.settle(watched, outcomes, started).await
+    }
+
+    /// Ask ECS to put every service back, without waiting for it (a cancelled run has seconds
+    /// left).
+    pub async fn request(&mut self, targets: &[RollbackTarget]) -> Requested {
         let mut outcomes = Vec::new();
         let mut watched = Vec::new();
         let mut stopped = Vec::new();
@@ -119,12 +144,11 @@ impl<C: Clock, O: Observe, R: Report> Rollback<'_, C, O, R> {
                 Err(e) => outcomes.push(outcome(t, None, Settled::UpdateFailed(e.to_string()))),
             }
         }
-        if !stopped.is_empty() {
-            let (w, o) = self.ecs_rollbacks(&stopped, started).await;
-            watched.extend(w);
-            outcomes.extend(o);
+        Requested {
+            watched,
+            outcomes,
+            stopped,
         }
-        self.settle(watched, outcomes, started).await
     }
 
     /// ECS rolled these services back by itself: wait for its rollback deployments (each

@@ -151,6 +151,20 @@ impl ServiceDeploymentReader {
         Ok(settings(&self.describe_service(cluster, service).await?))
     }
 
+    /// The service's strategy settings and the ARN of its current service deployment, from
+    /// one DescribeServices (the plan reads both).
+    pub async fn settings_and_current(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> Result<(DeploymentSettings, Option<String>), ApiError> {
+        let s = self.describe_service(cluster, service).await?;
+        Ok((
+            settings(&s),
+            s.current_service_deployment().map(str::to_owned),
+        ))
+    }
+
     /// Asks ECS to roll the deployment back (StopServiceDeployment, stopType ROLLBACK).
     pub async fn stop_with_rollback(&self, arn: &str) -> Result<(), ApiError> {
         retried_call(&self.retry, "StopServiceDeployment", || {

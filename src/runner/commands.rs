@@ -192,8 +192,12 @@ impl<W: Write> Workflow<W> {
     /// Masks each line of `value` separately: the runner matches masks within one log line, so
     /// a multi-line value is only ever seen line by line. Blank lines are skipped (the runner
     /// refuses to mask them). A line is also masked without trailing whitespace, which some
-    /// printers strip. Plain mode prints nothing.
+    /// printers strip. Plain mode prints nothing. Either way the value is remembered, so quoted
+    /// outside text can have it replaced (`secret::redact_masked`).
     pub fn add_mask_str(&mut self, value: &str) -> io::Result<()> {
+        for line in value.split(['\n', '\r']) {
+            crate::secret::remember_masked(line);
+        }
         if self.mode == Mode::Plain {
             return Ok(());
         }

@@ -19,8 +19,6 @@ use crate::secret::Secret;
 const URL_VAR: &str = "ACTIONS_ID_TOKEN_REQUEST_URL";
 const TOKEN_VAR: &str = "ACTIONS_ID_TOKEN_REQUEST_TOKEN";
 
-/// One attempt's limit; a hung connection then counts as a transient failure and is retried.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// RFC 3986 unreserved characters stay as they are; everything else in the audience is encoded
 /// (an audience such as `sts.amazonaws.com` passes unchanged, a URL audience does not break the
@@ -74,7 +72,7 @@ pub enum OidcError {
         "the OIDC token service's answer is not the expected JSON {{\"value\": \"<JWT>\"}}: {detail}"
     )]
     BadResponse { detail: String },
-    #[error("the OIDC token request failed {}, over {}", retry::attempts(*attempts), retry::seconds(*elapsed))]
+    #[error("the OIDC token request failed after {} over {}", retry::attempts(*attempts), retry::seconds(*elapsed))]
     GaveUp {
         attempts: u32,
         elapsed: Duration,
@@ -134,7 +132,8 @@ pub async fn request_token(
         reason: e.to_string(),
     })?;
 
-    let outcome = retry::retry(policy, classify, || attempt(http, &url, bearer)).await;
+    let what = "OIDC token request";
+    let outcome = retry::retry_named(what, policy, classify, || attempt(http, &url, bearer)).await;
     outcome.map_err(|r| {
         if r.exhausted && r.attempts > 1 {
             OidcError::GaveUp {
@@ -174,7 +173,8 @@ async fn attempt(http: &reqwest::Client, url: &str, bearer: &str) -> Result<Secr
             reqwest::header::USER_AGENT,
             concat!("oidc-ecs-deploy/", env!("CARGO_PKG_VERSION")),
         )
-        .timeout(ATTEMPT_TIMEOUT)
+        // One attempt's limit: a hung answer then counts as a transient failure and is retried.
+        .timeout(retry::request_timeout() * 2)
         .send()
         .await
         .map_err(OidcError::Transport)?;

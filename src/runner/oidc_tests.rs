@@ -176,7 +176,7 @@ async fn permanent_unavailability_says_how_hard_we_tried() {
     );
     assert!(
         err.to_string()
-            .starts_with("the OIDC token request failed 5 attempts, over "),
+            .starts_with("the OIDC token request failed after 5 attempts over "),
         "{err}"
     );
 }

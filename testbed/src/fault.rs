@@ -57,6 +57,16 @@ pub enum Fault {
     ForwardThenReset,
     /// Wait this long, then forward (a slow upstream).
     Delay(Duration),
+    /// Read the request, hold the connection this long without a byte of answer, then reset
+    /// it; never forwarded: an upstream that hangs past the client's timeout.
+    Stall(Duration),
+    /// Read about half of the request body, then reset the connection: the upload was cut off
+    /// mid-body and never reached the upstream. (When the matcher needed the whole body to
+    /// decide, it was already read: then this is `ConnectionReset`.)
+    ResetMidRequest,
+    /// Forward the request (so it takes effect), send the answer's status, headers and about
+    /// half of its body, then reset: the client sees an answer cut off mid-body.
+    ResetMidResponse,
     /// Forward this request unchanged (to interleave faults with successes).
     Forward,
     /// Any query-protocol error: `sender` picks Type Sender (else Receiver).
@@ -117,7 +127,7 @@ impl Fault {
 
     /// The response this fault sends, for a query service whose errors use namespace `xmlns`;
     /// `None` for the faults that do not answer (`ConnectionReset`, `ForwardThenReset`,
-    /// `Delay`, `Forward`).
+    /// `Delay`, `Stall`, `ResetMidRequest`, `ResetMidResponse`, `Forward`).
     pub fn canned(&self, xmlns: &str) -> Option<Canned> {
         let q = |status: u16, sender: bool, code: &str, message: &str| {
             Some(query_error(xmlns, status, sender, code, message))
@@ -196,9 +206,13 @@ impl Fault {
                 headers: vec![("Content-Type".into(), content_type.clone())],
                 body: body.clone(),
             }),
-            Fault::ConnectionReset | Fault::ForwardThenReset | Fault::Delay(_) | Fault::Forward => {
-                None
-            }
+            Fault::ConnectionReset
+            | Fault::ForwardThenReset
+            | Fault::Delay(_)
+            | Fault::Stall(_)
+            | Fault::ResetMidRequest
+            | Fault::ResetMidResponse
+            | Fault::Forward => None,
         }
     }
 }

@@ -6,12 +6,14 @@
 //!   with raw query/JSON-protocol helpers (`iam_create_role`, `ecr_authorization`, ...).
 //! - [`Registry`]: Debian's docker-registry with htpasswd auth; with moto it acts as one ECR.
 //! - [`OidcIssuer`]: a fake GitHub Actions OIDC token endpoint signing RS256 tokens.
-//! - [`FaultProxy`] / [`StsFault`]: inject AWS-faithful errors and resets in front of moto.
+//! - [`FaultProxy`] / [`StsFault`]: inject AWS-faithful errors and resets in front of moto;
+//!   [`Chaos`]: seeded random faults in each protocol's shape, for a proxy in front of anything.
 //! - [`GithubApi`]: GitHub's REST API (the deployment paths) served by prism from GitHub's own
 //!   description, validating every request.
 //!
 //! Child processes are killed on drop and die with the test process even when it panics.
 
+pub mod chaos;
 pub mod claims;
 pub mod ecr_sync;
 pub mod ecs;
@@ -25,6 +27,7 @@ mod process;
 pub mod proxy;
 pub mod registry;
 
+pub use chaos::{Chaos, Kind as FaultKind, Protocol};
 pub use claims::{GITHUB_ISSUER, STS_AUDIENCE, github_claims};
 pub use ecr_sync::EcrSync;
 pub use ecs::{
@@ -35,7 +38,7 @@ pub use github_api::GithubApi;
 pub use moto::{MOTO_ACCOUNT_ID, Moto};
 pub use moto_api::{EcrAuthorization, moto_ecr_password};
 pub use net::{free_port, http_client};
-pub use oidc::{OidcIssuer, TokenRequest};
+pub use oidc::{IssuedTokens, OidcIssuer, TokenRequest};
 pub use proxy::{FaultProxy, Matcher, RecordedRequest, StsFault};
 pub use registry::Registry;
 

@@ -48,6 +48,7 @@ struct Inner {
     claims: Mutex<Value>,
     failures: Mutex<VecDeque<u16>>,
     requests: Mutex<Vec<TokenRequest>>,
+    issued: IssuedTokens,
 }
 
 impl Inner {
@@ -56,6 +57,16 @@ impl Inner {
         header.typ = Some("JWT".into());
         header.kid = Some(self.kid.clone());
         jsonwebtoken::encode(&header, claims, &self.key).expect("sign a token with the test key")
+    }
+}
+
+/// The tokens an issuer's endpoint served (not those `mint` made), shared with the issuer.
+#[derive(Debug, Clone, Default)]
+pub struct IssuedTokens(Arc<Mutex<Vec<String>>>);
+
+impl IssuedTokens {
+    pub fn all(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
     }
 }
 
@@ -98,6 +109,7 @@ impl OidcIssuer {
             claims: Mutex::new(claims),
             failures: Mutex::new(VecDeque::new()),
             requests: Mutex::new(Vec::new()),
+            issued: IssuedTokens::default(),
         });
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let endpoint = format!("http://{}", listener.local_addr()?);
@@ -164,6 +176,12 @@ impl OidcIssuer {
         self.inner.requests.lock().unwrap().clone()
     }
 
+    /// Every token the endpoint has handed out so far (and will hand out: the handle outlives
+    /// this call), for a harness that checks no token reaches a log.
+    pub fn issued(&self) -> IssuedTokens {
+        self.inner.issued.clone()
+    }
+
     /// The JWKS (`{"keys": [...]}`) it serves.
     pub fn jwks(&self) -> Value {
         serde_json::to_value(JwkSet {
@@ -209,6 +227,7 @@ async fn token(
         200 => {
             let base = inner.claims.lock().unwrap().clone();
             let jwt = inner.sign(&github_claims(&[&base], audience.as_deref()));
+            inner.issued.0.lock().unwrap().push(jwt.clone());
             Json(json!({"count": jwt.len(), "value": jwt})).into_response()
         }
         _ => (

@@ -1,8 +1,12 @@
 //! `FaultProxy`: an HTTP/1 proxy on a free loopback port in front of an AWS endpoint (moto).
 //! Requests its `Matcher` selects each consume the next planned `Fault`; once the plan is
 //! exhausted they are forwarded upstream verbatim (or, with no upstream, get the last fault
-//! again). Other requests are always forwarded. `StsFault` is the proxy for STS's
-//! `AssumeRoleWithWebIdentity`.
+//! again). Other requests are always forwarded. With a [`Chaos`] source (`FaultProxy::chaos`)
+//! the matched requests beyond the plan are faulted at random from a fixed seed instead.
+//! `StsFault` is the proxy for STS's `AssumeRoleWithWebIdentity`.
+//!
+//! The proxy is transparent to redirects and upload sessions: a `Location` naming the upstream
+//! is rewritten to name the proxy, so a registry's upload session continues through it.
 
 use std::collections::VecDeque;
 use std::ops::Deref;
@@ -13,8 +17,9 @@ use std::task::{Context as TaskContext, Poll};
 
 use anyhow::Result;
 use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
@@ -22,6 +27,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
+use crate::chaos::Chaos;
 use crate::fault::{Canned, Fault, STS_XMLNS};
 use crate::net::http_client;
 
@@ -39,6 +45,11 @@ pub enum Matcher {
 }
 
 impl Matcher {
+    /// Whether the request's head is enough to decide (the body need not be read first).
+    fn needs_body(&self) -> bool {
+        matches!(self, Matcher::QueryAction(_) | Matcher::Custom(_))
+    }
+
     fn matches(&self, r: &RecordedRequest) -> bool {
         match self {
             Matcher::All => true,
@@ -96,10 +107,40 @@ impl RecordedRequest {
     pub fn action(&self) -> Option<String> {
         self.form_value("Action")
     }
+
+    /// What names this request the same way in every run: the AWS JSON operation
+    /// (`X-Amz-Target`), else the method and the path from its registry route on (`blobs/...`,
+    /// `manifests/...`: the repository left out), an upload session's id and state left out,
+    /// its `digest` kept; other query strings are dropped.
+    pub fn stable_key(&self) -> String {
+        if let Some(target) = self.header("x-amz-target") {
+            return target.to_owned();
+        }
+        let (path, query) = self.path.split_once('?').unwrap_or((&self.path, ""));
+        let route = ["/blobs/", "/manifests/"]
+            .iter()
+            .find_map(|r| path.find(r).map(|at| &path[at + 1..]))
+            .unwrap_or(path);
+        let route = match route.strip_prefix("blobs/uploads/") {
+            Some(_) => "blobs/uploads/",
+            None => route,
+        };
+        let digest: Option<(String, String)> =
+            serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+                .unwrap_or_default()
+                .into_iter()
+                .find(|(k, _)| k == "digest");
+        match digest {
+            Some((_, d)) => format!("{} {route} {d}", self.method),
+            None => format!("{} {route}", self.method),
+        }
+    }
 }
 
 struct ProxyState {
+    endpoint: String,
     upstream: Option<String>,
+    chaos: Option<Mutex<Chaos>>,
     matcher: Matcher,
     xmlns: String,
     plan: Mutex<VecDeque<Fault>>,
@@ -109,12 +150,15 @@ struct ProxyState {
 }
 
 impl ProxyState {
-    /// The fault for the next matched request; `Forward` once the plan is spent (with an
-    /// upstream), else the last fault again.
-    fn next_fault(&self) -> Fault {
+    /// The fault for the next matched request; once the plan is spent, the chaos source's
+    /// draw when there is one, else `Forward` (with an upstream) or the last fault again.
+    fn next_fault(&self, request: &RecordedRequest) -> Fault {
         if let Some(f) = self.plan.lock().unwrap().pop_front() {
             *self.last.lock().unwrap() = Some(f.clone());
             return f;
+        }
+        if let Some(chaos) = &self.chaos {
+            return chaos.lock().unwrap().next_fault(request);
         }
         match (&self.upstream, self.last.lock().unwrap().clone()) {
             (Some(_), _) | (None, None) => Fault::Forward,
@@ -145,10 +189,33 @@ impl FaultProxy {
         matcher: Matcher,
         xmlns: &str,
     ) -> Result<FaultProxy> {
+        Self::launch(upstream, plan, None, matcher, xmlns).await
+    }
+
+    /// Starts a proxy forwarding to `upstream` that faults the requests `matcher` selects as
+    /// `chaos` draws (query errors in namespace `xmlns`).
+    pub async fn chaos(
+        upstream: &str,
+        chaos: Chaos,
+        matcher: Matcher,
+        xmlns: &str,
+    ) -> Result<FaultProxy> {
+        Self::launch(Some(upstream.to_owned()), vec![], Some(chaos), matcher, xmlns).await
+    }
+
+    async fn launch(
+        upstream: Option<String>,
+        plan: Vec<Fault>,
+        chaos: Option<Chaos>,
+        matcher: Matcher,
+        xmlns: &str,
+    ) -> Result<FaultProxy> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let endpoint = format!("http://{}", listener.local_addr()?);
         let state = Arc::new(ProxyState {
+            endpoint: endpoint.clone(),
             upstream: upstream.map(|u| u.trim_end_matches('/').to_owned()),
+            chaos: chaos.map(Mutex::new),
             matcher,
             xmlns: xmlns.to_owned(),
             plan: Mutex::new(plan.into()),
@@ -225,7 +292,28 @@ impl Deref for StsFault {
     }
 }
 
-type Reply = Response<Full<Bytes>>;
+type ReplyBody = BoxBody<Bytes, std::io::Error>;
+type Reply = Response<ReplyBody>;
+
+fn full(bytes: Bytes) -> ReplyBody {
+    Full::new(bytes).map_err(|never| match never {}).boxed()
+}
+
+fn reset_error(what: &str) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::ConnectionReset,
+        format!("testbed: injected connection reset {what}"),
+    )
+}
+
+/// Whether `rec` is matched, and its fault (`Forward` when not matched).
+fn decide(state: &ProxyState, rec: &RecordedRequest) -> (bool, Fault) {
+    if state.matcher.matches(rec) {
+        (true, state.next_fault(rec))
+    } else {
+        (false, Fault::Forward)
+    }
+}
 
 async fn handle(
     state: Arc<ProxyState>,
@@ -233,11 +321,6 @@ async fn handle(
     req: Request<Incoming>,
 ) -> std::io::Result<Reply> {
     let (parts, body) = req.into_parts();
-    let body = body
-        .collect()
-        .await
-        .map_err(std::io::Error::other)?
-        .to_bytes();
     let mut rec = RecordedRequest {
         method: parts.method.to_string(),
         path: parts
@@ -255,14 +338,28 @@ async fn handle(
                 )
             })
             .collect(),
-        body,
+        body: Bytes::new(),
         outcome: "forwarded".into(),
     };
-    let matched = state.matcher.matches(&rec);
-    let fault = if matched {
-        state.next_fault()
-    } else {
-        Fault::Forward
+    // Decided from the head when it is enough, so a reset can come in the middle of the body.
+    let early = (!state.matcher.needs_body()).then(|| decide(&state, &rec));
+    rec.body = match &early {
+        Some((_, Fault::ResetMidRequest)) => {
+            let length = rec
+                .header("content-length")
+                .and_then(|l| l.parse::<usize>().ok())
+                .unwrap_or(0);
+            read_part(body, length / 2).await
+        }
+        _ => body
+            .collect()
+            .await
+            .map_err(std::io::Error::other)?
+            .to_bytes(),
+    };
+    let (matched, fault) = match early {
+        Some(decided) => decided,
+        None => decide(&state, &rec),
     };
     if !matches!(fault, Fault::Forward) {
         rec.outcome = fault.name();
@@ -271,20 +368,25 @@ async fn handle(
         state.matched.lock().unwrap().push(rec.clone());
     }
     match fault {
-        Fault::ConnectionReset => {
+        Fault::ConnectionReset | Fault::ResetMidRequest => {
             reset.store(true, Ordering::SeqCst);
-            Err(std::io::Error::new(
-                std::io::ErrorKind::ConnectionReset,
-                "testbed: injected connection reset",
-            ))
+            Err(reset_error("before the answer"))
         }
         Fault::ForwardThenReset => {
             let _ = forward(&state, &parts, rec.body).await;
             reset.store(true, Ordering::SeqCst);
-            Err(std::io::Error::new(
-                std::io::ErrorKind::ConnectionReset,
-                "testbed: injected connection reset after forwarding",
-            ))
+            Err(reset_error("after forwarding"))
+        }
+        Fault::Stall(d) => {
+            tokio::time::sleep(d).await;
+            reset.store(true, Ordering::SeqCst);
+            Err(reset_error("after a stall"))
+        }
+        Fault::ResetMidResponse => {
+            let (head, body) = forward(&state, &parts, rec.body).await.into_parts();
+            let bytes = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+            reset.store(true, Ordering::SeqCst);
+            Ok(Response::from_parts(head, CutBody::new(bytes).boxed()))
         }
         Fault::Delay(d) => {
             tokio::time::sleep(d).await;
@@ -299,12 +401,64 @@ async fn handle(
     }
 }
 
+/// Reads at least `want` bytes of `body` (or all of it, if shorter) and drops the rest.
+async fn read_part(mut body: Incoming, want: usize) -> Bytes {
+    let mut got = Vec::new();
+    while got.len() < want.max(1) {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    got.extend_from_slice(data);
+                }
+            }
+            _ => break,
+        }
+    }
+    Bytes::from(got)
+}
+
+/// An answer body that announces its full length, sends the first half, then fails: hyper
+/// aborts the connection, and the client sees the body cut off.
+struct CutBody {
+    full_length: u64,
+    first: Option<Bytes>,
+}
+
+impl CutBody {
+    fn new(bytes: Bytes) -> CutBody {
+        let half = bytes.slice(..bytes.len() / 2);
+        CutBody {
+            full_length: bytes.len() as u64,
+            first: Some(half),
+        }
+    }
+}
+
+impl Body for CutBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<std::result::Result<Frame<Bytes>, std::io::Error>>> {
+        match self.first.take() {
+            Some(half) if !half.is_empty() => Poll::Ready(Some(Ok(Frame::data(half)))),
+            _ => Poll::Ready(Some(Err(reset_error("in the middle of the answer")))),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.full_length)
+    }
+}
+
 fn reply(c: Canned) -> Reply {
     let mut b = Response::builder().status(c.status);
     for (k, v) in &c.headers {
         b = b.header(k, v);
     }
-    b.body(Full::new(Bytes::from(c.body)))
+    b.body(full(Bytes::from(c.body)))
         .expect("valid canned response")
 }
 
@@ -355,12 +509,19 @@ async fn forward(state: &ProxyState, parts: &hyper::http::request::Parts, body: 
     };
     let mut b = Response::builder().status(resp.status());
     for (k, v) in resp.headers() {
-        if !hop_by_hop(k.as_str()) {
-            b = b.header(k, v);
+        if hop_by_hop(k.as_str()) {
+            continue;
+        }
+        // An upload session or redirect naming the upstream continues through the proxy.
+        match v.to_str() {
+            Ok(text) if k == hyper::header::LOCATION && text.starts_with(upstream.as_str()) => {
+                b = b.header(k, format!("{}{}", state.endpoint, &text[upstream.len()..]));
+            }
+            _ => b = b.header(k, v),
         }
     }
     let bytes = resp.bytes().await.unwrap_or_default();
-    b.body(Full::new(bytes)).expect("valid forwarded response")
+    b.body(full(bytes)).expect("valid forwarded response")
 }
 
 /// A TCP stream that, when flagged, is closed with `SO_LINGER` 0: the peer sees a reset.

@@ -54,6 +54,13 @@ impl Registry {
         Self::launch(None, None).await
     }
 
+    /// A registry with token auth whose `/v2/` challenge is `Bearer realm="<realm>"`: clients
+    /// are sent to `realm` for a token. No token service runs; the signing root is a fixed
+    /// test certificate, so no token would be accepted: for tests of where clients go.
+    pub async fn start_with_token_realm(realm: &str) -> Result<Registry> {
+        Self::launch_with(None, Some(realm.to_owned()), None).await
+    }
+
     /// Like `start_for_moto_ecr`, and moto's ECR API also sees every tagged manifest pushed
     /// here (see `ecr_sync.rs`), scans included: for tests of calls such as
     /// `DescribeImageScanFindings`.
@@ -128,6 +135,14 @@ impl Registry {
         credentials: Option<(String, String)>,
         sync: Option<EcrSync>,
     ) -> Result<Registry> {
+        Self::launch_with(credentials, None, sync).await
+    }
+
+    async fn launch_with(
+        credentials: Option<(String, String)>,
+        token_realm: Option<String>,
+        sync: Option<EcrSync>,
+    ) -> Result<Registry> {
         let exe = find_docker_registry()?;
         let dir = tempfile::Builder::new()
             .prefix("testbed-registry-")
@@ -135,6 +150,9 @@ impl Registry {
         std::fs::create_dir_all(dir.path().join("data"))?;
         if let Some((user, password)) = &credentials {
             std::fs::write(dir.path().join("htpasswd"), htpasswd_line(user, password)?)?;
+        }
+        if token_realm.is_some() {
+            std::fs::write(dir.path().join("token-root.pem"), TOKEN_ROOT_PEM)?;
         }
         let mut last = None;
         for attempt in 0..3 {
@@ -146,6 +164,7 @@ impl Registry {
                     dir.path(),
                     port,
                     credentials.is_some(),
+                    token_realm.as_deref(),
                     sync.as_ref().map(EcrSync::url),
                 ),
             )?;
@@ -187,7 +206,17 @@ fn htpasswd_line(user: &str, password: &str) -> Result<String> {
     Ok(format!("{user}:{hash}\n"))
 }
 
-fn config_yaml(dir: &Path, port: u16, auth: bool, notify: Option<&str>) -> String {
+/// A self-signed certificate of the issuer's test key: distribution's token auth will not start
+/// without a signing root.
+const TOKEN_ROOT_PEM: &str = include_str!("fixtures/registry_token_root.pem");
+
+fn config_yaml(
+    dir: &Path,
+    port: u16,
+    auth: bool,
+    token_realm: Option<&str>,
+    notify: Option<&str>,
+) -> String {
     let root = dir.join("data");
     let mut yaml = format!(
         "version: 0.1\n\
@@ -203,6 +232,12 @@ fn config_yaml(dir: &Path, port: u16, auth: bool, notify: Option<&str>) -> Strin
         yaml.push_str(&format!(
             "auth:\n  htpasswd:\n    realm: basic-realm\n    path: {}\n",
             htpasswd.display()
+        ));
+    }
+    if let Some(realm) = token_realm {
+        yaml.push_str(&format!(
+            "auth:\n  token:\n    realm: {realm:?}\n    service: testbed-registry\n    issuer: testbed\n    rootcertbundle: {}\n",
+            dir.join("token-root.pem").display()
         ));
     }
     if let Some(url) = notify {

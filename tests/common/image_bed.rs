@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use base64::Engine as _;
 use oidc_ecs_deploy::image::Digest;
 use serde_json::{Value, json};
 use testbed::fault::STS_XMLNS;
@@ -78,8 +79,14 @@ impl Bed {
 
     /// The same job, with the registry reached at `endpoint` (a proxy in front of it).
     pub fn job_via(&self, endpoint: &str, repository: &str, source: &str) -> ActionRun {
-        ActionRun::new()
-            .aws(self.moto.endpoint())
+        let mut job = ActionRun::new();
+        if let Some((user, password)) = self.reg.credentials() {
+            let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            job = job
+                .secret("the ECR password", password)
+                .secret("the ECR authorization token", &token);
+        }
+        job.aws(self.moto.endpoint())
             .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
             .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
             .with("aws-region", "us-east-1")

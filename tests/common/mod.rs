@@ -9,11 +9,16 @@
 //! `GITHUB_*` and the runner files), plus what the test adds.
 //!
 //! `Run` holds the exit code, both streams, the parsed `GITHUB_OUTPUT` and `GITHUB_ENV` heredoc
-//! files and the summary; `assert_no_leaks` checks the masking rules on it.
+//! files and the summary. Every run is checked for leaked secrets before the test sees it
+//! (`leaks.rs`); `assert_no_leaks` also asserts that the secrets a test expects were masked.
 
 #![allow(dead_code)]
 
+pub mod leaks;
 pub mod rollout;
+
+#[allow(unused_imports)]
+pub use leaks::{assert_masked_before_shown, assert_no_leaks};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -147,6 +152,12 @@ pub struct ActionRun {
     interleaved: bool,
     limit: Duration,
     dir: tempfile::TempDir,
+    /// What the binary reads on stdin (`push --password-stdin`).
+    stdin: Option<String>,
+    /// Secrets the test names beyond those the harness finds in the environment and inputs.
+    secrets: Vec<leaks::Known>,
+    /// The tokens of the OIDC issuers this job may ask.
+    issued: Vec<testbed::IssuedTokens>,
 }
 
 impl Default for ActionRun {
@@ -217,6 +228,9 @@ impl ActionRun {
             interleaved: false,
             limit: RUN_LIMIT,
             dir,
+            stdin: None,
+            secrets: Vec::new(),
+            issued: Vec::new(),
         }
     }
 
@@ -252,11 +266,28 @@ impl ActionRun {
     }
 
     /// The job has `permissions: id-token: write`, served by this issuer.
-    pub fn oidc(self, issuer: &testbed::OidcIssuer) -> Self {
+    pub fn oidc(mut self, issuer: &testbed::OidcIssuer) -> Self {
         let url = issuer.request_url();
         let token = issuer.request_token().to_owned();
+        self.issued.push(issuer.issued());
         self.env("ACTIONS_ID_TOKEN_REQUEST_URL", &url)
             .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", &token)
+    }
+
+    /// A secret the run may use but must never show (see `leaks.rs` for those found without it).
+    pub fn secret(mut self, what: &str, value: &str) -> Self {
+        assert!(
+            value.len() >= 8,
+            "{what}: a secret this short cannot be checked: {value:?}"
+        );
+        self.secrets.push(leaks::Known::new(what, value));
+        self
+    }
+
+    /// `password` on the binary's stdin, as `push --password-stdin` reads it; a secret.
+    pub fn password_stdin(mut self, password: &str) -> Self {
+        self.stdin = Some(format!("{password}\n"));
+        self.secret("the password fed to --password-stdin", password)
     }
 
     /// AWS calls go to this endpoint (moto, or a fault proxy).
@@ -303,11 +334,21 @@ impl ActionRun {
 
     /// Runs the binary to completion (at most `RUN_LIMIT`, or the run's `timeout`).
     pub async fn run(self) -> Run {
+        self.spawn().finish().await
+    }
+
+    /// Starts the binary and returns at once: the test acts on the running process (a signal)
+    /// and then `finish`es it.
+    pub fn spawn(self) -> Running {
         let mut cmd = tokio::process::Command::new(BIN);
         cmd.env_clear()
             .args(&self.args)
             .current_dir(self.dir.path().join("workspace"))
-            .stdin(Stdio::null())
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .kill_on_drop(true);
         for (k, v) in &self.env {
             cmd.env(k, v);
@@ -325,17 +366,61 @@ impl ActionRun {
         }
         let started = std::time::Instant::now();
         // `Command::output` would replace the shared log with pipes: wait on the child instead.
-        let finished = async {
-            let child = cmd.spawn()?;
-            child.wait_with_output().await
-        };
-        let limit = self.limit;
-        let output = tokio::time::timeout(limit, finished)
+        let mut child = cmd.spawn().expect("spawn the binary");
+        if let (Some(text), Some(mut pipe)) = (self.stdin.clone(), child.stdin.take()) {
+            tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                let _ = pipe.write_all(text.as_bytes()).await;
+            });
+        }
+        Running {
+            child,
+            started,
+            log_path,
+            action: self,
+        }
+    }
+}
+
+/// A run in progress (`ActionRun::spawn`).
+pub struct Running {
+    child: tokio::process::Child,
+    started: std::time::Instant,
+    log_path: PathBuf,
+    action: ActionRun,
+}
+
+impl Running {
+    /// Sends `signal` (`INT`, `TERM`, ...) to the process, as the runner does to a cancelled step.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("the run is still going").to_string();
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} {pid} failed");
+    }
+
+    /// Whether the process has ended.
+    pub fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
+    /// Waits for the process to end (at most the run's limit from now) and reads what it left.
+    pub async fn finish(self) -> Run {
+        let Running {
+            child,
+            started,
+            log_path,
+            action: this,
+        } = self;
+        let limit = this.limit;
+        let output = tokio::time::timeout(limit, child.wait_with_output())
             .await
-            .unwrap_or_else(|_| panic!("{} {:?} did not finish within {limit:?}", BIN, self.args))
-            .expect("spawn the binary");
+            .unwrap_or_else(|_| panic!("{} {:?} did not finish within {limit:?}", BIN, this.args))
+            .expect("wait for the binary");
         let elapsed = started.elapsed();
-        let (stdout, stderr, combined) = if self.interleaved {
+        let (stdout, stderr, combined) = if this.interleaved {
             let log = std::fs::read_to_string(&log_path).expect("read log");
             let (cmds, rest): (Vec<&str>, Vec<&str>) =
                 log.lines().partition(|l| l.trim_start().starts_with("::"));
@@ -346,7 +431,7 @@ impl ActionRun {
             (out, err, String::new())
         };
         let read = |var: &str| {
-            self.env
+            this.env
                 .get(var)
                 .map(|p| std::fs::read_to_string(p).unwrap_or_default())
                 .unwrap_or_default()
@@ -354,6 +439,7 @@ impl ActionRun {
         let output_file = read("GITHUB_OUTPUT");
         let env_file = read("GITHUB_ENV");
         let summary = read("GITHUB_STEP_SUMMARY");
+        let (known, rules) = (self.known_secrets(), self.secret_rules());
         let run = Run {
             code: output.status.code().unwrap_or(-1),
             outputs: parse_runner_file(&output_file),
@@ -365,13 +451,55 @@ impl ActionRun {
             stderr,
             combined,
             elapsed,
-            args: self.args,
+            args: this.args,
         };
         // `E2E_DUMP=1 cargo test --test ... -- --nocapture` shows every run, passing or not.
         if std::env::var_os("E2E_DUMP").is_some() {
             eprintln!("{}", run.dump());
         }
+        leaks::check_run(&run, &known, rules);
         run
+    }
+
+    /// The secrets this run was given: in the environment, in the inputs, in a token file, on
+    /// stdin, served by its issuers, or named by the test.
+    fn known_secrets(&self) -> Vec<leaks::Known> {
+        let mut known = self.secrets.clone();
+        for var in leaks::SECRET_VARS {
+            if let Some(v) = self.env.get(var) {
+                known.push(leaks::Known::new(var, v.as_str()));
+            }
+        }
+        if let Some(token) = self.inputs.get("github-token") {
+            known.push(leaks::Known::new("the github-token input", token.as_str()));
+        }
+        if let Some(path) = self.inputs.get("web-identity-token-file").filter(|p| !p.is_empty()) {
+            let path = self.dir.path().join("workspace").join(path);
+            if let Ok(token) = std::fs::read_to_string(path) {
+                known.push(leaks::Known::new("the web-identity token file", token.trim()));
+            }
+        }
+        for issued in &self.issued {
+            known.extend(
+                issued
+                    .all()
+                    .into_iter()
+                    .map(|jwt| leaks::Known::new("an OIDC token the issuer served", jwt)),
+            );
+        }
+        known
+    }
+
+    fn secret_rules(&self) -> leaks::Rules {
+        let env_may_hold = self
+            .inputs
+            .get("output-env-credentials")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+            || self.args.iter().any(|a| a == "--output-env-credentials");
+        leaks::Rules {
+            env_may_hold,
+            under_actions: self.env.get("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
+        }
     }
 }
 
@@ -580,113 +708,4 @@ pub fn parse_runner_file(text: &str) -> Vec<(String, String)> {
         }
     }
     out
-}
-
-/// Asserts the masking contract for `secrets` over `run`:
-/// - each secret is masked (`::add-mask::VALUE` on stdout);
-/// - the secret appears in stdout only inside its `::add-mask::` lines, and never in stderr;
-/// - it is in neither GITHUB_OUTPUT nor the summary; in GITHUB_ENV only when
-///   `env_may_hold` (output-env-credentials: true);
-/// - in an interleaved run, its first `::add-mask::` comes before any other line holding it.
-///
-/// A JWT is also checked by its signature part: that part alone is what makes a token usable.
-pub fn assert_no_leaks(run: &Run, secrets: &[(&str, &str)], env_may_hold: bool) {
-    let masks = run.masks();
-    for (what, secret) in secrets {
-        assert!(
-            secret.len() >= 8,
-            "{what}: a secret this short is not worth checking: {secret:?}"
-        );
-        assert!(
-            masks.iter().any(|m| m == secret),
-            "{what} is never masked ({secret})\n{}",
-            run.dump()
-        );
-        let mut needles = vec![secret.to_string()];
-        if secret.matches('.').count() == 2 && secret.starts_with("eyJ") {
-            needles.push(secret.rsplit('.').next().unwrap().to_owned());
-        }
-        for needle in &needles {
-            for line in run.stdout.lines() {
-                if line.starts_with("::add-mask::") {
-                    continue;
-                }
-                assert!(
-                    !line.contains(needle.as_str()),
-                    "{what} appears unmasked on stdout: {line}\n{}",
-                    run.dump()
-                );
-            }
-            for line in run.stderr.lines() {
-                assert!(
-                    !line.contains(needle.as_str()),
-                    "{what} appears on stderr: {line}\n{}",
-                    run.dump()
-                );
-            }
-            assert!(
-                !run.output_file.contains(needle.as_str()),
-                "{what} is in GITHUB_OUTPUT\n{}",
-                run.dump()
-            );
-            assert!(
-                !run.summary.contains(needle.as_str()),
-                "{what} is in the job summary\n{}",
-                run.dump()
-            );
-            if !env_may_hold {
-                assert!(
-                    !run.env_file_text.contains(needle.as_str()),
-                    "{what} is in GITHUB_ENV\n{}",
-                    run.dump()
-                );
-            }
-        }
-        if !run.combined.is_empty() {
-            let lines: Vec<&str> = run.combined.lines().collect();
-            let mask_at = lines.iter().position(|l| {
-                l.starts_with("::add-mask::")
-                    && unescape_data(&l["::add-mask::".len()..]) == *secret
-            });
-            let first_use = lines
-                .iter()
-                .position(|l| !l.starts_with("::add-mask::") && l.contains(secret));
-            if let (Some(m), Some(u)) = (mask_at, first_use) {
-                assert!(
-                    m < u,
-                    "{what} is printed (line {u}) before it is masked (line {m})\n{}",
-                    run.dump()
-                );
-            }
-        }
-    }
-}
-
-/// Asserts `value` is masked before any line of an interleaved run shows it (a value that is
-/// masked on purpose but not secret by shape, such as an account id under mask-aws-account-id).
-pub fn assert_masked_before_shown(run: &Run, what: &str, value: &str) {
-    assert!(
-        !run.combined.is_empty(),
-        "assert_masked_before_shown needs an interleaved run"
-    );
-    let lines: Vec<&str> = run.combined.lines().collect();
-    let mask_at = lines.iter().position(|l| {
-        l.starts_with("::add-mask::") && unescape_data(&l["::add-mask::".len()..]) == value
-    });
-    let Some(m) = mask_at else {
-        panic!("{what} ({value}) is never masked\n{}", run.dump())
-    };
-    if let Some(u) = lines
-        .iter()
-        .position(|l| !l.starts_with("::add-mask::") && l.contains(value))
-    {
-        assert!(
-            m < u,
-            "{what} ({value}) is shown on line {} before it is masked on line {}: {:?}\n{}",
-            u + 1,
-            m + 1,
-            lines[u],
-            run.dump()
-        );
-    }
 }

@@ -100,6 +100,9 @@ fn failed_service(
                 if minutes == 1 { "" } else { "s" }
             )
         }
+        Verdict::Failed(f) if f.kind == crate::rollout::FailureKind::Superseded => {
+            format!("deployment {deployment} was superseded by another deployment")
+        }
         _ => format!("deployment {deployment} failed"),
     };
     let fate = match row.ended {
@@ -144,12 +147,12 @@ fn failed_service(
         ));
         for task in stopped {
             f.details.extend(
-                summarise_stopped_task(task)
+                summarise_stopped_task(task, cfg.show_task_logs)
                     .into_iter()
                     .map(|l| format!("  {l}")),
             );
         }
-        hint = hint.or_else(|| stopped_hint(stopped));
+        hint = hint.or_else(|| stopped_hint(stopped, cfg.show_task_logs));
     }
     match hint {
         Some(h) => f.hint(h),
@@ -158,7 +161,7 @@ fn failed_service(
 }
 
 /// The fix the stopped tasks point at, when one is known.
-fn stopped_hint(stopped: &[StoppedTask]) -> Option<String> {
+fn stopped_hint(stopped: &[StoppedTask], logs_shown: bool) -> Option<String> {
     if let Some(cause) = stopped.iter().find_map(known_cause) {
         return Some(cause.hint.to_owned());
     }
@@ -175,8 +178,10 @@ fn stopped_hint(stopped: &[StoppedTask]) -> Option<String> {
         .any(|c| c.exit_code.is_some_and(|e| e != 0 && e != 143));
     if health_checks {
         Some("the tasks run but fail the load balancer's health check: compare the target group's health-check\npath, port and expected codes with what the container serves, and check the security groups".to_owned())
-    } else if exited {
+    } else if exited && logs_shown {
         Some("the container exits at start; the log lines above are its last words".to_owned())
+    } else if exited {
+        Some("the container exits at start; its last words are in the log stream named above".to_owned())
     } else {
         None
     }

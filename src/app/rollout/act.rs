@@ -16,6 +16,7 @@ use crate::rollout::plan::{Plan, Registration, primary_watch};
 use crate::rollout::rollback::{RollbackTarget, short};
 use crate::rollout::watch::{Clock, Watched};
 
+use super::changes::Changes;
 use super::decide::Decision;
 use crate::app::failures;
 
@@ -77,7 +78,8 @@ pub async fn register(api: &EcsApi, plan: &Plan) -> Result<Vec<String>, Failure>
 }
 
 /// Update what needs it and put every service reached under watch, with the service
-/// deployment ECS records for it followed too.
+/// deployment ECS records for it followed too; `changes` records each update as it is sent and
+/// as ECS accepts it, with no await in between the answer and the record.
 pub async fn start<C: Clock>(
     api: &EcsApi,
     reader: &ServiceDeploymentReader,
@@ -85,6 +87,7 @@ pub async fn start<C: Clock>(
     decision: &Decision,
     arns: &[String],
     clock: &C,
+    changes: &Changes,
 ) -> Started {
     let mut started = Started {
         tracked: Vec::new(),
@@ -99,12 +102,14 @@ pub async fn start<C: Clock>(
     {
         let (state_now, wanted, updated) = if plan.update {
             let wanted = arns[plan.registration].clone();
+            changes.sending(&state.name);
             match api
                 .update_service(&state.name, &wanted, cfg.force_new_deployment)
                 .await
             {
                 Ok(now) => (now, wanted, true),
                 Err(error) => {
+                    changes.refused(&state.name);
                     started.refused = Some(Refused { index, error });
                     return started;
                 }
@@ -118,6 +123,11 @@ pub async fn start<C: Clock>(
         let previous = Some(plan.rollback_to.clone()).filter(|p| updated || *p != wanted);
         let watch = primary_watch(&state_now, &wanted, previous, now, now + cfg.wait);
         if updated {
+            changes.accepted(
+                &state.name,
+                &watch.our_deployment_id,
+                state_now.current_service_deployment.as_deref(),
+            );
             tracing::info!(
                 "{}: deployment {} started ({} -> {})",
                 state.name,

@@ -1,7 +1,9 @@
 //! Decide, before any change: describe the cluster and the services, refuse what cannot be
 //! deployed, render each service's new revision from its own serving definition (or from the
 //! `task-definition` file for the services of the file's family), find what is registered
-//! already, and print the plan: per service, which family and revision it gets.
+//! already, and print the plan: per service, which family and revision it gets, and its
+//! deployment strategy (`preflight.rs` reads it, and waits out deployments this run did not
+//! start).
 
 use std::collections::BTreeMap;
 
@@ -12,12 +14,17 @@ use crate::inputs::RolloutConfig;
 use crate::rollout::ecs_api::{EcsApi, ServiceState};
 use crate::rollout::plan::{self, Plan, Registration, ServiceInput};
 use crate::rollout::rollback::short;
+use crate::rollout::service_deployment::ServiceDeploymentReader;
+use crate::rollout::strategy_plan::{DeploymentSettings, plan_lines};
+use crate::rollout::watch::{Clock, PollInterval};
 use crate::rollout::taskdef::containers;
 use crate::rollout::{
     ImageAssignment, ImageChange, ImageUpdate, parse_task_definition_file, render,
 };
 use crate::runner::{Annotation, neutralize_line};
 
+use super::preflight;
+use crate::rollout::busy::Busy;
 use crate::app::{Console, failures};
 
 /// What the run will do, and what it was decided from.
@@ -28,15 +35,79 @@ pub struct Decision {
     /// the evidence of a failure is read.
     pub rendered: Vec<Value>,
     pub plan: Plan,
+    /// Each service's deployment strategy, hooks and alarms (same order).
+    pub settings: Vec<DeploymentSettings>,
 }
 
-pub async fn decide(
+/// One round of deciding, printed only once the run goes ahead.
+struct Round {
+    decision: Decision,
+    changes: Vec<Vec<ImageChange>>,
+    /// Per service, a deployment this run did not start in progress on it.
+    busy: Vec<Option<Busy>>,
+    /// Task definitions with fields RegisterTaskDefinition may not know.
+    warnings: Vec<String>,
+}
+
+/// Decide; while a service the plan would update is busy with a deployment this run did not
+/// start, wait for it and decide again (or refuse), as `when-busy` says. A deployment of the
+/// very revision this run wants (a re-run) is not in the way: the run watches it.
+pub async fn decide<C: Clock>(
     cfg: &RolloutConfig,
     api: &EcsApi,
+    reader: &ServiceDeploymentReader,
+    (clock, interval): (&C, PollInterval),
     update: &ImageUpdate,
     console: &mut Console,
 ) -> Result<Decision, Failure> {
-    let services = describe(cfg, api, console).await?;
+    let mut wait = preflight::BusyWait::new(cfg, clock, interval);
+    let round = loop {
+        let round = decide_once(cfg, api, reader, update).await?;
+        let in_the_way: Vec<Busy> = round
+            .busy
+            .iter()
+            .zip(&round.decision.plan.services)
+            .filter(|(_, p)| p.update)
+            .filter_map(|(b, _)| b.clone())
+            .collect();
+        if cfg.dry_run || wait.go(cfg, api, &in_the_way).await? {
+            break round;
+        }
+    };
+    let services = &round.decision.services;
+    for warning in services.iter().flat_map(plan::warnings) {
+        let _ = console
+            .workflow
+            .warning(&warning, &Annotation::titled("Rollout"));
+    }
+    for warning in &round.warnings {
+        let _ = console
+            .workflow
+            .warning(warning, &Annotation::titled("Task definition"));
+    }
+    let busy_lines: Vec<String> = match cfg.dry_run {
+        true => round
+            .busy
+            .iter()
+            .flatten()
+            .map(|b| preflight::dry_run_line(cfg, b))
+            .collect(),
+        false => Vec::new(),
+    };
+    let changes: Vec<&[ImageChange]> = round.changes.iter().map(Vec::as_slice).collect();
+    let d = &round.decision;
+    print_plan(&d.plan, &changes, &d.settings, &busy_lines, cfg.dry_run);
+    Ok(round.decision)
+}
+
+async fn decide_once(
+    cfg: &RolloutConfig,
+    api: &EcsApi,
+    reader: &ServiceDeploymentReader,
+    update: &ImageUpdate,
+) -> Result<Round, Failure> {
+    let services = describe(cfg, api).await?;
+    let (settings, busy) = preflight::read(cfg, reader, &services).await?;
     let mut serving: BTreeMap<String, Value> = BTreeMap::new();
     for s in &services {
         if !serving.contains_key(&s.task_definition) {
@@ -59,7 +130,7 @@ pub async fn decide(
             _ => serving_of(s),
         })
         .collect();
-    let rendered = render_each(&services, &bases, update, console)?;
+    let (rendered, warnings) = render_each(&services, &bases, update)?;
     let inputs: Vec<ServiceInput> = services
         .iter()
         .zip(&rendered)
@@ -88,21 +159,24 @@ pub async fn decide(
         }
     }
     let plan = plan::decide(&inputs, &as_refs(&known), cfg.force_new_deployment);
-    let changes: Vec<&[ImageChange]> = rendered.iter().map(|(_, c)| c.as_slice()).collect();
-    print_plan(&plan, &changes, cfg.dry_run);
-    let rendered = rendered.into_iter().map(|(r, _)| r).collect();
-    Ok(Decision {
-        services,
-        rendered,
-        plan,
+    let (rendered, changes) = rendered.into_iter().unzip();
+    Ok(Round {
+        decision: Decision {
+            services,
+            rendered,
+            plan,
+            settings,
+        },
+        changes,
+        busy,
+        warnings,
     })
 }
 
 /// The cluster and the services, refused before any change when they cannot be deployed.
-async fn describe(
+pub(super) async fn describe(
     cfg: &RolloutConfig,
     api: &EcsApi,
-    console: &mut Console,
 ) -> Result<Vec<ServiceState>, Failure> {
     let cluster = api
         .describe_cluster()
@@ -131,11 +205,6 @@ async fn describe(
     );
     if !refusals.is_empty() {
         return Err(failures::rollout_refusals(&refusals));
-    }
-    for warning in services.iter().flat_map(plan::warnings) {
-        let _ = console
-            .workflow
-            .warning(&warning, &Annotation::titled("Rollout"));
     }
     Ok(services)
 }
@@ -169,14 +238,15 @@ fn read_file<'s>(
     Ok(def)
 }
 
-/// Each service's request and the images it changes. With several families, an image named
-/// for a container belongs to the families that have that container.
+/// Each service's request and the images it changes, and a warning per family with fields
+/// RegisterTaskDefinition may not know. With several families, an image named for a
+/// container belongs to the families that have that container.
+#[allow(clippy::type_complexity)]
 fn render_each(
     services: &[ServiceState],
     bases: &[&Value],
     update: &ImageUpdate,
-    console: &mut Console,
-) -> Result<Vec<(Value, Vec<ImageChange>)>, Failure> {
+) -> Result<(Vec<(Value, Vec<ImageChange>)>, Vec<String>), Failure> {
     let families: std::collections::BTreeSet<&str> = bases.iter().map(|b| family_of(b)).collect();
     // A named container that no family has is a typo, not another family's container.
     for name in update.named_containers() {
@@ -224,19 +294,16 @@ fn render_each(
             f
         })?;
         let family = family_of(base).to_owned();
-        if !rendered.unknown_fields.is_empty() && !warned.contains(&family) {
+        if !rendered.unknown_fields.is_empty() && !warned.iter().any(|(f, _)| *f == family) {
             let text = format!(
                 "the task definition {family} has fields RegisterTaskDefinition may not know: {}",
                 rendered.unknown_fields.join(", ")
             );
-            let _ = console
-                .workflow
-                .warning(&text, &Annotation::titled("Task definition"));
-            warned.push(family);
+            warned.push((family, text));
         }
         out.push((rendered.request, rendered.changed_containers));
     }
-    Ok(out)
+    Ok((out, warned.into_iter().map(|(_, t)| t).collect()))
 }
 
 /// A definition's family, in either shape.
@@ -271,8 +338,15 @@ pub fn image_update(cfg: &RolloutConfig, pushed: Option<&str>) -> Result<ImageUp
     Ok(update)
 }
 
-/// The plan: the image changes, then a line per service with the family and revision it gets.
-fn print_plan(plan: &Plan, changes: &[&[ImageChange]], dry_run: bool) {
+/// The plan: the image changes, then a line per service with the family and revision it gets
+/// and its strategy's lines, then what is in progress (dry run).
+fn print_plan(
+    plan: &Plan,
+    changes: &[&[ImageChange]],
+    settings: &[DeploymentSettings],
+    busy: &[String],
+    dry_run: bool,
+) {
     let mut lines: Vec<String> = Vec::new();
     for c in changes.iter().flat_map(|c| c.iter()) {
         let line = format!("image {}: {} -> {}", c.container, c.old, c.new);
@@ -280,7 +354,7 @@ fn print_plan(plan: &Plan, changes: &[&[ImageChange]], dry_run: bool) {
             lines.push(line);
         }
     }
-    for s in &plan.services {
+    for (i, s) in plan.services.iter().enumerate() {
         let gets = match &plan.registrations[s.registration] {
             _ if !s.update => format!(
                 "keeps {} (identical to what it would get): unchanged, its health is checked",
@@ -295,8 +369,12 @@ fn print_plan(plan: &Plan, changes: &[&[ImageChange]], dry_run: bool) {
             s.family,
             short(&s.serving)
         ));
+        if let Some(set) = settings.get(i) {
+            lines.extend(plan_lines(set).iter().map(|l| format!("  {l}")));
+        }
         lines.extend(s.diff.iter().map(|d| format!("  {d}")));
     }
+    lines.extend(busy.iter().cloned());
     for line in lines {
         // Definitions are the user's text, but a value may still look like a command.
         let line = neutralize_line(&line);
@@ -307,3 +385,4 @@ fn print_plan(plan: &Plan, changes: &[&[ImageChange]], dry_run: bool) {
         }
     }
 }
+

@@ -19,7 +19,7 @@ use super::decide::Decision;
 
 /// Stopped tasks reported for the failed service, and log lines per container.
 const STOPPED_SHOWN: usize = 3;
-const LOG_LINES: i32 = 10;
+const LOG_LINES: i32 = crate::rollout::stopped::MAX_LOG_LINES as i32;
 
 /// How the wait ended, per watched service (in the order watched).
 pub struct Waited {
@@ -104,11 +104,14 @@ pub struct Evidence {
     pub stopped: Vec<StoppedTask>,
 }
 
+/// The failed service's stopped tasks; their log lines only when `show_logs` (`show-task-logs`),
+/// else CloudWatch Logs is not read at all.
 pub async fn evidence(
     api: &EcsApi,
     started: &Started,
     waited: &Waited,
     decision: &Decision,
+    show_logs: bool,
 ) -> Evidence {
     let Some((i, _)) = waited.first_failure() else {
         return Evidence {
@@ -123,7 +126,7 @@ pub async fn evidence(
             &w.watch.our_deployment_id,
             &decision.rendered[t.index],
             STOPPED_SHOWN,
-            LOG_LINES,
+            if show_logs { LOG_LINES } else { 0 },
         )
         .await
         .unwrap_or_else(|e| {

@@ -12,11 +12,14 @@
 //! `OIDC_ECS_DEPLOY_POLL_SECONDS` when set (tests, the demo), else it adapts from 2 to 15 s.
 
 mod act;
+mod cancelled;
+mod changes;
 mod credentials;
 mod decide;
 mod gate;
 mod links;
 mod outcome;
+mod preflight;
 mod report;
 
 use aws_config::SdkConfig;
@@ -38,34 +41,44 @@ use act::rollback_targets;
 use outcome::Fate;
 
 pub(crate) use act::Started;
+pub(crate) use cancelled::on_cancel;
+pub(crate) use changes::Changes;
 pub(crate) use gate::{Evidence, Waited};
 pub(crate) use outcome::{Ended, Row};
 
+/// `changes` records, as the run goes, what it changed (for a cancelled run: `on_cancel`).
 pub async fn run(
     cfg: &RolloutConfig,
     aws: &SdkConfig,
     pushed: Option<&str>,
     env: &EnvVars,
     console: &mut Console,
+    changes: &Changes,
 ) -> Result<(), Failure> {
     let update = decide::image_update(cfg, pushed)?;
-    let endpoint = env
-        .non_empty("AWS_ENDPOINT_URL_ECS")
-        .or_else(|| env.non_empty("AWS_ENDPOINT_URL"));
-    let api = EcsApi::new(aws, &cfg.cluster, endpoint);
-    let reader = ServiceDeploymentReader::new(aws);
+    let api = EcsApi::new(aws, &cfg.cluster, ecs_endpoint(env));
     let interval = PollInterval::from_setting(env.get(POLL_SECONDS_ENV));
     let place = links::Place::new(
         aws.region().map_or("us-east-1", |r| r.as_ref()),
         &cfg.cluster,
     );
 
-    // Decide.
-    let decision = decide::decide(cfg, &api, &update, console).await?;
+    // Decide (after any deployment this run did not start has finished: `when-busy`).
+    let clock = SystemClock;
+    let decision = decide::decide(
+        cfg,
+        &api,
+        &reader,
+        (&clock, interval.clone()),
+        &update,
+        console,
+    )
+    .await?;
     if cfg.dry_run {
         tracing::info!("dry run: nothing was registered and no service was updated");
         return report::dry_run(console, &place, &decision);
     }
+    report::strategies(console, &place, &decision)?;
     if decision.plan.nothing_to_do() {
         tracing::info!(
             "nothing to do: {} already run(s) the wanted definition (a re-run registers nothing; `force-new-deployment: true` restarts the tasks); checking its health",
@@ -76,9 +89,9 @@ pub async fn run(
     }
 
     // Act.
-    let clock = SystemClock;
     let arns = act::register(&api, &decision.plan).await?;
-    let mut started = act::start(&api, &reader, cfg, &decision, &arns, &clock).await;
+    changes.planned(&decision.plan, &arns);
+    let mut started = act::start(&api, &reader, cfg, &decision, &arns, &clock, changes).await;
     let mut report = ConsoleReport { console };
     let mut observer = EcsObserver::new(&api, &clock, None);
     let mut rollback = Rollback {
@@ -143,6 +156,8 @@ pub async fn run(
             .map(|r| format!("{} serves {}", r.service, short(&r.now)))
             .collect();
         tracing::info!("healthy: {}", serving.join(", "));
+        // Committed: from here a cancel keeps what the gate proved (no await until published).
+        changes.commit();
         return report::publish(rollback.report.console, &place, &rows, false);
     }
 
@@ -163,7 +178,7 @@ pub async fn run(
     } else {
         Vec::new()
     };
-    let evidence = gate::evidence(&api, &started, &waited, &decision).await;
+    let evidence = gate::evidence(&api, &started, &waited, &decision, cfg.show_task_logs).await;
     let rows = outcome::rows(
         &decision,
         &started,
@@ -193,6 +208,12 @@ pub async fn run(
     Err(failures::deploy_failed(
         cfg, &started, &waited, &evidence, &rows,
     ))
+}
+
+/// The ECS endpoint the environment names, if any (a test's simulator, a VPC endpoint).
+fn ecs_endpoint(env: &EnvVars) -> Option<&str> {
+    env.non_empty("AWS_ENDPOINT_URL_ECS")
+        .or_else(|| env.non_empty("AWS_ENDPOINT_URL"))
 }
 
 /// Progress to the log; service events through `print_untrusted`.

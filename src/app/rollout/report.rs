@@ -2,13 +2,16 @@
 //! rows of `outcome.rs`. The summary has a row per service (what it served, what it serves
 //! now, the deployment, the verdict, the time, links to the ECS console) and, unless all is
 //! well, a line per service saying where it stands; then the service deployments followed,
-//! with their strategy and the lifecycle stages seen. A dry run says it was one.
+//! with their strategy and the lifecycle stages seen. A dry run says it was one. Before
+//! either, each service's deployment strategy from the plan (bake time, hooks, alarms, who
+//! rolls back).
 
 use std::time::Duration;
 
 use crate::failure::Failure;
 use crate::rollout::plan::Registration;
 use crate::rollout::rollback::short;
+use crate::rollout::strategy_plan::plan_lines;
 use crate::runner::{escape_markdown, table};
 
 use super::decide::Decision;
@@ -33,6 +36,38 @@ pub fn publish(
     rows: &[Row],
     rolled_back: bool,
 ) -> Result<(), Failure> {
+    let note = rolled_back.then_some(
+        "Rolled back: every service this run changed serves its previous revision again.",
+    );
+    let rolled_back = if rolled_back { "true" } else { "false" };
+    write(console, place, rows, rolled_back, "", note)
+}
+
+/// The same for a cancelled run: `rolled-back` is `requested` when ECS accepted the rollback
+/// of every service this run changed (the run stops before it can watch it settle).
+pub fn publish_cancelled(
+    console: &mut Console,
+    place: &Place,
+    rows: &[Row],
+    requested: bool,
+) -> Result<(), Failure> {
+    let note = if requested {
+        "Cancelled: the rollback of every service this run changed was requested, and ECS accepted it; the run stopped before it could watch it settle."
+    } else {
+        "Cancelled: see above where each service stands."
+    };
+    let rolled_back = if requested { "requested" } else { "false" };
+    write(console, place, rows, rolled_back, " (cancelled)", Some(note))
+}
+
+fn write(
+    console: &mut Console,
+    place: &Place,
+    rows: &[Row],
+    rolled_back: &str,
+    heading: &str,
+    note: Option<&str>,
+) -> Result<(), Failure> {
     let now: Vec<&str> = rows.iter().map(|r| r.now.as_str()).collect();
     let deployments: Vec<&str> = rows
         .iter()
@@ -46,7 +81,7 @@ pub fn publish(
         .filter_map(|r| r.service_deployment.as_deref())
         .collect();
     console.output("service-deployment-arn", &joined(&service_deployments))?;
-    console.output("rolled-back", if rolled_back { "true" } else { "false" })?;
+    console.output("rolled-back", rolled_back)?;
     console.output("previous-task-definition-arn", &joined(&previous))?;
 
     let cells = rows.iter().map(|r| {
@@ -61,7 +96,7 @@ pub fn publish(
         ]
     });
     let mut markdown = format!(
-        "### oidc-ecs-deploy: rollout to {}\n\n{}",
+        "### oidc-ecs-deploy: rollout to {}{heading}\n\n{}",
         escape_markdown(&place.cluster),
         table(&HEADERS, cells)
     );
@@ -94,10 +129,8 @@ pub fn publish(
             markdown.push_str(&format!("- {}\n", escape_markdown(&r.stand)));
         }
     }
-    if rolled_back {
-        markdown.push_str(
-            "\nRolled back: every service this run changed serves its previous revision again.\n",
-        );
+    if let Some(note) = note {
+        markdown.push_str(&format!("\n{note}\n"));
     }
     console
         .summary
@@ -121,14 +154,40 @@ pub fn dry_run(console: &mut Console, place: &Place, decision: &Decision) -> Res
         ]
     });
     let markdown = format!(
-        "### oidc-ecs-deploy: rollout to {} (dry run)\n\nDry run: nothing was registered and no service was updated. The plan:\n\n{}",
+        "### oidc-ecs-deploy: rollout to {} (dry run)\n\nDry run: nothing was registered and no service was updated. The plan:\n\n{}\n{}",
         escape_markdown(&place.cluster),
-        table(&["service", "serves", "would serve", "ECS console"], cells)
+        table(&["service", "serves", "would serve", "ECS console"], cells),
+        strategy_list(decision)
     );
     console
         .summary
         .append_markdown(&markdown)
         .map_err(|e| failures::runner_file(&e))
+}
+
+/// The plan's strategy section of a run that deploys (a dry run has it in its own section).
+pub fn strategies(console: &mut Console, place: &Place, decision: &Decision) -> Result<(), Failure> {
+    let markdown = format!(
+        "### oidc-ecs-deploy: deployment strategy on {}\n\n{}",
+        escape_markdown(&place.cluster),
+        strategy_list(decision)
+    );
+    console
+        .summary
+        .append_markdown(&markdown)
+        .map_err(|e| failures::runner_file(&e))
+}
+
+/// A bullet per service, its strategy's plan lines under it.
+fn strategy_list(decision: &Decision) -> String {
+    let mut out = String::new();
+    for (s, set) in decision.services.iter().zip(&decision.settings) {
+        out.push_str(&format!("- **{}**\n", escape_markdown(&s.name)));
+        for line in plan_lines(set) {
+            out.push_str(&format!("  - {}\n", escape_markdown(&line)));
+        }
+    }
+    out
 }
 
 fn links(place: &Place, service: &str) -> String {

@@ -37,12 +37,14 @@ pub(crate) fn router(state: Shared) -> axum::Router {
         .with_state(state)
 }
 
-/// Records a call; true when it must be throttled (`EcsSimulator::throttle`).
-fn record(st: &mut SimState, op: &str) -> bool {
+/// Records a call and who made it; true when it must be throttled (`EcsSimulator::throttle`).
+fn record(st: &mut SimState, op: &str, headers: &HeaderMap) -> bool {
+    st.caller = access_key_id(headers);
     st.calls.push(CallRecord {
         op: op.to_owned(),
         at: Instant::now(),
         unix_ms: unix_now_ms(),
+        caller: st.caller.clone(),
     });
     match st.throttles.get_mut(op) {
         Some(n) if *n > 0 => {
@@ -53,11 +55,18 @@ fn record(st: &mut SimState, op: &str) -> bool {
     }
 }
 
+/// `AKID` from SigV4's `Authorization: AWS4-HMAC-SHA256 Credential=AKID/date/region/...`.
+fn access_key_id(headers: &HeaderMap) -> Option<String> {
+    let auth = headers.get("authorization")?.to_str().ok()?;
+    let credential = auth.split("Credential=").nth(1)?;
+    Some(credential.split('/').next()?.to_owned())
+}
+
 async fn aws(State(state): State<Shared>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
         let (prefix, op) = target.split_once('.').unwrap_or((target, ""));
-        if record(&mut st, op) {
+        if record(&mut st, op, &headers) {
             return json_answer(Err(ApiError::client(
                 "ThrottlingException",
                 "Rate exceeded",
@@ -92,6 +101,7 @@ async fn aws(State(state): State<Shared>, uri: Uri, headers: HeaderMap, body: By
                 format!("testbed ECS simulator: unknown target {target}"),
             )),
         };
+        st.caller = None;
         return json_answer(result);
     }
     let mut form: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
@@ -103,7 +113,7 @@ async fn aws(State(state): State<Shared>, uri: Uri, headers: HeaderMap, body: By
         .find(|(k, _)| k == "Action")
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
-    let result = if record(&mut st, &action) {
+    let result = if record(&mut st, &action, &headers) {
         Err(ApiError::client("Throttling", "Rate exceeded"))
     } else {
         elbv2::dispatch(&st, &form)
@@ -261,7 +271,7 @@ async fn health(
     Path((cluster, service)): Path<(String, String)>,
 ) -> Response {
     let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
-    record(&mut st, "HealthProbe");
+    record(&mut st, "HealthProbe", &HeaderMap::new());
     let Some(svc) = st.services.get(&(cluster, service)) else {
         return (StatusCode::NOT_FOUND, "no such service\n").into_response();
     };

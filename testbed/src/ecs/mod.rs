@@ -31,6 +31,8 @@
 //! - `POST /_sim/throttle` with `{"op": "DescribeServices", "count": 3}` -> 204;
 //! - (in process only) `deny(op, service)`: that operation on that service answers
 //!   AccessDeniedException, as IAM does;
+//! - (in process only) `hold(cluster, service, true)`: its deployments stand still on every
+//!   poll (the clock still moves) until `hold(.., false)`: a deployment held in progress;
 //! - `GET /_sim/health/{cluster}/{service}`: the service behind its load balancer, for an
 //!   HTTP health probe: 200 `ok <task definition ARN>` (the revision of the newest task with a
 //!   healthy target) while any target is healthy, else 503; recorded as call `HealthProbe`.
@@ -185,6 +187,26 @@ impl EcsSimulator {
     /// that already served stay good); false when there is no such service.
     pub fn set_scenario(&self, cluster: &str, name: &str, scenario: Scenario) -> bool {
         self.lock().set_scenario(cluster, name, scenario)
+    }
+
+    /// Holds service `name`'s deployments where they are (`true`) or lets them move again.
+    pub fn hold(&self, cluster: &str, name: &str, held: bool) {
+        let key = (cluster.to_owned(), name.to_owned());
+        let mut st = self.lock();
+        if held {
+            st.held.insert(key);
+        } else {
+            st.held.remove(&key);
+        }
+    }
+
+    /// How many calls of operation `op` signed with access key `caller` arrived.
+    pub fn calls_by(&self, op: &str, caller: &str) -> usize {
+        self.lock()
+            .calls
+            .iter()
+            .filter(|c| c.op == op && c.caller.as_deref() == Some(caller))
+            .count()
     }
 
     /// How many calls of operation `op` arrived (throttled and failed ones included).

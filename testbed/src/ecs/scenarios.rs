@@ -80,6 +80,9 @@ impl SimState {
     /// One poll of the service `(cluster, name)` (no-op unless it is ACTIVE).
     pub fn poll(&mut self, cluster: &str, name: &str) {
         let key = (cluster.to_owned(), name.to_owned());
+        if self.held.contains(&key) {
+            return;
+        }
         let Some(mut svc) = self.services.remove(&key) else {
             return;
         };

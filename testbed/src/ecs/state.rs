@@ -44,6 +44,9 @@ pub struct CallRecord {
     pub op: String,
     pub at: Instant,
     pub unix_ms: u64,
+    /// The access key id the request was signed with (its `Authorization` header), if any:
+    /// which of several clients made the call.
+    pub caller: Option<String>,
 }
 
 /// An AWS error answer.
@@ -247,6 +250,10 @@ pub(crate) struct SimState {
     pub throttles: BTreeMap<String, u32>,
     /// (operation, service name): calls the caller's role may not make (AccessDeniedException).
     pub denied: std::collections::BTreeSet<(String, String)>,
+    /// (cluster, service): services whose deployments do not move on a poll (`hold`).
+    pub held: std::collections::BTreeSet<(String, String)>,
+    /// The access key id of the request being answered (`registeredBy` names it).
+    pub caller: Option<String>,
     pub next_ip: u32,
     /// Service deployments and revisions (`service_deployments.rs`).
     pub service_deployments: super::service_deployments::ServiceDeployments,
@@ -266,6 +273,8 @@ impl SimState {
             calls: Vec::new(),
             throttles: BTreeMap::new(),
             denied: std::collections::BTreeSet::new(),
+            held: std::collections::BTreeSet::new(),
+            caller: None,
             next_ip: 0,
             service_deployments: Default::default(),
         }
@@ -444,10 +453,13 @@ impl SimState {
             },
         );
         out.insert("registeredAt".into(), json!(self.clock));
+        // The role session names the caller (its access key id), as a workflow run's session
+        // name would name the run.
         out.insert(
             "registeredBy".into(),
             json!(format!(
-                "arn:aws:sts::{SIM_ACCOUNT}:assumed-role/deploy/oidc-ecs-deploy"
+                "arn:aws:sts::{SIM_ACCOUNT}:assumed-role/deploy/{}",
+                self.caller.as_deref().unwrap_or("oidc-ecs-deploy")
             )),
         );
         let def = Value::Object(out);

@@ -1,0 +1,258 @@
+//! End-to-end tests of cancellation: the built binary run as the runner runs the action, then
+//! sent SIGTERM or SIGINT as the runner sends them to a cancelled step, at each stage: while it
+//! waits on a rollout that never settles (the service must go back to its previous revision),
+//! while it pushes (no tag may name an incomplete image), while it authenticates (nothing may
+//! change), and twice (the second signal ends it at once). Each asserts the exit code (5), the
+//! message, the summary and what the simulator or the registry holds afterwards.
+
+#[path = "common/image_bed.rs"]
+mod bed;
+mod common;
+#[path = "image_fixtures.rs"]
+mod fixtures;
+
+use std::time::Duration;
+
+use bed::{Bed, SHA, blobs, layout_with_image, oci, repo_name};
+use common::rollout::{self, seed, sim_with, task_definition};
+use common::{Run, Running, role_arn, unique};
+use serde_json::json;
+use testbed::fault::STS_XMLNS;
+use testbed::{EcsSimulator, Fault, FaultProxy, Matcher, OidcIssuer, Scenario, StsFault};
+
+/// The exit code of a cancelled run.
+const CANCELLED: i32 = 5;
+/// Longer than any test runs: a request held this long is never answered while it matters.
+const HELD: Duration = Duration::from_secs(300);
+/// How long a cancelled run may take to end, from the signal (the bound).
+const WIND_DOWN: Duration = Duration::from_secs(40);
+
+/// Returns `running` once `ready` holds (it reached the point the test signals it at); fails
+/// the test with the run's output if it ended before.
+async fn reach(mut running: Running, what: &str, ready: impl Fn() -> bool) -> Running {
+    while !ready() {
+        if running.exited() {
+            panic!("the run ended before {what}\n{}", running.finish().await.dump());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    running
+}
+
+/// Returns `running` once it has updated the service and polled it twice since.
+async fn into_the_wait(running: Running, sim: &EcsSimulator) -> Running {
+    let running = reach(running, "the UpdateService", || sim.calls("UpdateService") == 1).await;
+    // The plan described the service before; the wait's polls come after the update.
+    let before = sim.calls("DescribeServices");
+    reach(running, "the wait", || sim.calls("DescribeServices") >= before + 2).await
+}
+
+/// The annotation, the summary section and balanced log groups every cancelled run shows.
+fn assert_reported_cancelled(run: &Run, headline: &str) {
+    run.assert_code(CANCELLED)
+        .assert_stderr_has(&[headline])
+        .assert_annotation("Cancelled", headline);
+    assert!(
+        run.summary.contains("oidc-ecs-deploy: Cancelled"),
+        "the summary does not say the job was cancelled\n{}",
+        run.dump()
+    );
+    let opened = run.stdout.matches("::group::").count();
+    let closed = run.stdout.matches("::endgroup::").count();
+    assert_eq!(opened, closed, "a log group was left open\n{}", run.dump());
+}
+
+/// The rollout job on a service that never settles, its ECS calls through `ecs` (the
+/// simulator, or a proxy in front of it), polling every second.
+async fn never_settling(sim: &EcsSimulator, ecs: &str) -> Running {
+    rollout::job(sim, "api")
+        .await
+        .env("AWS_ENDPOINT_URL_ECS", ecs)
+        .env("OIDC_ECS_DEPLOY_POLL_SECONDS", "1")
+        .timeout(WIND_DOWN)
+        .spawn()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_the_wait_requests_the_rollback_and_says_so() {
+    let sim = sim_with(vec![seed("api", Scenario::NeverSettles)]).await;
+    let old = task_definition(&sim, "api");
+    let running = never_settling(&sim, sim.endpoint()).await;
+    let running = reach(running, "the UpdateService", || sim.calls("UpdateService") == 1).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let polls = sim.calls("DescribeServices");
+    assert!(polls >= 2, "6 s into the wait, {polls} polls");
+    assert_ne!(task_definition(&sim, "api"), old, "the update took effect");
+
+    running.signal("TERM");
+    let run = running.finish().await;
+
+    assert_reported_cancelled(&run, "the job was cancelled (SIGTERM) during the rollout; api: rollback to api:1 requested");
+    run.assert_stderr_has(&[
+        "api had been updated to api:2: rollback to api:1 requested (ECS accepted StopServiceDeployment with ROLLBACK)",
+        "the run stopped before it could watch it settle",
+    ]);
+    // The simulator: the rollback of the service deployment the update started was issued
+    // (ECS's own way back to the revision that served), and nothing after.
+    assert_eq!(task_definition(&sim, "api"), old, "{}", run.dump());
+    assert_eq!(sim.calls("StopServiceDeployment"), 1, "{}", run.dump());
+    assert_eq!(sim.calls("UpdateService"), 1, "{}", run.dump());
+    assert_eq!(sim.calls("RegisterTaskDefinition"), 1, "{}", run.dump());
+    // The outputs say the rollback was requested, not that it settled.
+    assert_eq!(run.output("rolled-back"), Some("requested"), "{}", run.dump());
+    assert_eq!(run.output("task-definition-arn"), Some(old.as_str()));
+    assert_eq!(run.output("previous-task-definition-arn"), Some(old.as_str()));
+    assert!(
+        run.summary.contains("rollout to prod (cancelled)")
+            && run.summary.contains("cancelled, rollback requested"),
+        "{}",
+        run.dump()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_ends_the_run_at_once() {
+    let sim = sim_with(vec![seed("api", Scenario::NeverSettles)]).await;
+    // The rollback's request is held, so the wind-down is still waiting for it when the
+    // second signal comes.
+    let ecs = stop_service_deployment_proxy(&sim, Fault::Delay(HELD)).await;
+    let running = never_settling(&sim, ecs.endpoint()).await;
+    let running = into_the_wait(running, &sim).await;
+
+    running.signal("INT");
+    let running = reach(running, "the rollback request", || ecs.request_count() == 1).await;
+    running.signal("TERM");
+    let run = running.finish().await;
+
+    run.assert_code(CANCELLED)
+        .assert_stderr_has(&["SIGTERM again: the job was cancelled; exiting at once"]);
+    // It did not wait for the held request (the wind-down would have written its summary).
+    assert!(!run.summary.contains("(cancelled)"), "{}", run.dump());
+    assert_eq!(sim.calls("StopServiceDeployment"), 0, "the held rollback reached ECS");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_stop_service_deployment_the_service_is_updated_back() {
+    let sim = sim_with(vec![seed("api", Scenario::NeverSettles)]).await;
+    let old = task_definition(&sim, "api");
+    let denied = Fault::JsonError {
+        status: 400,
+        error_type: "AccessDeniedException".into(),
+        message: "not authorized to perform: ecs:StopServiceDeployment".into(),
+    };
+    let ecs = stop_service_deployment_proxy(&sim, denied).await;
+    let running = never_settling(&sim, ecs.endpoint()).await;
+    let running = into_the_wait(running, &sim).await;
+
+    running.signal("TERM");
+    let run = running.finish().await;
+
+    assert_reported_cancelled(
+        &run,
+        "the job was cancelled (SIGTERM) during the rollout; api: rollback to api:1 requested",
+    );
+    run.assert_stderr_has(&["rollback to api:1 requested (UpdateService accepted, deployment "]);
+    assert_eq!(ecs.request_count(), 1, "{}", run.dump());
+    assert_eq!(sim.calls("UpdateService"), 2, "{}", run.dump());
+    assert_eq!(task_definition(&sim, "api"), old, "{}", run.dump());
+    assert_eq!(run.output("rolled-back"), Some("requested"), "{}", run.dump());
+}
+
+/// A proxy in front of the simulator answering its first StopServiceDeployment with `fault`.
+async fn stop_service_deployment_proxy(sim: &EcsSimulator, fault: Fault) -> FaultProxy {
+    FaultProxy::start(
+        Some(sim.endpoint().to_owned()),
+        vec![fault],
+        Matcher::AmzTarget(".StopServiceDeployment".into()),
+        STS_XMLNS,
+    )
+    .await
+    .expect("start the ECS proxy")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_during_the_push_leaves_no_tag() {
+    let bed = Bed::start().await;
+    let repo = repo_name("cancelled");
+    bed.create_repository(&repo, "MUTABLE").await;
+    let (layout, img) = layout_with_image();
+    // Every blob upload is held as it starts: the push is cancelled with its blobs missing.
+    // (The registry's upload URLs name the registry itself, so the proxy sees only the POST
+    // that starts an upload.)
+    let registry = FaultProxy::start(
+        Some(bed.reg.endpoint().to_owned()),
+        vec![Fault::Delay(HELD); blobs(&img).len()],
+        Matcher::Custom(std::sync::Arc::new(|r| {
+            r.method == "POST" && r.path.contains("/blobs/uploads/")
+        })),
+        STS_XMLNS,
+    )
+    .await
+    .expect("start the registry proxy");
+    let running = bed
+        .job_via(registry.endpoint(), &repo, &oci(layout.path()))
+        .timeout(WIND_DOWN)
+        .spawn();
+    let running = reach(running, "a blob upload", || registry.request_count() >= 1).await;
+
+    running.signal("INT");
+    let run = running.finish().await;
+
+    assert_reported_cancelled(&run, "the job was cancelled (SIGINT) while pushing the image");
+    run.assert_stderr_has(&["no tag names an incomplete image"]);
+    // The registry: the blobs are missing, and neither the tag nor the manifest is there.
+    bed.assert_no_blobs(&repo, &img, &run).await;
+    assert_eq!(bed.digest_of(&repo, SHA).await, None, "{}", run.dump());
+    assert_eq!(
+        bed.digest_of(&repo, &img.manifest.digest.to_string()).await,
+        None,
+        "{}",
+        run.dump()
+    );
+    assert_eq!(run.output("image-digest"), None, "{}", run.dump());
+
+    // A re-run finishes the push: the cancelled one left nothing in its way.
+    let again = bed.job(&repo, &oci(layout.path())).run().await;
+    again.assert_code(0);
+    assert_eq!(
+        bed.digest_of(&repo, SHA).await.as_ref(),
+        Some(&img.manifest.digest)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_while_authenticating_changes_nothing() {
+    let sim = sim_with(vec![seed("api", Scenario::NeverSettles)]).await;
+    let old = task_definition(&sim, "api");
+    let issuer = OidcIssuer::start(json!({
+        "repository": common::REPO,
+        "repository_owner": "octo-org",
+        "ref": "refs/heads/main",
+    }))
+    .await
+    .expect("start the OIDC issuer");
+    // STS holds the AssumeRoleWithWebIdentity call.
+    let sts = StsFault::start(None, vec![Fault::Delay(HELD)])
+        .await
+        .expect("start the STS proxy");
+    let sub = format!("repo:{}:ref:refs/heads/main", common::REPO);
+    let running = rollout::deploy(&sim, "api")
+        .oidc(&issuer)
+        .env("AWS_ENDPOINT_URL_STS", sts.endpoint())
+        .with("role-to-assume", &role_arn(&unique("deploy")))
+        .with("trust-policy", &common::policy_for_subs(&[&sub]))
+        .timeout(WIND_DOWN)
+        .spawn();
+    let running = reach(running, "the STS call", || sts.request_count() == 1).await;
+
+    running.signal("TERM");
+    let run = running.finish().await;
+
+    assert_reported_cancelled(&run, "the job was cancelled (SIGTERM) while authenticating to AWS");
+    run.assert_stderr_has(&["no service was updated"]);
+    assert!(!run.stderr.contains("rollback"), "{}", run.dump());
+    // No ECS call at all, let alone a mutating one; no outputs.
+    assert_eq!(sim.call_counts().values().sum::<usize>(), 0, "{:?}", sim.call_counts());
+    assert_eq!(task_definition(&sim, "api"), old);
+    assert!(run.output_file.is_empty(), "{}", run.dump());
+}
