@@ -25,6 +25,7 @@ import base64
 import collections
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -48,6 +49,13 @@ STAGES = {"Authenticate to AWS": "identity", "Push the image to ECR": "push", "R
 tb = Testbed(STATE)
 MOTO = tb.env["TESTBED_MOTO_URL"]
 stamp = int(time.time())
+CREATED = []
+
+
+def workdir(prefix):
+    """A temporary directory, removed when the driver ends."""
+    CREATED.append(tempfile.mkdtemp(prefix=prefix))
+    return CREATED[-1]
 
 
 def step_env(work, inputs, **more):
@@ -164,7 +172,7 @@ def deploy_round(layout, work, i):
 
 
 def deploy_part():
-    work = tempfile.mkdtemp(prefix="bench-deploy-")
+    work = workdir("bench-deploy-")
     layout = os.path.join(work, "image")
     subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "make-oci-layout.py"), layout,
                     "--layers", "3", "--mib", str(LAYER_MIB), "--seed", "1", "--ref", "bench"],
@@ -203,7 +211,7 @@ def identity_run(who, work):
 
 
 def identity_part():
-    work = tempfile.mkdtemp(prefix="bench-identity-")
+    work = workdir("bench-identity-")
     who = ["ours"] + (["peer"] if PEER else [])
     runs = {w: [] for w in who}
     for i in range(IDENTITY_ROUNDS):
@@ -222,7 +230,11 @@ def identity_part():
 
 
 if __name__ == "__main__":
-    if "deploy" in PARTS:
-        deploy_part()
-    if "identity" in PARTS:
-        identity_part()
+    try:
+        if "deploy" in PARTS:
+            deploy_part()
+        if "identity" in PARTS:
+            identity_part()
+    finally:  # the layout and the runs' files
+        for d in CREATED:
+            shutil.rmtree(d, ignore_errors=True)
