@@ -57,6 +57,7 @@ pub async fn run(
 ) -> Result<(), Failure> {
     let update = decide::image_update(cfg, pushed)?;
     let api = EcsApi::new(aws, &cfg.cluster, ecs_endpoint(env));
+    let reader = ServiceDeploymentReader::new(aws);
     let interval = PollInterval::from_setting(env.get(POLL_SECONDS_ENV));
     let place = links::Place::new(
         aws.region().map_or("us-east-1", |r| r.as_ref()),
