@@ -17,17 +17,5 @@
 set -euo pipefail
 source "$(dirname "$0")/bench-testbed.sh"
 
-CACHE="$TARGET/peer/amazon-ecs-deploy-task-definition/dist/index.js"
-PEER="${PEER_JS:-}"
-if [ -z "$PEER" ] && [ ! -s "$CACHE" ] && [ -n "${PEER_GIT_DIR:-}" ]; then
-  mkdir -p "$(dirname "$CACHE")"
-  git --git-dir "$PEER_GIT_DIR" show HEAD:dist/index.js >"$CACHE.tmp" && mv "$CACHE.tmp" "$CACHE"
-fi
-[ -z "$PEER" ] && [ -s "$CACHE" ] && PEER="$CACHE"
-if [ -z "$PEER" ]; then
-  echo "bench-verdict: the peer is skipped: no PEER_JS, no $CACHE and no PEER_GIT_DIR (a local clone of aws-actions/amazon-ecs-deploy-task-definition); this script never downloads it" >&2
-elif ! command -v node >/dev/null; then
-  echo "bench-verdict: the peer is skipped: node is not installed (Debian package nodejs)" >&2
-  PEER=""
-fi
+find_peer aws-actions/amazon-ecs-deploy-task-definition
 python3 scripts/bench-verdict.py "$BIN" "$STATE" "$PEER"

@@ -17,9 +17,7 @@ bundle=/etc/ssl/certs/ca-certificates.crt
 [ -s "$bundle" ] || { echo "build-image: $bundle is missing (Debian package ca-certificates)" >&2; exit 1; }
 
 echo "build-image: static release binary for $target" >&2
-# --target keeps RUSTFLAGS away from build scripts and proc macros, which must stay dynamic.
-RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked --target "$target" --bin oidc-ecs-deploy >&2
-binary="target/$target/release/oidc-ecs-deploy"
+binary="$(scripts/build-binary.sh)"
 
 context="$out/context"
 rm -rf "$context" && mkdir -p "$context/bin/amd64" "$context/tmp"

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Write an OCI image layout of random layers: make-oci-layout.py DIR [--layers N] [--mib M] [--ref REF].
+"""Write an OCI image layout of random layers:
+make-oci-layout.py DIR [--layers N] [--mib M] [--ref REF] [--seed S].
 
 For the demo and the benchmarks: a registry does not look inside layers, so random bytes stand in
 for a real image's layers. Layers are streamed to disk in 1 MiB pieces, so a 1 GiB layer needs no
-1 GiB of memory.
+1 GiB of memory. With --seed the bytes (and so the digests) are the same on every run.
 """
-import argparse, hashlib, json, os, shutil
+import argparse, hashlib, json, os, random, shutil
 
 
 def write_blob(root, data_chunks):
@@ -27,12 +28,14 @@ def main():
     p.add_argument("--layers", type=int, default=1)
     p.add_argument("--mib", type=int, default=1)
     p.add_argument("--ref", default="latest")
+    p.add_argument("--seed", type=int, help="deterministic layer bytes (default: os.urandom)")
     a = p.parse_args()
+    pieces = os.urandom if a.seed is None else random.Random(a.seed).randbytes
     shutil.rmtree(a.dir, ignore_errors=True)
     os.makedirs(os.path.join(a.dir, "blobs", "sha256"))
     layers = []
     for _ in range(a.layers):
-        digest, size = write_blob(a.dir, (os.urandom(1 << 20) for _ in range(a.mib)))
+        digest, size = write_blob(a.dir, (pieces(1 << 20) for _ in range(a.mib)))
         layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest, "size": size})
     config = {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [l["digest"] for l in layers]}}
     cdigest, csize = write_blob(a.dir, [json.dumps(config).encode()])

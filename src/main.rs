@@ -10,8 +10,11 @@ fn main() -> ExitCode {
     let env = EnvVars::from_process();
     app::init_logging(&env);
     oidc_ecs_deploy::retry::configure_from(&env);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: a deploy waits on the network almost all the time, and hashing a blob as it
+    // streams keeps up with the socket; worker threads would add startup time and memory and
+    // take a core from the registry or the runner's other processes. Blocking file work still
+    // goes to tokio's blocking pool.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -17,7 +17,7 @@ KEY=VALUE lines to FILE once all answer:
   ACTIONS_ID_TOKEN_REQUEST_URL, ACTIONS_ID_TOKEN_REQUEST_TOKEN, AWS_ENDPOINT_URL, AWS_REGION,
   AWS_ENDPOINT_URL_ECS, AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS,
   ECS_SIMULATOR_URL (admin API: POST /_sim/seed ...), TESTBED_MOTO_URL, REGISTRY, REGISTRY_URL,
-  REGISTRY_USER, REGISTRY_PASSWORD, OIDC_ISSUER_URL
+  REGISTRY_USER, REGISTRY_PASSWORD, REGISTRY_LOG (its access log), OIDC_ISSUER_URL
 and runs until SIGINT/SIGTERM. `mint` prints one token signed with the issuer's test key, for
 the `web-identity-token-file` input. --claims: JSON object merged over the default token claims.";
 
@@ -88,6 +88,7 @@ async fn main() -> Result<()> {
         ("REGISTRY_URL", registry.endpoint().to_owned()),
         ("REGISTRY_USER", user.to_owned()),
         ("REGISTRY_PASSWORD", password.to_owned()),
+        ("REGISTRY_LOG", registry.log_path().display().to_string()),
         ("OIDC_ISSUER_URL", issuer.endpoint().to_owned()),
     ];
     let text: String = lines

@@ -29,6 +29,7 @@ pub struct Registry {
     host: String,
     credentials: Option<(String, String)>,
     _child: ChildProcess,
+    log: PathBuf,
     dir: tempfile::TempDir,
     sync: Option<EcrSync>,
 }
@@ -119,6 +120,12 @@ impl Registry {
             .map(|(u, p)| (u.as_str(), p.as_str()))
     }
 
+    /// Its output: warnings and one access-log line per request (combined format, with the
+    /// client's User-Agent), which the deploy benchmark counts.
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
     /// Where the registry keeps blobs and manifests (`docker/registry/v2/...` below it).
     pub fn storage_dir(&self) -> PathBuf {
         self.dir.path().join("data")
@@ -177,6 +184,7 @@ impl Registry {
                         endpoint,
                         credentials,
                         _child: child,
+                        log,
                         dir,
                         sync,
                     });
@@ -212,7 +220,7 @@ fn config_yaml(
     let root = dir.join("data");
     let mut yaml = format!(
         "version: 0.1\n\
-         log:\n  level: warn\n  accesslog:\n    disabled: true\n\
+         log:\n  level: warn\n  accesslog:\n    disabled: false\n\
          storage:\n  filesystem:\n    rootdirectory: {root}\n  delete:\n    enabled: true\n  \
          maintenance:\n    uploadpurging:\n      enabled: false\n\
          http:\n  addr: 127.0.0.1:{port}\n  secret: {secret}\n  headers:\n    X-Content-Type-Options: [nosniff]\n",
