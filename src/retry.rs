@@ -246,7 +246,9 @@ where
     E: ProvideErrorMetadata,
 {
     match error {
-        SdkError::ServiceError(e) => delivery(Some(e.raw().status().as_u16()), e.err().code(), None),
+        SdkError::ServiceError(e) => {
+            delivery(Some(e.raw().status().as_u16()), e.err().code(), None)
+        }
         SdkError::ConstructionFailure(_) => Delivery::NotApplied,
         _ => Delivery::Ambiguous,
     }

@@ -32,7 +32,10 @@ const WIND_DOWN: Duration = Duration::from_secs(40);
 async fn reach(mut running: Running, what: &str, ready: impl Fn() -> bool) -> Running {
     while !ready() {
         if running.exited() {
-            panic!("the run ended before {what}\n{}", running.finish().await.dump());
+            panic!(
+                "the run ended before {what}\n{}",
+                running.finish().await.dump()
+            );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -41,10 +44,16 @@ async fn reach(mut running: Running, what: &str, ready: impl Fn() -> bool) -> Ru
 
 /// Returns `running` once it has updated the service and polled it twice since.
 async fn into_the_wait(running: Running, sim: &EcsSimulator) -> Running {
-    let running = reach(running, "the UpdateService", || sim.calls("UpdateService") == 1).await;
+    let running = reach(running, "the UpdateService", || {
+        sim.calls("UpdateService") == 1
+    })
+    .await;
     // The plan described the service before; the wait's polls come after the update.
     let before = sim.calls("DescribeServices");
-    reach(running, "the wait", || sim.calls("DescribeServices") >= before + 2).await
+    reach(running, "the wait", || {
+        sim.calls("DescribeServices") >= before + 2
+    })
+    .await
 }
 
 /// The annotation, the summary section and balanced log groups every cancelled run shows.
@@ -78,7 +87,10 @@ async fn sigterm_during_the_wait_requests_the_rollback_and_says_so() {
     let sim = sim_with(vec![seed("api", Scenario::NeverSettles)]).await;
     let old = task_definition(&sim, "api");
     let running = never_settling(&sim, sim.endpoint()).await;
-    let running = reach(running, "the UpdateService", || sim.calls("UpdateService") == 1).await;
+    let running = reach(running, "the UpdateService", || {
+        sim.calls("UpdateService") == 1
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(6)).await;
     let polls = sim.calls("DescribeServices");
     assert!(polls >= 2, "6 s into the wait, {polls} polls");
@@ -87,7 +99,10 @@ async fn sigterm_during_the_wait_requests_the_rollback_and_says_so() {
     running.signal("TERM");
     let run = running.finish().await;
 
-    assert_reported_cancelled(&run, "the job was cancelled (SIGTERM) during the rollout; api: rollback to api:1 requested");
+    assert_reported_cancelled(
+        &run,
+        "the job was cancelled (SIGTERM) during the rollout; api: rollback to api:1 requested",
+    );
     run.assert_stderr_has(&[
         "api had been updated to api:2: rollback to api:1 requested (ECS accepted StopServiceDeployment with ROLLBACK)",
         "the run stopped before it could watch it settle",
@@ -99,9 +114,17 @@ async fn sigterm_during_the_wait_requests_the_rollback_and_says_so() {
     assert_eq!(sim.calls("UpdateService"), 1, "{}", run.dump());
     assert_eq!(sim.calls("RegisterTaskDefinition"), 1, "{}", run.dump());
     // The outputs say the rollback was requested, not that it settled.
-    assert_eq!(run.output("rolled-back"), Some("requested"), "{}", run.dump());
+    assert_eq!(
+        run.output("rolled-back"),
+        Some("requested"),
+        "{}",
+        run.dump()
+    );
     assert_eq!(run.output("task-definition-arn"), Some(old.as_str()));
-    assert_eq!(run.output("previous-task-definition-arn"), Some(old.as_str()));
+    assert_eq!(
+        run.output("previous-task-definition-arn"),
+        Some(old.as_str())
+    );
     assert!(
         run.summary.contains("rollout to prod (cancelled)")
             && run.summary.contains("cancelled, rollback requested"),
@@ -128,7 +151,11 @@ async fn a_second_signal_ends_the_run_at_once() {
         .assert_stderr_has(&["SIGTERM again: the job was cancelled; exiting at once"]);
     // It did not wait for the held request (the wind-down would have written its summary).
     assert!(!run.summary.contains("(cancelled)"), "{}", run.dump());
-    assert_eq!(sim.calls("StopServiceDeployment"), 0, "the held rollback reached ECS");
+    assert_eq!(
+        sim.calls("StopServiceDeployment"),
+        0,
+        "the held rollback reached ECS"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -155,7 +182,12 @@ async fn without_stop_service_deployment_the_service_is_updated_back() {
     assert_eq!(ecs.request_count(), 1, "{}", run.dump());
     assert_eq!(sim.calls("UpdateService"), 2, "{}", run.dump());
     assert_eq!(task_definition(&sim, "api"), old, "{}", run.dump());
-    assert_eq!(run.output("rolled-back"), Some("requested"), "{}", run.dump());
+    assert_eq!(
+        run.output("rolled-back"),
+        Some("requested"),
+        "{}",
+        run.dump()
+    );
 }
 
 /// A proxy in front of the simulator answering its first StopServiceDeployment with `fault`.
@@ -198,7 +230,10 @@ async fn sigint_during_the_push_leaves_no_tag() {
     running.signal("INT");
     let run = running.finish().await;
 
-    assert_reported_cancelled(&run, "the job was cancelled (SIGINT) while pushing the image");
+    assert_reported_cancelled(
+        &run,
+        "the job was cancelled (SIGINT) while pushing the image",
+    );
     run.assert_stderr_has(&["no tag names an incomplete image"]);
     // The registry: the blobs are missing, and neither the tag nor the manifest is there.
     bed.assert_no_blobs(&repo, &img, &run).await;
@@ -248,11 +283,19 @@ async fn sigterm_while_authenticating_changes_nothing() {
     running.signal("TERM");
     let run = running.finish().await;
 
-    assert_reported_cancelled(&run, "the job was cancelled (SIGTERM) while authenticating to AWS");
+    assert_reported_cancelled(
+        &run,
+        "the job was cancelled (SIGTERM) while authenticating to AWS",
+    );
     run.assert_stderr_has(&["no service was updated"]);
     assert!(!run.stderr.contains("rollback"), "{}", run.dump());
     // No ECS call at all, let alone a mutating one; no outputs.
-    assert_eq!(sim.call_counts().values().sum::<usize>(), 0, "{:?}", sim.call_counts());
+    assert_eq!(
+        sim.call_counts().values().sum::<usize>(),
+        0,
+        "{:?}",
+        sim.call_counts()
+    );
     assert_eq!(task_definition(&sim, "api"), old);
     assert!(run.output_file.is_empty(), "{}", run.dump());
 }

@@ -67,7 +67,10 @@ async fn a_fifth_of_requests_faulted_everywhere_still_deploys_once() {
     );
     let new = after.last().unwrap();
     for serving in bed.serving() {
-        assert!(serving.ends_with(&format!("/{new}")), "{serving} is not {new}");
+        assert!(
+            serving.ends_with(&format!("/{new}")),
+            "{serving} is not {new}"
+        );
     }
     assert_eq!(
         bed.sim.calls("UpdateService"),
@@ -105,7 +108,12 @@ fn assert_outage(run: &Run, stage: &str) {
 
 /// Nothing was pushed and nothing was deployed.
 fn assert_nothing_deployed(bed: &FaultBed, before: &[String], run: &Run) {
-    assert_eq!(bed.revisions(), before, "a revision was registered\n{}", run.dump());
+    assert_eq!(
+        bed.revisions(),
+        before,
+        "a revision was registered\n{}",
+        run.dump()
+    );
     assert_eq!(bed.sim.calls("UpdateService"), 0, "{}", run.dump());
 }
 
@@ -126,7 +134,10 @@ async fn the_token_endpoint_never_answering_stops_the_job_before_aws() {
     let before = bed.revisions();
     let run = bed.job().run().await;
     assert_outage(&run, "Authenticate to AWS");
-    assert!(bed.oidc.request_count() > 1, "the token request was not retried");
+    assert!(
+        bed.oidc.request_count() > 1,
+        "the token request was not retried"
+    );
     assert_eq!(bed.sts.request_count(), 0, "STS was called without a token");
     assert_nothing_deployed(&bed, &before, &run);
 }
@@ -221,7 +232,9 @@ async fn ecs_going_silent_after_the_update_rolls_the_services_back() {
         run.dump()
     );
     for service in SERVICES {
-        run.assert_stderr_has(&[&format!("{service} had been updated to app:2: rolled back to app:1")]);
+        run.assert_stderr_has(&[&format!(
+            "{service} had been updated to app:2: rolled back to app:1"
+        )]);
     }
     assert!(
         bed.sim.calls("UpdateService") >= 2 * SERVICES.len(),

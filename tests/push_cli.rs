@@ -18,7 +18,8 @@ const PASSWORD: &str = "hunter2-registry-password";
 
 /// Run `push` with `args`, the password (if any) on stdin, outside any GitHub runner.
 async fn run_push(args: &[&str], password: Option<&str>) -> Run {
-    let mut run = ActionRun::cli(std::iter::once("push").chain(args.iter().copied())).env("RUST_LOG", "info");
+    let mut run =
+        ActionRun::cli(std::iter::once("push").chain(args.iter().copied())).env("RUST_LOG", "info");
     if let Some(p) = password {
         run = run.password_stdin(p);
     }
@@ -250,15 +251,22 @@ async fn a_plain_http_token_realm_is_refused_and_gets_no_credentials() {
     assert_eq!(out.code, 3, "a refused token service is a refusal");
     let error = out.error_block();
     assert!(
-        error.contains(&format!("asks for a token from \"{realm}\", which was refused"))
-            && error.contains("plain http"),
+        error.contains(&format!(
+            "asks for a token from \"{realm}\", which was refused"
+        )) && error.contains("plain http"),
         "{}",
         out.dump()
     );
     assert!(out.hint().contains("https"), "{}", out.dump());
-    assert_eq!(token_service.request_count(), 0, "nothing went to the realm");
+    assert_eq!(
+        token_service.request_count(),
+        0,
+        "nothing went to the realm"
+    );
     assert!(
-        !reg.storage_dir().join("docker/registry/v2/repositories").exists(),
+        !reg.storage_dir()
+            .join("docker/registry/v2/repositories")
+            .exists(),
         "nothing was pushed"
     );
 
@@ -271,8 +279,11 @@ async fn a_plain_http_token_realm_is_refused_and_gets_no_credentials() {
     assert_ne!(out.code, 0, "{}", out.dump());
     let asked = token_service.requests();
     assert!(
-        asked.first().is_some_and(|r| r.path.starts_with("/token?service=testbed-registry")
-            && r.header("authorization").is_some_and(|a| a.starts_with("Basic "))),
+        asked
+            .first()
+            .is_some_and(|r| r.path.starts_with("/token?service=testbed-registry")
+                && r.header("authorization")
+                    .is_some_and(|a| a.starts_with("Basic "))),
         "{asked:?}\n{}",
         out.dump()
     );

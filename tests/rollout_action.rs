@@ -295,7 +295,11 @@ async fn a_rollback_returns_to_the_last_completed_revision_not_one_in_progress()
     assert_ne!(completed, in_progress);
     assert!(sim.set_scenario(CLUSTER, "api", Scenario::CrashLoop));
     // Deploy over it (`when-busy: wait`, the default, would let it finish first).
-    let run = job(&sim, "api").await.with("when-busy", "replace").run().await;
+    let run = job(&sim, "api")
+        .await
+        .with("when-busy", "replace")
+        .run()
+        .await;
     run.assert_code(4)
         .assert_stderr_has(&["rolled back to api:1"]);
     assert!(

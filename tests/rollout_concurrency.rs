@@ -32,7 +32,10 @@ async fn run_as(sim: &EcsSimulator, key: &str, tag: &str) -> ActionRun {
     deploy(sim, "api")
         .with("containers", &format!("app={image}"))
         .env("AWS_ACCESS_KEY_ID", key)
-        .env("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        )
         .env("AWS_ENDPOINT_URL_STS", moto.endpoint())
 }
 
@@ -94,14 +97,22 @@ async fn the_second_run_waits_for_the_first_then_deploys_and_nobody_rolls_back()
     ]);
     // Exactly one update each, and neither rolled the other back.
     assert_eq!(sim.calls_by("UpdateService", FIRST), 1, "{}", first.dump());
-    assert_eq!(sim.calls_by("UpdateService", SECOND), 1, "{}", second.dump());
+    assert_eq!(
+        sim.calls_by("UpdateService", SECOND),
+        1,
+        "{}",
+        second.dump()
+    );
     assert_eq!(sim.calls("UpdateService"), 2);
     assert_eq!(first.output("rolled-back"), Some("false"));
     assert_eq!(second.output("rolled-back"), Some("false"));
     // The second deployed over what the first left serving.
     let now = task_definition(&sim, "api");
     assert!(now.ends_with("api:3"), "{now}");
-    assert_eq!(first.output("task-definition-arn"), Some(first_revision.as_str()));
+    assert_eq!(
+        first.output("task-definition-arn"),
+        Some(first_revision.as_str())
+    );
     assert_eq!(
         second.output("previous-task-definition-arn"),
         Some(first_revision.as_str())
@@ -178,8 +189,18 @@ async fn a_run_whose_deployment_is_replaced_stops_and_rolls_nothing_back() {
     // The first run rolled nothing back: one update each, the second's revision serves.
     assert_eq!(sim.calls_by("UpdateService", FIRST), 1, "{}", first.dump());
     assert_eq!(sim.calls_by("StopServiceDeployment", FIRST), 0);
-    assert_eq!(sim.calls_by("UpdateService", SECOND), 1, "{}", second.dump());
-    assert_eq!(first.output("rolled-back"), Some("false"), "{}", first.dump());
+    assert_eq!(
+        sim.calls_by("UpdateService", SECOND),
+        1,
+        "{}",
+        second.dump()
+    );
+    assert_eq!(
+        first.output("rolled-back"),
+        Some("false"),
+        "{}",
+        first.dump()
+    );
     let now = task_definition(&sim, "api");
     assert!(now.ends_with("api:3"), "{now}");
     assert_eq!(second.output("task-definition-arn"), Some(now.as_str()));

@@ -9,7 +9,7 @@ use oidc_ecs_deploy::rollout::deployment_verdict::{
 use oidc_ecs_deploy::rollout::service_deployment::ServiceDeploymentReader;
 use oidc_ecs_deploy::rollout::strategy_plan::{StrategyRefusal, plan_lines, strategy_refusals};
 use serde_json::{Value, json};
-use testbed::ecs::{DeploymentsSetup, LambdaScript, Script};
+use testbed::ecs::{DeploymentsSetup, LambdaScript};
 use testbed::{EcsSimulator, ServiceSeed};
 
 const HOOK: &str = "arn:aws:lambda:us-east-1:123456789012:function:smoke-test";

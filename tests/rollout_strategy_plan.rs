@@ -163,7 +163,11 @@ async fn canary_without_a_load_balancer_or_service_connect_is_refused() {
     run.assert_code(2).assert_stderr_has(&[
         "the service web uses the CANARY strategy with neither a load balancer nor Service Connect",
     ]);
-    assert!(run.hint().contains("use strategy ROLLING"), "{}", run.dump());
+    assert!(
+        run.hint().contains("use strategy ROLLING"),
+        "{}",
+        run.dump()
+    );
     assert_eq!(calls(&sim), (0, 0), "{}", run.dump());
 }
 
@@ -176,7 +180,10 @@ async fn a_deploy_puts_the_strategy_in_the_job_summary_before_the_rollout() {
         .summary
         .find("deployment strategy on prod")
         .unwrap_or_else(|| panic!("no strategy section\n{}", run.dump()));
-    let rollout = run.summary.find("rollout to prod").expect("rollout section");
+    let rollout = run
+        .summary
+        .find("rollout to prod")
+        .expect("rollout section");
     assert!(strategy < rollout, "{}", run.summary);
     assert!(
         run.summary

@@ -56,7 +56,9 @@ impl Signals {
                 terminate,
             }),
             (Err(e), _) | (_, Err(e)) => {
-                tracing::warn!("cannot catch SIGINT/SIGTERM ({e}): a cancelled job will not roll back");
+                tracing::warn!(
+                    "cannot catch SIGINT/SIGTERM ({e}): a cancelled job will not roll back"
+                );
                 None
             }
         }
@@ -133,10 +135,7 @@ pub async fn wind_down(
 ) -> Failure {
     console.close_group();
     let stage = progress.stage();
-    tracing::warn!(
-        "{caught}: the job is being cancelled {}",
-        during(stage)
-    );
+    tracing::warn!("{caught}: the job is being cancelled {}", during(stage));
     let mut details = Vec::new();
     if stage == Some(Stage::Push) {
         details.push("the push stopped: tags are written last, once every blob and manifest is in the registry, so no tag names an incomplete image (blobs already uploaded stay; a re-run skips them)".to_owned());

@@ -103,7 +103,8 @@ pub async fn assume_role(
             .map_err(retry::SdkFailure)
     };
     let classify = |f: &CallFailure| classify(&f.0);
-    let output = match retry::retry_named("AssumeRoleWithWebIdentity", policy, classify, call).await {
+    let output = match retry::retry_named("AssumeRoleWithWebIdentity", policy, classify, call).await
+    {
         Ok(output) => output,
         Err(retried) => {
             return Err(into_sts_error(

@@ -125,8 +125,13 @@ pub fn token_realm(realm: &str) -> Result<Url, String> {
     match url.scheme() {
         "https" => Ok(url),
         "http" if url.host_str().is_some_and(is_loopback) => Ok(url),
-        "http" => Err("it is plain http: credentials go only to an https token service (or a loopback one)".into()),
-        other => Err(format!("its scheme is {other}: credentials go only to an https token service")),
+        "http" => Err(
+            "it is plain http: credentials go only to an https token service (or a loopback one)"
+                .into(),
+        ),
+        other => Err(format!(
+            "its scheme is {other}: credentials go only to an https token service"
+        )),
     }
 }
 

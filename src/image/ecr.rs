@@ -126,10 +126,7 @@ impl EcrError {
 }
 
 /// One ECR call under the crate's retry loop.
-async fn call<T, E, F, Fut>(
-    operation: &'static str,
-    send: F,
-) -> Result<T, Retried<SdkFailure<E>>>
+async fn call<T, E, F, Fut>(operation: &'static str, send: F) -> Result<T, Retried<SdkFailure<E>>>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     F: Fn() -> Fut,
@@ -241,7 +238,10 @@ pub async fn describe_repository(
     name: &str,
 ) -> Result<Option<RepositoryInfo>, EcrError> {
     const OP: &str = "DescribeRepositories";
-    let output = match call(OP, || client.describe_repositories().repository_names(name).send()).await
+    let output = match call(OP, || {
+        client.describe_repositories().repository_names(name).send()
+    })
+    .await
     {
         Ok(o) => o,
         Err(e)

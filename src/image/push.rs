@@ -276,7 +276,12 @@ pub async fn push(
 }
 
 /// One registry request for `blob`, retried on its own (a fresh token on a 401).
-async fn step<T, F, Fut>(what: String, policy: RetryPolicy, client: &RegistryClient, op: F) -> Result<T, PushError>
+async fn step<T, F, Fut>(
+    what: String,
+    policy: RetryPolicy,
+    client: &RegistryClient,
+    op: F,
+) -> Result<T, PushError>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<T, RegistryError>>,
@@ -304,9 +309,12 @@ async fn push_blob(
         outcome,
     };
     let check = || {
-        step(format!("check blob {} in {repo}", d.digest), policy, client, || {
-            client.blob_exists(repo, &d.digest)
-        })
+        step(
+            format!("check blob {} in {repo}", d.digest),
+            policy,
+            client,
+            || client.blob_exists(repo, &d.digest),
+        )
     };
     if check().await? {
         tracing::info!(
@@ -319,7 +327,11 @@ async fn push_blob(
     let mut session = None;
     for from in mount_from {
         let what = format!("mount blob {} from {from} into {repo}", d.digest);
-        match step(what, policy, client, || client.mount_blob(repo, &d.digest, from)).await? {
+        match step(what, policy, client, || {
+            client.mount_blob(repo, &d.digest, from)
+        })
+        .await?
+        {
             Mount::Mounted => {
                 tracing::info!(
                     "blob {} ({}): mounted from {from}",
@@ -355,10 +367,16 @@ async fn push_blob(
             Some(l) => l,
             None => {
                 let what = format!("start upload of blob {} to {repo}", d.digest);
-                step(what, policy, client, || client.start_upload(repo, &d.digest)).await?
+                step(what, policy, client, || {
+                    client.start_upload(repo, &d.digest)
+                })
+                .await?
             }
         };
-        with_fresh_token(client, || upload_once(image, client, repo, blob, location.clone())).await
+        with_fresh_token(client, || {
+            upload_once(image, client, repo, blob, location.clone())
+        })
+        .await
     };
     let what = format!("upload blob {} to {repo}", d.digest);
     with_retries(&what, policy, upload).await?;

@@ -773,15 +773,31 @@ impl<'a> Validator<'a> {
             }
         }
         let named = self.get("container-name");
-        for name in named.iter().copied().chain(containers.iter().map(|(n, _)| n.as_str())) {
-            let input = if Some(name) == named { "container-name" } else { "containers" };
+        for name in named
+            .iter()
+            .copied()
+            .chain(containers.iter().map(|(n, _)| n.as_str()))
+        {
+            let input = if Some(name) == named {
+                "container-name"
+            } else {
+                "containers"
+            };
             if let Err(why) = ecs_names::check_container_name(name) {
-                self.problem(input, why, format!("a container name ({NAME_RULE}) as the task definition has it"));
+                self.problem(
+                    input,
+                    why,
+                    format!("a container name ({NAME_RULE}) as the task definition has it"),
+                );
             }
         }
         for (_, image) in containers {
             if let Err(why) = ecs_names::check_image(image) {
-                self.problem("containers", why, "`name=registry/repository:tag` or `name=registry/repository@sha256:...`");
+                self.problem(
+                    "containers",
+                    why,
+                    "`name=registry/repository:tag` or `name=registry/repository@sha256:...`",
+                );
             }
         }
         if let Some(name) = named {
@@ -810,7 +826,11 @@ impl<'a> Validator<'a> {
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) => {
-                self.problem("task-definition", format!("cannot read `{}`: {e}", path.display()), expected);
+                self.problem(
+                    "task-definition",
+                    format!("cannot read `{}`: {e}", path.display()),
+                    expected,
+                );
                 return None;
             }
         };
@@ -818,12 +838,16 @@ impl<'a> Validator<'a> {
         let def = match crate::rollout::parse_task_definition_file(&text, &shown) {
             Ok(def) => def,
             Err(e) => {
-                let cause = std::error::Error::source(&e).map(|c| format!(" ({c})")).unwrap_or_default();
+                let cause = std::error::Error::source(&e)
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_default();
                 self.problem("task-definition", format!("{e}{cause}"), expected);
                 return None;
             }
         };
-        let has_containers = def["containerDefinitions"].as_array().is_some_and(|c| !c.is_empty());
+        let has_containers = def["containerDefinitions"]
+            .as_array()
+            .is_some_and(|c| !c.is_empty());
         if !def["family"].is_string() || !has_containers {
             self.problem(
                 "task-definition",

@@ -128,8 +128,8 @@ fn in_progress(d: &DeploymentView) -> bool {
 /// ECS does no more with it.
 pub fn busy(state: &ServiceState, current: Option<&ServiceDeploymentSnapshot>) -> Option<Busy> {
     let primary = state.deployments.iter().find(|d| d.status == "PRIMARY");
-    let legacy = state.deployments.len() > 1
-        && state.deployments.iter().all(|d| d.rollout_state.is_none());
+    let legacy =
+        state.deployments.len() > 1 && state.deployments.iter().all(|d| d.rollout_state.is_none());
     let rolling = state
         .deployments
         .iter()
@@ -145,9 +145,10 @@ pub fn busy(state: &ServiceState, current: Option<&ServiceDeploymentSnapshot>) -
     Some(Busy {
         service: state.name.clone(),
         deployment_id: shown.map(|d| d.id.clone()),
-        task_definition: shown.map_or_else(|| state.task_definition.clone(), |d| {
-            d.task_definition.clone()
-        }),
+        task_definition: shown.map_or_else(
+            || state.task_definition.clone(),
+            |d| d.task_definition.clone(),
+        ),
         created_at: shown.and_then(|d| d.created_at),
         service_deployment: unfinished,
         progress: shown.map_or_else(

@@ -29,7 +29,12 @@ fn service_deployment(status: &str) -> ServiceDeploymentSnapshot {
 }
 
 /// (case, deployments[], the service deployment's status, the deployment reported busy).
-type Case = (&'static str, Vec<DeploymentView>, Option<&'static str>, Option<&'static str>);
+type Case = (
+    &'static str,
+    Vec<DeploymentView>,
+    Option<&'static str>,
+    Option<&'static str>,
+);
 
 #[test]
 fn what_counts_as_a_deployment_in_progress() {
@@ -41,14 +46,54 @@ fn what_counts_as_a_deployment_in_progress() {
     let legacy_old = deployment("ecs-svc/1", "ACTIVE", None);
     let cases: Vec<Case> = vec![
         ("settled", vec![done.clone()], None, None),
-        ("settled, service deployment done", vec![done.clone()], Some("SUCCESSFUL"), None),
-        ("rolling out", vec![rolling.clone(), old.clone()], None, Some("ecs-svc/2")),
-        ("a failed deployment ECS gave up on", vec![failed, old.clone()], None, None),
-        ("two deployments without rollout states", vec![legacy_new, legacy_old], None, Some("ecs-svc/2")),
-        ("one deployment without a rollout state", vec![deployment("ecs-svc/1", "PRIMARY", None)], None, None),
-        ("deployments[] settled, service deployment baking", vec![done.clone()], Some("IN_PROGRESS"), Some("ecs-svc/1")),
-        ("ECS rolling back", vec![done.clone()], Some("ROLLBACK_IN_PROGRESS"), Some("ecs-svc/1")),
-        ("accepted, not started", vec![done], Some("PENDING"), Some("ecs-svc/1")),
+        (
+            "settled, service deployment done",
+            vec![done.clone()],
+            Some("SUCCESSFUL"),
+            None,
+        ),
+        (
+            "rolling out",
+            vec![rolling.clone(), old.clone()],
+            None,
+            Some("ecs-svc/2"),
+        ),
+        (
+            "a failed deployment ECS gave up on",
+            vec![failed, old.clone()],
+            None,
+            None,
+        ),
+        (
+            "two deployments without rollout states",
+            vec![legacy_new, legacy_old],
+            None,
+            Some("ecs-svc/2"),
+        ),
+        (
+            "one deployment without a rollout state",
+            vec![deployment("ecs-svc/1", "PRIMARY", None)],
+            None,
+            None,
+        ),
+        (
+            "deployments[] settled, service deployment baking",
+            vec![done.clone()],
+            Some("IN_PROGRESS"),
+            Some("ecs-svc/1"),
+        ),
+        (
+            "ECS rolling back",
+            vec![done.clone()],
+            Some("ROLLBACK_IN_PROGRESS"),
+            Some("ecs-svc/1"),
+        ),
+        (
+            "accepted, not started",
+            vec![done],
+            Some("PENDING"),
+            Some("ecs-svc/1"),
+        ),
     ];
     for (name, deployments, sd, want) in cases {
         let s = ServiceState {
@@ -79,10 +124,16 @@ fn the_description_names_the_deployment_its_revision_and_who_registered_it() {
     let b = busy(&s, Some(&sd)).unwrap();
     let now = SystemTime::UNIX_EPOCH + Duration::from_secs(40);
     assert_eq!(
-        b.describe(Some("arn:aws:sts::1:assumed-role/deploy/gha-shop-77-1"), now),
+        b.describe(
+            Some("arn:aws:sts::1:assumed-role/deploy/gha-shop-77-1"),
+            now
+        ),
         "deployment ecs-svc/2 of app:2 (1/2 running, started 40 s ago; service deployment arn:sd/1 IN_PROGRESS; its revision registered by arn:aws:sts::1:assumed-role/deploy/gha-shop-77-1)"
     );
-    assert!(b.describe(None, now).ends_with("ECS does not say who started it)"));
+    assert!(
+        b.describe(None, now)
+            .ends_with("ECS does not say who started it)")
+    );
     assert_eq!(b.key(), (Some("ecs-svc/2"), Some("IN_PROGRESS")));
 }
 
@@ -106,7 +157,11 @@ fn each_mode_goes_waits_or_refuses() {
         (WhenBusy::Replace, one.clone(), t0, Step::Go),
     ];
     for (when, b, now, want) in cases {
-        assert_eq!(next_step(when, &b, now, deadline), want, "{when:?} at {now:?}");
+        assert_eq!(
+            next_step(when, &b, now, deadline),
+            want,
+            "{when:?} at {now:?}"
+        );
     }
 }
 

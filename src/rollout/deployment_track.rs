@@ -215,11 +215,11 @@ impl DeploymentTrack {
                 FailureKind::EcsRollbackFailed,
                 format!("ECS could not roll {service} back (ROLLBACK_FAILED): {reason}"),
             ),
-            D::Stopped(_) if !std::mem::replace(&mut self.stopped_seen, true) => {
-                Verdict::Pending {
-                    progress: format!("{service}: ECS stopped the service deployment; reading the service once more"),
-                }
-            }
+            D::Stopped(_) if !std::mem::replace(&mut self.stopped_seen, true) => Verdict::Pending {
+                progress: format!(
+                    "{service}: ECS stopped the service deployment; reading the service once more"
+                ),
+            },
             D::Stopped(reason) => failed(
                 FailureKind::EcsStopped,
                 format!(

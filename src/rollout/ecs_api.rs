@@ -668,9 +668,9 @@ fn service_state(s: &aws_sdk_ecs::types::Service) -> ServiceState {
             })
             .collect(),
         current_service_deployment: s.current_service_deployment().map(str::to_owned),
-        ecs_rolls_back: super::strategy_plan::ecs_rolls_back(
-            &super::service_deployment::settings(s),
-        ),
+        ecs_rolls_back: super::strategy_plan::ecs_rolls_back(&super::service_deployment::settings(
+            s,
+        )),
     }
 }
 

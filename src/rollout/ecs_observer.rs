@@ -22,8 +22,8 @@ use std::time::SystemTime;
 use super::TargetView;
 use super::assess::{ServiceSnapshot, unmet_conditions};
 use super::crashloop::{StartExits, TaskExit};
-use super::ecs_api::{ApiError, EcsApi, ServiceState, TaskStatus, TaskView};
 use super::deployment_verdict::ServiceDeploymentSnapshot;
+use super::ecs_api::{ApiError, EcsApi, ServiceState, TaskStatus, TaskView};
 use super::probe::Probe;
 use super::service_deployment::ServiceDeploymentReader;
 use super::watch::{Clock, Observe, Watched};
@@ -103,9 +103,10 @@ impl<C: Clock> Observe for EcsObserver<'_, C> {
                 });
                 let mut snap = snapshot(&w.service, *state, targets, now);
                 snap.start_exits = memory.and_then(TaskMemory::start_exits);
-                snap.service_deployment = w.deployment.as_ref().and_then(|t| {
-                    deployments.iter().find(|d| d.arn == t.arn).cloned()
-                });
+                snap.service_deployment = w
+                    .deployment
+                    .as_ref()
+                    .and_then(|t| deployments.iter().find(|d| d.arn == t.arn).cloned());
                 snap
             })
             .collect();
@@ -143,7 +144,9 @@ impl<C: Clock> EcsObserver<'_, C> {
             Ok(found) => found,
             Err(e) => {
                 if !self.warned {
-                    tracing::warn!("cannot read the service deployments ({e}); watching the services' deployments only");
+                    tracing::warn!(
+                        "cannot read the service deployments ({e}); watching the services' deployments only"
+                    );
                     self.warned = true;
                 }
                 Vec::new()

@@ -104,7 +104,9 @@ pub fn summarise_stopped_task(task: &StoppedTask, show_logs: bool) -> Vec<String
         if let Some(log) = &c.log {
             let at = format!("{}, {}", one_line(&log.group), one_line(&log.stream));
             if !show_logs {
-                lines.push(format!("  log lines not shown (show-task-logs: false): {at}"));
+                lines.push(format!(
+                    "  log lines not shown (show-task-logs: false): {at}"
+                ));
             } else if c.last_log_lines.is_empty() {
                 lines.push(format!("  no log lines in ({at})"));
             } else {
@@ -318,11 +320,17 @@ mod tests {
         assert_eq!(lines.len(), 14);
 
         // Ten long lines are cut to what fits in the byte budget, the newest kept.
-        task.containers[0].last_log_lines = (0..10).map(|i| format!("{i}{}", "x".repeat(500))).collect();
+        task.containers[0].last_log_lines =
+            (0..10).map(|i| format!("{i}{}", "x".repeat(500))).collect();
         let lines = summarise_stopped_task(&task, true);
         let quoted: Vec<&String> = lines.iter().skip(3).collect();
-        assert!(quoted[0].contains("5 earlier line(s) left out"), "{quoted:?}");
-        assert!(quoted[1].starts_with("    5xxx") && quoted.last().unwrap().starts_with("    9xxx"));
+        assert!(
+            quoted[0].contains("5 earlier line(s) left out"),
+            "{quoted:?}"
+        );
+        assert!(
+            quoted[1].starts_with("    5xxx") && quoted.last().unwrap().starts_with("    9xxx")
+        );
         let bytes: usize = quoted[1..].iter().map(|l| l.trim_start().len()).sum();
         assert!(bytes <= LOG_BYTES, "{bytes}");
 

@@ -19,7 +19,6 @@ use crate::secret::Secret;
 const URL_VAR: &str = "ACTIONS_ID_TOKEN_REQUEST_URL";
 const TOKEN_VAR: &str = "ACTIONS_ID_TOKEN_REQUEST_TOKEN";
 
-
 /// RFC 3986 unreserved characters stay as they are; everything else in the audience is encoded
 /// (an audience such as `sts.amazonaws.com` passes unchanged, a URL audience does not break the
 /// query).

@@ -164,7 +164,11 @@ impl Chaos {
             },
             Protocol::Registry => registry_error(
                 status,
-                if unavailable { "UNAVAILABLE" } else { "UNKNOWN" },
+                if unavailable {
+                    "UNAVAILABLE"
+                } else {
+                    "UNKNOWN"
+                },
                 "service unavailable",
             ),
             Protocol::Plain => plain_json(status, "Service Unavailable"),
@@ -245,8 +249,16 @@ mod tests {
         let faults = draws(42, 20, 2000);
         let faulted = faults.iter().filter(|f| **f != Fault::Forward).count();
         assert!((300..500).contains(&faulted), "{faulted} of 2000");
-        for want in ["ConnectionReset", "ResetMidRequest", "ResetMidResponse", "ForwardThenReset"] {
-            assert!(faults.iter().any(|f| f.name() == want), "{want} never drawn");
+        for want in [
+            "ConnectionReset",
+            "ResetMidRequest",
+            "ResetMidResponse",
+            "ForwardThenReset",
+        ] {
+            assert!(
+                faults.iter().any(|f| f.name() == want),
+                "{want} never drawn"
+            );
         }
         assert!(faults.iter().any(|f| matches!(f, Fault::Stall(_))));
         assert!(faults.iter().any(|f| f.name() == "ThrottlingException"));

@@ -200,7 +200,14 @@ impl FaultProxy {
         matcher: Matcher,
         xmlns: &str,
     ) -> Result<FaultProxy> {
-        Self::launch(Some(upstream.to_owned()), vec![], Some(chaos), matcher, xmlns).await
+        Self::launch(
+            Some(upstream.to_owned()),
+            vec![],
+            Some(chaos),
+            matcher,
+            xmlns,
+        )
+        .await
     }
 
     async fn launch(
@@ -384,7 +391,11 @@ async fn handle(
         }
         Fault::ResetMidResponse => {
             let (head, body) = forward(&state, &parts, rec.body).await.into_parts();
-            let bytes = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+            let bytes = body
+                .collect()
+                .await
+                .map(|c| c.to_bytes())
+                .unwrap_or_default();
             reset.store(true, Ordering::SeqCst);
             Ok(Response::from_parts(head, CutBody::new(bytes).boxed()))
         }

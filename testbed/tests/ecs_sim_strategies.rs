@@ -12,7 +12,7 @@ use aws_sdk_ecs::types::{
 };
 use serde_json::{Value, json};
 use support::{Clients, clients};
-use testbed::ecs::{AlarmScript, DeploymentsSetup, LambdaScript, STAGED_LIFECYCLE, Script};
+use testbed::ecs::{AlarmScript, DeploymentsSetup, LambdaScript, STAGED_LIFECYCLE};
 use testbed::{EcsSimulator, Scenario, ServiceSeed};
 
 const IMAGE_V2: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:2222222222222222222222222222222222222222222222222222222222222222";

@@ -130,11 +130,17 @@ impl FaultBed {
         let mut layout = OciLayout::create();
         let image = layout.image(&[700_000, 400_000, 200_000], "amd64");
         layout.add_entry(&image.manifest, None);
-        let registry_chaos = Chaos::new(plan.registry.seed, plan.registry.percent, Protocol::Registry, STALL)
-            .keyed_by(blobs_by_role(&image));
-        let registry_faults = FaultProxy::chaos(at_registry.endpoint(), registry_chaos, Matcher::All, "")
-            .await
-            .expect("start the registry fault proxy");
+        let registry_chaos = Chaos::new(
+            plan.registry.seed,
+            plan.registry.percent,
+            Protocol::Registry,
+            STALL,
+        )
+        .keyed_by(blobs_by_role(&image));
+        let registry_faults =
+            FaultProxy::chaos(at_registry.endpoint(), registry_chaos, Matcher::All, "")
+                .await
+                .expect("start the registry fault proxy");
         FaultBed {
             oidc: chaos(issuer.endpoint(), plan.oidc, Protocol::Plain, "").await,
             sts: chaos(moto.endpoint(), plan.sts, Protocol::AwsQuery, STS_XMLNS).await,
@@ -160,7 +166,10 @@ impl FaultBed {
                 "ACTIONS_ID_TOKEN_REQUEST_URL",
                 &format!("{}/token?api-version=2.0", self.oidc.endpoint()),
             )
-            .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", self.issuer.request_token())
+            .env(
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+                self.issuer.request_token(),
+            )
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("OIDC_ECS_DEPLOY_POLL_SECONDS", "0")
             .env(
@@ -171,7 +180,10 @@ impl FaultBed {
             .env("AWS_ENDPOINT_URL_ECR", self.ecr.endpoint())
             .with("role-to-assume", &role_arn(&unique("deploy")))
             .with("aws-region", testbed::ecs::SIM_REGION)
-            .with("image-source", &format!("oci:{}", self.layout.path().display()))
+            .with(
+                "image-source",
+                &format!("oci:{}", self.layout.path().display()),
+            )
             .with("repository", &self.repository)
             .with("create-repository", "true")
             .with("registry-endpoint", self.registry_faults.endpoint())

@@ -81,7 +81,8 @@ impl Bed {
     pub fn job_via(&self, endpoint: &str, repository: &str, source: &str) -> ActionRun {
         let mut job = ActionRun::new();
         if let Some((user, password)) = self.reg.credentials() {
-            let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+            let token =
+                base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
             job = job
                 .secret("the ECR password", password)
                 .secret("the ECR authorization token", &token);

@@ -475,10 +475,17 @@ impl ActionRun {
         if let Some(token) = self.inputs.get("github-token") {
             known.push(leaks::Known::new("the github-token input", token.as_str()));
         }
-        if let Some(path) = self.inputs.get("web-identity-token-file").filter(|p| !p.is_empty()) {
+        if let Some(path) = self
+            .inputs
+            .get("web-identity-token-file")
+            .filter(|p| !p.is_empty())
+        {
             let path = self.dir.path().join("workspace").join(path);
             if let Ok(token) = std::fs::read_to_string(path) {
-                known.push(leaks::Known::new("the web-identity token file", token.trim()));
+                known.push(leaks::Known::new(
+                    "the web-identity token file",
+                    token.trim(),
+                ));
             }
         }
         for issued in &self.issued {

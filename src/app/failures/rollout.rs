@@ -181,7 +181,10 @@ fn stopped_hint(stopped: &[StoppedTask], logs_shown: bool) -> Option<String> {
     } else if exited && logs_shown {
         Some("the container exits at start; the log lines above are its last words".to_owned())
     } else if exited {
-        Some("the container exits at start; its last words are in the log stream named above".to_owned())
+        Some(
+            "the container exits at start; its last words are in the log stream named above"
+                .to_owned(),
+        )
     } else {
         None
     }

@@ -11,9 +11,9 @@ use crate::failure::Failure;
 use crate::inputs::RolloutConfig;
 use crate::rollout::deployment_track::DeploymentTrack;
 use crate::rollout::ecs_api::{ApiError, EcsApi, ServiceState};
-use crate::rollout::service_deployment::ServiceDeploymentReader;
 use crate::rollout::plan::{Plan, Registration, primary_watch};
 use crate::rollout::rollback::{RollbackTarget, short};
+use crate::rollout::service_deployment::ServiceDeploymentReader;
 use crate::rollout::watch::{Clock, Watched};
 
 use super::changes::Changes;
@@ -151,7 +151,9 @@ pub async fn start<C: Clock>(
             .collect();
         let track = service_deployment(reader, cfg, &state_now)
             .await
-            .map(|arn| DeploymentTrack::new(arn, cfg.wait_until, !state_now.ecs_rolls_back.is_empty()));
+            .map(|arn| {
+                DeploymentTrack::new(arn, cfg.wait_until, !state_now.ecs_rolls_back.is_empty())
+            });
         if let Some(t) = &track {
             tracing::info!("{}: service deployment {}", state.name, t.arn);
         }

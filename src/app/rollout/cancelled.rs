@@ -11,7 +11,6 @@ use aws_config::SdkConfig;
 use crate::envvars::EnvVars;
 use crate::failure::Failure;
 use crate::inputs::RolloutConfig;
-use crate::rollout::ecs_api::EcsApi;
 use crate::rollout::rollback::{
     ROLLBACK_WAIT, Requested, Rollback, RollbackOutcome, RollbackTarget, Settled, short,
 };
@@ -20,7 +19,7 @@ use crate::rollout::watch::{EcsObserver, PollInterval, SystemClock};
 
 use super::changes::{Change, Changes, Update};
 use super::outcome::{Ended, Row};
-use super::{ConsoleReport, ecs_endpoint, links, report};
+use super::{ConsoleReport, links, report};
 use crate::app::Console;
 
 /// How long the rollback requests may take: well inside the 7.5 s between GitHub's SIGINT and
@@ -97,10 +96,8 @@ pub async fn on_cancel(
         return Ok(Stands::default());
     }
     let rows: Vec<Row> = planned.iter().zip(&fates).map(|(c, f)| row(c, f)).collect();
-    let requested = !targets.is_empty()
-        && fates
-            .iter()
-            .all(|f| !matches!(f, Fate::RollbackFailed(_)));
+    let requested =
+        !targets.is_empty() && fates.iter().all(|f| !matches!(f, Fate::RollbackFailed(_)));
     let place = links::Place::new(
         aws.region().map_or("us-east-1", |r| r.as_ref()),
         &cfg.cluster,
@@ -223,7 +220,10 @@ fn row(change: &Change, fate: &Fate) -> Row {
             change.served.clone(),
             "not updated",
             Ended::Untouched,
-            format!("{service} still serves {} (untouched)", short(&change.served)),
+            format!(
+                "{service} still serves {} (untouched)",
+                short(&change.served)
+            ),
         ),
         Fate::RollbackRequested { deployment } => (
             change.previous.clone(),
@@ -241,7 +241,9 @@ fn row(change: &Change, fate: &Fate) -> Row {
             change.wanted.clone(),
             "cancelled, rollback failed",
             Ended::RollbackFailed,
-            format!("{service} {how}: the rollback to {previous} failed: {why}; it may still run {wanted}"),
+            format!(
+                "{service} {how}: the rollback to {previous} failed: {why}; it may still run {wanted}"
+            ),
         ),
         Fate::Left => (
             change.wanted.clone(),
@@ -342,13 +344,69 @@ mod tests {
             ..answered(Settled::NotSettled("StopServiceDeployment accepted".into()))
         };
         let cases: Vec<Case> = vec![
-            (Update::NotSent, true, vec![], vec![], "api:1", "not updated", "api still serves api:1 (untouched)"),
-            (accepted(), true, vec![target()], vec![requested.clone()], "api:1", "cancelled, rollback requested", "api had been updated to api:2: rollback to api:1 requested (UpdateService accepted, deployment ecs-svc/8)"),
-            (Update::InFlight, true, vec![target()], vec![requested], "api:1", "cancelled, rollback requested", "its update to api:2 was in flight when cancelled: rollback to api:1 requested"),
-            (accepted(), true, vec![target()], vec![stopped], "api:1", "cancelled, rollback requested", "rollback to api:1 requested (ECS accepted StopServiceDeployment with ROLLBACK)"),
-            (accepted(), true, vec![target()], vec![refused], "api:2", "cancelled, rollback failed", "the rollback to api:1 failed: AccessDeniedException; it may still run api:2"),
-            (accepted(), true, vec![target()], vec![], "api:2", "cancelled, rollback failed", "the request did not complete within 5 s"),
-            (accepted(), false, vec![], vec![], "api:2", "cancelled, left as it is", "left on it unverified (rollback: false)"),
+            (
+                Update::NotSent,
+                true,
+                vec![],
+                vec![],
+                "api:1",
+                "not updated",
+                "api still serves api:1 (untouched)",
+            ),
+            (
+                accepted(),
+                true,
+                vec![target()],
+                vec![requested.clone()],
+                "api:1",
+                "cancelled, rollback requested",
+                "api had been updated to api:2: rollback to api:1 requested (UpdateService accepted, deployment ecs-svc/8)",
+            ),
+            (
+                Update::InFlight,
+                true,
+                vec![target()],
+                vec![requested],
+                "api:1",
+                "cancelled, rollback requested",
+                "its update to api:2 was in flight when cancelled: rollback to api:1 requested",
+            ),
+            (
+                accepted(),
+                true,
+                vec![target()],
+                vec![stopped],
+                "api:1",
+                "cancelled, rollback requested",
+                "rollback to api:1 requested (ECS accepted StopServiceDeployment with ROLLBACK)",
+            ),
+            (
+                accepted(),
+                true,
+                vec![target()],
+                vec![refused],
+                "api:2",
+                "cancelled, rollback failed",
+                "the rollback to api:1 failed: AccessDeniedException; it may still run api:2",
+            ),
+            (
+                accepted(),
+                true,
+                vec![target()],
+                vec![],
+                "api:2",
+                "cancelled, rollback failed",
+                "the request did not complete within 5 s",
+            ),
+            (
+                accepted(),
+                false,
+                vec![],
+                vec![],
+                "api:2",
+                "cancelled, left as it is",
+                "left on it unverified (rollback: false)",
+            ),
         ];
         for (update, rollback, targets, outcomes, now, verdict, stand) in cases {
             let c = change(update.clone());

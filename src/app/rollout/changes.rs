@@ -123,7 +123,12 @@ impl Changes {
     }
 
     fn set(&self, service: &str, update: Update) {
-        if let Some(c) = self.lock().changes.iter_mut().find(|c| c.service == service) {
+        if let Some(c) = self
+            .lock()
+            .changes
+            .iter_mut()
+            .find(|c| c.service == service)
+        {
             c.update = update;
         }
     }

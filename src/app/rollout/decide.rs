@@ -16,16 +16,16 @@ use crate::rollout::plan::{self, Plan, Registration, ServiceInput};
 use crate::rollout::rollback::short;
 use crate::rollout::service_deployment::ServiceDeploymentReader;
 use crate::rollout::strategy_plan::{DeploymentSettings, plan_lines};
-use crate::rollout::watch::{Clock, PollInterval};
 use crate::rollout::taskdef::containers;
+use crate::rollout::watch::{Clock, PollInterval};
 use crate::rollout::{
     ImageAssignment, ImageChange, ImageUpdate, parse_task_definition_file, render,
 };
 use crate::runner::{Annotation, neutralize_line};
 
 use super::preflight;
-use crate::rollout::busy::Busy;
 use crate::app::{Console, failures};
+use crate::rollout::busy::Busy;
 
 /// What the run will do, and what it was decided from.
 pub struct Decision {
@@ -450,4 +450,3 @@ fn print_plan(
         }
     }
 }
-

@@ -64,10 +64,7 @@ pub async fn run(
         &cfg.cluster,
     );
 
-    let reader = ServiceDeploymentReader::new(aws);
-
     // Decide (after any deployment this run did not start has finished: `when-busy`).
-    let reader = ServiceDeploymentReader::new(aws);
     let clock = SystemClock;
     let decision = decide::decide(
         cfg,
@@ -167,9 +164,10 @@ pub async fn run(
 
     // Commit or revert: ECS's own rollbacks are waited for, never repeated; everything this run
     // changed (and a service failing on the wanted revision) goes back when `rollback` allows.
-    let by_ecs_targets = rollback_targets(&started, |k, _| {
-        matches!(waited.verdict(k), Some(Verdict::Failed(f)) if matches!(f.kind, FailureKind::CircuitBreakerRolledBack | FailureKind::EcsRolledBack))
-    });
+    let by_ecs_targets = rollback_targets(
+        &started,
+        |k, _| matches!(waited.verdict(k), Some(Verdict::Failed(f)) if matches!(f.kind, FailureKind::CircuitBreakerRolledBack | FailureKind::EcsRolledBack)),
+    );
     let our_targets = rollback_targets(&started, |k, t| match waited.verdict(k) {
         Some(Verdict::Failed(f)) if !f.kind.needs_rollback() => false,
         // Healthy, or undecided because another failed: back only if this run changed it.

@@ -57,7 +57,14 @@ pub fn publish_cancelled(
         "Cancelled: see above where each service stands."
     };
     let rolled_back = if requested { "requested" } else { "false" };
-    write(console, place, rows, rolled_back, " (cancelled)", Some(note))
+    write(
+        console,
+        place,
+        rows,
+        rolled_back,
+        " (cancelled)",
+        Some(note),
+    )
 }
 
 fn write(
@@ -166,7 +173,11 @@ pub fn dry_run(console: &mut Console, place: &Place, decision: &Decision) -> Res
 }
 
 /// The plan's strategy section of a run that deploys (a dry run has it in its own section).
-pub fn strategies(console: &mut Console, place: &Place, decision: &Decision) -> Result<(), Failure> {
+pub fn strategies(
+    console: &mut Console,
+    place: &Place,
+    decision: &Decision,
+) -> Result<(), Failure> {
     let markdown = format!(
         "### oidc-ecs-deploy: deployment strategy on {}\n\n{}",
         escape_markdown(&place.cluster),
