@@ -185,7 +185,9 @@ async fn stages(
     {
         // A typo in the rollout's inputs must fail before the push changes the registry or a
         // GitHub Deployment is started for a rollout that cannot happen.
-        rollout::check_before_changes(rollout, &aws, env).await?;
+        rollout::check_before_changes(rollout, &aws, env)
+            .await
+            .map_err(|failure| failure.in_stage("Roll out to ECS"))?;
     }
     if let Some(image) = &config.image {
         progress.enter(cancel::Stage::Push);

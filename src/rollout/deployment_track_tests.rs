@@ -198,13 +198,15 @@ fn the_gate_puts_assess_and_ecs_together() {
             "EcsRollbackFailed",
         ),
         (
-            "stopped without a rollback",
+            // Acted on at the next read, if the service still shows our deployment:
+            // `stopped_is_ours_to_undo_only_if_the_next_read_still_shows_our_deployment`.
+            "stopped without a rollback, first read",
             "STOPPED",
             Some("SCALE_UP"),
             pending(),
             WaitUntil::Steady,
             false,
-            "EcsStopped",
+            "Pending",
         ),
         (
             "stopped by someone else's deployment",
@@ -222,6 +224,22 @@ fn the_gate_puts_assess_and_ecs_together() {
         let (_, ecs) = track.follow("api", &s);
         let got = track.verdict("api", assessed, &ecs, &watch(), t0());
         assert_eq!(shape(&got), expected, "{case}: {got:?}");
+    }
+}
+
+/// One poll reads DescribeServices, then the service deployment: a deployment that replaced
+/// ours between the two reads shows as STOPPED before the service shows it PRIMARY.
+#[test]
+fn stopped_is_ours_to_undo_only_if_the_next_read_still_shows_our_deployment() {
+    let superseded = || failed(FailureKind::Superseded, "someone else deployed".into());
+    for (next, expected) in [(pending(), "EcsStopped"), (superseded(), "Superseded")] {
+        let mut track = DeploymentTrack::new(ARN, WaitUntil::Steady, false);
+        let (_, ecs) = track.follow("api", &snap("STOPPED", Some("SCALE_UP"), None));
+        let first = track.verdict("api", pending(), &ecs, &watch(), t0());
+        assert_eq!(shape(&first), "Pending");
+        let (_, ecs) = track.follow("api", &snap("STOPPED", Some("SCALE_UP"), None));
+        let second = track.verdict("api", next, &ecs, &watch(), t0());
+        assert_eq!(shape(&second), expected, "{second:?}");
     }
 }
 
