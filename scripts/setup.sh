@@ -35,8 +35,9 @@ if [ ! -x .venv/bin/zizmor ] || [ ! -x .venv/bin/act ]; then
 fi
 # checkov (the examples' Terraform) in its own venv: it pins boto3/botocore to versions older
 # than moto server needs.
-if [ ! -x .venv/checkov/bin/checkov ]; then
+if ! .venv/checkov/bin/checkov --version >/dev/null 2>&1; then
   echo "setup: creating .venv/checkov with checkov" >&2
+  rm -rf .venv/checkov
   python3 -m venv .venv/checkov
   .venv/checkov/bin/pip install -q --disable-pip-version-check 'checkov>=3.2'
 fi
