@@ -2,20 +2,25 @@
 //! sent SIGTERM or SIGINT as the runner sends them to a cancelled step, at each stage: while it
 //! waits on a rollout that never settles (the service must go back to its previous revision),
 //! while it pushes (no tag may name an incomplete image), while it authenticates (nothing may
-//! change), and twice (the second signal ends it at once). Each asserts the exit code (5), the
-//! message, the summary and what the simulator or the registry holds afterwards.
+//! change), and twice (the second signal ends it at once); with the rollback's request failed
+//! or unanswered (the `rolled-back` output and the message must say so), and with a GitHub
+//! Deployment, which must get its final status. Each asserts the exit code (5), the message,
+//! the summary and what the simulator, the registry or GitHub's API received.
 
 #[path = "common/image_bed.rs"]
 mod bed;
 mod common;
 #[path = "image_fixtures.rs"]
 mod fixtures;
+#[path = "common/github_bed.rs"]
+mod github_bed;
 
 use std::time::Duration;
 
 use bed::{Bed, SHA, blobs, layout_with_image, oci, repo_name};
 use common::rollout::{self, seed, sim_with, task_definition};
-use common::{Run, Running, role_arn, unique};
+use common::{Run, Running, assert_no_leaks, role_arn, unique};
+use github_bed::{Github, TOKEN, assert_valid_for_github, body, production_job, states, warnings};
 use serde_json::json;
 use testbed::fault::STS_XMLNS;
 use testbed::{EcsSimulator, Fault, FaultProxy, Matcher, OidcIssuer, Scenario, StsFault};
@@ -188,6 +193,176 @@ async fn without_stop_service_deployment_the_service_is_updated_back() {
         "{}",
         run.dump()
     );
+}
+
+/// A run cancelled (SIGTERM) in the wait whose rollback requests (StopServiceDeployment, then
+/// the UpdateService back) ECS answers with `faults`; the proxy in front of the simulator.
+async fn cancelled_with_rollback_faults(
+    faults: Vec<Fault>,
+) -> (EcsSimulator, FaultProxy, String, Run) {
+    let sim = sim_with(vec![seed("api", Scenario::NeverSettles)]).await;
+    let old = task_definition(&sim, "api");
+    let rollback_calls = |r: &testbed::RecordedRequest| {
+        r.header("x-amz-target").is_some_and(|t| {
+            t.ends_with(".StopServiceDeployment") || t.ends_with(".UpdateService")
+        })
+    };
+    let ecs = FaultProxy::start(
+        Some(sim.endpoint().to_owned()),
+        Vec::new(),
+        Matcher::Custom(std::sync::Arc::new(rollback_calls)),
+        STS_XMLNS,
+    )
+    .await
+    .expect("start the ECS proxy");
+    let running = never_settling(&sim, ecs.endpoint()).await;
+    let running = into_the_wait(running, &sim).await;
+    // The deploy's own UpdateService went through; the rollback's meet the faults.
+    ecs.push(faults);
+    running.signal("TERM");
+    let run = running.finish().await;
+    (sim, ecs, old, run)
+}
+
+/// Where a service stands after a rollback ECS did not accept: still on the new revision, the
+/// outputs saying so, `rolled-back` not claiming a rollback.
+fn assert_left_on_the_new_revision(sim: &EcsSimulator, old: &str, run: &Run) {
+    let new = task_definition(sim, "api");
+    assert_ne!(new, old, "{}", run.dump());
+    assert_eq!(sim.calls("UpdateService"), 1, "{}", run.dump());
+    assert_eq!(sim.calls("StopServiceDeployment"), 0, "{}", run.dump());
+    assert_eq!(run.output("rolled-back"), Some("false"), "{}", run.dump());
+    assert_eq!(run.output("task-definition-arn"), Some(new.as_str()));
+    assert_eq!(run.output("previous-task-definition-arn"), Some(old));
+    run.assert_stderr_has(&[
+        "it may still run api:2: check its deployments in the ECS console (the job summary links them) and, if it does, update it back to api:1",
+    ]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_rollback_is_reported_as_failed_not_requested() {
+    let denied = |operation: &str| Fault::JsonError {
+        status: 400,
+        error_type: "AccessDeniedException".into(),
+        message: format!("not authorized to perform: ecs:{operation}"),
+    };
+    let faults = vec![denied("StopServiceDeployment"), denied("UpdateService")];
+    let (sim, ecs, old, run) = cancelled_with_rollback_faults(faults).await;
+
+    assert_reported_cancelled(
+        &run,
+        "the job was cancelled (SIGTERM) during the rollout; api: rollback failed",
+    );
+    run.assert_stderr_has(&[
+        "api had been updated to api:2: the rollback to api:1 failed: ",
+        "not authorized to perform: ecs:UpdateService",
+    ]);
+    // Both of the rollback's ways were tried, and neither reached ECS.
+    assert_eq!(ecs.request_count(), 3, "{}", run.dump());
+    assert_eq!(ecs.remaining(), 0, "{}", run.dump());
+    assert_left_on_the_new_revision(&sim, &old, &run);
+    assert!(
+        run.summary.contains("cancelled, rollback failed"),
+        "{}",
+        run.dump()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_rollback_is_reported_as_unanswered_not_requested() {
+    let (sim, ecs, old, run) = cancelled_with_rollback_faults(vec![Fault::Delay(HELD)]).await;
+
+    assert_reported_cancelled(
+        &run,
+        "the job was cancelled (SIGTERM) during the rollout; api: rollback request unanswered",
+    );
+    run.assert_stderr_has(&[
+        "api had been updated to api:2: ECS did not answer the rollback request (to api:1) within 5 s, so it may or may not have taken it",
+    ]);
+    // The held StopServiceDeployment, and nothing after it.
+    assert_eq!(ecs.request_count(), 2, "{}", run.dump());
+    assert_left_on_the_new_revision(&sim, &old, &run);
+    assert!(
+        run.summary.contains("cancelled, rollback unanswered"),
+        "{}",
+        run.dump()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_deploy_gives_its_github_deployment_a_final_status() {
+    let bed = github_bed::bed(json!({}), Scenario::NeverSettles, Github::Prism).await;
+    let old = task_definition(&bed.sim, "api");
+    let job = production_job(&bed)
+        .await
+        .env("OIDC_ECS_DEPLOY_POLL_SECONDS", "1")
+        .timeout(WIND_DOWN);
+    let run_id = job.run_id();
+    let running = into_the_wait(job.spawn(), &bed.sim).await;
+    assert_eq!(states(&bed), ["in_progress"]);
+
+    running.signal("INT");
+    let run = running.finish().await;
+
+    assert_reported_cancelled(
+        &run,
+        "the job was cancelled (SIGINT) during the rollout; api: rollback to api:1 requested",
+    );
+    assert_eq!(task_definition(&bed.sim, "api"), old, "{}", run.dump());
+    assert_eq!(run.output("rolled-back"), Some("requested"));
+    assert_valid_for_github(&bed, &run).await;
+    assert_eq!(states(&bed), ["in_progress", "failure"], "{}", run.dump());
+    let last = body(bed.github.requests().last().expect("requests"));
+    assert_eq!(
+        last["description"], "cancelled (SIGINT); api: rollback to api:1 requested",
+        "{last}"
+    );
+    assert_eq!(
+        last["log_url"],
+        format!("https://github.com/octo-org/payments/actions/runs/{run_id}")
+    );
+    assert!(warnings(&run).is_empty(), "{}", run.dump());
+    assert_no_leaks(&run, &[("github-token", TOKEN)], false);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_final_status_github_does_not_take_is_a_warning_and_holds_nothing_up() {
+    let bed = github_bed::bed(json!({}), Scenario::NeverSettles, Github::Prism).await;
+    let job = production_job(&bed)
+        .await
+        .env("OIDC_ECS_DEPLOY_POLL_SECONDS", "1")
+        .timeout(WIND_DOWN);
+    let running = into_the_wait(job.spawn(), &bed.sim).await;
+    // The final status: a 502, then a retry that GitHub holds past the step's last seconds.
+    let bad_gateway = Fault::Raw {
+        status: 502,
+        content_type: "text/html".into(),
+        body: "<html><body>502 Bad Gateway</body></html>".into(),
+    };
+    bed.github.push([bad_gateway, Fault::Delay(HELD)]);
+
+    running.signal("TERM");
+    let run = running.finish().await;
+
+    assert_reported_cancelled(
+        &run,
+        "the job was cancelled (SIGTERM) during the rollout; api: rollback to api:1 requested",
+    );
+    assert_eq!(
+        states(&bed),
+        ["in_progress", "failure", "failure"],
+        "one retry, then given up
+{}",
+        run.dump()
+    );
+    assert!(
+        warnings(&run).iter().any(|w| w.contains("title=GitHub Deployment")
+            && w.contains("may still show in progress")
+            && w.contains("all the time a cancelled step has")),
+        "{}",
+        run.dump()
+    );
+    assert_eq!(run.output("rolled-back"), Some("requested"));
 }
 
 /// A proxy in front of the simulator answering its first StopServiceDeployment with `fault`.

@@ -1,164 +1,23 @@
 //! End to end: a rollout reported as a GitHub Deployment. The built binary runs as the runner
-//! runs the action: a role assumed with the job's OIDC token (moto's STS), the rollout on the
-//! ECS simulator, and GitHub's REST API served by prism from GitHub's own API description
-//! (`testbed::GithubApi`), which answers 422 to any request GitHub would reject. A recording
-//! proxy in front of prism keeps every request; where a test needs an answer the description
-//! has no example for (a 403, the runner's own Deployment), the proxy gives it instead.
+//! runs the action, against the bed of `common/github_bed.rs`: moto's STS, the ECS simulator,
+//! and GitHub's REST API served by prism behind a recording proxy. (A cancelled job's final
+//! status is tested with the other cancellations, in `cancellation.rs`.)
 //!
 //! Checked: the requests (paths, bodies, the token), that prism found none invalid, the exit
 //! code, the warnings, and that the service was deployed whatever GitHub answered.
 
 mod common;
+#[path = "common/github_bed.rs"]
+mod github_bed;
 
-use common::rollout::{deploy, seed, sim_with};
-use common::{ActionRun, Run, assert_no_leaks, role_arn, unique};
-use serde_json::{Value, json};
-use testbed::github_api::forbidden_by_integration;
-use testbed::{
-    EcsSimulator, Fault, FaultProxy, GithubApi, Matcher, Moto, OidcIssuer, RecordedRequest,
-    Scenario,
+use common::assert_no_leaks;
+use github_bed::{
+    Bed, DEPLOYMENTS, Github, SHA, TOKEN, assert_valid_for_github, bed, body, calls, job,
+    json_answer, production_job, states, task_definition, warnings,
 };
-
-/// The shape of a `GITHUB_TOKEN` (an installation token).
-const TOKEN: &str = "ghs_16C7e42F292c6912E7710c838347Ae178B4a";
-/// What the harness sets as GITHUB_SHA.
-const SHA: &str = "3f1e2d4c5b6a798812f0e1d2c3b4a5968778695a";
-const DEPLOYMENTS: &str = "/repos/octo-org/payments/deployments";
-
-/// Everything one test runs against.
-struct Bed {
-    issuer: OidcIssuer,
-    sim: EcsSimulator,
-    /// Prism, when the test lets requests reach it.
-    api: Option<GithubApi>,
-    /// In front of prism (or answering alone): every request, in order.
-    github: FaultProxy,
-}
-
-/// How GitHub answers in a test.
-enum Github {
-    /// Prism answers everything.
-    Prism,
-    /// The proxy answers the first requests with these, prism the rest.
-    PrismAfter(Vec<Fault>),
-    /// No prism: the proxy answers with these, the last one again and again.
-    Only(Vec<Fault>),
-}
-
-async fn bed(claims: Value, scenario: Scenario, github: Github) -> Bed {
-    let mut claims = claims;
-    claims["repository"] = json!("octo-org/payments");
-    let issuer = OidcIssuer::start(claims)
-        .await
-        .expect("start the OIDC issuer");
-    let sim = sim_with(vec![seed("api", scenario)]).await;
-    let (with_prism, plan) = match github {
-        Github::Prism => (true, Vec::new()),
-        Github::PrismAfter(plan) => (true, plan),
-        Github::Only(plan) => (false, plan),
-    };
-    let api = if with_prism {
-        Some(
-            GithubApi::start()
-                .await
-                .expect("start prism (scripts/setup.sh installs it)"),
-        )
-    } else {
-        None
-    };
-    let upstream = api.as_ref().map(|a| a.endpoint().to_owned());
-    let github = FaultProxy::start(upstream, plan, Matcher::All, "")
-        .await
-        .expect("start the recording proxy");
-    Bed {
-        issuer,
-        sim,
-        api,
-        github,
-    }
-}
-
-/// A job deploying a new image to `api` with a GitHub token, its API at the recording proxy.
-async fn job(bed: &Bed) -> ActionRun {
-    let moto = Moto::shared()
-        .await
-        .expect("start moto (scripts/setup.sh installs it)");
-    deploy(&bed.sim, "api")
-        .oidc(&bed.issuer)
-        .aws(moto.endpoint())
-        .env("GITHUB_SERVER_URL", "https://github.com")
-        .env("GITHUB_API_URL", bed.github.endpoint())
-        .with("role-to-assume", &role_arn(&unique("deploy")))
-        .with("github-token", TOKEN)
-        .interleaved()
-}
-
-/// `job` with `deployment-environment: production`.
-async fn production_job(bed: &Bed) -> ActionRun {
-    job(bed).await.with("deployment-environment", "production")
-}
-
-fn task_definition(bed: &Bed) -> String {
-    common::rollout::task_definition(&bed.sim, "api")
-}
-
-/// GitHub's answer with this status and JSON body.
-fn json_answer(status: u16, body: &Value) -> Fault {
-    Fault::Raw {
-        status,
-        content_type: "application/json; charset=utf-8".into(),
-        body: body.to_string(),
-    }
-}
-
-fn body(request: &RecordedRequest) -> Value {
-    serde_json::from_slice(&request.body).unwrap_or(Value::Null)
-}
-
-/// `METHOD path` of each request, the query left off.
-fn calls(bed: &Bed) -> Vec<String> {
-    bed.github
-        .requests()
-        .iter()
-        .map(|r| {
-            format!(
-                "{} {}",
-                r.method,
-                r.path.split('?').next().unwrap_or_default()
-            )
-        })
-        .collect()
-}
-
-/// The states of the statuses posted, in order.
-fn states(bed: &Bed) -> Vec<String> {
-    bed.github
-        .requests()
-        .iter()
-        .filter(|r| r.method == "POST" && r.path.ends_with("/statuses"))
-        .map(|r| body(r)["state"].as_str().unwrap_or_default().to_owned())
-        .collect()
-}
-
-/// Prism found every request valid against GitHub's description.
-async fn assert_valid_for_github(bed: &Bed, run: &Run) {
-    let api = bed.api.as_ref().expect("a test with prism");
-    let violations = api.violations().await;
-    assert!(
-        violations.is_empty(),
-        "GitHub would refuse requests:\n{}\n{}",
-        violations.join("\n"),
-        run.dump()
-    );
-}
-
-fn warnings(run: &Run) -> Vec<String> {
-    run.stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix("::warning"))
-        .map(common::unescape_data)
-        .collect()
-}
+use serde_json::json;
+use testbed::github_api::forbidden_by_integration;
+use testbed::{Fault, GithubApi, Scenario};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deploy_creates_a_deployment_and_reports_in_progress_then_success() {

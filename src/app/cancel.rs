@@ -4,13 +4,14 @@
 //! then, from `Progress` (what the stages recorded as they went), the rollout's services that
 //! this run changed are put back when `rollback` allows (requested, not watched: there is no
 //! time to see it settle), the outputs and the summary say so, and the run exits 5 saying the
-//! job was cancelled. A second signal exits 5 at once.
+//! job was cancelled. A GitHub Deployment the rollout reported to gets its final status last,
+//! within the seconds left (a failure to post is a warning). A second signal exits 5 at once.
 //!
 //! A push needs nothing undone: tags are written last, once every blob and manifest is in the
 //! registry, so a dropped push leaves no tag naming an incomplete image.
 
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use aws_config::SdkConfig;
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -19,6 +20,7 @@ use crate::envvars::EnvVars;
 use crate::failure::{Category, Failure};
 use crate::inputs::Config;
 
+use super::github_deployment::{self, DeploymentReport};
 use super::{Console, failures, rollout};
 
 /// The signal that stopped the run.
@@ -105,6 +107,8 @@ pub struct Progress {
     /// The AWS configuration, once the identity stage has made it.
     aws: Mutex<Option<SdkConfig>>,
     pub rollout: rollout::Changes,
+    /// The GitHub Deployment the rollout reports to, until it has posted its final status.
+    deployment: Mutex<Option<Arc<DeploymentReport>>>,
 }
 
 impl Progress {
@@ -114,6 +118,18 @@ impl Progress {
 
     pub fn authenticated(&self, aws: &SdkConfig) {
         *self.aws.lock().unwrap_or_else(|e| e.into_inner()) = Some(aws.clone());
+    }
+
+    /// The Deployment a cancel must finish (`None` once the rollout has finished it itself).
+    pub fn reporting(&self, deployment: Option<Arc<DeploymentReport>>) {
+        *self.deployment.lock().unwrap_or_else(|e| e.into_inner()) = deployment;
+    }
+
+    fn deployment(&self) -> Option<Arc<DeploymentReport>> {
+        self.deployment
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn stage(&self) -> Option<Stage> {
@@ -160,7 +176,25 @@ pub async fn wind_down(
         headline.push_str("; ");
         headline.push_str(&brief.join("; "));
     }
+    // Last: the rollbacks must not wait for GitHub.
+    if let Some(deployment) = progress.deployment() {
+        let description = deployment_description(caught, &brief, touched);
+        let gate_passed = progress.rollout.committed();
+        github_deployment::cancelled(&deployment, gate_passed, &description, console).await;
+    }
     failures::cancelled(headline, details, touched)
+}
+
+/// The final status's description: the signal and, in brief, what became of the services.
+fn deployment_description(caught: Caught, brief: &[String], touched: bool) -> String {
+    let mut text = format!("cancelled ({caught})");
+    if !brief.is_empty() {
+        text.push_str("; ");
+        text.push_str(&brief.join("; "));
+    } else if !touched {
+        text.push_str("; no service was updated");
+    }
+    text
 }
 
 fn during(stage: Option<Stage>) -> &'static str {
@@ -169,5 +203,32 @@ fn during(stage: Option<Stage>) -> &'static str {
         Some(Stage::Identity) => "while authenticating to AWS",
         Some(Stage::Push) => "while pushing the image",
         Some(Stage::Rollout) => "during the rollout",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::deployments::{DESCRIPTION_LIMIT, status_description};
+
+    #[test]
+    fn the_deployment_description_says_cancelled_and_what_became_of_the_services() {
+        let one = vec!["api: rollback to api:1 requested".to_owned()];
+        assert_eq!(
+            deployment_description(Caught::Terminate, &one, true),
+            "cancelled (SIGTERM); api: rollback to api:1 requested"
+        );
+        assert_eq!(
+            deployment_description(Caught::Interrupt, &[], false),
+            "cancelled (SIGINT); no service was updated"
+        );
+        // Many services: cut to GitHub's limit, the cancellation still first.
+        let many: Vec<String> = (0..9)
+            .map(|i| format!("service-{i}: rollback request unanswered"))
+            .collect();
+        let cut = status_description(&deployment_description(Caught::Terminate, &many, true));
+        assert_eq!(cut.chars().count(), DESCRIPTION_LIMIT);
+        assert!(cut.starts_with("cancelled (SIGTERM); service-0: "), "{cut}");
+        assert!(cut.ends_with("..."), "{cut}");
     }
 }

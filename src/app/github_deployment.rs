@@ -1,7 +1,10 @@
 //! The rollout reported as a GitHub Deployment (when `github-token` is given): which environment
 //! (`deployment-environment`, else the job's own from the OIDC token), `in_progress` before the
-//! rollout acts and `success` or `failure` after it. Every problem is a warning annotation that
-//! names the fix; the deploy's result never depends on GitHub's answers.
+//! rollout acts and `success` or `failure` after it; a cancelled job's final status within the
+//! seconds it has left. Every problem is a warning annotation that names the fix; the deploy's
+//! result never depends on GitHub's answers.
+
+use std::time::Duration;
 
 use crate::envvars::EnvVars;
 use crate::failure::Failure;
@@ -21,6 +24,17 @@ const REPORT_RETRIES: RetryPolicy = RetryPolicy {
     max_attempts: 3,
     base_delay: std::time::Duration::from_millis(500),
     max_delay: std::time::Duration::from_secs(2),
+};
+
+/// A cancelled job's final status: GitHub sends SIGTERM (which ends the step at once) 7.5 s
+/// after SIGINT, and the rollback requests come first, within their 5 s
+/// (`rollout::cancelled::REQUEST_BUDGET`); the status gets what is left.
+const CANCELLED_LIMIT: Duration = Duration::from_secs(2);
+/// One quick retry, for an attempt that failed fast (a reset, a 502).
+const CANCELLED_RETRIES: RetryPolicy = RetryPolicy {
+    max_attempts: 2,
+    base_delay: Duration::from_millis(200),
+    max_delay: Duration::from_millis(200),
 };
 
 /// A Deployment this run reports to.
@@ -110,7 +124,7 @@ pub async fn start(
 
 /// Reports how the rollout ended.
 pub async fn finish(
-    report: Option<DeploymentReport>,
+    report: Option<&DeploymentReport>,
     result: &Result<(), Failure>,
     rollout: &RolloutConfig,
     console: &mut Console,
@@ -126,16 +140,49 @@ pub async fn finish(
         Err(failure) => (Outcome::Failure, failure.headline.clone()),
     };
     match reporter.finish(reported.id, outcome, &description).await {
-        Ok(()) => tracing::info!(
-            "GitHub Deployment {}: {}",
-            reported.id,
-            if outcome == Outcome::Success {
-                "success"
-            } else {
-                "failure"
-            }
-        ),
+        Ok(()) => tracing::info!("GitHub Deployment {}: {}", reported.id, outcome.state()),
         Err(e) => not_reported(console, &e),
+    }
+}
+
+/// Reports how a cancelled job left the rollout (`description`, e.g. `cancelled (SIGTERM); api:
+/// rollback to api:1 requested`): `failure`, or `success` when the rollout had passed its gate
+/// before the signal. Bounded by [`CANCELLED_LIMIT`]; a status that does not get through is a
+/// warning (the Deployment may then show in progress until GitHub marks it otherwise).
+pub async fn cancelled(
+    report: &DeploymentReport,
+    gate_passed: bool,
+    description: &str,
+    console: &mut Console,
+) {
+    let DeploymentReport { reporter, reported } = report;
+    let outcome = if gate_passed {
+        Outcome::Success
+    } else {
+        Outcome::Cancelled
+    };
+    let posted = reporter
+        .finish_within(
+            reported.id,
+            outcome,
+            description,
+            &CANCELLED_RETRIES,
+            CANCELLED_LIMIT,
+        )
+        .await;
+    match posted {
+        Ok(()) => tracing::info!(
+            "GitHub Deployment {}: {} ({description})",
+            reported.id,
+            outcome.state()
+        ),
+        Err(e) => warn(
+            console,
+            &format!(
+                "the cancelled rollout's GitHub Deployment {} was not given its final status, so it may still show in progress: {e}",
+                reported.id
+            ),
+        ),
     }
 }
 

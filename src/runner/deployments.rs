@@ -1,6 +1,7 @@
 //! GitHub Deployments over the REST API (through octocrab): a rollout reported as a Deployment
 //! of the commit (`GITHUB_SHA`) to an environment, with an `in_progress` status when it starts
-//! and `success` or `failure` when it ends, each carrying the environment's URL and the run's
+//! and `success` or `failure` when it ends (a cancelled job's too: [`Outcome::Cancelled`]), each
+//! carrying the environment's URL and the run's
 //! log URL (`GITHUB_SERVER_URL/GITHUB_REPOSITORY/actions/runs/GITHUB_RUN_ID`).
 //!
 //! A job with `environment:` already has a Deployment: the runner creates one for the job's
@@ -118,6 +119,22 @@ impl DeploymentTarget {
 pub enum Outcome {
     Success,
     Failure,
+    /// The job was cancelled before the rollout passed its gate. GitHub has no `cancelled`
+    /// state: this is `failure` (the deployment did not happen as asked), its description
+    /// saying it was cancelled and what became of the services. Not `error` (GitHub's word for
+    /// the deploying tool failing) nor `inactive` (a Deployment that served and was replaced;
+    /// a transient environment's shows as destroyed).
+    Cancelled,
+}
+
+impl Outcome {
+    /// The status's `state`.
+    pub fn state(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure | Outcome::Cancelled => "failure",
+        }
+    }
 }
 
 /// Why a report did not reach GitHub. Each message says what to change.
@@ -417,7 +434,7 @@ impl DeploymentReporter {
                 runner_created: false,
             },
         };
-        self.post_status(reported.id, "in_progress", description)
+        self.post_status(reported.id, "in_progress", description, &self.policy)
             .await?;
         Ok(reported)
     }
@@ -429,11 +446,33 @@ impl DeploymentReporter {
         outcome: Outcome,
         description: &str,
     ) -> Result<(), ReportError> {
-        let state = match outcome {
-            Outcome::Success => "success",
-            Outcome::Failure => "failure",
-        };
-        self.post_status(id, state, description).await
+        self.post_status(id, outcome.state(), description, &self.policy)
+            .await
+    }
+
+    /// [`DeploymentReporter::finish`] for a step about to be killed (a cancelled job): tried
+    /// under `policy`, all of it within `limit`, then given up.
+    pub async fn finish_within(
+        &self,
+        id: u64,
+        outcome: Outcome,
+        description: &str,
+        policy: &RetryPolicy,
+        limit: Duration,
+    ) -> Result<(), ReportError> {
+        let posting = self.post_status(id, outcome.state(), description, policy);
+        tokio::time::timeout(limit, posting)
+            .await
+            .unwrap_or_else(|_| {
+                Err(ReportError::Unreachable {
+                    what: "posting a Deployment status",
+                    url: self.target.api_url.clone(),
+                    detail: format!(
+                        "no answer within {} ms, all the time a cancelled step has",
+                        limit.as_millis()
+                    ),
+                })
+            })
     }
 
     async fn find_runner_deployment(&self) -> Result<Option<u64>, ReportError> {
@@ -495,6 +534,7 @@ impl DeploymentReporter {
         id: u64,
         state: &'static str,
         description: &str,
+        policy: &RetryPolicy,
     ) -> Result<(), ReportError> {
         let t = &self.target;
         let body = NewStatus {
@@ -505,7 +545,7 @@ impl DeploymentReporter {
         };
         let route = format!("/repos/{}/{}/deployments/{id}/statuses", t.owner, t.repo);
         let _: StatusSeen = self
-            .call("posting a Deployment status", || {
+            .call_with(policy, "posting a Deployment status", || {
                 self.client.post(route.as_str(), Some(&body))
             })
             .await?;
@@ -513,7 +553,21 @@ impl DeploymentReporter {
     }
 
     /// One request with the retry policy and a limit per attempt.
-    async fn call<T, F, Fut>(&self, what: &'static str, mut request: F) -> Result<T, ReportError>
+    async fn call<T, F, Fut>(&self, what: &'static str, request: F) -> Result<T, ReportError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = octocrab::Result<T>>,
+    {
+        self.call_with(&self.policy, what, request).await
+    }
+
+    /// [`DeploymentReporter::call`] under `policy`.
+    async fn call_with<T, F, Fut>(
+        &self,
+        policy: &RetryPolicy,
+        what: &'static str,
+        mut request: F,
+    ) -> Result<T, ReportError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = octocrab::Result<T>>,
@@ -532,7 +586,7 @@ impl DeploymentReporter {
                 }
             }
         };
-        retry::retry(&self.policy, classify, attempt)
+        retry::retry(policy, classify, attempt)
             .await
             .map_err(|r| {
                 if r.exhausted && r.attempts > 1 {

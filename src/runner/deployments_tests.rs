@@ -328,6 +328,13 @@ fn descriptions_fit_githubs_limit_on_one_line() {
 }
 
 #[test]
+fn a_cancelled_rollout_is_reported_as_a_failure() {
+    assert_eq!(Outcome::Success.state(), "success");
+    assert_eq!(Outcome::Failure.state(), "failure");
+    assert_eq!(Outcome::Cancelled.state(), "failure");
+}
+
+#[test]
 fn transient_answers_are_retried_and_refusals_are_not() {
     let status = |status: u16| ReportError::Status {
         what: "x",

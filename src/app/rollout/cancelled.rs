@@ -2,7 +2,9 @@
 //! what it changed (`changes.rs`), ask ECS to put back every service this run changed (when
 //! `rollback` allows) through the rollback's own request, within a few seconds and without
 //! waiting for it to settle (GitHub sends SIGTERM about 7.5 s after SIGINT, then SIGKILL); then
-//! the outputs, the summary section and a sentence per service for the failure.
+//! the outputs, the summary section and a sentence per service for the failure. A request ECS
+//! answered with an error, one it did not answer in time and one there was no time left to send
+//! are told apart: each leaves the service possibly on the new revision, and says what to check.
 
 use std::time::Duration;
 
@@ -23,7 +25,7 @@ use super::{ConsoleReport, links, report};
 use crate::app::Console;
 
 /// How long the rollback requests may take: well inside the 7.5 s between GitHub's SIGINT and
-/// its SIGTERM, with time left for the summary.
+/// its SIGTERM, with time left for the summary and a GitHub Deployment's final status.
 pub const REQUEST_BUDGET: Duration = Duration::from_secs(5);
 
 /// What became of one service of a cancelled rollout.
@@ -34,8 +36,11 @@ enum Fate {
     /// ECS accepted the rollback to `previous`: UpdateService, starting this deployment, or
     /// (no deployment) StopServiceDeployment with ROLLBACK.
     RollbackRequested { deployment: Option<String> },
-    /// The rollback request failed (or did not answer in time): why.
+    /// ECS answered the rollback request with an error: which.
     RollbackFailed(String),
+    /// No answer within `REQUEST_BUDGET`: the request was sent (ECS may have taken it), or the
+    /// time ran out before its turn.
+    RollbackUnanswered { sent: bool },
     /// `rollback: false`: left on the new revision, unverified.
     Left,
 }
@@ -83,21 +88,25 @@ pub async fn on_cancel(
             },
         })
         .collect();
-    let outcomes = if targets.is_empty() {
-        Vec::new()
+    let answers = if targets.is_empty() {
+        Answers::default()
     } else {
         request(cfg, aws, env, &targets, console).await
     };
     let fates: Vec<Fate> = planned
         .iter()
-        .map(|c| fate(c, cfg.rollback, &targets, &outcomes))
+        .map(|c| fate(c, cfg.rollback, &targets, &answers))
         .collect();
     if planned.is_empty() {
         return Ok(Stands::default());
     }
     let rows: Vec<Row> = planned.iter().zip(&fates).map(|(c, f)| row(c, f)).collect();
-    let requested =
-        !targets.is_empty() && fates.iter().all(|f| !matches!(f, Fate::RollbackFailed(_)));
+    // `requested` only when ECS accepted every rollback due; else `false` (the summary and the
+    // failure say which was not and what to check).
+    let requested = !targets.is_empty()
+        && fates
+            .iter()
+            .all(|f| matches!(f, Fate::Untouched | Fate::RollbackRequested { .. }));
     let place = links::Place::new(
         aws.region().map_or("us-east-1", |r| r.as_ref()),
         &cfg.cluster,
@@ -122,6 +131,12 @@ fn brief(change: &Change, fate: &Fate) -> Option<String> {
             short(&change.previous)
         )),
         Fate::RollbackFailed(_) => Some(format!("{service}: rollback failed")),
+        Fate::RollbackUnanswered { sent: true } => {
+            Some(format!("{service}: rollback request unanswered"))
+        }
+        Fate::RollbackUnanswered { sent: false } => Some(format!(
+            "{service}: rollback not requested (no time left)"
+        )),
         Fate::Left => Some(format!(
             "{service}: left on {} (rollback: false)",
             short(&change.wanted)
@@ -129,14 +144,23 @@ fn brief(change: &Change, fate: &Fate) -> Option<String> {
     }
 }
 
-/// The rollback's own request, bounded by `REQUEST_BUDGET`: an outcome per target.
+/// ECS's answers to the rollback requests.
+#[derive(Debug, Default)]
+struct Answers {
+    outcomes: Vec<RollbackOutcome>,
+    /// The service whose request was in flight when `REQUEST_BUDGET` ran out (those after it
+    /// were not sent).
+    unanswered: Option<String>,
+}
+
+/// The rollback's own request, one service after another, all within `REQUEST_BUDGET`.
 async fn request(
     cfg: &RolloutConfig,
     aws: &SdkConfig,
     env: &EnvVars,
     targets: &[RollbackTarget],
     console: &mut Console,
-) -> Vec<RollbackOutcome> {
+) -> Answers {
     let api = super::ecs_api(cfg, aws, env);
     let reader = ServiceDeploymentReader::new(aws);
     let clock = SystemClock;
@@ -151,35 +175,48 @@ async fn request(
         limit: ROLLBACK_WAIT,
         interval: PollInterval::adaptive(),
     };
-    match tokio::time::timeout(REQUEST_BUDGET, rollback.request(targets)).await {
-        Ok(Requested {
-            watched,
-            mut outcomes,
-            stopped,
-        }) => {
-            for w in watched {
-                if let Some(o) = outcomes.iter_mut().find(|o| o.service == w.service) {
-                    o.deployment_id = Some(w.watch.our_deployment_id);
-                }
+    let deadline = tokio::time::Instant::now() + REQUEST_BUDGET;
+    let mut answers = Answers::default();
+    for t in targets {
+        let one = rollback.request(std::slice::from_ref(t));
+        match tokio::time::timeout_at(deadline, one).await {
+            Ok(requested) => answers.outcomes.extend(outcomes_of(requested)),
+            Err(_) => {
+                answers.unanswered = Some(t.service.clone());
+                break;
             }
-            // Taken over by ECS: no deployment of ours to name.
-            outcomes.extend(stopped.into_iter().map(|t| RollbackOutcome {
-                service: t.service,
-                task_definition: t.task_definition,
-                deployment_id: None,
-                settled: Settled::NotSettled("StopServiceDeployment accepted".into()),
-            }));
-            outcomes
         }
-        Err(_) => Vec::new(),
     }
+    answers
+}
+
+/// An outcome per service from what the requests started.
+fn outcomes_of(requested: Requested) -> Vec<RollbackOutcome> {
+    let Requested {
+        watched,
+        mut outcomes,
+        stopped,
+    } = requested;
+    for w in watched {
+        if let Some(o) = outcomes.iter_mut().find(|o| o.service == w.service) {
+            o.deployment_id = Some(w.watch.our_deployment_id);
+        }
+    }
+    // Taken over by ECS: no deployment of ours to name.
+    outcomes.extend(stopped.into_iter().map(|t| RollbackOutcome {
+        service: t.service,
+        task_definition: t.task_definition,
+        deployment_id: None,
+        settled: Settled::NotSettled("StopServiceDeployment accepted".into()),
+    }));
+    outcomes
 }
 
 fn fate(
     change: &Change,
     rollback: bool,
     targets: &[RollbackTarget],
-    outcomes: &[RollbackOutcome],
+    answers: &Answers,
 ) -> Fate {
     if !change.touched() {
         return Fate::Untouched;
@@ -190,7 +227,7 @@ fn fate(
     if !targets.iter().any(|t| t.service == change.service) {
         return Fate::Untouched;
     }
-    match outcomes.iter().find(|o| o.service == change.service) {
+    match answers.outcomes.iter().find(|o| o.service == change.service) {
         Some(RollbackOutcome {
             settled: Settled::UpdateFailed(why),
             ..
@@ -198,10 +235,9 @@ fn fate(
         Some(o) => Fate::RollbackRequested {
             deployment: o.deployment_id.clone(),
         },
-        None => Fate::RollbackFailed(format!(
-            "the request did not complete within {} s",
-            REQUEST_BUDGET.as_secs()
-        )),
+        None => Fate::RollbackUnanswered {
+            sent: answers.unanswered.as_deref() == Some(change.service.as_str()),
+        },
     }
 }
 
@@ -242,7 +278,28 @@ fn row(change: &Change, fate: &Fate) -> Row {
             "cancelled, rollback failed",
             Ended::RollbackFailed,
             format!(
-                "{service} {how}: the rollback to {previous} failed: {why}; it may still run {wanted}"
+                "{service} {how}: the rollback to {previous} failed: {why}; {}",
+                check(&wanted, &previous)
+            ),
+        ),
+        Fate::RollbackUnanswered { sent: true } => (
+            change.wanted.clone(),
+            "cancelled, rollback unanswered",
+            Ended::RollbackFailed,
+            format!(
+                "{service} {how}: ECS did not answer the rollback request (to {previous}) within {} s, so it may or may not have taken it; {}",
+                REQUEST_BUDGET.as_secs(),
+                check(&wanted, &previous)
+            ),
+        ),
+        Fate::RollbackUnanswered { sent: false } => (
+            change.wanted.clone(),
+            "cancelled, rollback not requested",
+            Ended::RollbackFailed,
+            format!(
+                "{service} {how}: its rollback to {previous} was not requested: the {} s for the requests ran out before its turn; {}",
+                REQUEST_BUDGET.as_secs(),
+                check(&wanted, &previous)
             ),
         ),
         Fate::Left => (
@@ -275,6 +332,13 @@ fn row(change: &Change, fate: &Fate) -> Row {
         updated: change.touched(),
         stand,
     }
+}
+
+/// What the user should check when a rollback was not accepted.
+fn check(wanted: &str, previous: &str) -> String {
+    format!(
+        "it may still run {wanted}: check its deployments in the ECS console (the job summary links them) and, if it does, update it back to {previous}"
+    )
 }
 
 fn names(changes: &[Change]) -> String {
@@ -324,15 +388,24 @@ mod tests {
         }
     }
 
-    /// (update, `rollback` input, targets, outcomes) -> (serves now, verdict, part of the sentence)
+    fn answers(outcomes: Vec<RollbackOutcome>, unanswered: Option<&str>) -> Answers {
+        Answers {
+            outcomes,
+            unanswered: unanswered.map(str::to_owned),
+        }
+    }
+
+    /// (update, `rollback` input, targets, answers) -> (serves now, verdict, part of the
+    /// sentence, the headline's clause)
     type Case = (
         Update,
         bool,
         Vec<RollbackTarget>,
-        Vec<RollbackOutcome>,
+        Answers,
         &'static str,
         &'static str,
         &'static str,
+        Option<&'static str>,
     );
 
     #[test]
@@ -348,70 +421,87 @@ mod tests {
                 Update::NotSent,
                 true,
                 vec![],
-                vec![],
+                answers(vec![], None),
                 "api:1",
                 "not updated",
                 "api still serves api:1 (untouched)",
+                None,
             ),
             (
                 accepted(),
                 true,
                 vec![target()],
-                vec![requested.clone()],
+                answers(vec![requested.clone()], None),
                 "api:1",
                 "cancelled, rollback requested",
                 "api had been updated to api:2: rollback to api:1 requested (UpdateService accepted, deployment ecs-svc/8)",
+                Some("api: rollback to api:1 requested"),
             ),
             (
                 Update::InFlight,
                 true,
                 vec![target()],
-                vec![requested],
+                answers(vec![requested], None),
                 "api:1",
                 "cancelled, rollback requested",
                 "its update to api:2 was in flight when cancelled: rollback to api:1 requested",
+                Some("api: rollback to api:1 requested"),
             ),
             (
                 accepted(),
                 true,
                 vec![target()],
-                vec![stopped],
+                answers(vec![stopped], None),
                 "api:1",
                 "cancelled, rollback requested",
                 "rollback to api:1 requested (ECS accepted StopServiceDeployment with ROLLBACK)",
+                Some("api: rollback to api:1 requested"),
             ),
             (
                 accepted(),
                 true,
                 vec![target()],
-                vec![refused],
+                answers(vec![refused], None),
                 "api:2",
                 "cancelled, rollback failed",
-                "the rollback to api:1 failed: AccessDeniedException; it may still run api:2",
+                "the rollback to api:1 failed: AccessDeniedException; it may still run api:2: check its deployments in the ECS console",
+                Some("api: rollback failed"),
             ),
             (
                 accepted(),
                 true,
                 vec![target()],
-                vec![],
+                answers(vec![], Some("api")),
                 "api:2",
-                "cancelled, rollback failed",
-                "the request did not complete within 5 s",
+                "cancelled, rollback unanswered",
+                "ECS did not answer the rollback request (to api:1) within 5 s, so it may or may not have taken it; it may still run api:2",
+                Some("api: rollback request unanswered"),
+            ),
+            (
+                accepted(),
+                true,
+                vec![target()],
+                answers(vec![], Some("web")),
+                "api:2",
+                "cancelled, rollback not requested",
+                "its rollback to api:1 was not requested: the 5 s for the requests ran out before its turn; it may still run api:2",
+                Some("api: rollback not requested (no time left)"),
             ),
             (
                 accepted(),
                 false,
                 vec![],
-                vec![],
+                answers(vec![], None),
                 "api:2",
                 "cancelled, left as it is",
                 "left on it unverified (rollback: false)",
+                Some("api: left on api:2 (rollback: false)"),
             ),
         ];
-        for (update, rollback, targets, outcomes, now, verdict, stand) in cases {
+        for (update, rollback, targets, answers, now, verdict, stand, clause) in cases {
             let c = change(update.clone());
-            let f = fate(&c, rollback, &targets, &outcomes);
-            assert_eq!(brief(&c, &f).is_some(), update != Update::NotSent);
+            let f = fate(&c, rollback, &targets, &answers);
+            assert_eq!(brief(&c, &f).as_deref(), clause, "{update:?}");
             let r = row(&c, &f);
             assert_eq!(short(&r.now), now, "{update:?}");
             assert_eq!(r.verdict, verdict, "{update:?}");
