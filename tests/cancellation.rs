@@ -203,9 +203,8 @@ async fn cancelled_with_rollback_faults(
     let sim = sim_with(vec![seed("api", Scenario::NeverSettles)]).await;
     let old = task_definition(&sim, "api");
     let rollback_calls = |r: &testbed::RecordedRequest| {
-        r.header("x-amz-target").is_some_and(|t| {
-            t.ends_with(".StopServiceDeployment") || t.ends_with(".UpdateService")
-        })
+        r.header("x-amz-target")
+            .is_some_and(|t| t.ends_with(".StopServiceDeployment") || t.ends_with(".UpdateService"))
     };
     let ecs = FaultProxy::start(
         Some(sim.endpoint().to_owned()),
@@ -356,9 +355,11 @@ async fn a_final_status_github_does_not_take_is_a_warning_and_holds_nothing_up()
         run.dump()
     );
     assert!(
-        warnings(&run).iter().any(|w| w.contains("title=GitHub Deployment")
-            && w.contains("may still show in progress")
-            && w.contains("all the time a cancelled step has")),
+        warnings(&run)
+            .iter()
+            .any(|w| w.contains("title=GitHub Deployment")
+                && w.contains("may still show in progress")
+                && w.contains("all the time a cancelled step has")),
         "{}",
         run.dump()
     );

@@ -586,19 +586,17 @@ impl DeploymentReporter {
                 }
             }
         };
-        retry::retry(policy, classify, attempt)
-            .await
-            .map_err(|r| {
-                if r.exhausted && r.attempts > 1 {
-                    ReportError::GaveUp {
-                        attempts: r.attempts,
-                        elapsed: r.elapsed,
-                        last: Box::new(r.error),
-                    }
-                } else {
-                    r.error
+        retry::retry(policy, classify, attempt).await.map_err(|r| {
+            if r.exhausted && r.attempts > 1 {
+                ReportError::GaveUp {
+                    attempts: r.attempts,
+                    elapsed: r.elapsed,
+                    last: Box::new(r.error),
                 }
-            })
+            } else {
+                r.error
+            }
+        })
     }
 }
 

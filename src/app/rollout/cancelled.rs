@@ -134,9 +134,9 @@ fn brief(change: &Change, fate: &Fate) -> Option<String> {
         Fate::RollbackUnanswered { sent: true } => {
             Some(format!("{service}: rollback request unanswered"))
         }
-        Fate::RollbackUnanswered { sent: false } => Some(format!(
-            "{service}: rollback not requested (no time left)"
-        )),
+        Fate::RollbackUnanswered { sent: false } => {
+            Some(format!("{service}: rollback not requested (no time left)"))
+        }
         Fate::Left => Some(format!(
             "{service}: left on {} (rollback: false)",
             short(&change.wanted)
@@ -212,12 +212,7 @@ fn outcomes_of(requested: Requested) -> Vec<RollbackOutcome> {
     outcomes
 }
 
-fn fate(
-    change: &Change,
-    rollback: bool,
-    targets: &[RollbackTarget],
-    answers: &Answers,
-) -> Fate {
+fn fate(change: &Change, rollback: bool, targets: &[RollbackTarget], answers: &Answers) -> Fate {
     if !change.touched() {
         return Fate::Untouched;
     }
@@ -227,7 +222,11 @@ fn fate(
     if !targets.iter().any(|t| t.service == change.service) {
         return Fate::Untouched;
     }
-    match answers.outcomes.iter().find(|o| o.service == change.service) {
+    match answers
+        .outcomes
+        .iter()
+        .find(|o| o.service == change.service)
+    {
         Some(RollbackOutcome {
             settled: Settled::UpdateFailed(why),
             ..
@@ -279,7 +278,7 @@ fn row(change: &Change, fate: &Fate) -> Row {
             Ended::RollbackFailed,
             format!(
                 "{service} {how}: the rollback to {previous} failed: {why}; {}",
-                check(&wanted, &previous)
+                check(wanted, previous)
             ),
         ),
         Fate::RollbackUnanswered { sent: true } => (
@@ -289,7 +288,7 @@ fn row(change: &Change, fate: &Fate) -> Row {
             format!(
                 "{service} {how}: ECS did not answer the rollback request (to {previous}) within {} s, so it may or may not have taken it; {}",
                 REQUEST_BUDGET.as_secs(),
-                check(&wanted, &previous)
+                check(wanted, previous)
             ),
         ),
         Fate::RollbackUnanswered { sent: false } => (
@@ -299,7 +298,7 @@ fn row(change: &Change, fate: &Fate) -> Row {
             format!(
                 "{service} {how}: its rollback to {previous} was not requested: the {} s for the requests ran out before its turn; {}",
                 REQUEST_BUDGET.as_secs(),
-                check(&wanted, &previous)
+                check(wanted, previous)
             ),
         ),
         Fate::Left => (
