@@ -47,10 +47,10 @@ async fn reach(mut running: Running, what: &str, ready: impl Fn() -> bool) -> Ru
     running
 }
 
-/// Returns `running` once it has updated the service and polled it twice since.
-async fn into_the_wait(running: Running, sim: &EcsSimulator) -> Running {
+/// Returns `running` once it has updated its `services` services and polled them twice since.
+async fn into_the_wait(running: Running, sim: &EcsSimulator, services: usize) -> Running {
     let running = reach(running, "the UpdateService", || {
-        sim.calls("UpdateService") == 1
+        sim.calls("UpdateService") == services
     })
     .await;
     // The plan described the service before; the wait's polls come after the update.
@@ -76,10 +76,10 @@ fn assert_reported_cancelled(run: &Run, headline: &str) {
     assert_eq!(opened, closed, "a log group was left open\n{}", run.dump());
 }
 
-/// The rollout job on a service that never settles, its ECS calls through `ecs` (the
+/// The rollout job on `services` that never settle, its ECS calls through `ecs` (the
 /// simulator, or a proxy in front of it), polling every second.
-async fn never_settling(sim: &EcsSimulator, ecs: &str) -> Running {
-    rollout::job(sim, "api")
+async fn never_settling(sim: &EcsSimulator, services: &str, ecs: &str) -> Running {
+    rollout::job(sim, services)
         .await
         .env("AWS_ENDPOINT_URL_ECS", ecs)
         .env("OIDC_ECS_DEPLOY_POLL_SECONDS", "1")
@@ -91,7 +91,7 @@ async fn never_settling(sim: &EcsSimulator, ecs: &str) -> Running {
 async fn sigterm_during_the_wait_requests_the_rollback_and_says_so() {
     let sim = sim_with(vec![seed("api", Scenario::NeverSettles)]).await;
     let old = task_definition(&sim, "api");
-    let running = never_settling(&sim, sim.endpoint()).await;
+    let running = never_settling(&sim, "api", sim.endpoint()).await;
     let running = reach(running, "the UpdateService", || {
         sim.calls("UpdateService") == 1
     })
@@ -144,8 +144,8 @@ async fn a_second_signal_ends_the_run_at_once() {
     // The rollback's request is held, so the wind-down is still waiting for it when the
     // second signal comes.
     let ecs = stop_service_deployment_proxy(&sim, Fault::Delay(HELD)).await;
-    let running = never_settling(&sim, ecs.endpoint()).await;
-    let running = into_the_wait(running, &sim).await;
+    let running = never_settling(&sim, "api", ecs.endpoint()).await;
+    let running = into_the_wait(running, &sim, 1).await;
 
     running.signal("INT");
     let running = reach(running, "the rollback request", || ecs.request_count() == 1).await;
@@ -173,8 +173,8 @@ async fn without_stop_service_deployment_the_service_is_updated_back() {
         message: "not authorized to perform: ecs:StopServiceDeployment".into(),
     };
     let ecs = stop_service_deployment_proxy(&sim, denied).await;
-    let running = never_settling(&sim, ecs.endpoint()).await;
-    let running = into_the_wait(running, &sim).await;
+    let running = never_settling(&sim, "api", ecs.endpoint()).await;
+    let running = into_the_wait(running, &sim, 1).await;
 
     running.signal("TERM");
     let run = running.finish().await;
@@ -214,8 +214,8 @@ async fn cancelled_with_rollback_faults(
     )
     .await
     .expect("start the ECS proxy");
-    let running = never_settling(&sim, ecs.endpoint()).await;
-    let running = into_the_wait(running, &sim).await;
+    let running = never_settling(&sim, "api", ecs.endpoint()).await;
+    let running = into_the_wait(running, &sim, 1).await;
     // The deploy's own UpdateService went through; the rollback's meet the faults.
     ecs.push(faults);
     running.signal("TERM");
@@ -289,6 +289,36 @@ async fn an_unanswered_rollback_is_reported_as_unanswered_not_requested() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_whose_turn_never_came_is_named_as_not_requested() {
+    let sim = sim_with(vec![
+        seed("api", Scenario::NeverSettles),
+        seed("worker", Scenario::NeverSettles),
+    ])
+    .await;
+    let worker = task_definition(&sim, "worker");
+    // api's rollback is held past the time for the requests: worker's never gets its turn.
+    let ecs = stop_service_deployment_proxy(&sim, Fault::Delay(HELD)).await;
+    let running = never_settling(&sim, "api, worker", ecs.endpoint()).await;
+    let running = into_the_wait(running, &sim, 2).await;
+
+    running.signal("TERM");
+    let run = running.finish().await;
+
+    assert_reported_cancelled(
+        &run,
+        "the job was cancelled (SIGTERM) during the rollout; api: rollback request unanswered; worker: rollback not requested (no time left)",
+    );
+    run.assert_stderr_has(&[
+        "worker had been updated to worker:2: its rollback to worker:1 was not requested: the 5 s for the requests ran out before its turn; it may still run worker:2",
+    ]);
+    assert_eq!(ecs.request_count(), 1, "api's only\n{}", run.dump());
+    assert_eq!(sim.calls("UpdateService"), 2, "{}", run.dump());
+    assert_eq!(sim.calls("StopServiceDeployment"), 0, "{}", run.dump());
+    assert_ne!(task_definition(&sim, "worker"), worker, "{}", run.dump());
+    assert_eq!(run.output("rolled-back"), Some("false"), "{}", run.dump());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_deploy_gives_its_github_deployment_a_final_status() {
     let bed = github_bed::bed(json!({}), Scenario::NeverSettles, Github::Prism).await;
     let old = task_definition(&bed.sim, "api");
@@ -297,7 +327,7 @@ async fn a_cancelled_deploy_gives_its_github_deployment_a_final_status() {
         .env("OIDC_ECS_DEPLOY_POLL_SECONDS", "1")
         .timeout(WIND_DOWN);
     let run_id = job.run_id();
-    let running = into_the_wait(job.spawn(), &bed.sim).await;
+    let running = into_the_wait(job.spawn(), &bed.sim, 1).await;
     assert_eq!(states(&bed), ["in_progress"]);
 
     running.signal("INT");
@@ -331,7 +361,7 @@ async fn a_final_status_github_does_not_take_is_a_warning_and_holds_nothing_up()
         .await
         .env("OIDC_ECS_DEPLOY_POLL_SECONDS", "1")
         .timeout(WIND_DOWN);
-    let running = into_the_wait(job.spawn(), &bed.sim).await;
+    let running = into_the_wait(job.spawn(), &bed.sim, 1).await;
     // The final status: a 502, then a retry that GitHub holds past the step's last seconds.
     let bad_gateway = Fault::Raw {
         status: 502,
