@@ -36,7 +36,7 @@ enum Fate {
     /// ECS accepted the rollback to `previous`: UpdateService, starting this deployment, or
     /// (no deployment) StopServiceDeployment with ROLLBACK.
     RollbackRequested { deployment: Option<String> },
-    /// ECS answered the rollback request with an error: which.
+    /// The rollback request failed (ECS refused it, or the SDK gave up on it): why.
     RollbackFailed(String),
     /// No answer within `REQUEST_BUDGET`: the request was sent (ECS may have taken it), or the
     /// time ran out before its turn.
@@ -91,7 +91,7 @@ pub async fn on_cancel(
     let answers = if targets.is_empty() {
         Answers::default()
     } else {
-        request(cfg, aws, env, &targets, console).await
+        request_each(cfg, aws, env, &targets, console).await
     };
     let fates: Vec<Fate> = planned
         .iter()
@@ -153,14 +153,38 @@ struct Answers {
     unanswered: Option<String>,
 }
 
-/// The rollback's own request, one service after another, all within `REQUEST_BUDGET`.
-async fn request(
+/// The rollback's own request for one service after another, all within `REQUEST_BUDGET`.
+async fn request_each(
     cfg: &RolloutConfig,
     aws: &SdkConfig,
     env: &EnvVars,
     targets: &[RollbackTarget],
     console: &mut Console,
 ) -> Answers {
+    let deadline = tokio::time::Instant::now() + REQUEST_BUDGET;
+    let mut answers = Answers::default();
+    for t in targets {
+        let one = request(cfg, aws, env, std::slice::from_ref(t), console);
+        match tokio::time::timeout_at(deadline, one).await {
+            Ok(outcomes) if !outcomes.is_empty() => answers.outcomes.extend(outcomes),
+            // Past the deadline (or `request`'s own limit, which cannot end before it).
+            _ => {
+                answers.unanswered = Some(t.service.clone());
+                break;
+            }
+        }
+    }
+    answers
+}
+
+/// The rollback's own request, bounded by `REQUEST_BUDGET`: an outcome per target.
+async fn request(
+    cfg: &RolloutConfig,
+    aws: &SdkConfig,
+    env: &EnvVars,
+    targets: &[RollbackTarget],
+    console: &mut Console,
+) -> Vec<RollbackOutcome> {
     let api = super::ecs_api(cfg, aws, env);
     let reader = ServiceDeploymentReader::new(aws);
     let clock = SystemClock;
@@ -175,41 +199,28 @@ async fn request(
         limit: ROLLBACK_WAIT,
         interval: PollInterval::adaptive(),
     };
-    let deadline = tokio::time::Instant::now() + REQUEST_BUDGET;
-    let mut answers = Answers::default();
-    for t in targets {
-        let one = rollback.request(std::slice::from_ref(t));
-        match tokio::time::timeout_at(deadline, one).await {
-            Ok(requested) => answers.outcomes.extend(outcomes_of(requested)),
-            Err(_) => {
-                answers.unanswered = Some(t.service.clone());
-                break;
+    match tokio::time::timeout(REQUEST_BUDGET, rollback.request(targets)).await {
+        Ok(Requested {
+            watched,
+            mut outcomes,
+            stopped,
+        }) => {
+            for w in watched {
+                if let Some(o) = outcomes.iter_mut().find(|o| o.service == w.service) {
+                    o.deployment_id = Some(w.watch.our_deployment_id);
+                }
             }
+            // Taken over by ECS: no deployment of ours to name.
+            outcomes.extend(stopped.into_iter().map(|t| RollbackOutcome {
+                service: t.service,
+                task_definition: t.task_definition,
+                deployment_id: None,
+                settled: Settled::NotSettled("StopServiceDeployment accepted".into()),
+            }));
+            outcomes
         }
+        Err(_) => Vec::new(),
     }
-    answers
-}
-
-/// An outcome per service from what the requests started.
-fn outcomes_of(requested: Requested) -> Vec<RollbackOutcome> {
-    let Requested {
-        watched,
-        mut outcomes,
-        stopped,
-    } = requested;
-    for w in watched {
-        if let Some(o) = outcomes.iter_mut().find(|o| o.service == w.service) {
-            o.deployment_id = Some(w.watch.our_deployment_id);
-        }
-    }
-    // Taken over by ECS: no deployment of ours to name.
-    outcomes.extend(stopped.into_iter().map(|t| RollbackOutcome {
-        service: t.service,
-        task_definition: t.task_definition,
-        deployment_id: None,
-        settled: Settled::NotSettled("StopServiceDeployment accepted".into()),
-    }));
-    outcomes
 }
 
 fn fate(change: &Change, rollback: bool, targets: &[RollbackTarget], answers: &Answers) -> Fate {
