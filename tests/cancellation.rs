@@ -355,6 +355,34 @@ async fn a_cancelled_deploy_gives_its_github_deployment_a_final_status() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_cancelled_while_marked_in_progress_still_gets_its_final_status() {
+    // The Deployment is created; its `in_progress` is held until the job is cancelled.
+    let github = Github::PrismAfter(vec![Fault::Forward, Fault::Delay(HELD)]);
+    let bed = github_bed::bed(json!({}), Scenario::NeverSettles, github).await;
+    let old = task_definition(&bed.sim, "api");
+    let running = production_job(&bed).await.timeout(WIND_DOWN).spawn();
+    let running = reach(running, "the in_progress status", || {
+        bed.github.request_count() == 2
+    })
+    .await;
+
+    running.signal("TERM");
+    let run = running.finish().await;
+
+    assert_reported_cancelled(&run, "the job was cancelled (SIGTERM) during the rollout");
+    run.assert_stderr_has(&["no service was updated"]);
+    assert_eq!(states(&bed), ["in_progress", "failure"], "{}", run.dump());
+    let last = body(bed.github.requests().last().expect("requests"));
+    assert_eq!(
+        last["description"], "cancelled (SIGTERM); no service was updated",
+        "{last}"
+    );
+    assert_valid_for_github(&bed, &run).await;
+    assert_eq!(bed.sim.calls("UpdateService"), 0, "{}", run.dump());
+    assert_eq!(task_definition(&bed.sim, "api"), old);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_final_status_github_does_not_take_is_a_warning_and_holds_nothing_up() {
     let bed = github_bed::bed(json!({}), Scenario::NeverSettles, Github::Prism).await;
     let job = production_job(&bed)

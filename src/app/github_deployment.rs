@@ -4,6 +4,7 @@
 //! seconds it has left. Every problem is a warning annotation that names the fix; the deploy's
 //! result never depends on GitHub's answers.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::envvars::EnvVars;
@@ -44,14 +45,17 @@ pub struct DeploymentReport {
 }
 
 /// Reports the start of the rollout: `None` when there is nothing to report to (no token, no
-/// environment, a dry run) or GitHub could not be told (a warning says why).
+/// environment, a dry run) or GitHub could not be told (a warning says why). The Deployment is
+/// handed to `opened` before its `in_progress` is posted: a cancel from then on gives it its
+/// final status (even when `in_progress` did not get through).
 pub async fn start(
     report: &ReportConfig,
     rollout: &RolloutConfig,
     session: &Session,
     env: &EnvVars,
     console: &mut Console,
-) -> Option<DeploymentReport> {
+    opened: impl FnOnce(Arc<DeploymentReport>),
+) -> Option<Arc<DeploymentReport>> {
     let token = report.github_token.as_ref()?;
     if rollout.dry_run {
         tracing::info!("dry run: no GitHub Deployment is reported");
@@ -101,25 +105,32 @@ pub async fn start(
             return None;
         }
     };
-    match reporter.start(&rollout_description(rollout)).await {
-        Ok(reported) => {
-            let whose = if reported.runner_created {
-                "the job's Deployment"
-            } else {
-                "a new Deployment"
-            };
-            tracing::info!(
-                "GitHub Deployment: {whose} {} to {} is in progress",
-                reported.id,
-                reporter.target().environment
-            );
-            Some(DeploymentReport { reporter, reported })
-        }
+    let description = rollout_description(rollout);
+    let reported = match reporter.open(&description).await {
+        Ok(reported) => reported,
         Err(e) => {
             not_reported(console, &e);
-            None
+            return None;
         }
+    };
+    let deployment = Arc::new(DeploymentReport { reporter, reported });
+    opened(Arc::clone(&deployment));
+    let DeploymentReport { reporter, reported } = &*deployment;
+    if let Err(e) = reporter.in_progress(reported.id, &description).await {
+        not_reported(console, &e);
+        return None;
     }
+    let whose = if reported.runner_created {
+        "the job's Deployment"
+    } else {
+        "a new Deployment"
+    };
+    tracing::info!(
+        "GitHub Deployment: {whose} {} to {} is in progress",
+        reported.id,
+        reporter.target().environment
+    );
+    Some(deployment)
 }
 
 /// Reports how the rollout ended.

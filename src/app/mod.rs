@@ -199,10 +199,9 @@ async fn stages(
         progress.enter(cancel::Stage::Rollout);
         let pinned = pushed.as_ref().map(|p| p.pinned.as_str());
         let rolling_out = async |c: &mut Console| {
-            let deployment = github_deployment::start(&config.report, rollout, &session, env, c)
-                .await
-                .map(std::sync::Arc::new);
-            progress.reporting(deployment.clone());
+            let opened = |d| progress.reporting(Some(d));
+            let deployment =
+                github_deployment::start(&config.report, rollout, &session, env, c, opened).await;
             let result = rollout::run(rollout, &aws, pinned, env, c, &progress.rollout).await;
             github_deployment::finish(deployment.as_deref(), &result, rollout, c).await;
             progress.reporting(None);

@@ -417,14 +417,14 @@ impl DeploymentReporter {
         &self.target
     }
 
-    /// Finds the runner's Deployment for this job (or creates one) and marks it `in_progress`.
-    pub async fn start(&self, description: &str) -> Result<Reported, ReportError> {
+    /// Finds the runner's Deployment for this job, or creates one: the Deployment to report to.
+    pub async fn open(&self, description: &str) -> Result<Reported, ReportError> {
         let found = if self.target.may_have_runner_deployment() {
             self.find_runner_deployment().await?
         } else {
             None
         };
-        let reported = match found {
+        Ok(match found {
             Some(id) => Reported {
                 id,
                 runner_created: true,
@@ -433,10 +433,13 @@ impl DeploymentReporter {
                 id: self.create(description).await?,
                 runner_created: false,
             },
-        };
-        self.post_status(reported.id, "in_progress", description, &self.policy)
-            .await?;
-        Ok(reported)
+        })
+    }
+
+    /// Marks the Deployment `in_progress`.
+    pub async fn in_progress(&self, id: u64, description: &str) -> Result<(), ReportError> {
+        self.post_status(id, "in_progress", description, &self.policy)
+            .await
     }
 
     /// The rollout's end as the Deployment's status.
