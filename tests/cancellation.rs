@@ -20,7 +20,9 @@ use std::time::Duration;
 use bed::{Bed, SHA, blobs, layout_with_image, oci, repo_name};
 use common::rollout::{self, seed, sim_with, task_definition};
 use common::{Run, Running, assert_no_leaks, role_arn, unique};
-use github_bed::{Github, TOKEN, assert_valid_for_github, body, production_job, states, warnings};
+use github_bed::{
+    Github, TOKEN, assert_valid_for_github, bad_gateway, body, production_job, states, warnings,
+};
 use serde_json::json;
 use testbed::fault::STS_XMLNS;
 use testbed::{EcsSimulator, Fault, FaultProxy, Matcher, OidcIssuer, Scenario, StsFault};
@@ -391,12 +393,7 @@ async fn a_final_status_github_does_not_take_is_a_warning_and_holds_nothing_up()
         .timeout(WIND_DOWN);
     let running = into_the_wait(job.spawn(), &bed.sim, 1).await;
     // The final status: a 502, then a retry that GitHub holds past the step's last seconds.
-    let bad_gateway = Fault::Raw {
-        status: 502,
-        content_type: "text/html".into(),
-        body: "<html><body>502 Bad Gateway</body></html>".into(),
-    };
-    bed.github.push([bad_gateway, Fault::Delay(HELD)]);
+    bed.github.push([bad_gateway(), Fault::Delay(HELD)]);
 
     running.signal("TERM");
     let run = running.finish().await;

@@ -12,8 +12,8 @@ mod github_bed;
 
 use common::assert_no_leaks;
 use github_bed::{
-    Bed, DEPLOYMENTS, Github, SHA, TOKEN, assert_valid_for_github, bed, body, calls, job,
-    json_answer, production_job, states, task_definition, warnings,
+    Bed, DEPLOYMENTS, Github, SHA, TOKEN, assert_valid_for_github, bad_gateway, bed, body, calls,
+    job, json_answer, production_job, states, task_definition, warnings,
 };
 use serde_json::json;
 use testbed::github_api::forbidden_by_integration;
@@ -238,11 +238,6 @@ async fn a_token_without_deployments_write_gets_a_warning_and_the_deploy_succeed
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_passing_github_outage_is_retried_and_a_lasting_one_is_a_warning() {
-    let bad_gateway = || Fault::Raw {
-        status: 502,
-        content_type: "text/html".into(),
-        body: "<html><body>502 Bad Gateway</body></html>".into(),
-    };
     let bed = bed(
         json!({}),
         Scenario::HealthyRolling,

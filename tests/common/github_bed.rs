@@ -110,6 +110,15 @@ pub fn json_answer(status: u16, body: &Value) -> Fault {
     }
 }
 
+/// A load balancer's 502 in front of GitHub: a passing outage.
+pub fn bad_gateway() -> Fault {
+    Fault::Raw {
+        status: 502,
+        content_type: "text/html".into(),
+        body: "<html><body>502 Bad Gateway</body></html>".into(),
+    }
+}
+
 pub fn body(request: &RecordedRequest) -> Value {
     serde_json::from_slice(&request.body).unwrap_or(Value::Null)
 }
