@@ -78,6 +78,7 @@ pub async fn client(region: &str) -> aws_sdk_sts::Client {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(region.to_owned()))
         .no_credentials()
+        .http_client(crate::tls::sdk_http_client())
         .retry_config(aws_config::retry::RetryConfig::disabled())
         .timeout_config(retry::sdk_timeouts())
         .load()
@@ -181,6 +182,7 @@ pub async fn caller_identity(
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(region.to_owned()))
         .credentials_provider(provider)
+        .http_client(crate::tls::sdk_http_client())
         .load()
         .await;
     let output = aws_sdk_sts::Client::new(&config)
