@@ -260,6 +260,28 @@ pub fn is_trust_failure(error: &(dyn StdError + 'static)) -> bool {
     })
 }
 
+/// The trust failure behind `error`, told as a [`TrustError`]: ours as it is, and a rustls
+/// "unknown issuer" (from the AWS SDK's verifier, which is built over our roots) as
+/// [`TrustError::NotTrusted`]. `None` when trust is not what failed, or when it failed for
+/// another certificate reason (expired, another name), which rustls's own words say best.
+pub fn explain(error: &(dyn StdError + 'static)) -> Option<TrustError> {
+    causes(error).find_map(|e| {
+        if let Some(ours) = e.downcast_ref::<TrustError>() {
+            return Some(ours.clone());
+        }
+        match e.downcast_ref::<rustls::Error>() {
+            Some(rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer)) => {
+                let roots = ROOTS.get()?.as_ref().ok()?;
+                Some(TrustError::NotTrusted {
+                    roots: roots.certs.len(),
+                    searched: roots.searched.clone(),
+                })
+            }
+            _ => None,
+        }
+    })
+}
+
 /// The error and its causes; an `io::Error`'s payload counts as its cause (hyper-rustls nests
 /// the rustls error inside one, and `io::Error::source` skips it).
 fn causes<'a>(

@@ -98,3 +98,20 @@ fn building_the_client_configuration_reads_no_certificate() {
     let _sdk = sdk_http_client();
     assert!(ROOTS.get().is_none(), "the roots were read");
 }
+
+#[test]
+fn explain_tells_our_verdicts_as_they_are_and_other_failures_not_at_all() {
+    let no_roots = TrustError::NoRoots {
+        searched: "SSL_CERT_FILE=/x".into(),
+        problems: vec![],
+    };
+    let nested = std::io::Error::new(std::io::ErrorKind::InvalidData, as_rustls(no_roots.clone()));
+    assert_eq!(explain(&nested), Some(no_roots));
+    let expired = std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        rustls::Error::InvalidCertificate(CertificateError::Expired),
+    );
+    assert_eq!(explain(&expired), None, "rustls's words are better for the rest");
+    let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+    assert_eq!(explain(&reset), None);
+}

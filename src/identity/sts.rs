@@ -54,6 +54,10 @@ pub enum StsError {
     },
     #[error("STS answered without credentials or without an assumed-role ARN")]
     IncompleteResponse,
+    /// No TLS connection to STS this machine can trust (no roots, or a certificate they do not
+    /// vouch for): STS never saw the request.
+    #[error("could not connect to STS securely: {0}")]
+    Untrusted(crate::tls::TrustError),
 }
 
 type CallError = SdkError<AssumeRoleWithWebIdentityError>;
@@ -132,6 +136,11 @@ pub async fn assume_role(
 }
 
 fn into_sts_error(role_arn: &str, attempts: u32, elapsed: Duration, error: CallError) -> StsError {
+    if let SdkError::DispatchFailure(f) = &error
+        && let Some(why) = f.as_connector_error().and_then(|e| crate::tls::explain(e))
+    {
+        return StsError::Untrusted(why);
+    }
     if classify(&error) == Retry::Transient {
         return StsError::Exhausted {
             attempts,
