@@ -16,8 +16,8 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-use aws_smithy_http_client::tls::{self as smithy_tls, TlsContext, TrustStore};
 use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::tls::{self as smithy_tls, TlsContext, TrustStore};
 use aws_smithy_http_client::{Builder as SdkClientBuilder, Connector, ConnectorBuilder};
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
@@ -94,8 +94,9 @@ impl RootsSource {
             (Some(file), Some(dir)) => format!("SSL_CERT_FILE={file} and SSL_CERT_DIR={dir}"),
             (Some(file), None) => format!("SSL_CERT_FILE={file}"),
             (None, Some(dir)) => format!("SSL_CERT_DIR={dir}"),
-            (None, None) => "the system's CA bundle (e.g. /etc/ssl/certs/ca-certificates.crt)"
-                .to_owned(),
+            (None, None) => {
+                "the system's CA bundle (e.g. /etc/ssl/certs/ca-certificates.crt)".to_owned()
+            }
         }
     }
 }

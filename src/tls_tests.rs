@@ -21,7 +21,11 @@ fn where_roots_come_from_is_named_as_the_user_set_it() {
             cert_file: file.map(str::to_owned),
             cert_dir: dir.map(str::to_owned),
         };
-        assert!(source.describe().contains(want), "{source:?}: {}", source.describe());
+        assert!(
+            source.describe().contains(want),
+            "{source:?}: {}",
+            source.describe()
+        );
     }
 }
 
@@ -93,7 +97,10 @@ fn pem_round_trips_through_the_parser_the_sdk_uses() {
 #[test]
 fn building_the_client_configuration_reads_no_certificate() {
     let config = reqwest_config();
-    assert_eq!(config.alpn_protocols, vec![b"h2".to_vec(), b"http/1.1".to_vec()]);
+    assert_eq!(
+        config.alpn_protocols,
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    );
     let _client = crate::retry::http_client().build().unwrap();
     let _sdk = sdk_http_client();
     assert!(ROOTS.get().is_none(), "the roots were read");
@@ -111,7 +118,11 @@ fn explain_tells_our_verdicts_as_they_are_and_other_failures_not_at_all() {
         std::io::ErrorKind::InvalidData,
         rustls::Error::InvalidCertificate(CertificateError::Expired),
     );
-    assert_eq!(explain(&expired), None, "rustls's words are better for the rest");
+    assert_eq!(
+        explain(&expired),
+        None,
+        "rustls's words are better for the rest"
+    );
     let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
     assert_eq!(explain(&reset), None);
 }

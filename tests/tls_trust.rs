@@ -103,7 +103,12 @@ async fn servers_whose_ca_is_in_ssl_cert_file_are_trusted_by_both_clients() {
         .await;
 
     run.assert_code(0);
-    assert_eq!(run.output("aws-account-id"), Some(ACCOUNT), "{}", run.dump());
+    assert_eq!(
+        run.output("aws-account-id"),
+        Some(ACCOUNT),
+        "{}",
+        run.dump()
+    );
     assert_eq!(bed.issuer.request_count(), 1, "the token came over TLS");
     assert_eq!(bed.sts.requests().len(), 1, "STS was called over TLS");
 }
@@ -156,7 +161,11 @@ async fn an_sts_endpoint_whose_ca_is_not_trusted_is_refused_once() {
 async fn with_no_roots_at_all_the_token_request_stops_saying_what_to_install() {
     let bed = Bed::start().await;
     let run = bed
-        .job(bed.issuer_tls.endpoint(), bed.sts.endpoint(), Roots::Missing)
+        .job(
+            bed.issuer_tls.endpoint(),
+            bed.sts.endpoint(),
+            Roots::Missing,
+        )
         .run()
         .await;
 
@@ -176,7 +185,11 @@ async fn with_no_roots_at_all_the_token_request_stops_saying_what_to_install() {
 async fn with_no_roots_at_all_sts_over_https_is_never_dialled() {
     let bed = Bed::start().await;
     let run = bed
-        .job(bed.issuer.endpoint(), bed.sts_tls.endpoint(), Roots::Missing)
+        .job(
+            bed.issuer.endpoint(),
+            bed.sts_tls.endpoint(),
+            Roots::Missing,
+        )
         .run()
         .await;
 
@@ -199,5 +212,10 @@ async fn a_plain_http_run_needs_no_roots() {
         .await;
 
     run.assert_code(0);
-    assert_eq!(run.output("aws-account-id"), Some(ACCOUNT), "{}", run.dump());
+    assert_eq!(
+        run.output("aws-account-id"),
+        Some(ACCOUNT),
+        "{}",
+        run.dump()
+    );
 }

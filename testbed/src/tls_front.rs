@@ -89,7 +89,8 @@ fn server_config() -> Result<rustls::ServerConfig> {
     let certs = CertificateDer::pem_slice_iter(SERVER_CERT_PEM.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .context("test server certificate")?;
-    let key = PrivateKeyDer::from_pem_slice(SERVER_KEY_PEM.as_bytes()).context("test server key")?;
+    let key =
+        PrivateKeyDer::from_pem_slice(SERVER_KEY_PEM.as_bytes()).context("test server key")?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     Ok(rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
