@@ -302,6 +302,8 @@ fn causes<'a>(
 /// The HTTP client every AWS SDK configuration shares: plain http goes through a connector
 /// without TLS (no roots read), https through the SDK's rustls connector given the process's
 /// roots (read once, here or by [`reqwest_config`]'s verifier, whichever needs them first).
+/// Its connection pool is the process's: made for the binary's one runtime (a library user
+/// running several runtimes would see a pooled connection of a finished one fail, and retried).
 pub fn sdk_http_client() -> SharedHttpClient {
     static CLIENT: OnceLock<SharedHttpClient> = OnceLock::new();
     CLIENT
