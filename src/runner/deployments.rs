@@ -1,8 +1,8 @@
 //! GitHub Deployments over the REST API (through octocrab): a rollout reported as a Deployment
 //! of the commit (`GITHUB_SHA`) to an environment, with an `in_progress` status when it starts
 //! and `success` or `failure` when it ends (a cancelled job's too: [`Outcome::Cancelled`]), each
-//! carrying the environment's URL and the run's
-//! log URL (`GITHUB_SERVER_URL/GITHUB_REPOSITORY/actions/runs/GITHUB_RUN_ID`).
+//! carrying the environment's URL and the run's log URL
+//! (`GITHUB_SERVER_URL/GITHUB_REPOSITORY/actions/runs/GITHUB_RUN_ID`).
 //!
 //! A job with `environment:` already has a Deployment: the runner creates one for the job's
 //! commit and environment and keeps it `in_progress` (earlier `queued`/`waiting`) while the job
@@ -378,6 +378,7 @@ pub struct Reported {
 }
 
 /// Talks to GitHub's Deployments API for one target.
+#[derive(Clone)]
 pub struct DeploymentReporter {
     client: octocrab::Octocrab,
     target: DeploymentTarget,
@@ -443,8 +444,7 @@ impl DeploymentReporter {
 
     /// Marks the Deployment `in_progress`.
     pub async fn in_progress(&self, id: u64, description: &str) -> Result<(), ReportError> {
-        self.post_status(id, "in_progress", description, &self.policy)
-            .await
+        self.post_status(id, "in_progress", description).await
     }
 
     /// The rollout's end as the Deployment's status.
@@ -454,8 +454,7 @@ impl DeploymentReporter {
         outcome: Outcome,
         description: &str,
     ) -> Result<(), ReportError> {
-        self.post_status(id, outcome.state(), description, &self.policy)
-            .await
+        self.post_status(id, outcome.state(), description).await
     }
 
     /// [`DeploymentReporter::finish`] for a step about to be killed (a cancelled job): tried
@@ -468,7 +467,11 @@ impl DeploymentReporter {
         policy: &RetryPolicy,
         limit: Duration,
     ) -> Result<(), ReportError> {
-        let posting = self.post_status(id, outcome.state(), description, policy);
+        let quick = DeploymentReporter {
+            policy: *policy,
+            ..self.clone()
+        };
+        let posting = quick.post_status(id, outcome.state(), description);
         tokio::time::timeout(limit, posting)
             .await
             .unwrap_or_else(|_| {
@@ -542,7 +545,6 @@ impl DeploymentReporter {
         id: u64,
         state: &'static str,
         description: &str,
-        policy: &RetryPolicy,
     ) -> Result<(), ReportError> {
         let t = &self.target;
         let body = NewStatus {
@@ -553,7 +555,7 @@ impl DeploymentReporter {
         };
         let route = format!("/repos/{}/{}/deployments/{id}/statuses", t.owner, t.repo);
         let _: StatusSeen = self
-            .call_with(policy, "posting a Deployment status", || {
+            .call("posting a Deployment status", || {
                 self.client.post(route.as_str(), Some(&body))
             })
             .await?;
@@ -561,21 +563,7 @@ impl DeploymentReporter {
     }
 
     /// One request with the retry policy and a limit per attempt.
-    async fn call<T, F, Fut>(&self, what: &'static str, request: F) -> Result<T, ReportError>
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = octocrab::Result<T>>,
-    {
-        self.call_with(&self.policy, what, request).await
-    }
-
-    /// [`DeploymentReporter::call`] under `policy`.
-    async fn call_with<T, F, Fut>(
-        &self,
-        policy: &RetryPolicy,
-        what: &'static str,
-        mut request: F,
-    ) -> Result<T, ReportError>
+    async fn call<T, F, Fut>(&self, what: &'static str, mut request: F) -> Result<T, ReportError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = octocrab::Result<T>>,
@@ -594,17 +582,19 @@ impl DeploymentReporter {
                 }
             }
         };
-        retry::retry(policy, classify, attempt).await.map_err(|r| {
-            if r.exhausted && r.attempts > 1 {
-                ReportError::GaveUp {
-                    attempts: r.attempts,
-                    elapsed: r.elapsed,
-                    last: Box::new(r.error),
+        retry::retry(&self.policy, classify, attempt)
+            .await
+            .map_err(|r| {
+                if r.exhausted && r.attempts > 1 {
+                    ReportError::GaveUp {
+                        attempts: r.attempts,
+                        elapsed: r.elapsed,
+                        last: Box::new(r.error),
+                    }
+                } else {
+                    r.error
                 }
-            } else {
-                r.error
-            }
-        })
+            })
     }
 }
 
