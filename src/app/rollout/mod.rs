@@ -28,7 +28,7 @@ use crate::envvars::EnvVars;
 use crate::failure::Failure;
 use crate::inputs::RolloutConfig;
 use crate::rollout::ecs_api::EcsApi;
-use crate::rollout::rollback::{ROLLBACK_WAIT, Rollback, all_settled, short};
+use crate::rollout::rollback::{Rollback, all_settled, short};
 use crate::rollout::service_deployment::ServiceDeploymentReader;
 use crate::rollout::watch::{
     Clock, EcsObserver, POLL_SECONDS_ENV, PollInterval, Report, SystemClock,
@@ -95,15 +95,14 @@ pub async fn run(
     let mut started = act::start(&api, &reader, cfg, &decision, &arns, &clock, changes).await;
     let mut report = ConsoleReport { console };
     let mut observer = EcsObserver::new(&api, &clock, None);
-    let mut rollback = Rollback {
-        api: &api,
-        deployments: Some(&reader),
-        clock: &clock,
-        observer: &mut observer,
-        report: &mut report,
-        limit: ROLLBACK_WAIT,
-        interval: interval.clone(),
-    };
+    let mut rollback = Rollback::new(
+        &api,
+        &reader,
+        &clock,
+        &mut observer,
+        &mut report,
+        interval.clone(),
+    );
 
     // An UpdateService failed: put back what this run already changed, and say where each stands.
     if let Some(refused) = started.refused.take() {
