@@ -55,7 +55,7 @@ pub async fn run(
     console: &mut Console,
     changes: &Changes,
 ) -> Result<(), Failure> {
-    let update = decide::image_update(cfg, pushed)?;
+    let update = decide::image_update(cfg, pushed);
     let api = ecs_api(cfg, aws, env);
     let reader = ServiceDeploymentReader::new(aws);
     let interval = PollInterval::from_setting(env.get(POLL_SECONDS_ENV));
@@ -231,7 +231,7 @@ pub async fn check_before_changes(
     let services = decide::describe(cfg, &api).await?;
     let observed = decide::observe(cfg, &api, services).await?;
     // The pushed image is not known yet; only the names matter here.
-    let update = decide::image_update(cfg, Some("pending.invalid/image:pending"))?;
+    let update = decide::image_update(cfg, Some("pending.invalid/image:pending"));
     decide::check_named_containers(cfg, &observed, &update)?;
     tracing::info!(
         "rollout inputs checked against ECS before any change: cluster {}, service(s) {}",
