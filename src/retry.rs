@@ -398,7 +398,7 @@ where
         }
         Err(error)
     };
-    run_loop(Some(what), policy, classify, checked).await
+    retry_named(what, policy, classify, checked).await
 }
 
 async fn run_loop<T, E, F, Fut>(
