@@ -79,6 +79,16 @@ impl<'a> Validator<'a> {
         self.raw.get(input)
     }
 
+    /// Each of `inputs` that is set gets `problem`: it means something only with another input,
+    /// which is empty (`expected` says which).
+    fn only_with(&mut self, inputs: &[&str], problem: &str, expected: &str) {
+        for input in inputs {
+            if self.get(input).is_some() {
+                self.problem(input, problem, expected);
+            }
+        }
+    }
+
     fn required(&mut self, input: &str, why: &str) -> Option<&'a str> {
         let value = self.get(input);
         if value.is_none() {

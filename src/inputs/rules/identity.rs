@@ -234,16 +234,16 @@ impl Validator<'_> {
             }
         };
         if role.is_none() && self.get("role-to-assume").is_none() {
-            for input in [
-                "trust-policy",
-                "allowed-branches",
-                "allowed-environments",
-                "web-identity-token-file",
-            ] {
-                if self.get(input).is_some() {
-                    self.problem(input, "is checked against the OIDC token, which is only used with `role-to-assume`", "`role-to-assume` set as well, or this input removed");
-                }
-            }
+            self.only_with(
+                &[
+                    "trust-policy",
+                    "allowed-branches",
+                    "allowed-environments",
+                    "web-identity-token-file",
+                ],
+                "is checked against the OIDC token, which is only used with `role-to-assume`",
+                "`role-to-assume` set as well, or this input removed",
+            );
         }
         let output_env_credentials = self.boolean("output-env-credentials");
         let mask_account_id = self.boolean("mask-aws-account-id");

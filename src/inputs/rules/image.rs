@@ -97,21 +97,17 @@ impl Validator<'_> {
             );
         }
         let Some(source_text) = self.get("image-source") else {
-            for input in [
-                "repository",
-                "image-tag",
-                "image-tags",
-                "registry-endpoint",
-                "scan-severity-threshold",
-            ] {
-                if self.get(input).is_some() {
-                    self.problem(
-                        input,
-                        "is set but `image-source` is empty, so nothing would be pushed",
-                        "`image-source` set as well, or this input removed",
-                    );
-                }
-            }
+            self.only_with(
+                &[
+                    "repository",
+                    "image-tag",
+                    "image-tags",
+                    "registry-endpoint",
+                    "scan-severity-threshold",
+                ],
+                "is set but `image-source` is empty, so nothing would be pushed",
+                "`image-source` set as well, or this input removed",
+            );
             return (self.problems.len() == before).then_some(None);
         };
         let source = parse_image_source(source_text)

@@ -11,11 +11,11 @@ impl Validator<'_> {
         let environment_url = self.http_url("environment-url", "https://shop.example.com");
         let github_token = self.get("github-token").map(Secret::new);
         if github_token.is_none() {
-            for input in ["deployment-environment", "environment-url"] {
-                if self.get(input).is_some() {
-                    self.problem(input, "is set but `github-token` is empty, so no GitHub Deployment is reported", "`github-token: ${{ github.token }}` (with `permissions: deployments: write`), or this input removed");
-                }
-            }
+            self.only_with(
+                &["deployment-environment", "environment-url"],
+                "is set but `github-token` is empty, so no GitHub Deployment is reported",
+                "`github-token: ${{ github.token }}` (with `permissions: deployments: write`), or this input removed",
+            );
         }
         if self.problems.len() > before {
             return None;

@@ -73,21 +73,17 @@ impl Validator<'_> {
         let task_definition = self.task_definition_file();
         let when_busy = self.when_busy();
         let Some(cluster) = self.get("cluster") else {
-            for input in [
-                "service",
-                "container-name",
-                "containers",
-                "task-definition",
-                "health-check-url",
-            ] {
-                if self.get(input).is_some() {
-                    self.problem(
-                        input,
-                        "is set but `cluster` is empty, so nothing would be deployed",
-                        "`cluster` set as well, or this input removed",
-                    );
-                }
-            }
+            self.only_with(
+                &[
+                    "service",
+                    "container-name",
+                    "containers",
+                    "task-definition",
+                    "health-check-url",
+                ],
+                "is set but `cluster` is empty, so nothing would be deployed",
+                "`cluster` set as well, or this input removed",
+            );
             return (self.problems.len() == before).then_some(None);
         };
         let services = self
