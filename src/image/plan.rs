@@ -1,7 +1,8 @@
 //! `plan`: what a push would do, found with HEAD requests only. It is the "decide" half for
 //! callers: the digest each tag names now (an immutable-tag conflict is refused from this,
 //! before anything is uploaded), which blobs are already in the repository, which can be
-//! mounted from a sibling, and how many bytes would go over the wire. `--dry-run` prints it.
+//! mounted from a sibling, and how many bytes would go over the wire. `--dry-run` prints it,
+//! and `push_planned` acts on it, so each of these questions is asked of the registry once.
 
 use std::fmt;
 
@@ -106,7 +107,10 @@ impl fmt::Display for PushPlan {
     }
 }
 
-/// Find out, without writing anything, what `push` with the same arguments would do.
+/// Find out, without writing anything, what `push` with the same arguments would do. Logs in
+/// (the client keeps the login for `push_planned`). When every tag already names the image, no
+/// blob is asked about: a registry only accepts a manifest whose blobs it holds, so they are
+/// all present.
 pub async fn plan(
     image: &LocalImage,
     client: &RegistryClient,
@@ -126,6 +130,23 @@ pub async fn plan(
             tag: tag.clone(),
             current,
         });
+    }
+    let top = image.top();
+    let up_to_date = !states.is_empty()
+        && states
+            .iter()
+            .all(|t| t.current.as_ref() == Some(&top.digest));
+    if up_to_date {
+        let blobs = image
+            .blobs
+            .iter()
+            .map(|b| BlobPlan {
+                digest: b.descriptor.digest.clone(),
+                size: b.descriptor.size,
+                action: BlobAction::Present,
+            })
+            .collect();
+        return Ok(plan_of(image, client, repo, states, blobs));
     }
     // HEADs are cheap and independent: as many in flight as uploads would be.
     let blobs: Vec<BlobPlan> = stream::iter(&image.blobs)
@@ -156,13 +177,23 @@ pub async fn plan(
         .buffered(opts.concurrency.max(1))
         .try_collect()
         .await?;
+    Ok(plan_of(image, client, repo, states, blobs))
+}
+
+fn plan_of(
+    image: &LocalImage,
+    client: &RegistryClient,
+    repo: &str,
+    tags: Vec<TagState>,
+    blobs: Vec<BlobPlan>,
+) -> PushPlan {
     let top = image.top();
-    Ok(PushPlan {
+    PushPlan {
         registry: client.host().to_owned(),
         repository: repo.to_owned(),
         manifest_digest: top.digest.clone(),
         media_type: top.media_type.clone(),
-        tags: states,
+        tags,
         blobs,
-    })
+    }
 }
