@@ -115,38 +115,3 @@ async fn a_deploy_asks_each_question_once_and_sends_each_blob_once() {
         run.dump()
     );
 }
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rerun_asks_only_what_the_tags_name() {
-    let bed = Bed::start().await;
-    let repo = repo_name("rerun-requests");
-    bed.create_repository(&repo, "IMMUTABLE").await;
-    let (layout, img) = layout_with_image();
-    let source = oci(layout.path());
-    bed.job(&repo, &source)
-        .with("image-tags", "stable")
-        .run()
-        .await
-        .assert_code(0);
-    let proxy = bed.recording_proxy().await;
-
-    let run = bed
-        .job_via(proxy.endpoint(), &repo, &source)
-        .with("image-tags", "stable")
-        .run()
-        .await;
-
-    run.assert_code(0);
-    assert_eq!(
-        run.output("image-digest"),
-        Some(img.manifest.digest.to_string().as_str())
-    );
-    let requests = proxy.requests();
-    assert_one_login_and_one_look_per_tag(&requests, &repo, &run);
-    assert_eq!(
-        requests.len(),
-        3,
-        "a login and a look at each tag, nothing else\n{}",
-        listing(&requests)
-    );
-}

@@ -9,7 +9,7 @@ use std::fmt;
 use futures_util::{StreamExt, TryStreamExt, stream};
 
 use super::digest::Digest;
-use super::push::{PushError, PushOptions, prepare};
+use super::push::{PushError, PushOptions, prepare, with_fresh_token};
 use super::registry::RegistryClient;
 use super::retry::with_retries;
 use super::source::LocalImage;
@@ -122,8 +122,10 @@ pub async fn plan(
     let mut states = Vec::new();
     for tag in tags {
         let what = format!("look up {repo}:{tag}");
-        let current = with_retries(&what, opts.retry, || async {
-            Ok(client.manifest_digest(repo, tag).await?)
+        let current = with_retries(&what, opts.retry, || {
+            with_fresh_token(client, || async {
+                Ok(client.manifest_digest(repo, tag).await?)
+            })
         })
         .await?;
         states.push(TagState {
@@ -155,16 +157,19 @@ pub async fn plan(
             async move {
                 let d = &blob.descriptor.digest;
                 let what = format!("check blob {d}");
-                let action = with_retries(&what, opts.retry, || async {
-                    if client.blob_exists(repo, d).await? {
-                        return Ok(BlobAction::Present);
-                    }
-                    for from in mount_from {
-                        if client.blob_exists(from, d).await? {
-                            return Ok(BlobAction::Mount { from: from.clone() });
+                // A Bearer token may expire between these requests: renewed, as in a push.
+                let action = with_retries(&what, opts.retry, || {
+                    with_fresh_token(client, || async {
+                        if client.blob_exists(repo, d).await? {
+                            return Ok(BlobAction::Present);
                         }
-                    }
-                    Ok(BlobAction::Upload)
+                        for from in mount_from {
+                            if client.blob_exists(from, d).await? {
+                                return Ok(BlobAction::Mount { from: from.clone() });
+                            }
+                        }
+                        Ok(BlobAction::Upload)
+                    })
                 })
                 .await?;
                 Ok::<_, PushError>(BlobPlan {

@@ -611,7 +611,10 @@ fn up_to_date_report(image: &LocalImage, client: &RegistryClient, plan: &PushPla
 
 /// Run `op`; if the registry says 401 and the login was a Bearer token (they expire, often
 /// after minutes), fetch a new token and run it once more.
-async fn with_fresh_token<T, F, Fut>(client: &RegistryClient, op: F) -> Result<T, PushError>
+pub(super) async fn with_fresh_token<T, F, Fut>(
+    client: &RegistryClient,
+    op: F,
+) -> Result<T, PushError>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<T, PushError>>,
