@@ -9,7 +9,7 @@ use std::fmt;
 use futures_util::{StreamExt, TryStreamExt, stream};
 
 use super::digest::Digest;
-use super::push::{PushError, PushOptions, prepare, with_fresh_token};
+use super::push::{BlobOutcome, BlobReport, PushError, PushOptions, prepare, with_fresh_token};
 use super::registry::RegistryClient;
 use super::retry::with_retries;
 use super::source::LocalImage;
@@ -26,6 +26,17 @@ pub struct BlobPlan {
     pub digest: Digest,
     pub size: u64,
     pub action: BlobAction,
+}
+
+impl BlobPlan {
+    /// What became of this blob in a push.
+    pub fn report(&self, outcome: BlobOutcome) -> BlobReport {
+        BlobReport {
+            digest: self.digest.clone(),
+            size: self.size,
+            outcome,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

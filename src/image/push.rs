@@ -588,14 +588,11 @@ fn up_to_date_report(image: &LocalImage, client: &RegistryClient, plan: &PushPla
             outcome: ManifestOutcome::Present,
         })
         .collect();
-    let blobs = image
+    // The plan lists every blob of the image as present (it did not need to ask).
+    let blobs = plan
         .blobs
         .iter()
-        .map(|b| BlobReport {
-            digest: b.descriptor.digest.clone(),
-            size: b.descriptor.size,
-            outcome: BlobOutcome::Skipped,
-        })
+        .map(|b| b.report(BlobOutcome::Skipped))
         .collect();
     PushReport {
         registry: client.host().to_owned(),
