@@ -13,3 +13,4 @@ pub mod retry;
 pub mod rollout;
 pub mod runner;
 pub mod secret;
+pub mod tls;

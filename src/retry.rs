@@ -80,11 +80,13 @@ pub fn sdk_timeouts() -> TimeoutConfig {
         .build()
 }
 
-/// A reqwest client builder with the [`request_timeout`] limits (connect, and each read) and
-/// our user agent; callers add what they need and build.
+/// A reqwest client builder with the [`request_timeout`] limits (connect, and each read), our
+/// user agent and the process's TLS trust ([`crate::tls`]: roots read once, at the first
+/// handshake that needs them, never for plain http); callers add what they need and build.
 pub fn http_client() -> reqwest::ClientBuilder {
     let limit = request_timeout();
     reqwest::Client::builder()
+        .tls_backend_preconfigured(crate::tls::reqwest_config())
         .user_agent(concat!("oidc-ecs-deploy/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(limit)
         .read_timeout(limit)
@@ -171,14 +173,21 @@ pub fn classify_aws(status: u16, code: Option<&str>) -> Retry {
 }
 
 /// Any AWS SDK operation's error: service answers by [`classify_aws`]; the network
-/// (connection refused or reset, DNS, TLS, timeouts, a body cut off) is transient; a request
-/// that could not even be built is not.
+/// (connection refused or reset, DNS, TLS, timeouts, a body cut off) is transient, except a
+/// refusal on trust grounds; a request that could not even be built is not.
 pub fn classify_sdk<E>(error: &SdkError<E, HttpResponse>) -> Retry
 where
     E: ProvideErrorMetadata,
 {
     match error {
         SdkError::ServiceError(e) => classify_aws(e.raw().status().as_u16(), e.err().code()),
+        // No roots, or an untrusted certificate: the same on every attempt (`crate::tls`).
+        SdkError::DispatchFailure(f)
+            if f.as_connector_error()
+                .is_some_and(|e| crate::tls::is_trust_failure(e)) =>
+        {
+            Retry::Fatal
+        }
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
             Retry::Transient
         }
@@ -197,9 +206,11 @@ pub fn classify_http_status(status: u16) -> Retry {
 }
 
 /// A request that got no answer: connect failures, resets, timeouts, a body cut short are
-/// the network's; a request that could not be built is our bug and stays one.
+/// the network's; a request that could not be built is our bug and stays one, and a server
+/// refused on trust grounds (no roots on this machine, a certificate no root vouches for) meets
+/// the same roots and certificate again.
 pub fn classify_transport(error: &reqwest::Error) -> Retry {
-    if error.is_builder() {
+    if error.is_builder() || crate::tls::is_trust_failure(error) {
         Retry::Fatal
     } else {
         Retry::Transient

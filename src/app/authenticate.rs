@@ -110,7 +110,7 @@ async fn fetch_token(
 ) -> Result<Secret, OidcError> {
     match token_file {
         Some(path) => read_token_file(path),
-        None => request_token(env, audience, &http_client(), &RetryPolicy::default()).await,
+        None => request_token(env, audience, &http_client()?, &RetryPolicy::default()).await,
     }
 }
 
@@ -412,8 +412,10 @@ fn identity_summary(cfg: &IdentityConfig, session: &Session, now: SystemTime) ->
     crate::runner::table(&["identity", ""], rows)
 }
 
-fn http_client() -> reqwest::Client {
+/// The OIDC token request's client. Building it reads no certificate (`crate::tls` reads the
+/// roots at the first handshake), and a client that cannot be built is an error, not a panic.
+fn http_client() -> Result<reqwest::Client, OidcError> {
     crate::retry::http_client()
         .build()
-        .expect("a client with a user agent and timeouts always builds")
+        .map_err(OidcError::Transport)
 }

@@ -14,6 +14,8 @@ use super::refresh;
 pub async fn sdk_config(session: &Session) -> SdkConfig {
     let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(session.region.clone()))
+        // One HTTP client for every stage's SDK clients: one pool, roots read once (`crate::tls`).
+        .http_client(crate::tls::sdk_http_client())
         .timeout_config(crate::retry::sdk_timeouts());
     let loader = match &session.renewal {
         Some(renewal) => loader

@@ -52,6 +52,8 @@ pub fn oidc(error: &OidcError) -> Failure {
         | OidcError::TokenFileMissing { .. }
         | OidcError::TokenFileEmpty { .. }
         | OidcError::TokenFileUnreadable { .. } => Category::BadInput,
+        // No roots on this machine, or a certificate they do not vouch for (`crate::tls`).
+        OidcError::Transport(e) if crate::tls::is_trust_failure(e) => Category::BadInput,
         // GitHub's token service misbehaving is nothing the user configured.
         _ => Category::Unexpected,
     };
@@ -100,6 +102,8 @@ pub fn sts(error: &StsError, cfg: &IdentityConfig) -> Failure {
             .recategorised(Category::BadInput)
             .hint(format!("`role-duration-seconds` is {}; the role's maximum session duration is lower: raise it on the role or lower the input", cfg.duration.as_secs())),
         StsError::Rejected { .. } => failure.recategorised(Category::BadInput),
+        // This machine's roots (or the endpoint's CA): configuration, and nothing was sent.
+        StsError::Untrusted(_) => failure.recategorised(Category::BadInput),
         StsError::Exhausted { .. } | StsError::IncompleteResponse => failure,
     }
 }

@@ -54,6 +54,10 @@ pub enum StsError {
     },
     #[error("STS answered without credentials or without an assumed-role ARN")]
     IncompleteResponse,
+    /// No TLS connection to STS this machine can trust (no roots, or a certificate they do not
+    /// vouch for): STS never saw the request.
+    #[error("could not connect to STS securely: {0}")]
+    Untrusted(crate::tls::TrustError),
 }
 
 type CallError = SdkError<AssumeRoleWithWebIdentityError>;
@@ -78,6 +82,7 @@ pub async fn client(region: &str) -> aws_sdk_sts::Client {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(region.to_owned()))
         .no_credentials()
+        .http_client(crate::tls::sdk_http_client())
         .retry_config(aws_config::retry::RetryConfig::disabled())
         .timeout_config(retry::sdk_timeouts())
         .load()
@@ -131,6 +136,11 @@ pub async fn assume_role(
 }
 
 fn into_sts_error(role_arn: &str, attempts: u32, elapsed: Duration, error: CallError) -> StsError {
+    if let SdkError::DispatchFailure(f) = &error
+        && let Some(why) = f.as_connector_error().and_then(|e| crate::tls::explain(e))
+    {
+        return StsError::Untrusted(why);
+    }
     if classify(&error) == Retry::Transient {
         return StsError::Exhausted {
             attempts,
@@ -181,6 +191,7 @@ pub async fn caller_identity(
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(region.to_owned()))
         .credentials_provider(provider)
+        .http_client(crate::tls::sdk_http_client())
         .load()
         .await;
     let output = aws_sdk_sts::Client::new(&config)

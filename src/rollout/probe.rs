@@ -20,8 +20,7 @@ pub struct Probe {
 
 impl Probe {
     pub fn new(url: &str, required: u32) -> Probe {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("oidc-ecs-deploy/", env!("CARGO_PKG_VERSION")))
+        let client = crate::retry::http_client()
             .timeout(Duration::from_secs(5))
             .build()
             .expect("a client with a timeout always builds");

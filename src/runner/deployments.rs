@@ -387,7 +387,12 @@ impl DeploymentReporter {
             .base_uri(target.api_url.as_str())
             .map_err(|e| bad_url(error_chain(&e)))?
             .personal_token(token.expose().to_owned())
-            .build()
+            // Our client: the process's TLS trust (`crate::tls`), connect and read limits.
+            .build_with_reqwest(
+                crate::retry::http_client()
+                    .build()
+                    .map_err(|e| bad_url(error_chain(&e)))?,
+            )
             .map_err(|e| bad_url(error_chain(&e)))?;
         Ok(DeploymentReporter {
             client,

@@ -8,6 +8,7 @@
 //! - [`OidcIssuer`]: a fake GitHub Actions OIDC token endpoint signing RS256 tokens.
 //! - [`FaultProxy`] / [`StsFault`]: inject AWS-faithful errors and resets in front of moto;
 //!   [`Chaos`]: seeded random faults in each protocol's shape, for a proxy in front of anything.
+//! - [`TlsFront`]: HTTPS with a test-only CA in front of any of these, for tests of trust.
 //! - [`GithubApi`]: GitHub's REST API (the deployment paths) served by prism from GitHub's own
 //!   description, validating every request.
 //!
@@ -26,6 +27,7 @@ pub mod oidc;
 mod process;
 pub mod proxy;
 pub mod registry;
+pub mod tls_front;
 
 pub use chaos::{Chaos, Kind as FaultKind, Protocol};
 pub use claims::{GITHUB_ISSUER, STS_AUDIENCE, github_claims};
@@ -41,6 +43,7 @@ pub use net::{free_port, http_client};
 pub use oidc::{IssuedTokens, OidcIssuer, TokenRequest};
 pub use proxy::{FaultProxy, Matcher, RecordedRequest, StsFault};
 pub use registry::Registry;
+pub use tls_front::{OTHER_CA_PEM, TEST_CA_PEM, TlsFront};
 
 /// The workspace root: the parent of this crate's manifest directory.
 pub fn workspace_root() -> std::path::PathBuf {
