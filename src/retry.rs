@@ -308,6 +308,19 @@ pub struct Retried<E> {
     pub exhausted: bool,
 }
 
+impl<E> Retried<E> {
+    /// The error to report: when transient errors used up more than one attempt, what `gave_up`
+    /// makes of the attempts, the time they took and the last error; otherwise (a fatal error, or
+    /// a single attempt) the last error as it is.
+    pub fn into_error(self, gave_up: impl FnOnce(u32, Duration, Box<E>) -> E) -> E {
+        if self.exhausted && self.attempts > 1 {
+            gave_up(self.attempts, self.elapsed, Box::new(self.error))
+        } else {
+            self.error
+        }
+    }
+}
+
 impl<E: fmt::Display> fmt::Display for Retried<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.exhausted {
@@ -409,7 +422,7 @@ where
         }
         Err(error)
     };
-    run_loop(Some(what), policy, classify, checked).await
+    retry_named(what, policy, classify, checked).await
 }
 
 async fn run_loop<T, E, F, Fut>(
@@ -535,6 +548,32 @@ mod tests {
             text.starts_with("gave up after 5 attempts over ") && text.ends_with(": Busy"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn only_transient_errors_over_several_attempts_are_reported_as_given_up() {
+        // (attempts, exhausted, reported)
+        let table = [
+            (3, true, "gave up: 3 over 2s, last: Busy"),
+            (1, true, "Busy"),
+            (3, false, "Busy"),
+            (1, false, "Busy"),
+        ];
+        for (attempts, exhausted, reported) in table {
+            let retried = Retried {
+                error: "Busy".to_string(),
+                attempts,
+                elapsed: Duration::from_secs(2),
+                exhausted,
+            };
+            let error = retried.into_error(|attempts, elapsed, last| {
+                format!("gave up: {attempts} over {elapsed:?}, last: {last}")
+            });
+            assert_eq!(
+                error, reported,
+                "{attempts} attempt(s), exhausted {exhausted}"
+            );
+        }
     }
 
     #[test]

@@ -7,11 +7,9 @@
 //! The identity stage adopts static credentials from the environment (no `role-to-assume`):
 //! the image stage is what is under test here. Where a test must prove the registry received
 //! no upload, the run goes through a forwarding `FaultProxy` in front of the registry and the
-//! proxy's recorded requests are counted. A push cannot go through that proxy itself: the
-//! registry's upload `Location` names its own port, and the client (rightly) sends no
-//! credentials to another origin. So first pushes go straight to the registry and the runs
-//! that must upload nothing go through the proxy (an upload there would show as a recorded
-//! `POST .../blobs/uploads/`, whatever happened after it).
+//! proxy's recorded requests are counted (an upload there would show as a recorded
+//! `POST .../blobs/uploads/`, whatever happened after it). `image_requests.rs` counts the
+//! requests of a whole push the same way.
 //!
 //! `docker-daemon:` sources are exported from a small fake Engine on a unix socket named by
 //! `DOCKER_HOST` (the two endpoints the action uses).
@@ -323,9 +321,19 @@ async fn rerun_of_the_same_job_uploads_nothing_and_passes() {
         Some(img.manifest.digest.to_string().as_str())
     );
     let requests = proxy.requests();
-    assert!(
-        !requests.is_empty(),
-        "the re-run never reached the registry proxy"
+    let mut asked: Vec<String> = requests
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    asked.sort();
+    assert_eq!(
+        asked,
+        vec![
+            "GET /v2/".to_owned(),
+            format!("HEAD /v2/{repo}/manifests/{SHA}"),
+            format!("HEAD /v2/{repo}/manifests/stable"),
+        ],
+        "a re-run logs in once and looks at each tag once, nothing else"
     );
     assert_eq!(upload_starts(&requests), 0, "blob uploads on a re-run");
     assert_eq!(

@@ -16,6 +16,32 @@ use testbed::{FaultProxy, Matcher, Registry};
 /// The password the registries of these tests accept (the secret `--password-stdin` carries).
 const PASSWORD: &str = "hunter2-registry-password";
 
+/// The login the password-protected registries of these tests take (the password on stdin).
+const LOGIN: [&str; 3] = ["--username", "ci", "--password-stdin"];
+
+/// The arguments every push here gives: the source, the registry, the repository and a tag;
+/// `more` follows (more tags, the login, `--dry-run`).
+fn push_args<'a>(
+    source: &'a str,
+    reg: &'a Registry,
+    repository: &'a str,
+    tag: &'a str,
+    more: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "--source",
+        source,
+        "--registry",
+        reg.endpoint(),
+        "--repository",
+        repository,
+        "--tag",
+        tag,
+    ];
+    args.extend_from_slice(more);
+    args
+}
+
 /// Run `push` with `args`, the password (if any) on stdin, outside any GitHub runner.
 async fn run_push(args: &[&str], password: Option<&str>) -> Run {
     let mut run =
@@ -46,21 +72,8 @@ async fn push_then_repush_prints_the_digest_and_uploads_nothing_the_second_time(
     let img = layout.image(&[200_000, 1_100_000], "amd64");
     layout.add_entry(&img.manifest, Some("v1"));
     let source = format!("oci:{}:v1", layout.path().display());
-    let args = [
-        "--source",
-        &source,
-        "--registry",
-        reg.endpoint(),
-        "--repository",
-        "team/app",
-        "--tag",
-        "v1",
-        "--tag",
-        "latest",
-        "--username",
-        "ci",
-        "--password-stdin",
-    ];
+    let login_and_latest = [&["--tag", "latest"][..], &LOGIN].concat();
+    let args = push_args(&source, &reg, "team/app", "v1", &login_and_latest);
 
     let first = run_push(&args, Some(PASSWORD)).await;
     first.assert_code(0);
@@ -98,19 +111,7 @@ async fn a_wrong_password_fails_clearly_and_pushes_nothing() {
     let img = layout.image(&[50_000], "amd64");
     layout.add_entry(&img.manifest, None);
     let source = format!("oci:{}", layout.path().display());
-    let args = [
-        "--source",
-        &source,
-        "--registry",
-        reg.endpoint(),
-        "--repository",
-        "app",
-        "--tag",
-        "v1",
-        "--username",
-        "ci",
-        "--password-stdin",
-    ];
+    let args = push_args(&source, &reg, "app", "v1", &LOGIN);
     let out = run_push(&args, Some("wrong-password-given")).await;
     assert_eq!(out.code, 3, "a refused login is a refusal");
     let log = stderr(&out);
@@ -120,7 +121,7 @@ async fn a_wrong_password_fails_clearly_and_pushes_nothing() {
     assert_eq!(fetch_manifest(&reg, "app", "v1").await.0, 404);
 
     // No login at all against a registry that wants one: the hint says how to give one.
-    let anonymous = run_push(&args[..8], None).await;
+    let anonymous = run_push(&push_args(&source, &reg, "app", "v1", &[]), None).await;
     assert_eq!(anonymous.code, 3);
     assert!(
         stderr(&anonymous).contains("--password-stdin"),
@@ -136,17 +137,7 @@ async fn dry_run_prints_the_plan_and_pushes_nothing() {
     let img = layout.image(&[70_000, 80_000], "amd64");
     layout.add_entry(&img.manifest, None);
     let source = format!("oci:{}", layout.path().display());
-    let args = [
-        "--source",
-        &source,
-        "--registry",
-        reg.endpoint(),
-        "--repository",
-        "app",
-        "--tag",
-        "v1",
-        "--dry-run",
-    ];
+    let args = push_args(&source, &reg, "app", "v1", &["--dry-run"]);
     let out = run_push(&args, None).await;
     out.assert_code(0);
     let plan = out.stdout.clone();
@@ -166,16 +157,7 @@ async fn dry_run_prints_the_plan_and_pushes_nothing() {
 async fn bad_input_exits_2() {
     let reg = Registry::start_anonymous().await.unwrap();
     let missing = run_push(
-        &[
-            "--source",
-            "oci:/nonexistent/layout",
-            "--registry",
-            reg.endpoint(),
-            "--repository",
-            "app",
-            "--tag",
-            "v1",
-        ],
+        &push_args("oci:/nonexistent/layout", &reg, "app", "v1", &[]),
         None,
     )
     .await;
@@ -190,20 +172,7 @@ async fn bad_input_exits_2() {
     let img = layout.image(&[1_000], "amd64");
     layout.add_entry(&img.manifest, None);
     let source = format!("oci:{}", layout.path().display());
-    let bad_tag = run_push(
-        &[
-            "--source",
-            &source,
-            "--registry",
-            reg.endpoint(),
-            "--repository",
-            "app",
-            "--tag",
-            "no/slashes",
-        ],
-        None,
-    )
-    .await;
+    let bad_tag = run_push(&push_args(&source, &reg, "app", "no/slashes", &[]), None).await;
     assert_eq!(bad_tag.code, 2);
     assert!(
         stderr(&bad_tag).contains("invalid tag"),
@@ -218,20 +187,11 @@ async fn push_with_login(reg: &Registry) -> Run {
     let img = layout.image(&[10_000], "amd64");
     layout.add_entry(&img.manifest, None);
     let source = format!("oci:{}", layout.path().display());
-    let args = [
-        "--source",
-        &source,
-        "--registry",
-        reg.endpoint(),
-        "--repository",
-        "app",
-        "--tag",
-        "v1",
-        "--username",
-        "ci",
-        "--password-stdin",
-    ];
-    run_push(&args, Some(PASSWORD)).await
+    run_push(
+        &push_args(&source, reg, "app", "v1", &LOGIN),
+        Some(PASSWORD),
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -297,24 +257,12 @@ async fn in_a_workflow_step_the_stdin_password_is_masked_before_anything_else() 
     layout.add_entry(&img.manifest, None);
     let source = format!("oci:{}", layout.path().display());
     // A `run:` step: GITHUB_ACTIONS and the output file are set, the password comes from a pipe.
-    let job = ActionRun::cli([
-        "push",
-        "--source",
-        &source,
-        "--registry",
-        reg.endpoint(),
-        "--repository",
-        "app",
-        "--tag",
-        "v1",
-        "--username",
-        "ci",
-        "--password-stdin",
-    ])
-    .env("GITHUB_ACTIONS", "true")
-    .env("RUST_LOG", "info")
-    .password_stdin(PASSWORD)
-    .interleaved();
+    let args = push_args(&source, &reg, "app", "v1", &LOGIN);
+    let job = ActionRun::cli(std::iter::once("push").chain(args))
+        .env("GITHUB_ACTIONS", "true")
+        .env("RUST_LOG", "info")
+        .password_stdin(PASSWORD)
+        .interleaved();
     let outputs = job.file("github_output", "");
     let run = job
         .env("GITHUB_OUTPUT", outputs.to_str().unwrap())

@@ -15,7 +15,7 @@ use crate::image::ecr::{self, EcrError, EcrLogin, RepositoryInfo};
 use crate::image::source::daemon::{self, DaemonError, DaemonExport};
 use crate::image::{
     Credentials, Digest, LocalImage, PushError, PushOptions, PushPlan, RegistryClient,
-    RegistryError, TagState, plan, push, retag,
+    RegistryError, TagState, plan, push_planned, retag,
 };
 use crate::inputs::{ImageConfig, ImageSource};
 use crate::runner::Annotation;
@@ -206,8 +206,10 @@ pub async fn run(
             );
             (Transfer::planned(&plan), false)
         }
-        Decided::Push { image, .. } => {
-            let report = push(image, &registry, &cfg.repository, &cfg.tags, &options)
+        // The plan's answers carry over: no second login, no blob or tag asked about twice,
+        // and the tags are put as the immutable-tag check above saw them.
+        Decided::Push { image, plan } => {
+            let report = push_planned(image, &registry, &plan, &options)
                 .await
                 .map_err(|e| push_failure(&e))?;
             (Transfer::pushed(&report), true)

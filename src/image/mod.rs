@@ -23,7 +23,8 @@
 //! Files: `digest` (Digest, VerifyingReader), `manifest` (media types, descriptors),
 //! `source/` (oci, docker-archive, tar-in-place store), `auth` (credentials, challenges),
 //! `registry` + `upload` (the HTTP client), `plan` (HEADs only: what a push would do, for
-//! decisions and `--dry-run`), `push` (the orchestration), `retry`.
+//! decisions and `--dry-run`), `push` (the orchestration; `push_planned` acts on a plan without
+//! asking the registry again), `retry`.
 
 pub mod auth;
 pub mod digest;
@@ -44,7 +45,7 @@ pub use manifest::{Descriptor, ManifestDoc};
 pub use plan::{BlobAction, PushPlan, TagState, plan};
 pub use push::{
     BlobOutcome, BlobReport, ManifestOutcome, ManifestReport, PushError, PushOptions, PushReport,
-    push, retag,
+    push, push_planned, retag,
 };
 pub use registry::{RegistryClient, UploadMode};
 pub use registry_error::{ErrorBody, RegistryError};

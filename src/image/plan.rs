@@ -1,14 +1,15 @@
 //! `plan`: what a push would do, found with HEAD requests only. It is the "decide" half for
 //! callers: the digest each tag names now (an immutable-tag conflict is refused from this,
 //! before anything is uploaded), which blobs are already in the repository, which can be
-//! mounted from a sibling, and how many bytes would go over the wire. `--dry-run` prints it.
+//! mounted from a sibling, and how many bytes would go over the wire. `--dry-run` prints it,
+//! and `push_planned` acts on it, so each of these questions is asked of the registry once.
 
 use std::fmt;
 
 use futures_util::{StreamExt, TryStreamExt, stream};
 
 use super::digest::Digest;
-use super::push::{PushError, PushOptions, prepare};
+use super::push::{BlobOutcome, BlobReport, PushError, PushOptions, prepare, with_fresh_token};
 use super::registry::RegistryClient;
 use super::retry::with_retries;
 use super::source::LocalImage;
@@ -25,6 +26,17 @@ pub struct BlobPlan {
     pub digest: Digest,
     pub size: u64,
     pub action: BlobAction,
+}
+
+impl BlobPlan {
+    /// What became of this blob in a push.
+    pub fn report(&self, outcome: BlobOutcome) -> BlobReport {
+        BlobReport {
+            digest: self.digest.clone(),
+            size: self.size,
+            outcome,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,7 +118,10 @@ impl fmt::Display for PushPlan {
     }
 }
 
-/// Find out, without writing anything, what `push` with the same arguments would do.
+/// Find out, without writing anything, what `push` with the same arguments would do. Logs in
+/// (the client keeps the login for `push_planned`). When every tag already names the image, no
+/// blob is asked about: a registry only accepts a manifest whose blobs it holds, so they are
+/// all present.
 pub async fn plan(
     image: &LocalImage,
     client: &RegistryClient,
@@ -118,14 +133,33 @@ pub async fn plan(
     let mut states = Vec::new();
     for tag in tags {
         let what = format!("look up {repo}:{tag}");
-        let current = with_retries(&what, opts.retry, || async {
-            Ok(client.manifest_digest(repo, tag).await?)
+        let current = with_retries(&what, opts.retry, || {
+            with_fresh_token(client, || async {
+                Ok(client.manifest_digest(repo, tag).await?)
+            })
         })
         .await?;
         states.push(TagState {
             tag: tag.clone(),
             current,
         });
+    }
+    let top = image.top();
+    let up_to_date = !states.is_empty()
+        && states
+            .iter()
+            .all(|t| t.current.as_ref() == Some(&top.digest));
+    if up_to_date {
+        let blobs = image
+            .blobs
+            .iter()
+            .map(|b| BlobPlan {
+                digest: b.descriptor.digest.clone(),
+                size: b.descriptor.size,
+                action: BlobAction::Present,
+            })
+            .collect();
+        return Ok(plan_of(image, client, repo, states, blobs));
     }
     // HEADs are cheap and independent: as many in flight as uploads would be.
     let blobs: Vec<BlobPlan> = stream::iter(&image.blobs)
@@ -134,16 +168,19 @@ pub async fn plan(
             async move {
                 let d = &blob.descriptor.digest;
                 let what = format!("check blob {d}");
-                let action = with_retries(&what, opts.retry, || async {
-                    if client.blob_exists(repo, d).await? {
-                        return Ok(BlobAction::Present);
-                    }
-                    for from in mount_from {
-                        if client.blob_exists(from, d).await? {
-                            return Ok(BlobAction::Mount { from: from.clone() });
+                // A Bearer token may expire between these requests: renewed, as in a push.
+                let action = with_retries(&what, opts.retry, || {
+                    with_fresh_token(client, || async {
+                        if client.blob_exists(repo, d).await? {
+                            return Ok(BlobAction::Present);
                         }
-                    }
-                    Ok(BlobAction::Upload)
+                        for from in mount_from {
+                            if client.blob_exists(from, d).await? {
+                                return Ok(BlobAction::Mount { from: from.clone() });
+                            }
+                        }
+                        Ok(BlobAction::Upload)
+                    })
                 })
                 .await?;
                 Ok::<_, PushError>(BlobPlan {
@@ -156,13 +193,23 @@ pub async fn plan(
         .buffered(opts.concurrency.max(1))
         .try_collect()
         .await?;
+    Ok(plan_of(image, client, repo, states, blobs))
+}
+
+fn plan_of(
+    image: &LocalImage,
+    client: &RegistryClient,
+    repo: &str,
+    tags: Vec<TagState>,
+    blobs: Vec<BlobPlan>,
+) -> PushPlan {
     let top = image.top();
-    Ok(PushPlan {
+    PushPlan {
         registry: client.host().to_owned(),
         repository: repo.to_owned(),
         manifest_digest: top.digest.clone(),
         media_type: top.media_type.clone(),
-        tags: states,
+        tags,
         blobs,
-    })
+    }
 }

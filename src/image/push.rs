@@ -2,12 +2,19 @@
 //! there, mount from sibling repositories, upload the rest, at most `concurrency` at a time),
 //! then manifests children-first, then the tags. Nothing is tagged unless every blob made it:
 //! a corrupt source blob stops the push before any manifest is written.
+//!
+//! `push` is `plan` (the login and every HEAD) then `push_planned`, which acts on the plan's
+//! answers without asking again: a caller that already planned (to decide on immutable tags,
+//! or to print a dry run) passes its plan, so the decision and the act see the same registry
+//! state and each question costs one request. Only a failed upload asks again (is the blob
+//! there after all?) before it is retried, so no blob is sent twice in full.
 
 use std::time::{Duration, Instant};
 
 use futures_util::{StreamExt, TryStreamExt, stream};
 
 use super::digest::Digest;
+use super::plan::{BlobAction, PushPlan, plan};
 use super::registry::{RegistryClient, UploadMode};
 use super::registry_error::RegistryError;
 use super::retry::{RetryPolicy, default_policy, with_retries};
@@ -210,26 +217,41 @@ pub async fn push(
     tags: &[String],
     opts: &PushOptions,
 ) -> Result<PushReport, PushError> {
-    let mount_from = prepare(client, repo, tags, opts).await?;
+    let plan = plan(image, client, repo, tags, opts).await?;
+    push_planned(image, client, &plan, opts).await
+}
 
-    let started = Instant::now();
-    if let Some(report) = already_tagged(image, client, repo, tags, opts).await? {
+/// Act on `plan` (from `plan` for this image, with this client, which holds its login): upload
+/// or mount what it found missing, then the manifests, then each tag that does not name the
+/// image yet. Nothing is looked up again, except a blob after a failed upload.
+pub async fn push_planned(
+    image: &LocalImage,
+    client: &RegistryClient,
+    plan: &PushPlan,
+    opts: &PushOptions,
+) -> Result<PushReport, PushError> {
+    let repo = plan.repository.as_str();
+    let tags: Vec<String> = plan.tags.iter().map(|t| t.tag.clone()).collect();
+    if plan.up_to_date() {
         tracing::info!(
             "{}/{repo}: {} already point at {}: nothing to push",
-            report.registry,
+            plan.registry,
             tags.join(", "),
-            report.manifest_digest
+            plan.manifest_digest
         );
-        return Ok(report);
+        return Ok(up_to_date_report(image, client, plan));
     }
+    let started = Instant::now();
     let mut blobs: Vec<(usize, BlobReport)> = stream::iter(image.blobs.iter().enumerate())
-        .map(|(i, blob)| {
-            let mount_from = &mount_from;
-            async move {
-                push_blob(image, client, repo, blob, mount_from, opts.retry)
-                    .await
-                    .map(|r| (i, r))
-            }
+        .map(|(i, blob)| async move {
+            let planned = plan
+                .blobs
+                .iter()
+                .find(|b| b.digest == blob.descriptor.digest)
+                .map(|b| &b.action);
+            push_blob(image, client, repo, blob, planned, opts.retry)
+                .await
+                .map(|r| (i, r))
         })
         .buffer_unordered(opts.concurrency.max(1))
         .try_collect()
@@ -243,18 +265,17 @@ pub async fn push(
         let reference = doc.digest.to_string();
         manifests.push(push_manifest(client, repo, &reference, doc, opts).await?);
     }
-    let top_refs: Vec<String> = if tags.is_empty() {
-        vec![top.digest.to_string()]
-    } else {
-        tags.to_vec()
-    };
-    for reference in &top_refs {
-        manifests.push(push_manifest(client, repo, reference, top, opts).await?);
+    if plan.tags.is_empty() {
+        let reference = top.digest.to_string();
+        manifests.push(push_manifest(client, repo, &reference, top, opts).await?);
+    }
+    for state in &plan.tags {
+        manifests.push(put_tag(client, repo, &state.tag, state.current.as_ref(), top, opts).await?);
     }
     let report = PushReport {
         registry: client.host().to_owned(),
         repository: repo.to_owned(),
-        tags: tags.to_vec(),
+        tags,
         manifest_digest: top.digest.clone(),
         media_type: top.media_type.clone(),
         blobs,
@@ -290,16 +311,17 @@ where
     with_retries(&what, policy, attempt).await
 }
 
-/// Each request is retried on its own, so a fault costs one request, not the blob's whole
-/// sequence. The upload is retried as a whole, but after a failure that may have delivered it
-/// (an answer lost) the blob is looked up first, so a blob that arrived is never sent again;
-/// each retry opens a new upload session, since the old one may hold part of a cut-off body.
+/// `planned` is what the plan found (`None`: not planned, so look first). Each request is
+/// retried on its own, so a fault costs one request, not the blob's whole sequence. The upload
+/// is retried as a whole, but after a failure that may have delivered it (an answer lost) the
+/// blob is looked up first, so a blob that arrived is never sent again; each retry opens a new
+/// upload session, since the old one may hold part of a cut-off body.
 async fn push_blob(
     image: &LocalImage,
     client: &RegistryClient,
     repo: &str,
     blob: &LocalBlob,
-    mount_from: &[String],
+    planned: Option<&BlobAction>,
     policy: RetryPolicy,
 ) -> Result<BlobReport, PushError> {
     let d = &blob.descriptor;
@@ -316,7 +338,11 @@ async fn push_blob(
             || client.blob_exists(repo, &d.digest),
         )
     };
-    if check().await? {
+    let present = match planned {
+        Some(action) => *action == BlobAction::Present,
+        None => check().await?,
+    };
+    if present {
         tracing::info!(
             "blob {} ({}): skipped, already in {repo}",
             d.digest.short(),
@@ -325,7 +351,7 @@ async fn push_blob(
         return Ok(report(BlobOutcome::Skipped));
     }
     let mut session = None;
-    for from in mount_from {
+    if let Some(BlobAction::Mount { from }) = planned {
         let what = format!("mount blob {} from {from} into {repo}", d.digest);
         match step(what, policy, client, || {
             client.mount_blob(repo, &d.digest, from)
@@ -340,11 +366,7 @@ async fn push_blob(
                 );
                 return Ok(report(BlobOutcome::Mounted { from: from.clone() }));
             }
-            Mount::NotMounted(location) => {
-                if let Some(old) = session.replace(location) {
-                    client.cancel_upload(old).await;
-                }
-            }
+            Mount::NotMounted(location) => session = Some(location),
         }
     }
     let started = Instant::now();
@@ -482,6 +504,42 @@ async fn push_manifest_once(
     })
 }
 
+/// Point `tag` at `doc`, given what the tag named when the plan looked (`current`): not looked
+/// up again, so the digest the caller decided on is the one acted on. A retried PUT is safe:
+/// the same bytes under the same tag.
+async fn put_tag(
+    client: &RegistryClient,
+    repo: &str,
+    tag: &str,
+    current: Option<&Digest>,
+    doc: &super::manifest::ManifestDoc,
+    opts: &PushOptions,
+) -> Result<ManifestReport, PushError> {
+    let outcome = if current == Some(&doc.digest) {
+        tracing::info!("manifest {repo}:{tag} already is {}", doc.digest);
+        ManifestOutcome::Present
+    } else {
+        let what = format!("push manifest {} as {repo}:{tag}", doc.digest);
+        with_retries(&what, opts.retry, || {
+            with_fresh_token(client, || async {
+                Ok(client.put_manifest(repo, tag, doc).await?)
+            })
+        })
+        .await?;
+        match current {
+            Some(old) => tracing::info!("manifest {repo}:{tag} -> {} (was {old})", doc.digest),
+            None => tracing::info!("manifest {repo}:{tag} -> {}", doc.digest),
+        }
+        ManifestOutcome::Pushed
+    };
+    Ok(ManifestReport {
+        digest: doc.digest.clone(),
+        media_type: doc.media_type.clone(),
+        reference: tag.to_owned(),
+        outcome,
+    })
+}
+
 /// Point `tag` at the manifest `from` (a tag or digest) already names in `repo`, moving no
 /// blob: the exact manifest bytes are read back and put under the new tag, so the digest is
 /// unchanged (what `ecr:TAG` promotion needs, over the registry API). Returns that digest.
@@ -517,61 +575,43 @@ pub async fn retag(
     Ok(doc.digest)
 }
 
-/// The report of a push with nothing to do, when every tag already names the image's digest.
-async fn already_tagged(
-    image: &LocalImage,
-    client: &RegistryClient,
-    repo: &str,
-    tags: &[String],
-    opts: &PushOptions,
-) -> Result<Option<PushReport>, PushError> {
+/// The report of a push with nothing to do: every tag already names the image's digest.
+fn up_to_date_report(image: &LocalImage, client: &RegistryClient, plan: &PushPlan) -> PushReport {
     let top = image.top();
-    if tags.is_empty() {
-        return Ok(None);
-    }
-    let mut manifests = Vec::new();
-    for tag in tags {
-        let what = format!("look up {repo}:{tag}");
-        let current = with_retries(&what, opts.retry, || {
-            with_fresh_token(client, || async {
-                Ok(client.manifest_digest(repo, tag).await?)
-            })
-        })
-        .await?;
-        if current.as_ref() != Some(&top.digest) {
-            return Ok(None);
-        }
-        manifests.push(ManifestReport {
+    let manifests = plan
+        .tags
+        .iter()
+        .map(|t| ManifestReport {
             digest: top.digest.clone(),
             media_type: top.media_type.clone(),
-            reference: tag.clone(),
+            reference: t.tag.clone(),
             outcome: ManifestOutcome::Present,
-        });
-    }
-    let blobs = image
-        .blobs
-        .iter()
-        .map(|b| BlobReport {
-            digest: b.descriptor.digest.clone(),
-            size: b.descriptor.size,
-            outcome: BlobOutcome::Skipped,
         })
         .collect();
-    Ok(Some(PushReport {
+    // The plan lists every blob of the image as present (it did not need to ask).
+    let blobs = plan
+        .blobs
+        .iter()
+        .map(|b| b.report(BlobOutcome::Skipped))
+        .collect();
+    PushReport {
         registry: client.host().to_owned(),
-        repository: repo.to_owned(),
-        tags: tags.to_vec(),
+        repository: plan.repository.clone(),
+        tags: plan.tags.iter().map(|t| t.tag.clone()).collect(),
         manifest_digest: top.digest.clone(),
         media_type: top.media_type.clone(),
         blobs,
         manifests,
         up_to_date: true,
-    }))
+    }
 }
 
 /// Run `op`; if the registry says 401 and the login was a Bearer token (they expire, often
 /// after minutes), fetch a new token and run it once more.
-async fn with_fresh_token<T, F, Fut>(client: &RegistryClient, op: F) -> Result<T, PushError>
+pub(super) async fn with_fresh_token<T, F, Fut>(
+    client: &RegistryClient,
+    op: F,
+) -> Result<T, PushError>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<T, PushError>>,

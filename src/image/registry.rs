@@ -190,13 +190,28 @@ impl RegistryClient {
 
     /// Learn how to authenticate from `GET /v2/` and check that it works, before any upload:
     /// streamed bodies cannot be replayed after a 401. `mount_from` widens a Bearer token's
-    /// scope to pull from those repositories.
+    /// scope to pull from those repositories. With credentials and no login yet, the first
+    /// `GET /v2/` already carries them as Basic (what ECR and htpasswd registries take), so
+    /// the usual login is one request; a registry that wants a Bearer token answers 401 with
+    /// its challenge as it would have anyway. They go only to the registry's own origin, https
+    /// (or loopback), the endpoint they were given for.
     pub async fn login(&self, repo: &str, mount_from: &[String]) -> Result<(), RegistryError> {
         let what = format!("log in to {}", self.host);
         let ping = || self.send(&what, self.request(Method::GET, self.url("/v2/")));
+        let mut sent_basic = false;
+        if let Some(creds) = self.credentials.as_ref() {
+            let mut auth = self.authorization.lock().expect("auth lock");
+            if auth.is_none() {
+                *auth = Some(Secret::new(creds.basic_header()));
+                sent_basic = true;
+            }
+        }
         let resp = ping().await?;
         if resp.status().is_success() {
             return Ok(());
+        }
+        if sent_basic {
+            *self.authorization.lock().expect("auth lock") = None;
         }
         if resp.status() != StatusCode::UNAUTHORIZED {
             return Err(self.unexpected(&what, resp).await);
@@ -218,9 +233,10 @@ impl RegistryClient {
                 *self.bearer.lock().expect("auth lock") = Some(login);
                 Ok(())
             }
-            // Basic, or no usable challenge: ECR and htpasswd registries take Basic.
+            // Basic, or no usable challenge: ECR and htpasswd registries take Basic. Refused
+            // when it was just sent.
             _ => {
-                let Some(creds) = self.credentials.as_ref() else {
+                let Some(creds) = self.credentials.as_ref().filter(|_| !sent_basic) else {
                     return Err(self.unexpected(&what, resp).await);
                 };
                 *self.authorization.lock().expect("auth lock") =

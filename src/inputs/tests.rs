@@ -438,6 +438,16 @@ fn rollout_inputs() {
         "when-busy",
         "`wait`, `refuse` or `replace`",
     );
+    // The one guard for `container-name` with nothing to push: the rollout relies on it.
+    assert_refused(
+        &with(&[
+            ("cluster", "prod"),
+            ("service", "api"),
+            ("container-name", "api"),
+        ]),
+        "container-name",
+        "`image-source` is empty, so this run pushes none",
+    );
     let config = Config::validate(
         &raw(&with(&[
             ("cluster", "prod"),

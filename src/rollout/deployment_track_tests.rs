@@ -4,10 +4,8 @@
 use std::time::{Duration, SystemTime};
 
 use super::*;
-use crate::rollout::deployment_verdict::{AlarmsView, BreakerView, HookView, RevisionShare};
-
-const ARN: &str = "arn:aws:ecs:us-east-1:1:service-deployment/prod/api/r9i43YFjvgF";
-const HOOK: &str = "arn:aws:lambda:us-east-1:1:function:smoke-test";
+use crate::rollout::deployment_fixtures::{ARN, HOOK, hook, snap};
+use crate::rollout::deployment_verdict::{AlarmsView, BreakerView, HookView};
 
 fn t0() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
@@ -21,21 +19,6 @@ fn watch() -> Watch {
         started_at: t0(),
         deadline: t0() + Duration::from_secs(600),
         failed_task_threshold: 3,
-    }
-}
-
-fn snap(status: &str, stage: Option<&str>, weight: Option<f64>) -> ServiceDeploymentSnapshot {
-    ServiceDeploymentSnapshot {
-        arn: ARN.into(),
-        status: status.into(),
-        lifecycle_stage: stage.map(str::to_owned),
-        strategy: Some("BLUE_GREEN".into()),
-        target: Some(RevisionShare {
-            production_weight: weight,
-            test_weight: weight,
-            ..RevisionShare::default()
-        }),
-        ..ServiceDeploymentSnapshot::default()
     }
 }
 
@@ -299,7 +282,7 @@ fn only_changes_are_printed() {
         printed[0],
         [
             "api: BLUE_GREEN service deployment PENDING",
-            "api: production traffic 0% new / 100% old, test traffic 0% new"
+            "api: production traffic 0% new / 100% old, test traffic 100% new"
         ]
     );
     assert_eq!(
@@ -311,7 +294,7 @@ fn only_changes_are_printed() {
         printed[3],
         [
             "api: BLUE_GREEN service deployment IN_PROGRESS, stage PRODUCTION_TRAFFIC_SHIFT",
-            "api: production traffic 25% new / 75% old, test traffic 25% new"
+            "api: production traffic 25% new / 75% old, test traffic 100% new"
         ]
     );
     let rollback = printed[4].join("\n");
@@ -335,14 +318,7 @@ fn only_changes_are_printed() {
 fn a_failed_hook_and_a_pause_are_named() {
     let mut track = DeploymentTrack::new(ARN, WaitUntil::Steady, true);
     let mut paused = snap("IN_PROGRESS", Some("POST_SCALE_UP"), Some(0.0));
-    paused.hooks = vec![HookView {
-        hook_id: "ecs-pause-e7tK9G".into(),
-        target_type: "PAUSE".into(),
-        target_arn: None,
-        status: "AWAITING_ACTION".into(),
-        timeout_action: Some("ROLLBACK".into()),
-        expires_at: Some(1_700_000_000),
-    }];
+    paused.hooks = vec![hook("PAUSE", "AWAITING_ACTION")];
     let (lines, ecs) = track.follow("api", &paused);
     let text = lines.join("\n");
     for needle in [

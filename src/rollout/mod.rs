@@ -41,6 +41,8 @@ pub mod assess;
 pub mod busy;
 pub mod canonical;
 pub mod crashloop;
+#[cfg(test)]
+mod deployment_fixtures;
 pub mod deployment_track;
 pub mod deployment_verdict;
 pub mod ecs_api;

@@ -244,13 +244,7 @@ impl RawEcs {
             self.send(operation, &body)
         })
         .await
-        .map_err(|r| {
-            if r.attempts > 1 {
-                gave_up(r.error, r.attempts, r.elapsed)
-            } else {
-                r.error
-            }
-        })
+        .map_err(|r| gave_up(r.error, r.attempts, r.elapsed))
     }
 
     async fn send(&self, operation: &str, body: &[u8]) -> Result<Value, RawEcsError> {

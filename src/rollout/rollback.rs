@@ -84,6 +84,29 @@ pub struct Rollback<'a, C, O, R> {
     pub interval: PollInterval,
 }
 
+impl<'a, C, O, R> Rollback<'a, C, O, R> {
+    /// Roll back through `api`, stopping service deployments with `deployments`, polling every
+    /// `interval` for at most [`ROLLBACK_WAIT`].
+    pub fn new(
+        api: &'a EcsApi,
+        deployments: &'a ServiceDeploymentReader,
+        clock: &'a C,
+        observer: &'a mut O,
+        report: &'a mut R,
+        interval: PollInterval,
+    ) -> Self {
+        Rollback {
+            api,
+            deployments: Some(deployments),
+            clock,
+            observer,
+            report,
+            limit: ROLLBACK_WAIT,
+            interval,
+        }
+    }
+}
+
 impl<C: Clock, O: Observe, R: Report> Rollback<'_, C, O, R> {
     /// Roll every service back (StopServiceDeployment with ROLLBACK where a service deployment
     /// is under way and ECS takes it, else UpdateService), then wait for all of them together.

@@ -585,15 +585,11 @@ impl DeploymentReporter {
         retry::retry(&self.policy, classify, attempt)
             .await
             .map_err(|r| {
-                if r.exhausted && r.attempts > 1 {
-                    ReportError::GaveUp {
-                        attempts: r.attempts,
-                        elapsed: r.elapsed,
-                        last: Box::new(r.error),
-                    }
-                } else {
-                    r.error
-                }
+                r.into_error(|attempts, elapsed, last| ReportError::GaveUp {
+                    attempts,
+                    elapsed,
+                    last,
+                })
             })
     }
 }

@@ -134,15 +134,11 @@ pub async fn request_token(
     let what = "OIDC token request";
     let outcome = retry::retry_named(what, policy, classify, || attempt(http, &url, bearer)).await;
     outcome.map_err(|r| {
-        if r.exhausted && r.attempts > 1 {
-            OidcError::GaveUp {
-                attempts: r.attempts,
-                elapsed: r.elapsed,
-                last: Box::new(r.error),
-            }
-        } else {
-            r.error
-        }
+        r.into_error(|attempts, elapsed, last| OidcError::GaveUp {
+            attempts,
+            elapsed,
+            last,
+        })
     })
 }
 

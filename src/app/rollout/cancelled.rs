@@ -14,7 +14,7 @@ use crate::envvars::EnvVars;
 use crate::failure::Failure;
 use crate::inputs::RolloutConfig;
 use crate::rollout::rollback::{
-    ROLLBACK_WAIT, Requested, Rollback, RollbackOutcome, RollbackTarget, Settled, short,
+    Requested, Rollback, RollbackOutcome, RollbackTarget, Settled, short,
 };
 use crate::rollout::service_deployment::ServiceDeploymentReader;
 use crate::rollout::watch::{EcsObserver, PollInterval, SystemClock};
@@ -190,15 +190,14 @@ async fn request(
     let clock = SystemClock;
     let mut observer = EcsObserver::new(&api, &clock, None);
     let mut report = ConsoleReport { console };
-    let mut rollback = Rollback {
-        api: &api,
-        deployments: Some(&reader),
-        clock: &clock,
-        observer: &mut observer,
-        report: &mut report,
-        limit: ROLLBACK_WAIT,
-        interval: PollInterval::adaptive(),
-    };
+    let mut rollback = Rollback::new(
+        &api,
+        &reader,
+        &clock,
+        &mut observer,
+        &mut report,
+        PollInterval::adaptive(),
+    );
     match tokio::time::timeout(REQUEST_BUDGET, rollback.request(targets)).await {
         Ok(Requested {
             watched,

@@ -384,7 +384,13 @@ fn as_refs(known: &[(String, Value)]) -> Vec<(&str, &Value)> {
 
 /// The images to set: `containers` lines, `container-name` with the pushed image, or every
 /// container of the pushed repository; with nothing pushed and no lines, the definition as is.
-pub fn image_update(cfg: &RolloutConfig, pushed: Option<&str>) -> Result<ImageUpdate, Failure> {
+/// `container-name` without a push never gets here: input validation refuses it
+/// (`container-name` with `image-source` empty), before anything changes.
+pub fn image_update(cfg: &RolloutConfig, pushed: Option<&str>) -> ImageUpdate {
+    debug_assert!(
+        pushed.is_some() || cfg.container_name.is_none(),
+        "input validation lets `container-name` through only with `image-source`"
+    );
     let mut update = ImageUpdate::containers(cfg.containers.iter().cloned());
     match (pushed, &cfg.container_name) {
         (Some(image), Some(name)) => update.assignments.push(ImageAssignment::Container {
@@ -394,13 +400,9 @@ pub fn image_update(cfg: &RolloutConfig, pushed: Option<&str>) -> Result<ImageUp
         (Some(image), None) if update.assignments.is_empty() => {
             update = ImageUpdate::same_repository(image)
         }
-        (None, Some(name)) => {
-            return Err(Failure::new(Category::BadInput, format!("input `container-name`: {name} would get the pushed image, but this run pushes none"))
-                .hint("push in the same step (`image-source`, `repository`), or give the image with `containers: name=registry/repo@sha256:...`"));
-        }
         _ => {}
     }
-    Ok(update)
+    update
 }
 
 /// The plan: the image changes, then a line per service with the family and revision it gets

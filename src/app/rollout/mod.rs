@@ -28,7 +28,7 @@ use crate::envvars::EnvVars;
 use crate::failure::Failure;
 use crate::inputs::RolloutConfig;
 use crate::rollout::ecs_api::EcsApi;
-use crate::rollout::rollback::{ROLLBACK_WAIT, Rollback, all_settled, short};
+use crate::rollout::rollback::{Rollback, all_settled, short};
 use crate::rollout::service_deployment::ServiceDeploymentReader;
 use crate::rollout::watch::{
     Clock, EcsObserver, POLL_SECONDS_ENV, PollInterval, Report, SystemClock,
@@ -55,7 +55,7 @@ pub async fn run(
     console: &mut Console,
     changes: &Changes,
 ) -> Result<(), Failure> {
-    let update = decide::image_update(cfg, pushed)?;
+    let update = decide::image_update(cfg, pushed);
     let api = ecs_api(cfg, aws, env);
     let reader = ServiceDeploymentReader::new(aws);
     let interval = PollInterval::from_setting(env.get(POLL_SECONDS_ENV));
@@ -95,15 +95,14 @@ pub async fn run(
     let mut started = act::start(&api, &reader, cfg, &decision, &arns, &clock, changes).await;
     let mut report = ConsoleReport { console };
     let mut observer = EcsObserver::new(&api, &clock, None);
-    let mut rollback = Rollback {
-        api: &api,
-        deployments: Some(&reader),
-        clock: &clock,
-        observer: &mut observer,
-        report: &mut report,
-        limit: ROLLBACK_WAIT,
-        interval: interval.clone(),
-    };
+    let mut rollback = Rollback::new(
+        &api,
+        &reader,
+        &clock,
+        &mut observer,
+        &mut report,
+        interval.clone(),
+    );
 
     // An UpdateService failed: put back what this run already changed, and say where each stands.
     if let Some(refused) = started.refused.take() {
@@ -232,7 +231,7 @@ pub async fn check_before_changes(
     let services = decide::describe(cfg, &api).await?;
     let observed = decide::observe(cfg, &api, services).await?;
     // The pushed image is not known yet; only the names matter here.
-    let update = decide::image_update(cfg, Some("pending.invalid/image:pending"))?;
+    let update = decide::image_update(cfg, Some("pending.invalid/image:pending"));
     decide::check_named_containers(cfg, &observed, &update)?;
     tracing::info!(
         "rollout inputs checked against ECS before any change: cluster {}, service(s) {}",
