@@ -4,13 +4,17 @@
 //! server whose CA is among them is trusted; one whose CA is not is refused at once (no retry)
 //! saying the certificate is not trusted; with no roots at all the run stops with what to
 //! install or set, exits 2 (not a panic's 101), and nothing is written. A run
-//! that speaks only plain http needs no roots at all.
+//! that speaks only plain http needs no roots at all. GitHub's API behind an untrusted
+//! certificate costs one warning and one connection, never the deploy.
 
 mod common;
+#[path = "common/github_bed.rs"]
+mod github_bed;
 
 use common::{ACCOUNT, ActionRun, Run, role_arn, unique};
+use github_bed::{Github, bed, production_job, warnings};
 use serde_json::json;
-use testbed::{Moto, OTHER_CA_PEM, OidcIssuer, StsFault, TEST_CA_PEM, TlsFront};
+use testbed::{Moto, OTHER_CA_PEM, OidcIssuer, Scenario, StsFault, TEST_CA_PEM, TlsFront};
 
 /// What the run's process reads its roots from.
 enum Roots {
@@ -218,4 +222,26 @@ async fn a_plain_http_run_needs_no_roots() {
         "{}",
         run.dump()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_github_api_whose_ca_is_not_trusted_is_one_warning_and_the_deploy_goes_on() {
+    let bed = bed(json!({}), Scenario::HealthyRolling, Github::Prism).await;
+    let github_tls = TlsFront::start(bed.github.endpoint()).await.unwrap();
+    let run = production_job(&bed)
+        .await
+        .env("GITHUB_API_URL", github_tls.endpoint());
+    let run = with_roots(run, Roots::Bundle(OTHER_CA_PEM)).run().await;
+
+    run.assert_code(0);
+    let warned = warnings(&run);
+    assert!(
+        warned.iter().any(|w| w.contains("securely")
+            && w.contains("certificate is not trusted")
+            && !w.contains("attempts")),
+        "one warning naming the trust failure, not retried\n{}",
+        run.dump()
+    );
+    assert_eq!(github_tls.connections(), 1, "one handshake, no retry");
+    assert!(bed.github.requests().is_empty(), "a request got through");
 }

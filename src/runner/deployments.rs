@@ -164,6 +164,14 @@ pub enum ReportError {
         url: String,
         detail: String,
     },
+    /// The TLS handshake failed on trust (no roots, or a certificate no root vouches for): the
+    /// same on every attempt, so never retried.
+    #[error("could not connect to GitHub's API at {url} securely to {what}: {reason}")]
+    Untrusted {
+        what: &'static str,
+        url: String,
+        reason: crate::tls::TrustError,
+    },
     #[error("GitHub's answer to {what} is not what its API documents: {detail}")]
     BadAnswer { what: &'static str, detail: String },
     #[error("{} over {}, the last: {last}", retry::attempts(*attempts), retry::seconds(*elapsed))]
@@ -201,10 +209,17 @@ impl ReportError {
                 what,
                 detail: source.to_string(),
             },
-            other => ReportError::Unreachable {
-                what,
-                url: url.to_owned(),
-                detail: one_line(&error_chain(&other)),
+            other => match crate::tls::explain(&other) {
+                Some(reason) => ReportError::Untrusted {
+                    what,
+                    url: url.to_owned(),
+                    reason,
+                },
+                None => ReportError::Unreachable {
+                    what,
+                    url: url.to_owned(),
+                    detail: one_line(&error_chain(&other)),
+                },
             },
         }
     }
