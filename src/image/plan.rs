@@ -9,7 +9,9 @@ use std::fmt;
 use futures_util::{StreamExt, TryStreamExt, stream};
 
 use super::digest::Digest;
-use super::push::{BlobOutcome, BlobReport, PushError, PushOptions, prepare, with_fresh_token};
+use super::push::{
+    BlobOutcome, BlobReport, PushError, PushOptions, current_digest, prepare, with_fresh_token,
+};
 use super::registry::RegistryClient;
 use super::retry::with_retries;
 use super::source::LocalImage;
@@ -132,13 +134,7 @@ pub async fn plan(
     let mount_from = prepare(client, repo, tags, opts).await?;
     let mut states = Vec::new();
     for tag in tags {
-        let what = format!("look up {repo}:{tag}");
-        let current = with_retries(&what, opts.retry, || {
-            with_fresh_token(client, || async {
-                Ok(client.manifest_digest(repo, tag).await?)
-            })
-        })
-        .await?;
+        let current = current_digest(client, repo, tag, opts).await?;
         states.push(TagState {
             tag: tag.clone(),
             current,

@@ -270,7 +270,9 @@ pub async fn push_planned(
         manifests.push(push_manifest(client, repo, &reference, top, opts).await?);
     }
     for state in &plan.tags {
-        manifests.push(put_tag(client, repo, &state.tag, state.current.as_ref(), top, opts).await?);
+        manifests.push(
+            put_reference(client, repo, &state.tag, state.current.as_ref(), top, opts).await?,
+        );
     }
     let report = PushReport {
         registry: client.host().to_owned(),
@@ -462,6 +464,7 @@ async fn upload_once(
     })
 }
 
+/// Look up what `reference` names now, then point it at `doc` unless it already does.
 async fn push_manifest(
     client: &RegistryClient,
     repo: &str,
@@ -469,25 +472,48 @@ async fn push_manifest(
     doc: &super::manifest::ManifestDoc,
     opts: &PushOptions,
 ) -> Result<ManifestReport, PushError> {
-    let what = format!("push manifest {} as {repo}:{reference}", doc.digest);
+    let current = current_digest(client, repo, reference, opts).await?;
+    put_reference(client, repo, reference, current.as_ref(), doc, opts).await
+}
+
+/// The digest `reference` (a tag or digest) names in `repo` now, `None` when it names nothing.
+pub(super) async fn current_digest(
+    client: &RegistryClient,
+    repo: &str,
+    reference: &str,
+    opts: &PushOptions,
+) -> Result<Option<Digest>, PushError> {
+    let what = format!("look up {repo}:{reference}");
     with_retries(&what, opts.retry, || {
-        with_fresh_token(client, || push_manifest_once(client, repo, reference, doc))
+        with_fresh_token(client, || async {
+            Ok(client.manifest_digest(repo, reference).await?)
+        })
     })
     .await
 }
 
-async fn push_manifest_once(
+/// Point `reference` (a tag or digest) at `doc`, given what it named when last looked up
+/// (`current`, for a tag the plan's answer): not looked up again, so the digest the caller
+/// decided on is the one acted on. A retried PUT is safe: the same bytes under the same name.
+async fn put_reference(
     client: &RegistryClient,
     repo: &str,
     reference: &str,
+    current: Option<&Digest>,
     doc: &super::manifest::ManifestDoc,
+    opts: &PushOptions,
 ) -> Result<ManifestReport, PushError> {
-    let current = client.manifest_digest(repo, reference).await?;
-    let outcome = if current.as_ref() == Some(&doc.digest) {
+    let outcome = if current == Some(&doc.digest) {
         tracing::info!("manifest {repo}:{reference} already is {}", doc.digest);
         ManifestOutcome::Present
     } else {
-        client.put_manifest(repo, reference, doc).await?;
+        let what = format!("push manifest {} as {repo}:{reference}", doc.digest);
+        with_retries(&what, opts.retry, || {
+            with_fresh_token(client, || async {
+                Ok(client.put_manifest(repo, reference, doc).await?)
+            })
+        })
+        .await?;
         match current {
             Some(old) => {
                 tracing::info!("manifest {repo}:{reference} -> {} (was {old})", doc.digest)
@@ -500,42 +526,6 @@ async fn push_manifest_once(
         digest: doc.digest.clone(),
         media_type: doc.media_type.clone(),
         reference: reference.to_owned(),
-        outcome,
-    })
-}
-
-/// Point `tag` at `doc`, given what the tag named when the plan looked (`current`): not looked
-/// up again, so the digest the caller decided on is the one acted on. A retried PUT is safe:
-/// the same bytes under the same tag.
-async fn put_tag(
-    client: &RegistryClient,
-    repo: &str,
-    tag: &str,
-    current: Option<&Digest>,
-    doc: &super::manifest::ManifestDoc,
-    opts: &PushOptions,
-) -> Result<ManifestReport, PushError> {
-    let outcome = if current == Some(&doc.digest) {
-        tracing::info!("manifest {repo}:{tag} already is {}", doc.digest);
-        ManifestOutcome::Present
-    } else {
-        let what = format!("push manifest {} as {repo}:{tag}", doc.digest);
-        with_retries(&what, opts.retry, || {
-            with_fresh_token(client, || async {
-                Ok(client.put_manifest(repo, tag, doc).await?)
-            })
-        })
-        .await?;
-        match current {
-            Some(old) => tracing::info!("manifest {repo}:{tag} -> {} (was {old})", doc.digest),
-            None => tracing::info!("manifest {repo}:{tag} -> {}", doc.digest),
-        }
-        ManifestOutcome::Pushed
-    };
-    Ok(ManifestReport {
-        digest: doc.digest.clone(),
-        media_type: doc.media_type.clone(),
-        reference: tag.to_owned(),
         outcome,
     })
 }
